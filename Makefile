@@ -1,0 +1,47 @@
+# LeadTrail: `make run` serves the product on SQLite with a demo site; `make test` runs
+# every check. Both set up what they need first (virtualenv, packages, Chromium).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint unit chromium bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+run: install
+	$(BIN)/leadtrail db upgrade
+	$(BIN)/leadtrail sites demo
+	LEADTRAIL_DEMO=1 $(BIN)/leadtrail serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy tracker attribution crm_sync
+
+test: install chromium lint
+	mkdir -p build
+	$(BIN)/pytest -n 2 --junitxml=build/junit.xml $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+bench: install
+	$(BIN)/python bench/collector.py
+	$(BIN)/python bench/attribution.py
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache leadtrail.db leadtrail.db-*

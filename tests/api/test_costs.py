@@ -1,0 +1,134 @@
+"""Ad-spend import on SQLite and PostgreSQL: CSV and JSON, errors by row and column, replace
+on re-import, currency conversion, tenancy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from tests.factories import SiteMaker
+from tracker.sites import CreatedSite
+
+CSV = """date,channel,source,medium,campaign,keyword,amount,currency
+2026-11-01,Paid Search,google,cpc,brand,lead tracking,120.50,USD
+2026-11-01,Paid Search,google,cpc,brand,lead tracking,29.50,USD
+2026-11-01,Paid Social,facebook,paid,retargeting,,80,EUR
+2026-11-02,Paid Search,google,cpc,generic,attribution,200,
+"""
+
+
+def send(client: FlaskClient, site: CreatedSite, method: str, path: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    return client.open(
+        path, method=method, headers={"Authorization": f"Bearer {site.api_key}"}, **kwargs
+    )
+
+
+def test_a_csv_imports_converted_and_reimporting_replaces(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    site = sites.make(currency="USD")
+    send(
+        client,
+        site,
+        "POST",
+        "/api/v1/exchange-rates",
+        json={"currency": "EUR", "valid_from": "2026-01-01", "rate": "1.10"},
+    )
+
+    first = send(client, site, "POST", "/api/v1/costs", data=CSV, content_type="text/csv")
+    second = send(client, site, "POST", "/api/v1/costs", data=CSV, content_type="text/csv")
+    listed = send(client, site, "GET", "/api/v1/costs?from=2026-11-01&to=2026-11-03").json["costs"]
+
+    assert first.status_code == second.status_code == 201
+    # 120.50 + 29.50 (same key, summed) + 80 EUR x 1.10 + 200 = 438
+    assert first.json["total"] == second.json["total"] == "438.0000"
+    assert len(listed) == 3
+    assert sum(float(c["amount_site_currency"]) for c in listed) == 438.0
+    facebook = next(c for c in listed if c["source"] == "facebook")
+    assert (facebook["amount"], facebook["currency"], facebook["amount_site_currency"]) == (
+        "80.0000",
+        "EUR",
+        "88.0000",
+    )
+
+
+def test_errors_name_row_and_column_and_import_nothing(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    site = sites.make()
+    bad = CSV + "2026-13-01,Paid Search,google,cpc,x,,ten,USD\n2026-11-03,Email,,,,,5,GBP\n"
+
+    response = send(client, site, "POST", "/api/v1/costs", data=bad, content_type="text/csv")
+    listed = send(client, site, "GET", "/api/v1/costs").json["costs"]
+
+    assert response.status_code == 400
+    fields = [e["field"] for e in response.json["errors"]]
+    assert fields == ["rows.5.date", "rows.5.amount"]
+    assert listed == []
+
+
+def test_a_missing_exchange_rate_is_an_error_naming_the_row(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    site = sites.make(currency="USD")
+
+    response = send(
+        client,
+        site,
+        "POST",
+        "/api/v1/costs",
+        json={
+            "rows": [
+                {"date": "2026-11-01", "channel": "Display", "amount": "10", "currency": "GBP"}
+            ]
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "rows.1.currency"
+
+
+def test_unknown_columns_are_refused(client: FlaskClient, sites: SiteMaker) -> None:
+    site = sites.make()
+
+    response = send(
+        client,
+        site,
+        "POST",
+        "/api/v1/costs",
+        data="date,amount,clicks\n2026-11-01,5,10\n",
+        content_type="text/csv",
+    )
+
+    assert response.status_code == 400 and response.json["error"]["field"] == "header.clicks"
+
+
+def test_costs_are_per_site(client: FlaskClient, sites: SiteMaker) -> None:
+    mine, theirs = sites.make(), sites.make()
+    send(
+        client,
+        mine,
+        "POST",
+        "/api/v1/costs",
+        data=CSV.replace(",EUR", ",USD"),
+        content_type="text/csv",
+    )
+
+    assert send(client, theirs, "GET", "/api/v1/costs").json["costs"] == []
+    assert len(send(client, mine, "GET", "/api/v1/costs").json["costs"]) == 3
+
+
+def test_the_cli_imports_a_file(runner: FlaskCliRunner, sites: SiteMaker, tmp_path: Path) -> None:
+    site = sites.make()
+    path = tmp_path / "spend.csv"
+    path.write_text(CSV.replace(",EUR", ",USD"))
+    broken = tmp_path / "broken.csv"
+    broken.write_text("date,amount\nyesterday,5\n")
+
+    ok = runner.invoke(args=["costs", "import", "--site", str(site.site.id), str(path)])
+    failed = runner.invoke(args=["costs", "import", "--site", str(site.site.id), str(broken)])
+
+    assert ok.exit_code == 0 and "imported 3 cost rows, 430.0000 USD" in ok.output
+    assert failed.exit_code == 2 and "rows.1.date" in failed.output

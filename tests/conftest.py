@@ -1,0 +1,124 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+One database per xdist worker and dialect, migrated once by ``alembic upgrade head``; after
+each test every table is emptied (tenancy would keep tests apart anyway, but counts must be
+exact). PostgreSQL comes from LEADTRAIL_TEST_DATABASE_URL (default: the local server's
+``test`` database as ``postgres``): when it cannot be reached the tests fail, never skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from tests.factories import SiteMaker
+from tracker import create_app, migrate
+from tracker.config import Settings, _as_database_url
+from tracker.db import make_engine
+from tracker.models import Base
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DIALECTS = ("sqlite", "postgresql")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _postgres_url() -> str:
+    return _as_database_url(os.environ.get("LEADTRAIL_TEST_DATABASE_URL", DEFAULT_POSTGRES_URL))
+
+
+def create_postgres_database(name: str) -> str:
+    """A fresh PostgreSQL database ``name`` next to the configured one; its URL."""
+    admin_url = make_url(_postgres_url())
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - turned into a failure that says what to do
+        pytest.fail(
+            f"PostgreSQL at {admin_url.render_as_string(hide_password=True)} is not usable "
+            f"({type(exc).__name__}: {exc}). Start it or set LEADTRAIL_TEST_DATABASE_URL.",
+            pytrace=False,
+        )
+    finally:
+        admin.dispose()
+    return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+def fresh_database_url(dialect: str, name: str, tmp_dir: Path) -> str:
+    if dialect == "sqlite":
+        path = tmp_dir / f"{name}.db"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    return create_postgres_database(name)
+
+
+@pytest.fixture(scope="session", params=DIALECTS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return fresh_database_url(
+        request.param, f"leadtrail_test_{_worker()}", tmp_path_factory.mktemp(request.param)
+    )
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def empty_all_tables(engine: Engine) -> None:
+    tables = [t for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, log_level="WARNING")
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
+    app = create_app(settings, engine=engine)
+    app.config["TESTING"] = True
+    yield app
+    empty_all_tables(engine)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db_session(app: Flask, engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def sites(db_session: Session) -> SiteMaker:
+    return SiteMaker(db_session)

@@ -1,0 +1,62 @@
+"""LeadTrail's Flask service. This module holds only the app factory.
+
+``tracker`` owns the app, the models and the HTTP surface; it may import ``attribution``
+and ``crm_sync``, never the other way round.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from tracker import db
+from tracker.config import Settings
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
+    """Wire the service together: settings, database, collector, blueprints, errors, CLI.
+
+    No network, no migrations, no prompts: building an app has no side effects, so tests and
+    every gunicorn worker can call it freely.
+    """
+    from tracker import ops
+    from tracker.cli import register_commands
+    from tracker.collect.runtime import Collector
+    from tracker.collect.views import bp as collect_bp
+    from tracker.costs_views import bp as costs_bp
+    from tracker.errors import register_error_handlers
+    from tracker.leads.views import bp as leads_bp
+    from tracker.logging import configure_logging
+    from tracker.openapi import bp as openapi_bp
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        LEADTRAIL_SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=max(settings.max_body_bytes, 1_048_576),
+        JSON_SORT_KEYS=False,
+    )
+    configure_logging(app, settings.log_level)
+    db.init_app(app, engine)
+    app.extensions["leadtrail.collector"] = Collector.build(db.get_engine(app), settings)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.trusted_proxies,
+            x_proto=settings.trusted_proxies,
+            x_host=settings.trusted_proxies,
+        )
+    app.register_blueprint(collect_bp)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(leads_bp)
+    app.register_blueprint(costs_bp)
+    app.register_blueprint(openapi_bp)
+    if settings.demo:
+        from tracker.demo import bp as demo_bp
+
+        app.register_blueprint(demo_bp)
+    register_error_handlers(app)
+    register_commands(app)
+    return app

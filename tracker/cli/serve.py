@@ -1,0 +1,79 @@
+"""``leadtrail serve``: gunicorn with threaded workers, the production server."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+import click
+from flask import current_app
+from gunicorn.app.base import BaseApplication
+
+from tracker import create_app, migrate
+from tracker.config import Settings
+from tracker.db import get_engine
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self._settings = settings
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Called in each worker after the fork: every worker owns its engine and writer thread.
+        # The writer thread gives up the GIL on every database call; with the default 5 ms
+        # switch interval it then queues behind busy request threads (a GIL convoy). A short
+        # interval lets it back in quickly; measured in bench/collector.py.
+        sys.setswitchinterval(self._settings.switch_interval_ms / 1000)
+        return create_app(self._settings)
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": settings.workers,
+        "threads": settings.threads,
+        "worker_class": "gthread",
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": settings.log_level.lower(),
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "backlog": 2048,
+    }
+
+
+@click.command("serve")
+@click.option("--host", help="Address to bind (LEADTRAIL_HOST).")
+@click.option("--port", type=int, help="Port (LEADTRAIL_PORT).")
+@click.option("--workers", type=int, help="Worker processes (LEADTRAIL_WORKERS).")
+@click.option("--threads", type=int, help="Threads per worker (LEADTRAIL_THREADS).")
+def serve_command(
+    host: str | None, port: int | None, workers: int | None, threads: int | None
+) -> None:
+    """Serve LeadTrail with gunicorn. An SQLite database is migrated on first start."""
+    settings: Settings = current_app.config["LEADTRAIL_SETTINGS"]
+    overrides: dict[str, Any] = {"host": host, "port": port, "workers": workers, "threads": threads}
+    settings = dataclasses.replace(
+        settings, **{k: v for k, v in overrides.items() if v is not None}
+    )
+    engine = get_engine()
+    if not migrate.is_current(engine):
+        if not settings.is_sqlite:
+            raise click.ClickException(
+                "the database schema is not current: run `leadtrail db upgrade` first"
+            )
+        migrate.upgrade(engine)
+        click.echo(f"migrated the SQLite database to {migrate.current_revision(engine)}")
+    engine.dispose()  # no connection may cross the fork into the workers
+    click.echo(
+        f"serving on http://{settings.host}:{settings.port} "
+        f"({settings.workers} workers x {settings.threads} threads)"
+    )
+    _Gunicorn(settings, gunicorn_options(settings)).run()

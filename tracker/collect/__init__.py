@@ -1,0 +1,1 @@
+"""The collector: ``/t.js``, ``/collect``, ``/collect.gif`` — parsing, storing, answering."""

@@ -1,0 +1,92 @@
+"""``POST /identify``: a form submit or ``leadtrail('identify', …)`` turns the visitor into a
+lead. The event goes through the collector like any other (sessionized, deduplicated), then
+the visitor is stitched to the lead and the lead rescored, in one more transaction; the answer
+comes after both, and a retry with the same event id changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from tracker.collect.parsing import Batch, parse_batch
+from tracker.collect.service import SiteInfo
+from tracker.db import write_engine
+from tracker.errors import ValidationError
+from tracker.identity import Identity, parse_identity, stitch_visitor_to_lead
+from tracker.scoring import rescore_lead, rules_from_settings
+
+_IDENTITY_KEYS = ("email", "name", "phone", "company")
+_FORM_KEYS = frozenset({"id", "name", "action"})
+_BATCH_KEYS = ("k", "vid", "sent_at", "consent")
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifyRequest:
+    batch: Batch
+    identity: Identity
+
+
+def _form_props(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValidationError("form", "expected an object")
+    props = {}
+    for key, value in raw.items():
+        if key not in _FORM_KEYS:
+            raise ValidationError(f"form.{key}", "unknown field")
+        if value is not None and (not isinstance(value, str) or len(value) > 200):
+            raise ValidationError(f"form.{key}", "expected a string of at most 200 characters")
+        if value:
+            props[f"form_{key}"] = value
+    return props
+
+
+def parse_identify(
+    data: Mapping[str, Any], now: dt.datetime, query_key: str | None
+) -> IdentifyRequest:
+    """Split an identify body into the event (for the collector) and the contact details.
+
+    Contact details never reach the events table: only the form's id, name and action do.
+    """
+    allowed = {*_BATCH_KEYS, *_IDENTITY_KEYS, "id", "ts", "url", "ref", "title", "form"}
+    for key in data:
+        if key not in allowed:
+            raise ValidationError(key, "unknown field")
+    identity = parse_identity({key: data.get(key) for key in _IDENTITY_KEYS})
+    props = _form_props(data.get("form"))
+    event = {
+        "id": data.get("id"),
+        "type": "form_submit" if props else "identify",
+        "ts": data.get("ts"),
+        "url": data.get("url"),
+        "ref": data.get("ref"),
+        "title": data.get("title"),
+        "props": props,
+    }
+    body = {key: data[key] for key in _BATCH_KEYS if key in data}
+    body["events"] = [{k: v for k, v in event.items() if v is not None}]
+    return IdentifyRequest(batch=parse_batch(body, now, query_key), identity=identity)
+
+
+def stitch_and_score(
+    engine: Engine, site: SiteInfo, request: IdentifyRequest, now: dt.datetime
+) -> None:
+    """Link the visitor to the lead and rescore it, in one transaction."""
+    event = request.batch.events[0]
+    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+        stitched = stitch_visitor_to_lead(
+            session,
+            site.id,
+            request.batch.visitor_id,
+            request.identity,
+            event.occurred_at,
+            cause="form" if event.type == "form_submit" else "identify",
+        )
+        rules = rules_from_settings(site.settings.score_rules)
+        rescore_lead(session, stitched.lead, rules, site.settings.mql_threshold, now)

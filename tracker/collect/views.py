@@ -1,0 +1,142 @@
+"""Collector endpoints. Each handler is parse → service → render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from tracker import crossdomain
+from tracker.collect import http
+from tracker.collect.identify import parse_identify, stitch_and_score
+from tracker.collect.parsing import decode_body, parse_batch, parse_visitor_id, require_text
+from tracker.collect.pixel import pixel_batch
+from tracker.collect.runtime import Collector
+from tracker.collect.service import SiteInfo, check_origin
+from tracker.collect.snippet import load_snippet
+from tracker.db import get_engine
+from tracker.devices import describe_user_agent
+from tracker.errors import LeadTrailError
+from tracker.models.base import utcnow
+from tracker.ops import count_rejection
+
+bp = Blueprint("collect", __name__)
+SNIPPET_MAX_AGE_S = 3600
+
+
+def _collector() -> Collector:
+    collector: Collector = current_app.extensions["leadtrail.collector"]
+    return collector
+
+
+@bp.get("/t.js")
+def snippet() -> Response:
+    served = load_snippet()
+    if request.if_none_match.contains(served.etag):
+        response = Response(status=304)
+    elif "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = Response(served.gzipped, mimetype="application/javascript")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = Response(served.body, mimetype="application/javascript")
+    response.set_etag(served.etag)
+    response.vary.add("Accept-Encoding")
+    response.cache_control.public = True
+    response.cache_control.max_age = SNIPPET_MAX_AGE_S
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.after_request
+def add_cors_headers(response: Response) -> Response:
+    # Errors carry CORS headers too, so the snippet can tell a refusal (drop) from a network
+    # failure (retry).
+    if request.path in {"/collect", "/identify", "/xd/sign", "/xd/adopt"}:
+        http.allow_origin(response, request.origin)
+    return response
+
+
+@bp.route("/collect", methods=["OPTIONS"])
+@bp.route("/identify", methods=["OPTIONS"])
+@bp.route("/xd/sign", methods=["OPTIONS"])
+@bp.route("/xd/adopt", methods=["OPTIONS"])
+def collect_preflight() -> Response:
+    return Response(status=204)
+
+
+@bp.post("/collect")
+def collect() -> tuple[Response, int]:
+    collector = _collector()
+    data = decode_body(request.get_data(cache=False), collector.max_body_bytes)
+    batch = parse_batch(data, utcnow(), request.args.get("k"))
+    site = collector.sites.by_write_key(batch.write_key)
+    check_origin(site, request.origin)
+    gpc = request.headers.get("Sec-GPC") == "1"
+    user_agent = request.headers.get("User-Agent")
+    stored = collector.accept(batch, site, user_agent, request.remote_addr, gpc)
+    response = jsonify(stored=stored)
+    if stored and collector.server_cookie and not describe_user_agent(user_agent).is_bot:
+        http.set_visitor_cookie(response, request, site, batch.visitor_id)
+    return response, 200
+
+
+@bp.post("/identify")
+def identify() -> tuple[Response, int]:
+    collector = _collector()
+    now = utcnow()
+    data = decode_body(request.get_data(cache=False), collector.max_body_bytes)
+    parsed = parse_identify(data, now, request.args.get("k"))
+    site = collector.sites.by_write_key(parsed.batch.write_key)
+    check_origin(site, request.origin)
+    gpc = request.headers.get("Sec-GPC") == "1"
+    user_agent = request.headers.get("User-Agent")
+    stored = collector.accept(parsed.batch, site, user_agent, request.remote_addr, gpc)
+    if stored and not describe_user_agent(user_agent).is_bot:
+        stitch_and_score(get_engine(), site, parsed, now)
+    return jsonify(stored=stored), 200
+
+
+def _site_request() -> tuple[dict[str, Any], SiteInfo]:
+    """Body and site of a small snippet request keyed by ``k``, origin checked."""
+    collector = _collector()
+    data = dict(decode_body(request.get_data(cache=False), collector.max_body_bytes))
+    site = collector.sites.by_write_key(require_text(data, "k"))
+    check_origin(site, request.origin)
+    return data, site
+
+
+@bp.post("/xd/sign")
+def sign_cross_domain() -> Response:
+    data, site = _site_request()
+    visitor_id = parse_visitor_id(data.get("vid"))
+    token = crossdomain.sign_visitor(
+        current_app.config["SECRET_KEY"], site.id, visitor_id, utcnow()
+    )
+    return jsonify(token=token, parameter=crossdomain.QUERY_PARAMETER)
+
+
+@bp.post("/xd/adopt")
+def adopt_cross_domain() -> Response:
+    data, site = _site_request()
+    secret = current_app.config["SECRET_KEY"]
+    return jsonify(vid=crossdomain.verify_token(secret, site.id, data.get("token"), utcnow()))
+
+
+@bp.get("/collect.gif")
+def collect_pixel() -> Response:
+    collector = _collector()
+    response = Response(http.TRANSPARENT_GIF, mimetype="image/gif")
+    response.headers["Cache-Control"] = "no-store"
+    try:
+        batch = pixel_batch(request.args, request.cookies.get(http.VISITOR_COOKIE), utcnow())
+        site = collector.sites.by_write_key(batch.write_key)
+        user_agent = request.headers.get("User-Agent")
+        gpc = request.headers.get("Sec-GPC") == "1"
+        stored = collector.accept(batch, site, user_agent, request.remote_addr, gpc)
+    except LeadTrailError as error:
+        count_rejection(error)
+        response.headers["X-LeadTrail-Error"] = f"{error.field}: {error.message}"
+        return response
+    if stored and not describe_user_agent(user_agent).is_bot:
+        http.set_visitor_cookie(response, request, site, batch.visitor_id)
+    return response

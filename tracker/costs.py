@@ -1,0 +1,304 @@
+"""Ad-spend import: CSV or JSON rows → validated costs in the site's currency.
+
+* Errors name the row and the column (``rows.3.amount``) and import nothing.
+* Re-importing replaces: a cost's key is (day, channel, source, medium, campaign, keyword),
+  so the same file twice gives the same totals. Rows of one file with the same key add up.
+* Amounts in another currency convert with the row's ``exchange_rate`` or, when absent, the
+  site's newest exchange rate valid on that day.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.db import dialect_insert
+from tracker.errors import ValidationError
+from tracker.models import Cost, ExchangeRate
+
+COLUMNS = (
+    "date",
+    "channel",
+    "source",
+    "medium",
+    "campaign",
+    "keyword",
+    "amount",
+    "currency",
+    "exchange_rate",
+)
+MAX_ROWS = 100_000
+MAX_ERRORS = 50
+_TEXT_LIMIT = {"channel": 40, "source": 200, "medium": 200, "campaign": 200, "keyword": 200}
+_CENTS = decimal.Decimal("0.0001")
+
+
+class CostImportError(ValidationError):
+    """Every problem found, each naming its row and column; nothing was imported."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        field, message = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(field, message + more)
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    day: dt.date
+    channel: str
+    source: str
+    medium: str
+    campaign: str
+    keyword: str
+    amount: decimal.Decimal
+    currency: str
+    exchange_rate: decimal.Decimal | None
+
+    @property
+    def key(self) -> tuple[dt.date, str, str, str, str, str]:
+        return (self.day, self.channel, self.source, self.medium, self.campaign, self.keyword)
+
+
+def _decimal(raw: str, low: decimal.Decimal | None = None) -> decimal.Decimal:
+    try:
+        value = decimal.Decimal(raw.replace(",", "").strip())
+    except decimal.InvalidOperation:
+        raise ValueError("expected a number such as 1234.56") from None
+    if not value.is_finite() or (low is not None and value <= low):
+        raise ValueError("expected a positive number" if low is not None else "expected a number")
+    return value
+
+
+def _row(
+    raw: Mapping[str, Any], number: int, site_currency: str, problems: list[tuple[str, str]]
+) -> CostRow | None:
+    where = f"rows.{number}"
+    values: dict[str, Any] = {}
+    for column in COLUMNS:
+        value = raw.get(column)
+        values[column] = "" if value is None else str(value).strip()
+    found_before = len(problems)
+
+    def problem(column: str, message: str) -> None:
+        problems.append((f"{where}.{column}", message))
+
+    try:
+        day = dt.date.fromisoformat(values["date"])
+    except ValueError:
+        problem("date", "expected a date as YYYY-MM-DD")
+    if not values["channel"] and not values["source"]:
+        problem("channel", "give a channel (e.g. Paid Search) or at least a source")
+    for column, limit in _TEXT_LIMIT.items():
+        if len(values[column]) > limit:
+            problem(column, f"longer than {limit} characters")
+    try:
+        amount = _decimal(values["amount"])
+    except ValueError as exc:
+        problem("amount", str(exc))
+    currency = (values["currency"] or site_currency).upper()
+    if len(currency) != 3 or not currency.isalpha():
+        problem("currency", "expected a three-letter currency code such as EUR")
+    rate = None
+    if values["exchange_rate"]:
+        try:
+            rate = _decimal(values["exchange_rate"], low=decimal.Decimal(0))
+        except ValueError as exc:
+            problem("exchange_rate", str(exc))
+    if len(problems) > found_before:
+        return None
+    return CostRow(
+        day,
+        values["channel"] or "Unassigned",
+        values["source"],
+        values["medium"],
+        values["campaign"],
+        values["keyword"],
+        amount,
+        currency,
+        rate,
+    )
+
+
+def parse_cost_rows(rows: Iterable[Mapping[str, Any]], site_currency: str) -> list[CostRow]:
+    problems: list[tuple[str, str]] = []
+    parsed = []
+    for number, raw in enumerate(rows, start=1):
+        if number > MAX_ROWS:
+            raise CostImportError([("rows", f"more than {MAX_ROWS} rows; split the file")])
+        unknown = [key for key in raw if key not in COLUMNS]
+        if unknown:
+            problems.append(
+                (f"rows.{number}.{unknown[0]}", f"unknown column; expected {', '.join(COLUMNS)}")
+            )
+            continue
+        row = _row(raw, number, site_currency, problems)
+        if row is not None:
+            parsed.append(row)
+        if len(problems) >= MAX_ERRORS:
+            break
+    if problems:
+        raise CostImportError(problems)
+    if not parsed:
+        raise CostImportError([("rows", "no cost rows")])
+    return parsed
+
+
+def parse_cost_csv(text: str, site_currency: str) -> list[CostRow]:
+    """Rows of a CSV with a header line; column names are case-insensitive. Row numbers in
+    errors count data rows from 1 (the header is row 0)."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        raise CostImportError([("rows", "empty file")]) from None
+    for index, name in enumerate(header):
+        if name not in COLUMNS:
+            raise CostImportError(
+                [(f"header.{name or index}", f"unknown column; expected {', '.join(COLUMNS)}")]
+            )
+    for required in ("date", "amount"):
+        if required not in header:
+            raise CostImportError([(f"header.{required}", "required column missing")])
+    return parse_cost_rows(
+        (dict(zip(header, line, strict=False)) for line in reader if any(line)), site_currency
+    )
+
+
+def _rates(session: Session, site_id: int) -> dict[str, list[tuple[dt.date, decimal.Decimal]]]:
+    table: dict[str, list[tuple[dt.date, decimal.Decimal]]] = {}
+    for rate in session.scalars(
+        select(ExchangeRate)
+        .where(ExchangeRate.site_id == site_id)
+        .order_by(ExchangeRate.valid_from)
+    ):
+        table.setdefault(rate.currency, []).append((rate.valid_from, rate.rate))
+    return table
+
+
+def _rate_on(
+    history: list[tuple[dt.date, decimal.Decimal]], day: dt.date
+) -> decimal.Decimal | None:
+    found = None
+    for valid_from, rate in history:
+        if valid_from <= day:
+            found = rate
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    rows: int
+    total_site_currency: decimal.Decimal
+
+
+def import_costs(
+    session: Session,
+    site_id: int,
+    site_currency: str,
+    rows: Sequence[CostRow],
+    now: dt.datetime,
+    name: str | None = None,
+) -> Imported:
+    """Convert and upsert ``rows`` (all or nothing, in the caller's transaction)."""
+    rates = _rates(session, site_id)
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    problems = []
+    for number, row in enumerate(rows, start=1):
+        rate = row.exchange_rate
+        if row.currency == site_currency:
+            rate = decimal.Decimal(1)
+        elif rate is None:
+            rate = _rate_on(rates.get(row.currency, []), row.day)
+        if rate is None:
+            problems.append(
+                (
+                    f"rows.{number}.currency",
+                    f"no exchange rate from {row.currency} to {site_currency} on {row.day}; "
+                    "add an exchange_rate column or a rate",
+                )
+            )
+            continue
+        key = (*row.key, row.currency)
+        entry = merged.setdefault(
+            key,
+            {
+                "site_id": site_id,
+                "id": uuid.uuid4(),
+                "day": row.day,
+                "channel": row.channel,
+                "source": row.source,
+                "medium": row.medium,
+                "campaign": row.campaign,
+                "keyword": row.keyword,
+                "amount": decimal.Decimal(0),
+                "currency": row.currency,
+                "amount_site": decimal.Decimal(0),
+                "imported_at": now,
+                "import_name": name,
+            },
+        )
+        entry["amount"] += row.amount
+        entry["amount_site"] += (row.amount * rate).quantize(_CENTS)
+    if problems:
+        raise CostImportError(problems[:MAX_ERRORS])
+    values = list(merged.values())
+    statement = dialect_insert(session, Cost.__table__)  # type: ignore[arg-type]
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["site_id", "day", "channel", "source", "medium", "campaign", "keyword"],
+            set_={
+                column: statement.excluded[column]
+                for column in ("amount", "currency", "amount_site", "imported_at", "import_name")
+            },
+        ),
+        values,
+    )
+    return Imported(
+        rows=len(values),
+        total_site_currency=sum((v["amount_site"] for v in values), decimal.Decimal(0)),
+    )
+
+
+def set_exchange_rate(session: Session, site_id: int, data: Mapping[str, Any]) -> ExchangeRate:
+    for key in data:
+        if key not in {"currency", "valid_from", "rate"}:
+            raise ValidationError(key, "unknown field")
+    currency = str(data.get("currency") or "").upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ValidationError("currency", "expected a three-letter currency code such as EUR")
+    try:
+        valid_from = dt.date.fromisoformat(str(data.get("valid_from")))
+    except ValueError:
+        raise ValidationError("valid_from", "expected a date as YYYY-MM-DD") from None
+    try:
+        rate = _decimal(str(data.get("rate")), low=decimal.Decimal(0))
+    except ValueError as exc:
+        raise ValidationError("rate", str(exc)) from None
+    record = session.get(ExchangeRate, (site_id, currency, valid_from))
+    if record is None:
+        record = ExchangeRate(site_id=site_id, currency=currency, valid_from=valid_from, rate=rate)
+        session.add(record)
+    record.rate = rate
+    session.flush()
+    return record
+
+
+def list_costs(
+    session: Session, site_id: int, start: dt.date | None, end: dt.date | None
+) -> list[Cost]:
+    query = select(Cost).where(Cost.site_id == site_id)
+    if start:
+        query = query.where(Cost.day >= start)
+    if end:
+        query = query.where(Cost.day < end)
+    return list(session.scalars(query.order_by(Cost.day, Cost.channel, Cost.campaign)))

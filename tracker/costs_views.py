@@ -1,0 +1,94 @@
+"""The costs API (secret key): import spend as CSV or JSON, list it, set exchange rates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Response, jsonify, request
+
+from tracker import costs
+from tracker.auth import site_from_api_key
+from tracker.db import get_session, write_session
+from tracker.errors import ValidationError
+from tracker.models.base import utcnow
+from tracker.sites import site_settings
+
+bp = Blueprint("costs", __name__, url_prefix="/api/v1")
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+def _rows_from_request(currency: str) -> list[costs.CostRow]:
+    if request.content_length and request.content_length > MAX_UPLOAD_BYTES:
+        raise ValidationError("body", f"larger than {MAX_UPLOAD_BYTES} bytes")
+    if request.mimetype in {"text/csv", "text/plain"}:
+        return costs.parse_cost_csv(request.get_data(as_text=True), currency)
+    if "file" in request.files:
+        return costs.parse_cost_csv(request.files["file"].read().decode("utf-8-sig"), currency)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        raise ValidationError(
+            "rows", "send text/csv, a multipart 'file', or JSON {\"rows\": [...]}"
+        )
+    if not all(isinstance(row, dict) for row in data["rows"]):
+        raise ValidationError("rows", "every row must be an object")
+    return costs.parse_cost_rows(data["rows"], currency)
+
+
+def _day(name: str) -> dt.date | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(name, "expected a date as YYYY-MM-DD") from None
+
+
+@bp.post("/costs")
+def import_costs() -> tuple[Response, int]:
+    site = site_from_api_key()
+    currency = site_settings(site).currency
+    rows = _rows_from_request(currency)
+    with write_session() as session:
+        done = costs.import_costs(
+            session, site.id, currency, rows, utcnow(), request.args.get("name")
+        )
+    return jsonify(imported=done.rows, total=str(done.total_site_currency), currency=currency), 201
+
+
+@bp.get("/costs")
+def list_costs() -> Response:
+    site = site_from_api_key()
+    found = costs.list_costs(get_session(), site.id, _day("from"), _day("to"))
+    return jsonify(
+        costs=[
+            {
+                "date": c.day.isoformat(),
+                "channel": c.channel,
+                "source": c.source,
+                "medium": c.medium,
+                "campaign": c.campaign,
+                "keyword": c.keyword,
+                "amount": str(c.amount),
+                "currency": c.currency,
+                "amount_site_currency": str(c.amount_site),
+            }
+            for c in found
+        ]
+    )
+
+
+@bp.post("/exchange-rates")
+def set_rate() -> tuple[Response, int]:
+    site = site_from_api_key()
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("body", "expected a JSON object")
+    with write_session() as session:
+        rate = costs.set_exchange_rate(session, site.id, data)
+        body = {
+            "currency": rate.currency,
+            "valid_from": rate.valid_from.isoformat(),
+            "rate": str(rate.rate),
+        }
+    return jsonify(body), 201

@@ -1,0 +1,139 @@
+"""Engine, per-request session and the dialect-aware helpers every service shares.
+
+One engine per app (in ``app.extensions``), one ``Session`` per request in ``g`` closed on
+teardown. Services take the session first and never commit; views and commands own
+``with session.begin():``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+# SQLite waits this long for another writer instead of failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # WAL + NORMAL is durable against application crashes; a power loss can drop only the
+    # last transactions, never corrupt the file (sqlite.org/wal.html).
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; take it over as
+    # the SQLAlchemy docs recommend ("Serializable isolation / Savepoints / Transactional DDL").
+    # Writers that read first ask for IMMEDIATE (``write_engine``): taking the write lock up
+    # front makes busy_timeout apply instead of a deadlock when two such transactions race.
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def write_engine(engine: Engine) -> Engine:
+    """``engine`` for read-then-write transactions (IMMEDIATE on SQLite, unchanged elsewhere)."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """Create an engine with LeadTrail's connection settings for either dialect."""
+    if database_url.startswith("sqlite"):
+        if database_url in {"sqlite://", "sqlite:///:memory:"}:
+            # One shared connection, or every checkout would see a new empty database.
+            kwargs.setdefault("poolclass", StaticPool)
+        engine = create_engine(
+            database_url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **kwargs,
+        )
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+
+        @event.listens_for(engine, "connect")
+        def _disable_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(database_url, **kwargs)
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    app = app or current_app
+    engine: Engine = app.extensions["leadtrail.engine"]
+    return engine
+
+
+def get_session() -> Session:
+    """The request's session, opened on first use and closed on teardown."""
+    if "db_session" not in g:
+        factory: sessionmaker[Session] = current_app.extensions["leadtrail.sessionmaker"]
+        g.db_session = factory()
+    session: Session = g.db_session
+    return session
+
+
+@contextmanager
+def write_session() -> Iterator[Session]:
+    """A session in one read-then-write transaction, committed on success (views, commands)."""
+    with Session(write_engine(get_engine()), expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app: Flask, engine: Engine | None = None) -> None:
+    """Attach the engine and the per-request session to ``app``."""
+    settings = app.config["LEADTRAIL_SETTINGS"]
+    engine = engine or make_engine(settings.database_url)
+    app.extensions["leadtrail.engine"] = engine
+    app.extensions["leadtrail.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.teardown_appcontext(close_session)
+
+
+def dialect_insert(bind: Session | Connection, table: Table) -> Any:
+    """``INSERT`` with ``on_conflict_do_nothing/do_update`` for the bind's dialect."""
+    engine_or_conn = bind.get_bind() if isinstance(bind, Session) else bind
+    builder = pg_insert if engine_or_conn.dialect.name == "postgresql" else sqlite_insert
+    return builder(table)
+
+
+def insert_ignore(
+    session: Session | Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Iterable[str],
+) -> None:
+    """``INSERT … ON CONFLICT (cols) DO NOTHING`` for either dialect.
+
+    Never check-then-insert: two concurrent writers of the same key both succeed and one row
+    remains, which is what makes retries and duplicate deliveries harmless.
+    """
+    if not rows:
+        return
+    statement = dialect_insert(session, table).on_conflict_do_nothing(
+        index_elements=list(conflict_columns)
+    )
+    session.execute(statement, list(rows))

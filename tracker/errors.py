@@ -1,0 +1,107 @@
+"""Domain errors and their one JSON rendering.
+
+Domain code raises these; only views (through the handlers registered here) turn them into
+HTTP responses of the form ``{"error": {"code", "message", "field"}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from enum import Enum
+
+from flask import Flask, Response, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class LeadTrailError(Exception):
+    """Base of every error the API reports to its caller."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationError(LeadTrailError):
+    """Input that breaks a rule; ``field`` names where (dotted path, e.g. ``events.3.url``)."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field)
+
+
+class PayloadTooLarge(LeadTrailError):
+    status = 413
+    code = "too_large"
+
+
+class Unauthorized(LeadTrailError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(LeadTrailError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(LeadTrailError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(LeadTrailError):
+    status = 409
+    code = "conflict"
+
+
+class SignatureInvalid(LeadTrailError):
+    status = 401
+    code = "signature_invalid"
+
+    def __init__(self, reason: Enum | str) -> None:
+        text = reason.value if isinstance(reason, Enum) else reason
+        super().__init__(f"signature rejected: {text}", None)
+        self.reason = text
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def _render(error: LeadTrailError) -> tuple[Response, int]:
+    from tracker.ops import count_rejection
+
+    count_rejection(error)
+    logger.info("refused", extra={"code": error.code, "field": error.field})
+    body = error_body(error.code, error.message, error.field)
+    problems = getattr(error, "problems", None)
+    if problems:
+        body["errors"] = [{"field": field, "message": message} for field, message in problems]
+    return jsonify(body), error.status
+
+
+def _render_http(error: HTTPException) -> tuple[Response, int]:
+    code = (error.name or "error").lower().replace(" ", "_")
+    return jsonify(error_body(code, error.description or error.name)), error.code or 500
+
+
+def _render_unexpected(error: Exception) -> tuple[Response, int]:
+    request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
+    logger.exception("unhandled error", extra={"request_id": request_id})
+    body = error_body("internal", f"internal error; request id {request_id}")
+    return jsonify(body), 500
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(LeadTrailError, _render)
+    app.register_error_handler(HTTPException, _render_http)
+    app.register_error_handler(Exception, _render_unexpected)

@@ -1,0 +1,257 @@
+"""Identity: turning a visitor into a lead and keeping a lead's devices together.
+
+``stitch_visitor_to_lead`` is the one place a visitor becomes (part of) a lead. The rules:
+
+* an email is trimmed and lower-cased; the same email is always the same lead of a site;
+* identifying back-fills every earlier session of that visitor onto the lead;
+* a lead may own many visitors (devices, browsers); all their sessions join its journey;
+* when a visitor already owned by lead A identifies as lead B, its sessions up to the one in
+  which it identified stay with A, and that session and later ones follow B;
+* the lead's first touch is its earliest owned session, its lead-creation touch the session in
+  which it first identified.
+
+Services take the session first and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from tracker.db import insert_ignore
+from tracker.errors import ValidationError
+from tracker.models import Lead, LeadVisitor, StageChange, Visitor, VisitSession
+
+LEAD_NAMESPACE = uuid.UUID("0b7e4e3c-5a8f-4d55-bf1c-8c1d3e6f2a90")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,251}\.[a-z0-9-]{2,63}$")
+_PHONE_CHARS = re.compile(r"[^\d+]")
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Contact details from a form, an identify call or a backend conversion."""
+
+    email: str
+    name: str | None = None
+    phone: str | None = None
+    company: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stitched:
+    lead: Lead
+    created: bool
+    linked: bool
+
+
+def normalise_email(raw: object, field: str = "email") -> str:
+    """Trim and lower-case; :class:`ValidationError` when it is not an address."""
+    if not isinstance(raw, str):
+        raise ValidationError(field, "expected an email address")
+    email = raw.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise ValidationError(field, "not an email address")
+    return email
+
+
+def normalise_phone(raw: object, field: str = "phone") -> str | None:
+    """Digits with an optional leading +; 7 to 15 digits (E.164's range)."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ValidationError(field, "expected a phone number")
+    compact = _PHONE_CHARS.sub("", raw.strip())
+    digits = compact.lstrip("+")
+    if not digits.isdigit() or not 7 <= len(digits) <= 15:
+        raise ValidationError(field, "expected a phone number of 7 to 15 digits")
+    return ("+" if compact.startswith("+") else "") + digits
+
+
+def clean_text(raw: object, field: str, max_length: int = MAX_NAME_LENGTH) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ValidationError(field, "expected a string")
+    text = " ".join(raw.split())
+    if len(text) > max_length:
+        raise ValidationError(field, f"longer than {max_length} characters")
+    return text or None
+
+
+def parse_identity(data: dict[str, object], prefix: str = "") -> Identity:
+    return Identity(
+        email=normalise_email(data.get("email"), f"{prefix}email"),
+        name=clean_text(data.get("name"), f"{prefix}name"),
+        phone=normalise_phone(data.get("phone"), f"{prefix}phone"),
+        company=clean_text(data.get("company"), f"{prefix}company"),
+    )
+
+
+def lead_id_for(site_id: int, email: str) -> uuid.UUID:
+    """Deterministic: two racing first identifications of one email make one lead."""
+    return uuid.uuid5(LEAD_NAMESPACE, f"{site_id}/{email}")
+
+
+def find_lead_by_email(session: Session, site_id: int, email: str) -> Lead | None:
+    return session.scalars(
+        select(Lead).where(Lead.site_id == site_id, Lead.email == normalise_email(email))
+    ).first()
+
+
+def session_at(
+    session: Session, site_id: int, visitor_id: str, at: dt.datetime
+) -> VisitSession | None:
+    """The visitor's session that contains ``at`` (the latest one started by then)."""
+    return session.scalars(
+        select(VisitSession)
+        .where(
+            VisitSession.site_id == site_id,
+            VisitSession.visitor_id == visitor_id,
+            VisitSession.started_at <= at,
+        )
+        .order_by(VisitSession.started_at.desc())
+        .limit(1)
+    ).first()
+
+
+def upsert_lead(
+    session: Session, site_id: int, identity: Identity, at: dt.datetime, cause: str
+) -> tuple[Lead, bool]:
+    """The lead of ``identity.email``, created at ``at`` when new; contact fields filled in."""
+    lead_id = lead_id_for(site_id, identity.email)
+    existing = session.get(Lead, (site_id, lead_id))
+    created = existing is None
+    if created:
+        insert_ignore(
+            session,
+            Lead.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "site_id": site_id,
+                    "id": lead_id,
+                    "email": identity.email,
+                    "created_at": at,
+                    "updated_at": at,
+                    "stage": "lead",
+                    "stage_changed_at": at,
+                    "score": 0,
+                    "source_of_creation": cause,
+                    "crm_ids": {},
+                }
+            ],
+            ["site_id", "id"],
+        )
+        session.add(
+            StageChange(
+                site_id=site_id,
+                id=uuid.uuid5(lead_id, "created"),
+                lead_id=lead_id,
+                from_stage=None,
+                to_stage="lead",
+                changed_at=at,
+                cause=cause,
+            )
+        )
+        session.flush()
+    lead = session.get(Lead, (site_id, lead_id), populate_existing=True)
+    assert lead is not None
+    if created:
+        from tracker.deals import link_waiting_deals
+
+        link_waiting_deals(session, lead)
+    # A lead created later by a late-arriving earlier identification moves back in time.
+    if at < lead.created_at:
+        lead.created_at = at
+    for field in ("name", "phone", "company"):
+        value = getattr(identity, field)
+        if value and value != getattr(lead, field):
+            setattr(lead, field, value)
+            lead.updated_at = max(lead.updated_at, at)
+    return lead, created
+
+
+def stitch_visitor_to_lead(
+    session: Session,
+    site_id: int,
+    visitor_id: str,
+    identity: Identity,
+    at: dt.datetime,
+    cause: str = "form",
+) -> Stitched:
+    """Make ``visitor_id`` part of the lead of ``identity``; idempotent for retries."""
+    if session.get(Visitor, (site_id, visitor_id)) is None:
+        raise ValidationError("vid", "unknown visitor: send a page view first")
+    lead, created = upsert_lead(session, site_id, identity, at, cause)
+    current = session.scalars(
+        select(LeadVisitor).where(
+            LeadVisitor.site_id == site_id,
+            LeadVisitor.visitor_id == visitor_id,
+            LeadVisitor.valid_to.is_(None),
+        )
+    ).first()
+    identifying = session_at(session, site_id, visitor_id, at)
+    linked = False
+    if current is None or current.lead_id != lead.id:
+        valid_from = None
+        if current is not None:
+            switch_at = identifying.started_at if identifying is not None else at
+            current.valid_to = switch_at
+            valid_from = switch_at
+        session.add(
+            LeadVisitor(
+                site_id=site_id,
+                id=uuid.uuid4(),
+                lead_id=lead.id,
+                visitor_id=visitor_id,
+                valid_from=valid_from,
+                valid_to=None,
+                linked_at=at,
+            )
+        )
+        linked = True
+        session.flush()
+    if identifying is not None and (created or lead.creation_session_id is None):
+        lead.creation_session_id = identifying.id
+    refresh_first_touch(session, lead)
+    return Stitched(lead=lead, created=created, linked=linked)
+
+
+def owned_sessions_clause(site_id: int, lead_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """SQL condition: a ``sessions`` row belongs to the lead (through any of its visitors)."""
+    links = LeadVisitor
+    return and_(
+        VisitSession.site_id == site_id,
+        links.site_id == site_id,
+        links.lead_id == lead_id,
+        links.visitor_id == VisitSession.visitor_id,
+        or_(links.valid_from.is_(None), VisitSession.started_at >= links.valid_from),
+        or_(links.valid_to.is_(None), VisitSession.started_at < links.valid_to),
+    )
+
+
+def lead_sessions(session: Session, lead: Lead) -> list[VisitSession]:
+    """Every session of every visitor the lead owns, in time order."""
+    return list(
+        session.scalars(
+            select(VisitSession)
+            .join(LeadVisitor, owned_sessions_clause(lead.site_id, lead.id))
+            .order_by(VisitSession.started_at)
+        )
+    )
+
+
+def refresh_first_touch(session: Session, lead: Lead) -> None:
+    first = session.scalars(
+        select(VisitSession.id)
+        .join(LeadVisitor, owned_sessions_clause(lead.site_id, lead.id))
+        .order_by(VisitSession.started_at)
+        .limit(1)
+    ).first()
+    lead.first_session_id = first
+    session.flush()

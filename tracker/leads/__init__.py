@@ -1,0 +1,1 @@
+"""Leads: the secret-key API over people, their journeys, stages and erasure."""

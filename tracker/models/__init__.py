@@ -1,0 +1,30 @@
+"""Every mapped model, imported here so Alembic and the services see one metadata."""
+
+from tracker.models.base import Base
+from tracker.models.bot import BotHit
+from tracker.models.cost import Cost, ExchangeRate
+from tracker.models.deal import CrmEvent, Deal
+from tracker.models.event import Event
+from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
+from tracker.models.session import VisitSession
+from tracker.models.site import ApiKey, Site
+from tracker.models.visitor import Visitor
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "BotHit",
+    "Cost",
+    "CrmEvent",
+    "Deal",
+    "Event",
+    "ExchangeRate",
+    "Lead",
+    "LeadVisitor",
+    "OfflineTouch",
+    "ScoreChange",
+    "Site",
+    "StageChange",
+    "VisitSession",
+    "Visitor",
+]

@@ -1,0 +1,348 @@
+"""Sites and their keys: creation, typed settings, write-key and secret-key lookup.
+
+Secret API keys look like ``lt_sk_<site id>_<key id>_<secret>``; only a salted hash of the
+secret is stored, and the plain key is shown once, at creation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.errors import NotFound, Unauthorized, ValidationError
+from tracker.models import ApiKey, Site
+from tracker.models.base import utcnow
+
+WRITE_KEY_PREFIX = "wk_"
+SECRET_KEY_PREFIX = "lt_sk_"
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+|\d{1,3}(\.\d{1,3}){3})$")
+_KEY_ID = re.compile(r"^[a-z0-9]{8,32}$")
+# PBKDF2 with a per-key salt: API keys are long random strings, so a modest iteration count
+# suffices and keeps key checks cheap on every API request.
+_HASH_ITERATIONS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettings:
+    """A site's settings with their defaults; stored as JSON on ``sites.settings``."""
+
+    session_timeout_minutes: float = 30.0
+    lookback_days: int = 90
+    currency: str = "USD"
+    timezone: str = "UTC"
+    gross_margin_pct: float = 100.0
+    mql_threshold: int = 50
+    consent_mode: str = "off"
+    honor_gpc: bool = False
+    referral_exclusions: tuple[str, ...] = ()
+    channel_rules: tuple[dict[str, Any], ...] = field(default=())
+    # None: the default rules of tracker.scoring.
+    score_rules: tuple[dict[str, Any], ...] | None = None
+    # Domains whose links the snippet decorates with a signed visitor id (cross-domain).
+    linked_domains: tuple[str, ...] = ()
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "settings") -> SiteSettings:
+        """Validate ``data`` over the defaults; unknown keys and bad values raise
+        :class:`ValidationError` naming ``settings.<key>``."""
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in data.items():
+            name = f"{prefix}.{key}"
+            if key not in known:
+                raise ValidationError(name, "unknown setting")
+            values[key] = _coerce_setting(name, key, raw)
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["referral_exclusions"] = list(self.referral_exclusions)
+        data["channel_rules"] = list(self.channel_rules)
+        data["score_rules"] = None if self.score_rules is None else list(self.score_rules)
+        data["linked_domains"] = list(self.linked_domains)
+        return data
+
+    def updated(self, changes: Mapping[str, Any]) -> SiteSettings:
+        merged = {**self.to_json(), **changes}
+        return SiteSettings.from_mapping(merged)
+
+
+def _coerce_setting(name: str, key: str, raw: Any) -> Any:
+    if key == "session_timeout_minutes":
+        return _number(name, raw, 0.05, 24 * 60)
+    if key == "lookback_days":
+        return int(_number(name, raw, 1, 730, whole=True))
+    if key == "gross_margin_pct":
+        return _number(name, raw, 0, 100)
+    if key == "mql_threshold":
+        return int(_number(name, raw, 0, 10_000, whole=True))
+    if key == "currency":
+        if not isinstance(raw, str) or not re.fullmatch(r"[A-Z]{3}", raw):
+            raise ValidationError(name, "expected a three-letter ISO 4217 code such as USD")
+        return raw
+    if key == "timezone":
+        return _timezone(name, raw)
+    if key == "consent_mode":
+        if raw not in {"off", "required"}:
+            raise ValidationError(name, "expected 'off' or 'required'")
+        return raw
+    if key == "honor_gpc":
+        if not isinstance(raw, bool):
+            raise ValidationError(name, "expected true or false")
+        return raw
+    if key == "referral_exclusions":
+        if not isinstance(raw, list | tuple):
+            raise ValidationError(name, "expected a list of host names")
+        return tuple(normalise_domain(host, name) for host in raw)
+    if key == "channel_rules":
+        return _channel_rules(name, raw)
+    if key == "score_rules":
+        return _score_rules(name, raw)
+    if key == "linked_domains":
+        if not isinstance(raw, list | tuple):
+            raise ValidationError(name, "expected a list of host names")
+        return tuple(normalise_domain(host, f"{name}.{i}") for i, host in enumerate(raw))
+    raise ValidationError(name, "unknown setting")  # pragma: no cover - guarded by caller
+
+
+def _number(name: str, raw: Any, low: float, high: float, whole: bool = False) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValidationError(name, "expected a number")
+    if whole and raw != int(raw):
+        raise ValidationError(name, "expected a whole number")
+    if not low <= raw <= high:
+        raise ValidationError(name, f"expected a number from {low:g} to {high:g}")
+    return float(raw)
+
+
+def _timezone(name: str, raw: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(raw, str):
+        raise ValidationError(name, "expected an IANA time zone name")
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(name, f"unknown time zone {raw!r}") from None
+    return raw
+
+
+def _channel_rules(name: str, raw: Any) -> tuple[dict[str, Any], ...]:
+    from tracker.channels import ChannelRule
+
+    if not isinstance(raw, list | tuple):
+        raise ValidationError(name, "expected a list of rules")
+    rules = []
+    for index, rule in enumerate(raw):
+        if not isinstance(rule, Mapping):
+            raise ValidationError(f"{name}.{index}", "expected an object")
+        try:
+            ChannelRule.from_dict(rule)
+        except ValueError as exc:
+            raise ValidationError(f"{name}.{index}", str(exc)) from None
+        rules.append(dict(rule))
+    return tuple(rules)
+
+
+def _score_rules(name: str, raw: Any) -> tuple[dict[str, Any], ...] | None:
+    from tracker.scoring import ScoreRule
+
+    if raw is None:
+        return None
+    if not isinstance(raw, list | tuple):
+        raise ValidationError(name, "expected a list of rules")
+    for index, rule in enumerate(raw):
+        if not isinstance(rule, Mapping):
+            raise ValidationError(f"{name}.{index}", "expected an object")
+        ScoreRule.from_dict(rule, f"{name}.{index}")
+    return tuple(dict(rule) for rule in raw)
+
+
+def normalise_domain(raw: Any, field_name: str = "domain") -> str:
+    """Lower-case a host name and check it; ``https://`` and paths are refused, not guessed."""
+    if not isinstance(raw, str):
+        raise ValidationError(field_name, "expected a host name such as example.com")
+    host = raw.strip().lower().rstrip(".")
+    if not _DOMAIN.match(host):
+        raise ValidationError(field_name, f"{raw!r} is not a host name such as example.com")
+    return host
+
+
+def site_settings(site: Site) -> SiteSettings:
+    return SiteSettings.from_mapping(site.settings or {})
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedSite:
+    site: Site
+    write_key: str
+    api_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    key: ApiKey
+    plain: str
+
+
+def create_site(
+    session: Session,
+    *,
+    name: str,
+    domains: Sequence[str],
+    settings: Mapping[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> CreatedSite:
+    """Add a site with a fresh write key and a first secret API key."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError("name", "expected a name of 1 to 200 characters")
+    if not domains:
+        raise ValidationError("domains", "give at least one domain")
+    clean_domains = []
+    for index, domain in enumerate(domains):
+        host = normalise_domain(domain, f"domains.{index}")
+        if host not in clean_domains:
+            clean_domains.append(host)
+    typed = SiteSettings.from_mapping(settings or {})
+    now = now or utcnow()
+    site = Site(
+        name=name,
+        domains=clean_domains,
+        write_key=WRITE_KEY_PREFIX + secrets.token_urlsafe(18),
+        settings=typed.to_json(),
+        created_at=now,
+    )
+    session.add(site)
+    session.flush()
+    created = create_api_key(session, site, name="default", now=now)
+    return CreatedSite(site=site, write_key=site.write_key, api_key=created.plain)
+
+
+def update_site_settings(session: Session, site: Site, changes: Mapping[str, Any]) -> SiteSettings:
+    typed = site_settings(site).updated(changes)
+    site.settings = typed.to_json()
+    session.flush()
+    return typed
+
+
+def find_site(session: Session, reference: str | int) -> Site:
+    """A site by id or by exact name (for the CLI)."""
+    text = str(reference)
+    site = session.get(Site, int(text)) if text.isdigit() else None
+    if site is None:
+        site = session.scalars(select(Site).where(Site.name == text)).first()
+    if site is None:
+        raise NotFound(f"no site {reference!r}", "site")
+    return site
+
+
+def site_by_write_key(session: Session, write_key: str) -> Site | None:
+    return session.scalars(select(Site).where(Site.write_key == write_key)).first()
+
+
+def _hash_secret(secret: str, salt: bytes) -> str:
+    digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, _HASH_ITERATIONS)
+    return f"pbkdf2_sha256${_HASH_ITERATIONS}${salt.hex()}${digest.hex()}"
+
+
+def _secret_matches(secret: str, stored: str) -> bool:
+    try:
+        _scheme, iterations, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    digest = hashlib.pbkdf2_hmac(
+        "sha256", secret.encode(), bytes.fromhex(salt_hex), int(iterations)
+    )
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def create_api_key(
+    session: Session, site: Site, *, name: str, now: dt.datetime | None = None
+) -> CreatedKey:
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(24)
+    key = ApiKey(
+        site_id=site.id,
+        id=key_id,
+        name=name.strip()[:200] or "key",
+        secret_hash=_hash_secret(secret, secrets.token_bytes(16)),
+        created_at=now or utcnow(),
+    )
+    session.add(key)
+    session.flush()
+    return CreatedKey(key=key, plain=f"{SECRET_KEY_PREFIX}{site.id}_{key_id}_{secret}")
+
+
+def revoke_api_key(
+    session: Session, site: Site, key_id: str, now: dt.datetime | None = None
+) -> ApiKey:
+    key = session.get(ApiKey, (site.id, key_id))
+    if key is None:
+        raise NotFound(f"no key {key_id!r} on site {site.name!r}", "key")
+    if key.revoked_at is None:
+        key.revoked_at = now or utcnow()
+    session.flush()
+    return key
+
+
+def list_api_keys(session: Session, site: Site) -> list[ApiKey]:
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.site_id == site.id).order_by(ApiKey.created_at))
+    )
+
+
+def authenticate_api_key(session: Session, plain: str, now: dt.datetime | None = None) -> Site:
+    """The site a secret key belongs to; :class:`Unauthorized` for anything else."""
+    if not plain.startswith(SECRET_KEY_PREFIX):
+        raise Unauthorized("expected a secret API key (lt_sk_…)", "authorization")
+    parts = plain.removeprefix(SECRET_KEY_PREFIX).split("_", 2)
+    if len(parts) != 3 or not parts[0].isdigit() or not _KEY_ID.match(parts[1]):
+        raise Unauthorized("malformed API key", "authorization")
+    site_id, key_id, secret = int(parts[0]), parts[1], parts[2]
+    key = session.get(ApiKey, (site_id, key_id))
+    now = now or utcnow()
+    if key is None or not key.is_active(now) or not _secret_matches(secret, key.secret_hash):
+        raise Unauthorized("unknown or revoked API key", "authorization")
+    site = session.get(Site, site_id)
+    if site is None:  # pragma: no cover - the foreign key makes this impossible
+        raise Unauthorized("unknown or revoked API key", "authorization")
+    return site
+
+
+def script_tag(collector_origin: str, write_key: str, settings: SiteSettings) -> str:
+    """The exact tag to paste into the site's pages."""
+    extras = ""
+    if settings.consent_mode == "required":
+        extras += ' data-consent="required"'
+    if settings.honor_gpc:
+        extras += ' data-gpc="honor"'
+    origin = collector_origin.rstrip("/")
+    return f'<script async src="{origin}/t.js" data-key="{write_key}"{extras}></script>'
+
+
+__all__ = [
+    "CreatedKey",
+    "CreatedSite",
+    "SiteSettings",
+    "authenticate_api_key",
+    "create_api_key",
+    "create_site",
+    "find_site",
+    "list_api_keys",
+    "normalise_domain",
+    "revoke_api_key",
+    "script_tag",
+    "site_by_write_key",
+    "site_settings",
+    "update_site_settings",
+]
