@@ -29,6 +29,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from tracker.leads.views import bp as leads_bp
     from tracker.logging import configure_logging
     from tracker.openapi import bp as openapi_bp
+    from tracker.webhooks import api_bp as crm_api_bp
+    from tracker.webhooks import bp as webhooks_bp
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
@@ -53,6 +55,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.register_blueprint(leads_bp)
     app.register_blueprint(costs_bp)
     app.register_blueprint(openapi_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(crm_api_bp)
     if settings.demo:
         from tracker.demo import bp as demo_bp
 

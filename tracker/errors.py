@@ -73,16 +73,24 @@ class SignatureInvalid(LeadTrailError):
         self.reason = text
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
-    return {"error": {"code": code, "message": message, "field": field}}
+def error_body(
+    code: str, message: str, field: str | None = None, reason: str | None = None
+) -> dict[str, object]:
+    """The one error shape; ``reason`` (a rejection reason such as ``stale_timestamp``) only
+    when the error has one."""
+    error: dict[str, object] = {"code": code, "message": message, "field": field}
+    if reason is not None:
+        error["reason"] = reason
+    return {"error": error}
 
 
 def _render(error: LeadTrailError) -> tuple[Response, int]:
     from tracker.ops import count_rejection
 
     count_rejection(error)
-    logger.info("refused", extra={"code": error.code, "field": error.field})
-    body = error_body(error.code, error.message, error.field)
+    reason = getattr(error, "reason", None)
+    logger.info("refused", extra={"code": error.code, "field": error.field, "reason": reason})
+    body = error_body(error.code, error.message, error.field, reason)
     problems = getattr(error, "problems", None)
     if problems:
         body["errors"] = [{"field": field, "message": message} for field, message in problems]

@@ -65,6 +65,77 @@ LEAD_ID = {
     "schema": {"type": "string", "format": "uuid"},
 }
 OBJECT = {"type": "object"}
+EVENT_ID = {
+    "name": "event_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def _webhook() -> dict[str, Any]:
+    """``POST /webhooks/{provider}/{site_id}``: bodies and checks per provider in docs/crm.md."""
+    return {
+        "summary": "Receive a CRM webhook (HubSpot, Pipedrive, Salesforce or the generic "
+        "signed format); 200 only once the body is stored",
+        "description": "Checks, in order: the provider and site exist and the provider is set "
+        "up; the signature (HubSpot v3, generic LeadTrail-Signature), Basic credentials "
+        "(Pipedrive) or OrganizationId and URL token (Salesforce); the body's format. The raw "
+        "body is then stored, acknowledged (Salesforce: the SOAP Ack envelope) and applied. "
+        "A refused signature names its reason in error.reason.",
+        "tags": ["crm"],
+        "parameters": [
+            {
+                "name": "provider",
+                "in": "path",
+                "required": True,
+                "schema": {"enum": ["hubspot", "pipedrive", "salesforce", "generic"]},
+            },
+            {"name": "site_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            _query("token", "Salesforce only: the site's URL token, when one is set"),
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/DealEvent"},
+                            {
+                                "type": "object",
+                                "required": ["events"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "events": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": 100,
+                                        "items": {"$ref": "#/components/schemas/DealEvent"},
+                                    }
+                                },
+                            },
+                        ]
+                    }
+                },
+                "text/xml": {"schema": {"type": "string"}},
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "stored (and a duplicate delivery recognised)",
+                "content": {
+                    "application/json": {"schema": OBJECT},
+                    "text/xml": {"schema": {"type": "string"}},
+                },
+            },
+            "400": _json("malformed body or signature header; `field` names it", ERROR),
+            "401": _json("missing or bad signature or credentials, or a stale timestamp", ERROR),
+            "403": _json("the message is from another CRM organisation or portal", ERROR),
+            "404": _json("unknown provider or site, or the provider is not set up", ERROR),
+            "413": _json("body larger than 1 MiB", ERROR),
+        },
+    }
+
 
 PATHS: dict[str, dict[str, Any]] = {
     "/t.js": {
@@ -189,6 +260,23 @@ PATHS: dict[str, dict[str, Any]] = {
             "Set an exchange rate for cost conversion", "costs", secret=True, body=OBJECT, ok="201"
         )
     },
+    "/webhooks/{provider}/{site_id}": {"post": _webhook()},
+    "/api/v1/crm/events": {
+        "get": _op(
+            "The site's CRM inbox, newest first (no bodies)",
+            "crm",
+            secret=True,
+            params=[_query("status", "received, applied or failed")],
+        )
+    },
+    "/api/v1/crm/events/replay": {
+        "post": _op(
+            "Apply again every delivery that failed or was never applied", "crm", secret=True
+        )
+    },
+    "/api/v1/crm/events/{event_id}/replay": {
+        "post": _op("Apply one stored delivery again", "crm", secret=True, params=[EVENT_ID])
+    },
     "/api/openapi.json": {
         "get": {
             "summary": "This document",
@@ -239,8 +327,61 @@ DOCUMENT: dict[str, Any] = {
                             "code": {"type": "string"},
                             "message": {"type": "string"},
                             "field": {"type": ["string", "null"]},
+                            "reason": {
+                                "description": "why a webhook signature was refused",
+                                "enum": [
+                                    "missing_signature",
+                                    "bad_signature",
+                                    "stale_timestamp",
+                                    "wrong_org",
+                                    "bad_credentials",
+                                    "malformed",
+                                ],
+                            },
                         },
                     }
+                },
+            },
+            "DealEvent": {
+                "description": "The generic format (docs/crm.md); HubSpot and Pipedrive send "
+                "their own JSON, Salesforce SOAP XML",
+                "type": "object",
+                "required": ["id", "type", "occurred_at", "deal"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "maxLength": 128},
+                    "type": {
+                        "enum": [
+                            "deal.created",
+                            "deal.updated",
+                            "deal.won",
+                            "deal.lost",
+                            "deal.reopened",
+                            "deal.deleted",
+                        ]
+                    },
+                    "occurred_at": {"type": "string", "format": "date-time"},
+                    "deal": {
+                        "type": "object",
+                        "required": ["id"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "id": {"type": "string", "maxLength": 64},
+                            "lead_id": {"type": "string", "format": "uuid"},
+                            "email": {"type": ["string", "null"]},
+                            "phone": {"type": ["string", "null"]},
+                            "contact_id": {"type": ["string", "null"]},
+                            "name": {"type": ["string", "null"]},
+                            "stage": {"type": ["string", "null"]},
+                            "status": {"enum": ["open", "won", "lost"]},
+                            "amount": {"type": ["string", "number", "null"]},
+                            "currency": {"type": ["string", "null"]},
+                            "created_at": {"type": ["string", "null"], "format": "date-time"},
+                            "closed_at": {"type": ["string", "null"], "format": "date-time"},
+                            "owner": {"type": ["string", "null"]},
+                            "deleted": {"type": "boolean"},
+                        },
+                    },
                 },
             },
             "Batch": {

@@ -49,6 +49,19 @@ class SiteSettings:
     score_rules: tuple[dict[str, Any], ...] | None = None
     # Domains whose links the snippet decorates with a signed visitor id (cross-domain).
     linked_domains: tuple[str, ...] = ()
+    # CRM webhooks (docs/crm.md). Secrets are kept in clear because signatures are checked
+    # with them; they are never printed back (``redacted_json``) nor logged. Several secrets
+    # may be active at once while one is rotated, the newest first.
+    hubspot_secrets: tuple[str, ...] = ()
+    hubspot_portal_id: int | None = None
+    pipedrive_username: str | None = None
+    pipedrive_password: str | None = None
+    salesforce_org_id: str | None = None
+    salesforce_token: str | None = None
+    generic_secrets: tuple[str, ...] = ()
+    # Per provider, the site's own CRM stage -> our stage (sql, opportunity, customer, lost),
+    # checked before crm_sync.stages' defaults.
+    crm_stage_maps: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], prefix: str = "settings") -> SiteSettings:
@@ -69,6 +82,20 @@ class SiteSettings:
         data["channel_rules"] = list(self.channel_rules)
         data["score_rules"] = None if self.score_rules is None else list(self.score_rules)
         data["linked_domains"] = list(self.linked_domains)
+        data["hubspot_secrets"] = list(self.hubspot_secrets)
+        data["generic_secrets"] = list(self.generic_secrets)
+        data["crm_stage_maps"] = {k: dict(v) for k, v in self.crm_stage_maps.items()}
+        return data
+
+    def redacted_json(self) -> dict[str, Any]:
+        """:meth:`to_json` with every CRM secret replaced by a short fingerprint, for output."""
+        data = self.to_json()
+        for key in SECRET_SETTINGS:
+            value = data[key]
+            if isinstance(value, list):
+                data[key] = [secret_fingerprint(secret) for secret in value]
+            elif value is not None:
+                data[key] = secret_fingerprint(value)
         return data
 
     def updated(self, changes: Mapping[str, Any]) -> SiteSettings:
@@ -76,7 +103,93 @@ class SiteSettings:
         return SiteSettings.from_mapping(merged)
 
 
+_CRM_SETTINGS = frozenset(
+    {
+        "hubspot_secrets",
+        "hubspot_portal_id",
+        "pipedrive_username",
+        "pipedrive_password",
+        "salesforce_org_id",
+        "salesforce_token",
+        "generic_secrets",
+        "crm_stage_maps",
+    }
+)
+SECRET_SETTINGS = ("hubspot_secrets", "pipedrive_password", "salesforce_token", "generic_secrets")
+# At most this many secrets of one provider are active at once (the new one and the old one
+# while senders switch over, plus one spare).
+MAX_ACTIVE_SECRETS = 3
+MIN_SECRET_LENGTH = 16
+MAX_SECRET_LENGTH = 200
+
+
+def secret_fingerprint(secret: str) -> str:
+    """How a secret is shown: enough to tell two apart, nothing to rebuild one."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+def _coerce_crm_setting(name: str, key: str, raw: Any) -> Any:
+    if key in {"hubspot_secrets", "generic_secrets"}:
+        if not isinstance(raw, list | tuple) or len(raw) > MAX_ACTIVE_SECRETS:
+            raise ValidationError(name, f"expected a list of at most {MAX_ACTIVE_SECRETS} secrets")
+        return tuple(_secret(f"{name}.{i}", secret) for i, secret in enumerate(raw))
+    if key in {"pipedrive_password", "salesforce_token"}:
+        return None if raw is None else _secret(name, raw)
+    if key == "pipedrive_username":
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not 1 <= len(raw.strip()) <= 100 or ":" in raw:
+            raise ValidationError(name, "expected a user name of 1 to 100 characters, no colon")
+        return raw.strip()
+    if key == "hubspot_portal_id":
+        if raw is None:
+            return None
+        return int(_number(name, raw, 1, 10**15, whole=True))
+    if key == "salesforce_org_id":
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not re.fullmatch(
+            r"00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?", raw
+        ):
+            raise ValidationError(name, "expected a 15- or 18-character org id starting 00D")
+        return raw
+    if key == "crm_stage_maps":
+        return _stage_maps(name, raw)
+    raise ValidationError(name, "unknown setting")  # pragma: no cover - guarded by caller
+
+
+def _secret(name: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not MIN_SECRET_LENGTH <= len(raw) <= MAX_SECRET_LENGTH:
+        raise ValidationError(
+            name, f"expected a secret of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters"
+        )
+    if not raw.isprintable() or raw != raw.strip():
+        raise ValidationError(name, "expected printable characters without surrounding spaces")
+    return raw
+
+
+def _stage_maps(name: str, raw: Any) -> dict[str, dict[str, str]]:
+    from crm_sync.events import PROVIDERS
+    from crm_sync.stages import check_stage_map
+
+    if not isinstance(raw, Mapping):
+        raise ValidationError(name, "expected an object of provider -> {crm stage: our stage}")
+    maps: dict[str, dict[str, str]] = {}
+    for provider, mapping in raw.items():
+        if provider not in PROVIDERS:
+            raise ValidationError(f"{name}.{provider}", f"expected one of {', '.join(PROVIDERS)}")
+        if not isinstance(mapping, Mapping):
+            raise ValidationError(f"{name}.{provider}", "expected an object")
+        try:
+            maps[provider] = check_stage_map(mapping)
+        except ValueError as exc:
+            raise ValidationError(f"{name}.{provider}", str(exc)) from None
+    return maps
+
+
 def _coerce_setting(name: str, key: str, raw: Any) -> Any:
+    if key in _CRM_SETTINGS:
+        return _coerce_crm_setting(name, key, raw)
     if key == "session_timeout_minutes":
         return _number(name, raw, 0.05, 24 * 60)
     if key == "lookback_days":
@@ -342,6 +455,7 @@ __all__ = [
     "normalise_domain",
     "revoke_api_key",
     "script_tag",
+    "secret_fingerprint",
     "site_by_write_key",
     "site_settings",
     "update_site_settings",

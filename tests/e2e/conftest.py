@@ -101,11 +101,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=1):
                 break
-        except OSError:
+        except OSError as error:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"leadtrail serve did not start: {process.stderr.read().decode()[-2000:]}"
-                )
+                ) from error
             time.sleep(0.2)
     engine = make_engine(database_url)
     yield LiveServer(url=url, database_url=database_url, engine=engine)
@@ -119,7 +119,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 class _PageHandler(BaseHTTPRequestHandler):
     collector = ""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         # /s/<write key>/<flags>/<page>.html[?query]: flags are comma-separated snippet options.
         parts = self.path.split("?")[0].strip("/").split("/")
         if parts == ["favicon.ico"]:
@@ -148,7 +148,7 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 - a form posts here and gets the page back
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.do_GET()
 

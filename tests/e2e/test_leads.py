@@ -66,7 +66,7 @@ def test_paid_click_then_a_form_on_a_later_visit_then_another_device(
             "lead_stage_changes",
             "lead_score_changes",
         )
-        for row in live_server.rows(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
+        for row in live_server.rows(f"SELECT * FROM {table}")
         for value in row
     )
     assert PASSWORD not in everything and "4111111111111111" not in everything

@@ -33,12 +33,14 @@ def test_campaign_visit_navigation_and_a_search_visit_after_the_timeout(
 
     visitors = live_server.rows("SELECT id FROM visitors WHERE site_id = :s", s=site.site.id)
     sessions = live_server.rows(
-        "SELECT id, channel, source, medium, campaign FROM sessions WHERE site_id = :s ORDER BY started_at",
+        "SELECT id, channel, source, medium, campaign FROM sessions WHERE site_id = :s"
+        " ORDER BY started_at",
         s=site.site.id,
     )
     per_session = dict(
         live_server.rows(
-            "SELECT session_id, count(*) FROM events WHERE site_id = :s AND type = 'pageview' GROUP BY session_id",
+            "SELECT session_id, count(*) FROM events WHERE site_id = :s AND type = 'pageview'"
+            " GROUP BY session_id",
             s=site.site.id,
         )
     )
@@ -125,7 +127,10 @@ def test_an_event_tracked_right_before_leaving_arrives_by_beacon(
     tab.page.evaluate("leadtrail('track', 'pricing_cta', {plan: 'pro'})")
     tab.page.click("#leave")  # leaves before the 1 s batching delay: only the beacon can carry it
 
-    count = "SELECT count(*) FROM events WHERE site_id = :s AND type = 'custom' AND name = 'pricing_cta'"
+    count = (
+        "SELECT count(*) FROM events WHERE site_id = :s AND type = 'custom'"
+        " AND name = 'pricing_cta'"
+    )
     assert live_server.wait_for(count, 1, s=site.site.id) == 1
 
 

@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup
 
 def register_commands(app: Flask) -> None:
     from tracker.cli.costs import costs_group
+    from tracker.cli.crm import crm_group
     from tracker.cli.db import db_group
     from tracker.cli.leads import gdpr_group, leads_group
     from tracker.cli.serve import serve_command
@@ -26,6 +27,7 @@ def register_commands(app: Flask) -> None:
         leads_group,
         gdpr_group,
         costs_group,
+        crm_group,
         serve_command,
     ):
         app.cli.add_command(command)

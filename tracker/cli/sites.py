@@ -73,11 +73,11 @@ def list_sites() -> None:
     "--set", "settings", multiple=True, required=True, help="key=value (JSON value), repeatable."
 )
 def configure(site: str, settings: tuple[str, ...]) -> None:
-    """Change settings of SITE (id or name) and print them all."""
+    """Change settings of SITE (id or name) and print them all (secrets as fingerprints)."""
     changes = dict(_parse_setting(raw) for raw in settings)
     with in_transaction() as session:
         typed = sites.update_site_settings(session, sites.find_site(session, site), changes)
-    click.echo(json.dumps(typed.to_json(), indent=2))
+    click.echo(json.dumps(typed.redacted_json(), indent=2))
 
 
 @keys_group.command("create")

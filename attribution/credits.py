@@ -1,0 +1,125 @@
+"""Credits: what a model gives each touch of a batch, ready to be summed by any grouping key.
+
+``credit`` is the touch's fraction of its journey's conversion (fractions of one attributable
+journey sum to 1); ``value`` is the touch's share of the journey's conversion value in money
+(shares of one journey sum to its value). Non-converting journeys and journeys without
+touches get nothing; the caller reports the latter as unattributed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from attribution.journeys import FloatArray, IntArray, JourneyBatch
+
+
+@dataclass(frozen=True, eq=False)
+class Credits:
+    """Per-touch credit of one model over one batch (arrays aligned with ``batch.channel``)."""
+
+    batch: JourneyBatch
+    credit: FloatArray
+    value: FloatArray
+
+    @property
+    def conversions(self) -> FloatArray:
+        """Attributed conversions per touch: the credit times the row's conversion count."""
+        result: FloatArray = self.credit * self.batch.conversions[self.batch.journey_of_touch]
+        return result
+
+    def sum_by(self, codes: IntArray, size: int) -> tuple[FloatArray, FloatArray]:
+        """Attributed conversions and value summed per group code (``0 <= code < size``)."""
+        conversions = np.bincount(codes, weights=self.conversions, minlength=size)
+        value = np.bincount(codes, weights=self.value, minlength=size)
+        return conversions.astype(np.float64), value.astype(np.float64)
+
+    def by_channel(self) -> dict[str, tuple[float, float]]:
+        """``{channel: (attributed conversions, attributed value)}`` over the whole batch."""
+        conversions, value = self.sum_by(self.batch.channel, len(self.batch.channels))
+        return {
+            name: (float(conversions[code]), float(value[code]))
+            for code, name in enumerate(self.batch.channels)
+        }
+
+    def by_group(self, key: str) -> dict[str, tuple[float, float]]:
+        """Like :meth:`by_channel` for a grouping key the batch carries (source, campaign...)."""
+        codes, labels = self.batch.groups[key]
+        conversions, value = self.sum_by(codes, len(labels))
+        return {label: (float(conversions[c]), float(value[c])) for c, label in enumerate(labels)}
+
+    def journey_totals(self) -> tuple[FloatArray, FloatArray]:
+        """Credit and value summed per journey (1 and the value for attributable rows)."""
+        n = self.batch.n_journeys
+        journey = self.batch.journey_of_touch
+        credit = np.bincount(journey, weights=self.credit, minlength=n).astype(np.float64)
+        value = np.bincount(journey, weights=self.value, minlength=n).astype(np.float64)
+        return credit, value
+
+
+def credits_from_fractions(batch: JourneyBatch, fraction: FloatArray) -> Credits:
+    """Credits whose value follows the same fractions as the conversion credit."""
+    fraction = np.where(batch.attributable[batch.journey_of_touch], fraction, 0.0)
+    return Credits(batch, fraction, fraction * batch.value[batch.journey_of_touch])
+
+
+def normalise_per_journey(batch: JourneyBatch, weight: FloatArray) -> FloatArray:
+    """Scale non-negative per-touch weights so each journey's weights sum to 1.
+
+    A journey whose weights are all zero falls back to equal shares, so credit is never lost.
+    """
+    journey = batch.journey_of_touch
+    totals = np.bincount(journey, weights=weight, minlength=batch.n_journeys)
+    zero = totals[journey] <= 0
+    equal = 1.0 / np.maximum(batch.lengths[journey], 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(zero, equal, weight / np.where(zero, 1.0, totals[journey]))
+    result: FloatArray = fraction.astype(np.float64)
+    return result
+
+
+def split_by_channel_weight(batch: JourneyBatch, channel_weight: FloatArray) -> FloatArray:
+    """Per-touch fractions: each journey's distinct channels share 1 in proportion to
+    ``channel_weight[channel]``, and a channel's share is split equally over its touches.
+
+    A journey whose channels all weigh 0 is split equally over its distinct channels.
+    """
+    journey = batch.journey_of_touch
+    pair = journey * len(batch.channels) + batch.channel
+    unique_pairs, pair_index, pair_touches = np.unique(
+        pair, return_inverse=True, return_counts=True
+    )
+    pair_journey = unique_pairs // max(len(batch.channels), 1)
+    pair_channel = unique_pairs % max(len(batch.channels), 1)
+    weight = np.asarray(channel_weight, dtype=np.float64)[pair_channel]
+    totals = np.bincount(pair_journey, weights=weight, minlength=batch.n_journeys)
+    distinct = np.bincount(pair_journey, minlength=batch.n_journeys)
+    zero = totals[pair_journey] <= 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pair_share = np.where(zero, 1.0 / distinct[pair_journey],
+                              weight / np.where(zero, 1.0, totals[pair_journey]))
+    result: FloatArray = (pair_share / pair_touches)[pair_index].astype(np.float64)
+    return result
+
+
+def credits_from_channel_weights(
+    batch: JourneyBatch, conversion_weight: FloatArray, value_weight: FloatArray
+) -> Credits:
+    """Per-touch credits from learned per-channel weights (the data-driven models' last step)."""
+    attributable = batch.attributable[batch.journey_of_touch]
+    credit = np.where(attributable, split_by_channel_weight(batch, conversion_weight), 0.0)
+    value_fraction = np.where(attributable, split_by_channel_weight(batch, value_weight), 0.0)
+    return Credits(batch, credit, value_fraction * batch.value[batch.journey_of_touch])
+
+
+def reindex_channel_weights(
+    learned_channels: tuple[str, ...], learned: FloatArray, batch: JourneyBatch
+) -> FloatArray:
+    """Per-channel values learned on one batch, re-indexed to ``batch``'s channel codes.
+
+    Channels the model never saw weigh 0 (they get credit only through the equal-split
+    fallback of a journey made only of unseen channels).
+    """
+    index = {name: code for code, name in enumerate(learned_channels)}
+    return np.array([learned[index[name]] if name in index else 0.0 for name in batch.channels])

@@ -1,0 +1,46 @@
+"""The two ways a CRM delivery is refused: it is not authentic (:class:`SignatureInvalid`)
+or it is authentic but not something we can read (:class:`PayloadInvalid`).
+
+Pure: imports nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SignatureReason(StrEnum):
+    """Why a delivery failed authentication; one value per 4xx reason in logs and metrics."""
+
+    MISSING_SIGNATURE = "missing_signature"
+    BAD_SIGNATURE = "bad_signature"
+    STALE_TIMESTAMP = "stale_timestamp"
+    WRONG_ORG = "wrong_org"
+    BAD_CREDENTIALS = "bad_credentials"
+    MALFORMED = "malformed"
+
+
+class CrmSyncError(Exception):
+    """Base of the errors this package raises for a delivery it refuses."""
+
+
+class SignatureInvalid(CrmSyncError):
+    """The delivery is not proven to come from the configured CRM account.
+
+    ``detail`` says more for logs; it never contains a secret or the expected signature.
+    """
+
+    def __init__(self, reason: SignatureReason, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+class PayloadInvalid(CrmSyncError):
+    """The body cannot be read as the provider's format; ``field`` is a dotted path into it
+    (``0.occurredAt``, ``deal.amount``) or ``body`` for the whole document."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

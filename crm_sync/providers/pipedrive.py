@@ -1,0 +1,227 @@
+"""Pipedrive webhooks: HTTP Basic credentials and the v1 and v2 deal payloads.
+
+Pipedrive signs nothing; the only proof of origin is the ``http_auth_user`` /
+``http_auth_password`` pair set on the webhook, sent as ``Authorization: Basic``
+(pipedrive.readme.io/docs/guide-for-webhooks-v2). v1 bodies carry ``current``/``previous``
+and ``meta.timestamp`` in Unix seconds; v2 bodies carry ``data``/``previous`` and
+``meta.action`` (create, change, delete) with ISO-8601 times. Both carry the full deal, so
+every field present in it is set. Standard library only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import replace
+
+from crm_sync.errors import PayloadInvalid, SignatureInvalid, SignatureReason
+from crm_sync.events import (
+    MAX_CONTACT_EMAILS,
+    MAX_EVENT_ID_LENGTH,
+    DealDraft,
+    DealEvent,
+    DealStatus,
+)
+from crm_sync.providers import same_secret
+from crm_sync.values import (
+    amount,
+    as_object,
+    currency,
+    email,
+    epoch,
+    identifier,
+    iso_datetime,
+    join,
+    load_json,
+    optional_identifier,
+    optional_iso_datetime,
+    phone,
+    text,
+)
+
+PROVIDER = "pipedrive"
+AUTHORIZATION_HEADER = "Authorization"
+_V1_ACTIONS = {"added": "create", "updated": "change", "merged": "change", "deleted": "delete"}
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """The ``Authorization`` header value Pipedrive sends for these credentials."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def verify(*, authorization: str | None, username: str, password: str) -> None:
+    """Check the Basic credentials of a delivery against the site's configured pair.
+
+    Both halves are always compared, in constant time. Raises :class:`SignatureInvalid`:
+    ``missing_signature`` (no header), ``malformed`` (not Basic, not base64, no colon),
+    ``bad_credentials`` (wrong user or password, or none configured).
+    """
+    if not authorization:
+        raise SignatureInvalid(SignatureReason.MISSING_SIGNATURE, "no Authorization header")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "basic" or not token.strip():
+        raise SignatureInvalid(SignatureReason.MALFORMED, "expected HTTP Basic credentials")
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise SignatureInvalid(SignatureReason.MALFORMED, "credentials are not base64") from None
+    given_user, colon, given_password = decoded.partition(":")
+    if not colon:
+        raise SignatureInvalid(SignatureReason.MALFORMED, "credentials have no colon")
+    user_ok = same_secret(given_user, username)
+    password_ok = same_secret(given_password, password)
+    if not (username and password and user_ok and password_ok):
+        raise SignatureInvalid(SignatureReason.BAD_CREDENTIALS, "wrong user or password")
+
+
+def parse(body: bytes) -> list[DealEvent]:
+    """The deal event of one delivery (v1 or v2 shape); ``[]`` for other objects.
+
+    Raises :class:`PayloadInvalid` naming the field for a body in neither shape.
+    """
+    document = as_object(load_json(body), "body")
+    meta = as_object(document.get("meta"), "meta")
+    if "data" in document or meta.get("version") == "2.0":
+        return _parse_v2(document, meta)
+    if "current" in document or "v" in document or "v" in meta:
+        return _parse_v1(document, meta)
+    raise PayloadInvalid("body", "expected a Pipedrive v1 or v2 webhook body")
+
+
+def _parse_v2(document: Mapping[str, object], meta: Mapping[str, object]) -> list[DealEvent]:
+    if meta.get("entity") != "deal":
+        return []
+    action = meta.get("action")
+    if action not in {"create", "change", "delete"}:
+        raise PayloadInvalid("meta.action", "expected create, change or delete")
+    event_id = identifier(meta.get("id"), "meta.id", MAX_EVENT_ID_LENGTH)
+    occurred_at = iso_datetime(meta.get("timestamp"), "meta.timestamp")
+    if action == "delete":
+        previous = document.get("previous")
+        deal_id = meta.get("entity_id")
+        if deal_id is None and isinstance(previous, dict):
+            deal_id = previous.get("id")
+        base = DealEvent(PROVIDER, identifier(deal_id, "meta.entity_id"), event_id, occurred_at)
+        return [replace(base, fields=frozenset({"deleted"}), deleted=True)]
+    data = as_object(document.get("data"), "data")
+    deal_id = identifier(data.get("id", meta.get("entity_id")), "data.id")
+    draft = _deal_state(data, "data", owner_key="owner_id")
+    return [draft.event(PROVIDER, deal_id, event_id, occurred_at)]
+
+
+def _parse_v1(document: Mapping[str, object], meta: Mapping[str, object]) -> list[DealEvent]:
+    if meta.get("object") != "deal":
+        return []
+    action = _V1_ACTIONS.get(str(meta.get("action")))
+    if action is None:
+        raise PayloadInvalid("meta.action", "expected added, updated, merged or deleted")
+    micros = meta.get("timestamp_micro")
+    if isinstance(micros, int) and not isinstance(micros, bool):
+        seconds, rest = divmod(micros, 1_000_000)
+        occurred_at = epoch(seconds, "meta.timestamp_micro", milliseconds=False)
+        occurred_at += dt.timedelta(microseconds=rest)
+    else:
+        occurred_at = epoch(meta.get("timestamp"), "meta.timestamp", milliseconds=False)
+    current = document.get("current")
+    previous = document.get("previous")
+    source = current if isinstance(current, dict) else previous
+    deal_id = identifier(
+        meta.get("id", source.get("id") if isinstance(source, dict) else None), "meta.id"
+    )
+    # v1 has no event id; one UI edit may fire several identical webhooks, which share the
+    # deal, the action and the microsecond timestamp.
+    stamp = meta.get("timestamp_micro", meta.get("timestamp"))
+    event_id = f"v1:{deal_id}:{action}:{stamp}"[:MAX_EVENT_ID_LENGTH]
+    if action == "delete":
+        base = DealEvent(PROVIDER, deal_id, event_id, occurred_at)
+        return [replace(base, fields=frozenset({"deleted"}), deleted=True)]
+    draft = _deal_state(as_object(current, "current"), "current", owner_key="user_id")
+    return [draft.event(PROVIDER, deal_id, event_id, occurred_at)]
+
+
+def _deal_state(deal: Mapping[str, object], prefix: str, *, owner_key: str) -> DealDraft:
+    """Every deal field present in ``deal`` (a full v1 or v2 deal), as a draft event."""
+    draft = DealDraft()
+    if "title" in deal:
+        draft.name = text(deal["title"], join(prefix, "title"))
+    if "value" in deal:
+        draft.amount = amount(deal["value"], join(prefix, "value"))
+    if "currency" in deal:
+        draft.currency = currency(deal["currency"], join(prefix, "currency"))
+    if "stage_id" in deal:
+        draft.stage = optional_identifier(deal["stage_id"], join(prefix, "stage_id"))
+    if "add_time" in deal:
+        draft.created_at = _time(deal["add_time"], join(prefix, "add_time"))
+    if owner_key in deal:
+        owner = deal[owner_key]
+        if isinstance(owner, dict):  # v1 REST-shaped objects embed the user
+            owner = owner.get("id")
+        draft.owner = optional_identifier(owner, join(prefix, owner_key))
+    if "status" in deal:
+        _read_status(draft, deal, prefix)
+    person = deal.get("person_id")
+    if isinstance(person, dict):  # v1 REST shape: {"value": 17, "email": [...], ...}
+        _read_person(draft, person, join(prefix, "person_id"))
+    elif "person_id" in deal:
+        draft.external_contact_id = optional_identifier(person, join(prefix, "person_id"))
+    emails = _emails(deal.get("person_email"))
+    if emails:
+        draft.contact_emails = emails
+    return draft
+
+
+def _read_status(draft: DealDraft, deal: Mapping[str, object], prefix: str) -> None:
+    raw = deal["status"]
+    if raw == "deleted":  # v1 shows soft-deleted deals this way
+        draft.deleted = True
+        return
+    if raw not in {"open", "won", "lost"}:
+        raise PayloadInvalid(join(prefix, "status"), "expected open, won, lost or deleted")
+    status: DealStatus = "won" if raw == "won" else "lost" if raw == "lost" else "open"
+    draft.status = status
+    draft.deleted = False
+    if status == "open":
+        draft.closed_at = None  # reopened: no longer closed
+        return
+    key = "won_time" if status == "won" else "lost_time"
+    draft.closed_at = _time(deal.get(key) or deal.get("close_time"), join(prefix, key))
+
+
+def _read_person(draft: DealDraft, person: Mapping[str, object], prefix: str) -> None:
+    draft.external_contact_id = optional_identifier(person.get("value"), join(prefix, "value"))
+    emails = _emails(person.get("email"))
+    if emails:
+        draft.contact_emails = emails
+    phones = person.get("phone")
+    if isinstance(phones, list):
+        numbers = [phone(_primary_value(item)) for item in _primary_first(phones)]
+        found = next((number for number in numbers if number), None)
+        if found:
+            draft.contact_phone = found
+
+
+def _primary_first(items: list[object]) -> list[object]:
+    return sorted(items, key=lambda item: not (isinstance(item, dict) and item.get("primary")))
+
+
+def _emails(value: object) -> tuple[str, ...]:
+    """Addresses from a string or Pipedrive's ``[{"value", "primary"}]`` list, primary first."""
+    items: list[object] = value if isinstance(value, list) else [value]
+    found: list[str] = []
+    for item in _primary_first(items):
+        address = email(_primary_value(item))
+        if address and address not in found:
+            found.append(address)
+    return tuple(found[:MAX_CONTACT_EMAILS])
+
+
+def _primary_value(item: object) -> object:
+    return item.get("value") if isinstance(item, dict) else item
+
+
+def _time(value: object, field: str) -> dt.datetime | None:
+    """v1 writes ``2023-11-14 22:13:20`` (UTC, no offset); v2 writes ISO-8601 with ``Z``."""
+    return optional_iso_datetime(value, field, naive_is_utc=True)

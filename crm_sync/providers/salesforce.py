@@ -1,0 +1,294 @@
+"""Salesforce Outbound Messages: SOAP 1.1 notifications for Opportunity and Lead.
+
+Outbound Messages carry no signature (developer.salesforce.com, "Outbound Messaging"): a
+delivery is accepted when its ``OrganizationId`` is the site's org (and, when the site set
+one, when the URL's ``token`` matches). A message holds 1-100 notifications with the record's
+*latest* field values; the sender retries until it receives the exact acknowledgement
+:func:`acknowledgement` returns. XML with a DTD or entity declarations is refused before
+parsing. Standard library only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from xml.parsers import expat
+
+from crm_sync.errors import PayloadInvalid, SignatureInvalid, SignatureReason
+from crm_sync.events import MAX_EVENT_ID_LENGTH, DealDraft, DealEvent
+from crm_sync.providers import same_secret
+from crm_sync.stages import status_for_stage
+from crm_sync.values import (
+    amount,
+    boolean,
+    check_size,
+    currency,
+    email,
+    identifier,
+    iso_datetime,
+    optional_identifier,
+    phone,
+    text,
+)
+
+PROVIDER = "salesforce"
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+ACK_CONTENT_TYPE = "text/xml; charset=utf-8"
+MAX_NOTIFICATIONS = 100
+# A custom field holding the LeadTrail lead id we pushed, on Lead or Opportunity.
+LEAD_ID_FIELD = "LeadTrail_Lead_Id__c"
+
+_ACK = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}">'
+    "<soapenv:Body>"
+    f'<notificationsResponse xmlns="{OUTBOUND_NS}">'
+    "<Ack>true</Ack>"
+    "</notificationsResponse>"
+    "</soapenv:Body>"
+    "</soapenv:Envelope>"
+).encode()
+
+
+def acknowledgement() -> bytes:
+    """The body Salesforce requires (HTTP 200, ``text/xml``) to stop re-sending a message:
+    one ``<Ack>true</Ack>`` for the whole message."""
+    return _ACK
+
+
+_REFUSED = "XML with a DTD, entities or external references is refused"
+
+
+def _refuse_declaration(*_args: object) -> None:
+    raise PayloadInvalid("body", _REFUSED)
+
+
+def _refuse_external_entity(*_args: object) -> int:
+    raise PayloadInvalid("body", _REFUSED)
+
+
+def parse_xml(body: bytes) -> ET.Element:
+    """Parse ``body`` as XML after a first pass that refuses any DTD, entity declaration or
+    external reference (no entity expansion, no network). Raises :class:`PayloadInvalid`."""
+    check_size(body)
+    guard = expat.ParserCreate()
+    guard.StartDoctypeDeclHandler = _refuse_declaration
+    guard.EntityDeclHandler = _refuse_declaration
+    guard.UnparsedEntityDeclHandler = _refuse_declaration
+    guard.ExternalEntityRefHandler = _refuse_external_entity
+    try:
+        guard.Parse(body, True)
+    except expat.ExpatError as exc:
+        raise PayloadInvalid("body", f"invalid XML: {expat.errors.messages[exc.code]}") from None
+    return ET.fromstring(body)
+
+
+def _notifications(root: ET.Element) -> ET.Element:
+    if root.tag != f"{{{SOAP_NS}}}Envelope":
+        raise PayloadInvalid("Envelope", "expected a SOAP 1.1 envelope")
+    found = root.find(f"{{{SOAP_NS}}}Body/{{{OUTBOUND_NS}}}notifications")
+    if found is None:
+        raise PayloadInvalid("Body.notifications", "expected Outbound Message notifications")
+    return found
+
+
+def verify(
+    body: bytes,
+    *,
+    org_id: str,
+    token: str | None = None,
+    expected_token: str | None = None,
+) -> None:
+    """Check that a message comes from the site's org: ``OrganizationId`` equals ``org_id``
+    (15- and 18-character forms compare alike) and, when ``expected_token`` is set, the
+    ``token`` query parameter of the URL matches it.
+
+    Raises :class:`SignatureInvalid`: ``missing_signature`` (token expected, none given),
+    ``bad_credentials`` (wrong token), ``malformed`` (no readable ``OrganizationId``),
+    ``wrong_org`` (another org, or none configured); :class:`PayloadInvalid` for a DTD.
+    """
+    if expected_token:
+        if not token:
+            raise SignatureInvalid(SignatureReason.MISSING_SIGNATURE, "no token in the URL")
+        if not same_secret(token, expected_token):
+            raise SignatureInvalid(SignatureReason.BAD_CREDENTIALS, "wrong URL token")
+    try:
+        notifications = _notifications(parse_xml(body))
+    except PayloadInvalid as exc:
+        if exc.message == _REFUSED:
+            raise
+        raise SignatureInvalid(SignatureReason.MALFORMED, exc.message) from None
+    org = notifications.findtext(f"{{{OUTBOUND_NS}}}OrganizationId")
+    if not org or len(org.strip()) not in (15, 18):
+        raise SignatureInvalid(SignatureReason.MALFORMED, "no OrganizationId")
+    expected = org_id.strip()
+    if len(expected) not in (15, 18) or not same_secret(org.strip()[:15], expected[:15]):
+        raise SignatureInvalid(SignatureReason.WRONG_ORG, "OrganizationId is not the site's org")
+
+
+def parse(
+    body: bytes,
+    *,
+    now: dt.datetime,
+    stage_map: Mapping[str, str] | None = None,
+) -> list[DealEvent]:
+    """One event per Opportunity notification, and per Lead notification of a converted lead
+    (linking ``ConvertedOpportunityId`` to the lead's email and our lead id); other objects
+    and unconverted leads give nothing.
+
+    The event time is the record's ``LastModifiedDate`` (else ``SystemModstamp``, else ``now``;
+    a message always holds the record's latest values, so the time it arrives orders it
+    correctly too). Raises :class:`PayloadInvalid` naming the notification and field.
+    """
+    notifications = _notifications(parse_xml(body))
+    items = notifications.findall(f"{{{OUTBOUND_NS}}}Notification")
+    if len(items) > MAX_NOTIFICATIONS:
+        raise PayloadInvalid("Notification", f"more than {MAX_NOTIFICATIONS} notifications")
+    events: list[DealEvent] = []
+    for index, item in enumerate(items):
+        prefix = f"Notification.{index}"
+        notification_id = identifier(
+            item.findtext(f"{{{OUTBOUND_NS}}}Id"), f"{prefix}.Id", MAX_EVENT_ID_LENGTH
+        )
+        record = item.find(f"{{{OUTBOUND_NS}}}sObject")
+        if record is None:
+            raise PayloadInvalid(f"{prefix}.sObject", "missing")
+        kind = (record.get(f"{{{XSI_NS}}}type") or "").rpartition(":")[2]
+        fields = _fields(record)
+        occurred_at = _modified_at(fields, f"{prefix}.sObject", now)
+        if kind == "Opportunity":
+            events.append(
+                _opportunity(fields, f"{prefix}.sObject", notification_id, occurred_at, stage_map)
+            )
+        elif kind == "Lead":
+            event = _converted_lead(fields, f"{prefix}.sObject", notification_id, occurred_at)
+            if event is not None:
+                events.append(event)
+    return events
+
+
+def _fields(record: ET.Element) -> dict[str, str | None]:
+    """The record's fields by local name; ``xsi:nil`` fields are ``None``."""
+    values: dict[str, str | None] = {}
+    for child in record:
+        name = child.tag.rpartition("}")[2]
+        nil = child.get(f"{{{XSI_NS}}}nil") == "true"
+        values[name] = None if nil else (child.text or "").strip()
+    return values
+
+
+def _modified_at(fields: Mapping[str, str | None], prefix: str, now: dt.datetime) -> dt.datetime:
+    for name in ("LastModifiedDate", "SystemModstamp"):
+        value = fields.get(name)
+        if value:
+            return iso_datetime(value, f"{prefix}.{name}")
+    return now
+
+
+def _opportunity(
+    fields: Mapping[str, str | None],
+    prefix: str,
+    notification_id: str,
+    occurred_at: dt.datetime,
+    stage_map: Mapping[str, str] | None,
+) -> DealEvent:
+    deal_id = identifier(fields.get("Id"), f"{prefix}.Id")
+    draft = DealDraft()
+    if "Name" in fields:
+        draft.name = text(fields["Name"], f"{prefix}.Name")
+    if "StageName" in fields:
+        draft.stage = text(fields["StageName"], f"{prefix}.StageName")
+    if "Amount" in fields:
+        draft.amount = amount(fields["Amount"], f"{prefix}.Amount")
+    if "CurrencyIsoCode" in fields:
+        draft.currency = currency(fields["CurrencyIsoCode"], f"{prefix}.CurrencyIsoCode")
+    if "CreatedDate" in fields:
+        draft.created_at = _time(fields["CreatedDate"], f"{prefix}.CreatedDate")
+    if "OwnerId" in fields:
+        draft.owner = optional_identifier(fields["OwnerId"], f"{prefix}.OwnerId")
+    if "ContactId" in fields:
+        draft.external_contact_id = optional_identifier(fields["ContactId"], f"{prefix}.ContactId")
+    address = email(fields.get("ContactEmail"))
+    if address:
+        draft.contact_emails = (address,)
+    _read_status(draft, fields, prefix, stage_map)
+    return draft.event(
+        PROVIDER,
+        deal_id,
+        notification_id,
+        occurred_at,
+        lead_id=optional_identifier(fields.get(LEAD_ID_FIELD), f"{prefix}.{LEAD_ID_FIELD}"),
+    )
+
+
+def _read_status(
+    draft: DealDraft,
+    fields: Mapping[str, str | None],
+    prefix: str,
+    stage_map: Mapping[str, str] | None,
+) -> None:
+    """Status from ``IsWon``/``IsClosed`` (derived by Salesforce from the stage's definition,
+    so better than its label), else from the stage name; ``CloseDate`` only once closed."""
+    won = _flag(fields, "IsWon", prefix)
+    closed = _flag(fields, "IsClosed", prefix)
+    implied = status_for_stage(PROVIDER, draft.stage, stage_map) if "StageName" in fields else None
+    if won:
+        draft.status = "won"
+    elif closed:
+        # Closed and not won is lost; without IsWon, a stage known as won still wins.
+        draft.status = "won" if won is None and implied == "won" else "lost"
+    elif closed is False:
+        draft.status = "open"
+    elif implied is not None and not (won is False and implied == "won"):
+        draft.status = implied
+    if "status" not in draft.carried:
+        return
+    if draft.status == "open":
+        draft.closed_at = None
+    elif "CloseDate" in fields:
+        draft.closed_at = _time(fields["CloseDate"], f"{prefix}.CloseDate")
+
+
+def _converted_lead(
+    fields: Mapping[str, str | None],
+    prefix: str,
+    notification_id: str,
+    occurred_at: dt.datetime,
+) -> DealEvent | None:
+    """A converted lead links its opportunity to the person: the lead's email and phone, our
+    lead id, and the Salesforce lead id it came from."""
+    if not _flag(fields, "IsConverted", prefix):
+        return None
+    opportunity = optional_identifier(
+        fields.get("ConvertedOpportunityId"), f"{prefix}.ConvertedOpportunityId"
+    )
+    if opportunity is None:  # converted without creating an opportunity
+        return None
+    draft = DealDraft()
+    address = email(fields.get("Email"))
+    if address:
+        draft.contact_emails = (address,)
+    number = phone(fields.get("Phone"))
+    if number:
+        draft.contact_phone = number
+    return draft.event(
+        PROVIDER,
+        opportunity,
+        notification_id,
+        occurred_at,
+        lead_id=optional_identifier(fields.get(LEAD_ID_FIELD), f"{prefix}.{LEAD_ID_FIELD}"),
+        converted_from_lead_id=optional_identifier(fields.get("Id"), f"{prefix}.Id"),
+    )
+
+
+def _flag(fields: Mapping[str, str | None], name: str, prefix: str) -> bool | None:
+    value = fields.get(name)
+    return None if value is None else boolean(value, f"{prefix}.{name}")
+
+
+def _time(value: str | None, field: str) -> dt.datetime | None:
+    """``CloseDate`` is a date (midnight UTC here); ``CreatedDate`` a date-time with ``Z``."""
+    return None if not value else iso_datetime(value, field)

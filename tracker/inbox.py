@@ -1,0 +1,253 @@
+"""The durable CRM inbox: deliveries stored as received (``crm_events``), applied to deals
+afterwards, and re-applied on demand when applying failed.
+
+A delivery is verified and parsed by ``crm_sync`` before it is stored, so the inbox holds
+only authentic, readable bodies; applying re-parses the stored body with the site's current
+settings. Applying is idempotent and order-independent (``tracker.deals``), so a redelivery,
+a replay or a race between the two changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from crm_sync.errors import CrmSyncError
+from crm_sync.events import DealEvent, delivery_key
+from crm_sync.ports import apply_events
+from crm_sync.providers import generic, hubspot, pipedrive, salesforce
+from crm_sync.stages import map_stage
+from tracker.db import insert_ignore, write_engine
+from tracker.deals import DealUpdate, apply_deal_update
+from tracker.errors import NotFound, ValidationError
+from tracker.models import CrmEvent, Lead, Site
+from tracker.models.base import utcnow
+from tracker.sites import SiteSettings, site_settings
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS = ("hubspot", "pipedrive", "salesforce", "generic")
+# Inbox row states: stored and not yet applied, applied, or applying failed (kept, replayable).
+RECEIVED, APPLIED, FAILED = "received", "applied", "failed"
+MAX_ERROR_LENGTH = 500
+REPLAY_BATCH = 500
+
+
+def parse_delivery(
+    provider: str, settings: SiteSettings, body: bytes, received_at: dt.datetime
+) -> list[DealEvent]:
+    """The deal events of a verified delivery. Raises ``crm_sync`` errors for a body that is
+    not the provider's format (and, for HubSpot, for another portal's events)."""
+    maps = settings.crm_stage_maps
+    if provider == "hubspot":
+        return hubspot.parse(
+            body, stage_map=maps.get("hubspot"), portal_id=settings.hubspot_portal_id
+        )
+    if provider == "pipedrive":
+        return pipedrive.parse(body)
+    if provider == "salesforce":
+        return salesforce.parse(body, now=received_at, stage_map=maps.get("salesforce"))
+    if provider == "generic":
+        return generic.parse(body)
+    raise NotFound(f"no CRM provider {provider!r}", "provider")
+
+
+def to_update(event: DealEvent, stage_maps: Mapping[str, Mapping[str, str]]) -> DealUpdate:
+    """Tracker's view of a deal event. Raises :class:`ValidationError` for a ``lead_id`` that
+    is not a LeadTrail lead id (a UUID)."""
+    values: dict[str, object] = {}
+    for name, value in event.values().items():
+        if name == "contact_emails":
+            values["contact_email"] = event.contact_emails[0] if event.contact_emails else None
+        else:
+            values[name] = value
+    lead_id = None
+    if event.lead_id is not None:
+        try:
+            lead_id = uuid.UUID(event.lead_id)
+        except ValueError:
+            raise ValidationError("lead_id", "expected a LeadTrail lead id (a UUID)") from None
+    mapped = None
+    if {"stage", "status"} & event.fields:
+        mapped = map_stage(
+            event.provider,
+            event.stage,
+            status=event.status,
+            overrides=stage_maps.get(event.provider),
+        )
+    return DealUpdate(
+        provider=event.provider,
+        external_id=event.external_deal_id,
+        occurred_at=event.occurred_at,
+        update_id=event.provider_event_id,
+        values=values,
+        lead_id=lead_id,
+        mapped_stage=mapped,
+    )
+
+
+class SiteDealStore:
+    """``crm_sync.ports.DealStore`` for one site, inside the caller's transaction."""
+
+    def __init__(self, session: Session, site_id: int, settings: SiteSettings) -> None:
+        self.session = session
+        self.site_id = site_id
+        self.stage_maps = settings.crm_stage_maps
+
+    def apply(self, event: DealEvent) -> Sequence[str]:
+        update = to_update(event, self.stage_maps)
+        if (
+            update.lead_id is not None
+            and self.session.get(Lead, (self.site_id, update.lead_id)) is None
+        ):
+            # Not one of this site's leads (erased, or another tenant's id): match by contact.
+            update = replace(update, lead_id=None)
+        return apply_deal_update(self.session, self.site_id, update).changed
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A delivery in the inbox: its row id, and whether it was already there."""
+
+    id: uuid.UUID
+    status: str
+    duplicate: bool
+
+
+def store_delivery(
+    session: Session,
+    site_id: int,
+    provider: str,
+    body: bytes,
+    events: Sequence[DealEvent],
+    headers: Mapping[str, str],
+    received_at: dt.datetime,
+) -> Stored:
+    """Store ``body`` once per delivery key (the events' ids, else the body's hash) with
+    ``INSERT … ON CONFLICT DO NOTHING``; a redelivery finds the first row."""
+    key = delivery_key(events) or "body:" + hashlib.sha256(body).hexdigest()
+    row_id = uuid.uuid4()
+    insert_ignore(
+        session,
+        CrmEvent.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "site_id": site_id,
+                "id": row_id,
+                "provider": provider,
+                "delivery_key": key,
+                "received_at": received_at,
+                "headers": dict(headers),
+                "body": body,
+                "status": RECEIVED,
+                "attempts": 0,
+            }
+        ],
+        ["site_id", "provider", "delivery_key"],
+    )
+    row = session.execute(
+        select(CrmEvent.id, CrmEvent.status).where(
+            CrmEvent.site_id == site_id,
+            CrmEvent.provider == provider,
+            CrmEvent.delivery_key == key,
+        )
+    ).one()
+    return Stored(id=row.id, status=row.status, duplicate=row.id != row_id)
+
+
+def _describe(error: Exception) -> str:
+    """The error kept on the row: its kind and first line, never SQL parameters (which can
+    hold contact details)."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        first_line = (str(error.orig).splitlines() or [""])[0]
+        text = f"{type(error).__name__}: {type(error.orig).__name__}: {first_line}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return text[:MAX_ERROR_LENGTH]
+
+
+def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
+    """Apply one stored delivery in its own transaction; :data:`APPLIED` or :data:`FAILED`.
+
+    A failure rolls the deals back, then records the error and one more attempt on the row,
+    which stays replayable. Never raises for a failed apply.
+    """
+    try:
+        with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+            row = session.get(CrmEvent, (site_id, event_id), with_for_update=True)
+            site = session.get(Site, site_id)
+            if row is None or site is None:
+                raise NotFound(f"no CRM event {event_id}", "event_id")
+            settings = site_settings(site)
+            events = parse_delivery(row.provider, settings, row.body, row.received_at)
+            apply_events(SiteDealStore(session, site_id, settings), events)
+            row.status = APPLIED
+            row.attempts += 1
+            row.error = None
+            row.applied_at = utcnow()
+        return APPLIED
+    except NotFound:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure is kept on the row for replay
+        _record_failure(engine, site_id, event_id, error)
+        return FAILED
+
+
+def _record_failure(engine: Engine, site_id: int, event_id: uuid.UUID, error: Exception) -> None:
+    description = _describe(error)
+    kind = "invalid" if isinstance(error, CrmSyncError | ValidationError) else "error"
+    logger.warning(
+        "crm event not applied",
+        extra={"site_id": site_id, "crm_event": str(event_id), "kind": kind, "error": description},
+    )
+    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+        row = session.get(CrmEvent, (site_id, event_id), with_for_update=True)
+        if row is not None:
+            row.status = FAILED
+            row.attempts += 1
+            row.error = description
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    applied: int
+    failed: int
+
+
+def pending_events(
+    session: Session, site_id: int | None = None, limit: int = REPLAY_BATCH
+) -> list[tuple[int, uuid.UUID]]:
+    """``(site id, row id)`` of deliveries not applied yet (failed, or stored and never
+    applied), oldest first."""
+    query = select(CrmEvent.site_id, CrmEvent.id).where(CrmEvent.status.in_((FAILED, RECEIVED)))
+    if site_id is not None:
+        query = query.where(CrmEvent.site_id == site_id)
+    query = query.order_by(CrmEvent.received_at, CrmEvent.id).limit(limit)
+    return [(row.site_id, row.id) for row in session.execute(query)]
+
+
+def replay(engine: Engine, targets: Sequence[tuple[int, uuid.UUID]]) -> Replayed:
+    """Apply each stored delivery again; how many now applied and how many failed again."""
+    outcomes = [apply_stored(engine, site_id, event_id) for site_id, event_id in targets]
+    return Replayed(applied=outcomes.count(APPLIED), failed=outcomes.count(FAILED))
+
+
+def event_summary(row: CrmEvent) -> dict[str, object]:
+    """An inbox row for the API and CLI: no body, no headers (they hold contact details)."""
+    return {
+        "id": str(row.id),
+        "provider": row.provider,
+        "status": row.status,
+        "attempts": row.attempts,
+        "error": row.error,
+        "received_at": row.received_at.isoformat(),
+        "applied_at": row.applied_at.isoformat() if row.applied_at else None,
+    }
