@@ -79,38 +79,86 @@ def normalise_per_journey(batch: JourneyBatch, weight: FloatArray) -> FloatArray
     return result
 
 
-def split_by_channel_weight(batch: JourneyBatch, channel_weight: FloatArray) -> FloatArray:
+# A dense journeys x channels matrix is the fastest form up to this many cells (8 bytes each).
+DENSE_CELLS_LIMIT = 40_000_000
+
+
+def channel_touch_counts(batch: JourneyBatch, touches: IntArray | None = None) -> IntArray | None:
+    """How many touches of each channel each journey has, as a dense (J, C) matrix, or None
+    when that matrix would be too large (callers then fall back to sorting). ``touches``
+    restricts the count to those touch indexes."""
+    cells = batch.n_journeys * len(batch.channels)
+    if cells > DENSE_CELLS_LIMIT:
+        return None
+    journey, channel = batch.journey_of_touch, batch.channel
+    if touches is not None:
+        journey, channel = journey[touches], channel[touches]
+    counts: IntArray = np.bincount(journey * len(batch.channels) + channel,
+                                   minlength=cells).reshape(batch.n_journeys, -1)
+    return counts
+
+
+def split_by_channel_weight(
+    batch: JourneyBatch,
+    channel_weight: FloatArray,
+    counts: IntArray | None = None,
+    touches: IntArray | None = None,
+) -> FloatArray:
     """Per-touch fractions: each journey's distinct channels share 1 in proportion to
     ``channel_weight[channel]``, and a channel's share is split equally over its touches.
 
     A journey whose channels all weigh 0 is split equally over its distinct channels.
+    ``touches`` limits the work to those touch indexes (whole journeys only) and the result
+    is aligned with it; ``counts`` may pass the matching :func:`channel_touch_counts`.
     """
+    weight = np.asarray(channel_weight, dtype=np.float64)
+    counts = channel_touch_counts(batch, touches) if counts is None else counts
+    if counts is None:
+        everything = _split_by_channel_weight_sorted(batch, weight)
+        return everything if touches is None else everything[touches]
+    journey, channel = batch.journey_of_touch, batch.channel
+    if touches is not None:
+        journey, channel = journey[touches], channel[touches]
+    present = (counts > 0).astype(np.float64)
+    totals = (present @ weight)[journey]
+    distinct = present.sum(axis=1)[journey]
+    same_channel_touches = counts.ravel()[journey * len(batch.channels) + channel]
+    zero = totals <= 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(zero, 1.0 / distinct, weight[channel] / np.where(zero, 1.0, totals))
+    result: FloatArray = share / same_channel_touches
+    return result
+
+def _split_by_channel_weight_sorted(batch: JourneyBatch, weight: FloatArray) -> FloatArray:
     journey = batch.journey_of_touch
-    pair = journey * len(batch.channels) + batch.channel
+    n_channels = max(len(batch.channels), 1)
     unique_pairs, pair_index, pair_touches = np.unique(
-        pair, return_inverse=True, return_counts=True
+        journey * n_channels + batch.channel, return_inverse=True, return_counts=True
     )
-    pair_journey = unique_pairs // max(len(batch.channels), 1)
-    pair_channel = unique_pairs % max(len(batch.channels), 1)
-    weight = np.asarray(channel_weight, dtype=np.float64)[pair_channel]
-    totals = np.bincount(pair_journey, weights=weight, minlength=batch.n_journeys)
+    pair_journey, pair_channel = unique_pairs // n_channels, unique_pairs % n_channels
+    pair_weight = weight[pair_channel]
+    totals = np.bincount(pair_journey, weights=pair_weight, minlength=batch.n_journeys)
     distinct = np.bincount(pair_journey, minlength=batch.n_journeys)
     zero = totals[pair_journey] <= 0
     with np.errstate(invalid="ignore", divide="ignore"):
         pair_share = np.where(zero, 1.0 / distinct[pair_journey],
-                              weight / np.where(zero, 1.0, totals[pair_journey]))
+                              pair_weight / np.where(zero, 1.0, totals[pair_journey]))
     result: FloatArray = (pair_share / pair_touches)[pair_index].astype(np.float64)
     return result
-
 
 def credits_from_channel_weights(
     batch: JourneyBatch, conversion_weight: FloatArray, value_weight: FloatArray
 ) -> Credits:
     """Per-touch credits from learned per-channel weights (the data-driven models' last step)."""
-    attributable = batch.attributable[batch.journey_of_touch]
-    credit = np.where(attributable, split_by_channel_weight(batch, conversion_weight), 0.0)
-    value_fraction = np.where(attributable, split_by_channel_weight(batch, value_weight), 0.0)
-    return Credits(batch, credit, value_fraction * batch.value[batch.journey_of_touch])
+    # Only converting journeys get credit, usually a small share of all: work on those only.
+    touches = np.flatnonzero(batch.attributable[batch.journey_of_touch])
+    counts = channel_touch_counts(batch, touches)
+    credit = np.zeros(batch.n_touches)
+    value = np.zeros(batch.n_touches)
+    credit[touches] = split_by_channel_weight(batch, conversion_weight, counts, touches)
+    value[touches] = (split_by_channel_weight(batch, value_weight, counts, touches)
+                      * batch.value[batch.journey_of_touch[touches]])
+    return Credits(batch, credit, value)
 
 
 def reindex_channel_weights(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from attribution.base import AttributionModel
-from attribution.credits import Credits, credits_from_fractions
+from attribution.credits import Credits
 from attribution.journeys import JourneyBatch
+from attribution.positional import single_touch_credits
 
 
 class LastNonDirectModel(AttributionModel):
@@ -35,7 +36,4 @@ class LastNonDirectModel(AttributionModel):
             nonempty = batch.lengths > 0
             best[nonempty] = np.maximum.reduceat(candidate, batch.offsets[:-1][nonempty])
             last = np.where(best >= 0, best, last)
-        fraction = np.zeros(batch.n_touches)
-        has_touches = batch.lengths > 0
-        fraction[last[has_touches]] = 1.0
-        return credits_from_fractions(batch, fraction)
+        return single_touch_credits(batch, last)

@@ -40,6 +40,7 @@ import scipy.sparse.linalg as spla
 
 from attribution.base import AttributionModel, JourneysLike
 from attribution.credits import (
+    DENSE_CELLS_LIMIT,
     Credits,
     credits_from_channel_weights,
     reindex_channel_weights,
@@ -84,19 +85,28 @@ def _transition_counts(
     batch: JourneyBatch, state: IntArray, n_states: int
 ) -> tuple[sp.csr_matrix, FloatArray, FloatArray, FloatArray]:
     """Counts among transient states (0 = start, 1.. = states) and into conversion/null/value."""
-    journey = batch.journey_of_touch
     paths = batch.conversions + batch.nulls
     n_transient = n_states + 1
-    first = batch.offsets[:-1][batch.lengths > 0]
-    is_last = np.zeros(batch.n_touches, dtype=bool)
-    is_last[batch.offsets[1:][batch.lengths > 0] - 1] = True
-    source = np.concatenate((np.zeros(first.size, dtype=np.int64), state[~is_last] + 1))
-    target = np.concatenate((state[first] + 1, state[1:][~is_last[:-1]] + 1))
-    weight = np.concatenate((paths[journey[first]], paths[journey[:-1][~is_last[:-1]]]))
-    counts = sp.csr_matrix((weight, (source, target)), shape=(n_transient, n_transient))
     has = batch.lengths > 0
+    first, last = batch.offsets[:-1][has], batch.offsets[1:][has] - 1
+    # Touch i -> touch i+1 inside a journey; the pair that crosses into the next journey
+    # gets weight 0 instead of being filtered out (cheaper than boolean indexing).
+    step_weight = paths[batch.journey_of_touch[:-1]].copy()
+    step_weight[last[last < batch.n_touches - 1]] = 0.0
+    source = np.concatenate((np.zeros(first.size, dtype=np.int64), state[:-1] + 1))
+    target = np.concatenate((state[first] + 1, state[1:] + 1))
+    weight = np.concatenate((paths[has], step_weight))
+    if n_transient**2 <= DENSE_CELLS_LIMIT:
+        # Few states (always at order 1): a bincount beats sorting millions of pairs.
+        dense = np.bincount(source * n_transient + target, weights=weight,
+                            minlength=n_transient**2)
+        counts = sp.csr_matrix(dense.reshape(n_transient, n_transient))
+    else:
+        counts = sp.csr_matrix((weight, (source, target)), shape=(n_transient, n_transient))
+        counts.eliminate_zeros()
     end_state = np.zeros(batch.n_journeys, dtype=np.int64)  # empty journeys end at (start)
-    end_state[has] = state[batch.offsets[1:][has] - 1] + 1
+    end_state[has] = state[last] + 1
+
     def ending_in(weights: FloatArray) -> FloatArray:
         return np.bincount(end_state, weights=weights, minlength=n_transient).astype(np.float64)
 

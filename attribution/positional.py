@@ -111,11 +111,28 @@ class MilestoneModel(AttributionModel):
                                                                  middle_weight))
 
 
+def single_touch_credits(batch: JourneyBatch, touch_index: IntArray) -> Credits:
+    """All of each journey's credit on one touch (``touch_index``: global index per journey).
+
+    The one-milestone case of :func:`milestone_fractions`, written out because it is the
+    most used model family and needs no per-touch arithmetic.
+    """
+    keep = batch.attributable
+    credit = np.zeros(batch.n_touches)
+    value = np.zeros(batch.n_touches)
+    credit[touch_index[keep]] = 1.0
+    value[touch_index[keep]] = batch.value[keep]
+    return Credits(batch, credit, value)
+
+
 class FirstTouchModel(MilestoneModel):
     """100% to the first touch."""
 
     name = "first_touch"
     ROLE_WEIGHTS: ClassVar[Mapping[str, float]] = {"first": 1.0}
+
+    def _attribute(self, batch: JourneyBatch) -> Credits:
+        return single_touch_credits(batch, batch.offsets[:-1])
 
 
 class LastTouchModel(MilestoneModel):
@@ -123,6 +140,9 @@ class LastTouchModel(MilestoneModel):
 
     name = "last_touch"
     ROLE_WEIGHTS: ClassVar[Mapping[str, float]] = {"last": 1.0}
+
+    def _attribute(self, batch: JourneyBatch) -> Credits:
+        return single_touch_credits(batch, batch.offsets[1:] - 1)
 
 
 class PositionBasedModel(MilestoneModel):

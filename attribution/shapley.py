@@ -33,6 +33,7 @@ import numpy as np
 from attribution.base import AttributionModel, JourneysLike
 from attribution.credits import (
     Credits,
+    channel_touch_counts,
     credits_from_channel_weights,
     reindex_channel_weights,
 )
@@ -42,17 +43,17 @@ from attribution.journeys import FloatArray, IntArray, JourneyBatch, as_batch
 
 def coalition_ids(batch: JourneyBatch) -> tuple[IntArray, list[frozenset[int]]]:
     """Each journey's channel-set id and the channel codes of each distinct set."""
-    journey = batch.journey_of_touch
     n_channels = max(len(batch.channels), 1)
-    pairs = np.unique(journey * n_channels + batch.channel)
-    pair_journey, pair_channel = pairs // n_channels, pairs % n_channels
-    if n_channels <= 62:
-        bits = np.zeros(batch.n_journeys, dtype=np.int64)
-        np.bitwise_or.at(bits, pair_journey, np.left_shift(1, pair_channel))
+    counts = channel_touch_counts(batch) if n_channels <= 62 else None
+    if counts is not None:
+        bits = (counts > 0).astype(np.int64) @ np.left_shift(1, np.arange(n_channels))
         unique_bits, coalition = np.unique(bits, return_inverse=True)
         sets = [frozenset(c for c in range(n_channels) if (int(b) >> c) & 1)
                 for b in unique_bits]
         return coalition.astype(np.int64), sets
+    journey = batch.journey_of_touch
+    pairs = np.unique(journey * n_channels + batch.channel)
+    pair_journey, pair_channel = pairs // n_channels, pairs % n_channels
     members: list[list[int]] = [[] for _ in range(batch.n_journeys)]
     for j, c in zip(pair_journey.tolist(), pair_channel.tolist(), strict=True):
         members[j].append(c)

@@ -62,7 +62,10 @@ def _status_kb(field: str) -> float:
 
 
 def _child(work: Callable[[], object], repeat: int, pipe: object) -> None:
-    # Reset the high-water mark so the peak is this run's, not the parent's.
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = work()  # untimed set-up; returns the callable to time
+    assert callable(run)
+    # Reset the high-water mark so the peak is this run's, not the parent's or the set-up's.
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")
     baseline = _status_kb("VmRSS")
@@ -70,13 +73,14 @@ def _child(work: Callable[[], object], repeat: int, pipe: object) -> None:
     for _ in range(repeat):
         started = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            work()
+            run()
         best = min(best, time.perf_counter() - started)
     peak = (_status_kb("VmHWM") - baseline) / 1024.0
     pipe.send((best, peak))  # type: ignore[attr-defined]
 
 
-def measure(label: str, work: Callable[[], object], repeat: int) -> Timing:
+def measure(label: str, work: Callable[[], Callable[[], object]], repeat: int) -> Timing:
+    """Time ``work()()`` in a forked child: ``work`` sets up (untimed), its result runs."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(work, repeat, sender))
@@ -88,12 +92,16 @@ def measure(label: str, work: Callable[[], object], repeat: int) -> Timing:
     return timing
 
 
-def attribute_all(name: str, batch: JourneyBatch) -> Callable[[], object]:
-    def work() -> object:
+def attribute_all(name: str, batch: JourneyBatch) -> Callable[[], Callable[[], object]]:
+    def run() -> object:
         model = create_model(name).fit(batch)
         return model.attribute(batch).by_channel()
 
-    return work
+    return lambda: run
+
+
+def untimed_setup(run: Callable[[], object]) -> Callable[[], Callable[[], object]]:
+    return lambda: run
 
 
 def main() -> int:
@@ -129,10 +137,17 @@ def main() -> int:
         "converted": journeys.conversions.astype(bool),
         "value": journeys.value,
     })
-    with contextlib.redirect_stdout(io.StringIO()):
-        mam_model = mam.MAM(mam_input, "journey", "path", "converted",
+
+    def mam_run(method: str) -> Callable[[], Callable[[], object]]:
+        # Built in the child: polars' thread pool does not survive a fork once started.
+        def setup() -> Callable[[], object]:
+            model = mam.MAM(mam_input, "journey", "path", "converted",
                             time_till_conv_colname="hours", user_id_colname="journey_id",
                             conversion_value_colname="value")
+            return getattr(model, method)  # type: ignore[no-any-return]
+
+        return setup
+
     print(f"{batch.n_touches:,} touches, {len(aggregated):,} distinct paths, "
           f"{int(journeys.conversions.sum()):,} conversions\n", flush=True)
 
@@ -143,28 +158,30 @@ def main() -> int:
                                 attribute_all("markov", aggregated_batch), args.repeat)
 
     print("ChannelAttribution")
-    ca_heuristic = measure("heuristic_models", lambda: channel_attribution.heuristic_models(
-        aggregated, "path", "conv", var_value="value"), args.repeat)
-    ca_markov = measure("markov_model (defaults)", lambda: channel_attribution.markov_model(
-        aggregated, "path", "conv", var_value="value", var_null="null", verbose=False),
-        args.repeat)
+    ca_heuristic = measure("heuristic_models", untimed_setup(
+        lambda: channel_attribution.heuristic_models(aggregated, "path", "conv",
+                                                     var_value="value")), args.repeat)
+    ca_markov = measure("markov_model (defaults)", untimed_setup(
+        lambda: channel_attribution.markov_model(aggregated, "path", "conv", var_value="value",
+                                                 var_null="null", verbose=False)), args.repeat)
     ca_markov_1e7 = None
     if not args.skip_slow:
-        ca_markov_1e7 = measure("markov_model (nsim_start=1e7)",
-                                lambda: channel_attribution.markov_model(
-                                    aggregated, "path", "conv", var_value="value",
-                                    var_null="null", nsim_start=1e7, verbose=False), 1)
+        ca_markov_1e7 = measure("markov_model (nsim_start=1e7)", untimed_setup(
+            lambda: channel_attribution.markov_model(aggregated, "path", "conv",
+                                                     var_value="value", var_null="null",
+                                                     nsim_start=1e7, verbose=False)), 1)
 
     print("marketing-attribution-models (mam)")
-    mam_runs = {
-        "first_touch": mam_model.run_first_click,
-        "last_touch": mam_model.run_last_click,
-        "linear": mam_model.run_linear,
-        "position_based": mam_model.run_position_based,
-        "time_decay": mam_model.run_time_decay,
-        "markov": mam_model.run_markov,
+    mam_methods = {
+        "first_touch": "run_first_click",
+        "last_touch": "run_last_click",
+        "linear": "run_linear",
+        "position_based": "run_position_based",
+        "time_decay": "run_time_decay",
+        "markov": "run_markov",
     }
-    mam_timings = {name: measure(name, run, args.repeat) for name, run in mam_runs.items()}
+    mam_timings = {name: measure(f"{name} ({method})", mam_run(method), args.repeat)
+                   for name, method in mam_methods.items()}
 
     peers: dict[str, list[Timing]] = {name: [] for name in ours}
     for name in ("first_touch", "last_touch", "linear"):

@@ -31,6 +31,21 @@ _KEY_ID = re.compile(r"^[a-z0-9]{8,32}$")
 _HASH_ITERATIONS = 10_000
 
 
+# DESIGN section 6's models; j_shaped, inverse_j and custom can be added per site.
+DEFAULT_ATTRIBUTION_MODELS = (
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position_based",
+    "w_shaped",
+    "full_path",
+    "markov",
+    "shapley",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SiteSettings:
     """A site's settings with their defaults; stored as JSON on ``sites.settings``."""
@@ -62,6 +77,11 @@ class SiteSettings:
     # Per provider, the site's own CRM stage -> our stage (sql, opportunity, customer, lost),
     # checked before crm_sync.stages' defaults.
     crm_stage_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Attribution (docs/reports.md): the models whose credits are stored and reported, and
+    # per model its keyword parameters (e.g. {"time_decay": {"half_life_days": 14}}).
+    # Changing either, or lookback_days, recomputes the stored credits.
+    attribution_models: tuple[str, ...] = DEFAULT_ATTRIBUTION_MODELS
+    attribution_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], prefix: str = "settings") -> SiteSettings:
@@ -85,6 +105,8 @@ class SiteSettings:
         data["hubspot_secrets"] = list(self.hubspot_secrets)
         data["generic_secrets"] = list(self.generic_secrets)
         data["crm_stage_maps"] = {k: dict(v) for k, v in self.crm_stage_maps.items()}
+        data["attribution_models"] = list(self.attribution_models)
+        data["attribution_params"] = {k: dict(v) for k, v in self.attribution_params.items()}
         return data
 
     def redacted_json(self) -> dict[str, Any]:
@@ -216,6 +238,8 @@ def _coerce_setting(name: str, key: str, raw: Any) -> Any:
         if not isinstance(raw, list | tuple):
             raise ValidationError(name, "expected a list of host names")
         return tuple(normalise_domain(host, name) for host in raw)
+    if key in {"attribution_models", "attribution_params"}:
+        return _attribution_setting(name, key, raw)
     if key == "channel_rules":
         return _channel_rules(name, raw)
     if key == "score_rules":
@@ -235,6 +259,33 @@ def _number(name: str, raw: Any, low: float, high: float, whole: bool = False) -
     if not low <= raw <= high:
         raise ValidationError(name, f"expected a number from {low:g} to {high:g}")
     return float(raw)
+
+
+def _attribution_setting(name: str, key: str, raw: Any) -> Any:
+    from attribution import AttributionError, create_model, model_names
+
+    known = model_names()
+    if key == "attribution_models":
+        if not isinstance(raw, list | tuple) or not raw or len(set(raw)) != len(raw):
+            raise ValidationError(name, "expected a non-empty list of distinct model names")
+        for index, model in enumerate(raw):
+            if model not in known:
+                raise ValidationError(f"{name}.{index}", f"expected one of {', '.join(known)}")
+        return tuple(raw)
+    if not isinstance(raw, Mapping):
+        raise ValidationError(name, "expected an object of model -> {parameter: value}")
+    params: dict[str, dict[str, Any]] = {}
+    for model, values in raw.items():
+        if model not in known:
+            raise ValidationError(f"{name}.{model}", f"expected one of {', '.join(known)}")
+        if not isinstance(values, Mapping):
+            raise ValidationError(f"{name}.{model}", "expected an object of parameters")
+        try:
+            create_model(model, **values)
+        except AttributionError as exc:
+            raise ValidationError(f"{name}.{model}", str(exc)) from None
+        params[model] = dict(values)
+    return params
 
 
 def _timezone(name: str, raw: Any) -> str:
@@ -439,6 +490,8 @@ def script_tag(collector_origin: str, write_key: str, settings: SiteSettings) ->
         extras += ' data-consent="required"'
     if settings.honor_gpc:
         extras += ' data-gpc="honor"'
+    if settings.linked_domains:
+        extras += f' data-linked="{",".join(settings.linked_domains)}"'
     origin = collector_origin.rstrip("/")
     return f'<script async src="{origin}/t.js" data-key="{write_key}"{extras}></script>'
 

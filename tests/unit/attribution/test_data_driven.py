@@ -159,3 +159,20 @@ class TestShapley:
 
         assert model.conversion_shares_.sum() == pytest.approx(1.0)
         assert model.conversion_shares_[0] > model.conversion_shares_[5]
+
+
+@pytest.mark.parametrize("name", ["markov", "shapley", "linear"])
+def test_sorted_fallback_for_huge_batches_gives_the_same_credits(name, monkeypatch):
+    from attribution import credits, markov
+    from attribution.synthetic import generate_journeys
+
+    batch = generate_journeys(2_000, np.random.default_rng(5)).batch()
+    params = {"per_distinct_channel": True} if name == "linear" else {}
+    dense = create_model(name, **params).fit(batch).attribute(batch)
+
+    monkeypatch.setattr(credits, "DENSE_CELLS_LIMIT", 0)
+    monkeypatch.setattr(markov, "DENSE_CELLS_LIMIT", 0)
+    sorted_ = create_model(name, **params).fit(batch).attribute(batch)
+
+    np.testing.assert_allclose(sorted_.credit, dense.credit, rtol=1e-12)
+    np.testing.assert_allclose(sorted_.value, dense.value, rtol=1e-9)
