@@ -25,6 +25,7 @@ chromium:
 run: install
 	$(BIN)/leadtrail db upgrade
 	$(BIN)/leadtrail sites demo
+	$(BIN)/leadtrail demo
 	LEADTRAIL_DEMO=1 $(BIN)/leadtrail serve
 
 lint: install

@@ -168,8 +168,10 @@ class MarkovModel(AttributionModel):
         n_states = len(state_channels)
         counts, to_conversion, to_null, to_value = _transition_counts(batch, state, n_states)
         row_total = np.asarray(counts.sum(axis=1)).ravel() + to_conversion + to_null
-        if row_total[0] <= 0 or to_conversion.sum() <= 0:
-            raise AttributionError("the Markov model needs at least one converting journey")
+        if row_total[0] <= 0 or to_conversion[1:].sum() <= 0:
+            raise AttributionError(
+                "the Markov model needs at least one converting journey with a touch"
+            )
         inverse = sp.diags(1.0 / np.where(row_total > 0, row_total, 1.0))
         transient = (inverse @ counts).tocsr()
         p_conversion = to_conversion / np.where(row_total > 0, row_total, 1.0)

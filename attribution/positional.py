@@ -83,7 +83,7 @@ def milestone_fractions(
         )
     fraction = np.bincount(
         global_index[present], weights=role_share[present], minlength=batch.n_touches
-    )
+    ).astype(np.float64)
     per_middle_touch = middle_share / np.maximum(middle_count, 1)
     fraction += np.where(is_milestone, 0.0, per_middle_touch[batch.journey_of_touch])
     nothing = (present_weight <= 0) & ~has_middle

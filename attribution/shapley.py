@@ -44,7 +44,7 @@ from attribution.journeys import FloatArray, IntArray, JourneyBatch, as_batch
 def coalition_ids(batch: JourneyBatch) -> tuple[IntArray, list[frozenset[int]]]:
     """Each journey's channel-set id and the channel codes of each distinct set."""
     n_channels = max(len(batch.channels), 1)
-    counts = channel_touch_counts(batch) if n_channels <= 62 else None
+    counts = channel_touch_counts(batch) if 0 < len(batch.channels) <= 62 else None
     if counts is not None:
         bits = (counts > 0).astype(np.int64) @ np.left_shift(1, np.arange(n_channels))
         unique_bits, coalition = np.unique(bits, return_inverse=True)
@@ -104,8 +104,10 @@ class ShapleyModel(AttributionModel):
                             minlength=len(sets))
         conversions = np.bincount(coalition, weights=batch.conversions, minlength=len(sets))
         value = np.bincount(coalition, weights=batch.value, minlength=len(sets))
-        if conversions.sum() <= 0:
-            raise AttributionError("the Shapley model needs at least one converting journey")
+        if not np.any(batch.attributable):
+            raise AttributionError(
+                "the Shapley model needs at least one converting journey with a touch"
+            )
         safe_paths = np.where(paths > 0, paths, 1.0)
         rates, values = conversions / safe_paths, value / safe_paths
         n = len(batch.channels)

@@ -1,5 +1,6 @@
 """The two ways a CRM delivery is refused: it is not authentic (:class:`SignatureInvalid`)
-or it is authentic but not something we can read (:class:`PayloadInvalid`).
+or it is authentic but not something we can read (:class:`PayloadInvalid`); and the one way
+a call to a CRM's API fails (:class:`ApiError`).
 
 Pure: imports nothing outside the standard library.
 """
@@ -21,7 +22,7 @@ class SignatureReason(StrEnum):
 
 
 class CrmSyncError(Exception):
-    """Base of the errors this package raises for a delivery it refuses."""
+    """Base of the errors this package raises: a delivery it refuses, an API call that failed."""
 
 
 class SignatureInvalid(CrmSyncError):
@@ -44,3 +45,20 @@ class PayloadInvalid(CrmSyncError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class ApiError(CrmSyncError):
+    """A CRM API call failed after the retries it deserved.
+
+    ``status`` is the last HTTP status (``None`` when no answer came: a timeout, a refused
+    connection). ``retryable`` says whether trying again later may succeed (rate limits,
+    5xx, network failures) or needs an operator first (a wrong token, a missing property).
+    ``message`` is safe to store and log: it never holds a token, and email addresses the
+    CRM echoes back are masked.
+    """
+
+    def __init__(self, status: int | None, message: str, *, retryable: bool) -> None:
+        super().__init__(f"HTTP {status}: {message}" if status is not None else message)
+        self.status = status
+        self.message = message
+        self.retryable = retryable

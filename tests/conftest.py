@@ -29,8 +29,9 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DIALECTS = ("sqlite", "postgresql")
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+def worker_name() -> str:
+    # The process id keeps two test runs on one machine (and one PostgreSQL) apart.
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def _postgres_url() -> str:
@@ -64,11 +65,26 @@ def fresh_database_url(dialect: str, name: str, tmp_dir: Path) -> str:
     return create_postgres_database(name)
 
 
+def drop_postgres_database(url: str) -> None:
+    """Remove a database :func:`create_postgres_database` made (runs leave nothing behind)."""
+    admin = create_engine(_postgres_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session", params=DIALECTS)
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return fresh_database_url(
-        request.param, f"leadtrail_test_{_worker()}", tmp_path_factory.mktemp(request.param)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    url = fresh_database_url(
+        request.param, f"leadtrail_test_{worker_name()}", tmp_path_factory.mktemp(request.param)
     )
+    yield url
+    if request.param == "postgresql":
+        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -25,10 +25,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from tracker.collect.runtime import Collector
     from tracker.collect.views import bp as collect_bp
     from tracker.costs_views import bp as costs_bp
+    from tracker.dashboard.views import bp as dashboard_bp
     from tracker.errors import register_error_handlers
     from tracker.leads.views import bp as leads_bp
     from tracker.logging import configure_logging
     from tracker.openapi import bp as openapi_bp
+    from tracker.reports.views import bp as reports_bp
     from tracker.webhooks import api_bp as crm_api_bp
     from tracker.webhooks import bp as webhooks_bp
 
@@ -54,9 +56,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.register_blueprint(ops.bp)
     app.register_blueprint(leads_bp)
     app.register_blueprint(costs_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(crm_api_bp)
+    app.register_blueprint(dashboard_bp)
     if settings.demo:
         from tracker.demo import bp as demo_bp
 

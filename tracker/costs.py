@@ -174,7 +174,9 @@ def parse_cost_csv(text: str, site_currency: str) -> list[CostRow]:
     )
 
 
-def _rates(session: Session, site_id: int) -> dict[str, list[tuple[dt.date, decimal.Decimal]]]:
+def load_exchange_rates(
+    session: Session, site_id: int
+) -> dict[str, list[tuple[dt.date, decimal.Decimal]]]:
     table: dict[str, list[tuple[dt.date, decimal.Decimal]]] = {}
     for rate in session.scalars(
         select(ExchangeRate)
@@ -185,9 +187,10 @@ def _rates(session: Session, site_id: int) -> dict[str, list[tuple[dt.date, deci
     return table
 
 
-def _rate_on(
+def rate_on(
     history: list[tuple[dt.date, decimal.Decimal]], day: dt.date
 ) -> decimal.Decimal | None:
+    """The newest rate of ``history`` (oldest first) valid on ``day``, or None."""
     found = None
     for valid_from, rate in history:
         if valid_from <= day:
@@ -210,7 +213,7 @@ def import_costs(
     name: str | None = None,
 ) -> Imported:
     """Convert and upsert ``rows`` (all or nothing, in the caller's transaction)."""
-    rates = _rates(session, site_id)
+    rates = load_exchange_rates(session, site_id)
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     problems = []
     for number, row in enumerate(rows, start=1):
@@ -218,7 +221,7 @@ def import_costs(
         if row.currency == site_currency:
             rate = decimal.Decimal(1)
         elif rate is None:
-            rate = _rate_on(rates.get(row.currency, []), row.day)
+            rate = rate_on(rates.get(row.currency, []), row.day)
         if rate is None:
             problems.append(
                 (
@@ -228,9 +231,8 @@ def import_costs(
                 )
             )
             continue
-        key = (*row.key, row.currency)
         entry = merged.setdefault(
-            key,
+            row.key,
             {
                 "site_id": site_id,
                 "id": uuid.uuid4(),
@@ -247,8 +249,13 @@ def import_costs(
                 "import_name": name,
             },
         )
-        entry["amount"] += row.amount
-        entry["amount_site"] += (row.amount * rate).quantize(_CENTS)
+        converted = (row.amount * rate).quantize(_CENTS)
+        if entry["currency"] != row.currency:
+            # One key, several currencies: the row can only hold one, so keep site currency
+            # (the unique key has no currency; two rows would collide in one upsert).
+            entry["currency"], entry["amount"] = site_currency, entry["amount_site"]
+        entry["amount"] += row.amount if entry["currency"] == row.currency else converted
+        entry["amount_site"] += converted
     if problems:
         raise CostImportError(problems[:MAX_ERRORS])
     values = list(merged.values())

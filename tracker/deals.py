@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from tracker.db import insert_ignore
 from tracker.models import Deal, Lead
 from tracker.models.base import utcnow
+from tracker.reports.storage import refresh_leads
 from tracker.stages import FUNNEL, change_stage
 
 DEAL_NAMESPACE = uuid.UUID("a3f7c9d2-1e4b-4c6a-8f0d-2b5e7a9c1d34")
@@ -120,6 +121,7 @@ def apply_deal_update(session: Session, site_id: int, update: DealUpdate) -> App
     )
     deal = session.get(Deal, (site_id, deal_id), populate_existing=True, with_for_update=True)
     assert deal is not None
+    previous_lead = deal.lead_id
     times = dict(deal.field_times or {})
     changed = []
     values = dict(update.values)
@@ -148,6 +150,7 @@ def apply_deal_update(session: Session, site_id: int, update: DealUpdate) -> App
     deal.updated_at = now
     session.flush()
     _advance_lead(session, deal, times)
+    refresh_leads(session, site_id, {previous_lead, deal.lead_id})
     return Applied(deal=deal, changed=tuple(changed))
 
 

@@ -20,9 +20,10 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.crm.outbox import enqueue_lead_push
 from tracker.db import insert_ignore
 from tracker.errors import ValidationError
 from tracker.models import Lead, LeadVisitor, StageChange, Visitor, VisitSession
@@ -164,6 +165,7 @@ def upsert_lead(
     if created:
         from tracker.deals import link_waiting_deals
 
+        enqueue_lead_push(session, lead, "created")
         link_waiting_deals(session, lead)
     # A lead created later by a late-arriving earlier identification moves back in time.
     if at < lead.created_at:
@@ -219,39 +221,47 @@ def stitch_visitor_to_lead(
     if identifying is not None and (created or lead.creation_session_id is None):
         lead.creation_session_id = identifying.id
     refresh_first_touch(session, lead)
+    if linked:
+        from tracker.reports.storage import refresh_leads
+
+        refresh_leads(session, site_id, {lead.id, current.lead_id if current else None})
     return Stitched(lead=lead, created=created, linked=linked)
 
 
-def owned_sessions_clause(site_id: int, lead_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    """SQL condition: a ``sessions`` row belongs to the lead (through any of its visitors)."""
-    links = LeadVisitor
-    return and_(
-        VisitSession.site_id == site_id,
-        links.site_id == site_id,
-        links.lead_id == lead_id,
-        links.visitor_id == VisitSession.visitor_id,
-        or_(links.valid_from.is_(None), VisitSession.started_at >= links.valid_from),
-        or_(links.valid_to.is_(None), VisitSession.started_at < links.valid_to),
+def _owns(link: LeadVisitor, started_at: dt.datetime) -> bool:
+    return (link.valid_from is None or started_at >= link.valid_from) and (
+        link.valid_to is None or started_at < link.valid_to
     )
 
 
 def lead_sessions(session: Session, lead: Lead) -> list[VisitSession]:
-    """Every session of every visitor the lead owns, in time order."""
-    return list(
-        session.scalars(
-            select(VisitSession)
-            .join(LeadVisitor, owned_sessions_clause(lead.site_id, lead.id))
-            .order_by(VisitSession.started_at)
-        )
+    """Every session of every visitor the lead owns (inside each link's validity window),
+    in time order.
+
+    Two indexed lookups — the lead's links, then those visitors' sessions — rather than one
+    join: without fresh statistics SQLite would start the join from every session of the site.
+    """
+    links: dict[str, list[LeadVisitor]] = {}
+    for link in session.scalars(
+        select(LeadVisitor).where(LeadVisitor.site_id == lead.site_id,
+                                  LeadVisitor.lead_id == lead.id)
+    ):
+        links.setdefault(link.visitor_id, []).append(link)
+    if not links:
+        return []
+    candidates = session.scalars(
+        select(VisitSession)
+        .where(VisitSession.site_id == lead.site_id, VisitSession.visitor_id.in_(list(links)))
+        .order_by(VisitSession.started_at, VisitSession.id)
     )
+    return [
+        visit for visit in candidates
+        if any(_owns(link, visit.started_at) for link in links[visit.visitor_id])
+    ]
 
 
 def refresh_first_touch(session: Session, lead: Lead) -> None:
-    first = session.scalars(
-        select(VisitSession.id)
-        .join(LeadVisitor, owned_sessions_clause(lead.site_id, lead.id))
-        .order_by(VisitSession.started_at)
-        .limit(1)
-    ).first()
+    visits = lead_sessions(session, lead)
+    first = visits[0].id if visits else None
     lead.first_session_id = first
     session.flush()

@@ -3,8 +3,9 @@ afterwards, and re-applied on demand when applying failed.
 
 A delivery is verified and parsed by ``crm_sync`` before it is stored, so the inbox holds
 only authentic, readable bodies; applying re-parses the stored body with the site's current
-settings. Applying is idempotent and order-independent (``tracker.deals``), so a redelivery,
-a replay or a race between the two changes nothing.
+settings. Deals pulled from a CRM's API (``tracker.crm.pull``) take the same path, one row
+per deal version with ``source = pull``. Applying is idempotent and order-independent
+(``tracker.deals``), so a redelivery, a replay or a race between the two changes nothing.
 """
 
 from __future__ import annotations
@@ -37,16 +38,25 @@ logger = logging.getLogger(__name__)
 PROVIDERS = ("hubspot", "pipedrive", "salesforce", "generic")
 # Inbox row states: stored and not yet applied, applied, or applying failed (kept, replayable).
 RECEIVED, APPLIED, FAILED = "received", "applied", "failed"
+# How a row came in: a webhook body, or one deal record from the provider's API.
+WEBHOOK, PULL = "webhook", "pull"
 MAX_ERROR_LENGTH = 500
 REPLAY_BATCH = 500
 
 
 def parse_delivery(
-    provider: str, settings: SiteSettings, body: bytes, received_at: dt.datetime
+    provider: str,
+    settings: SiteSettings,
+    body: bytes,
+    received_at: dt.datetime,
+    source: str = WEBHOOK,
 ) -> list[DealEvent]:
-    """The deal events of a verified delivery. Raises ``crm_sync`` errors for a body that is
-    not the provider's format (and, for HubSpot, for another portal's events)."""
+    """The deal events of a verified delivery (or of a pulled record, ``source=PULL``).
+    Raises ``crm_sync`` errors for a body that is not the provider's format (and, for
+    HubSpot, for another portal's events)."""
     maps = settings.crm_stage_maps
+    if source == PULL:
+        return _parse_pulled(provider, settings, body)
     if provider == "hubspot":
         return hubspot.parse(
             body, stage_map=maps.get("hubspot"), portal_id=settings.hubspot_portal_id
@@ -58,6 +68,17 @@ def parse_delivery(
     if provider == "generic":
         return generic.parse(body)
     raise NotFound(f"no CRM provider {provider!r}", "provider")
+
+
+def _parse_pulled(provider: str, settings: SiteSettings, body: bytes) -> list[DealEvent]:
+    maps = settings.crm_stage_maps
+    if provider == "hubspot":
+        return hubspot.parse_record(body, stage_map=maps.get("hubspot"))
+    if provider == "pipedrive":
+        return pipedrive.parse_record(body)
+    if provider == "salesforce":
+        return salesforce.parse_record(body, stage_map=maps.get("salesforce"))
+    raise NotFound(f"no CRM API for {provider!r}", "provider")
 
 
 def to_update(event: DealEvent, stage_maps: Mapping[str, Mapping[str, str]]) -> DealUpdate:
@@ -187,7 +208,7 @@ def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
             if row is None or site is None:
                 raise NotFound(f"no CRM event {event_id}", "event_id")
             settings = site_settings(site)
-            events = parse_delivery(row.provider, settings, row.body, row.received_at)
+            events = parse_delivery(row.provider, settings, row.body, row.received_at, row.source)
             apply_events(SiteDealStore(session, site_id, settings), events)
             row.status = APPLIED
             row.attempts += 1
@@ -223,13 +244,18 @@ class Replayed:
 
 
 def pending_events(
-    session: Session, site_id: int | None = None, limit: int = REPLAY_BATCH
+    session: Session,
+    site_id: int | None = None,
+    limit: int = REPLAY_BATCH,
+    provider: str | None = None,
 ) -> list[tuple[int, uuid.UUID]]:
     """``(site id, row id)`` of deliveries not applied yet (failed, or stored and never
     applied), oldest first."""
     query = select(CrmEvent.site_id, CrmEvent.id).where(CrmEvent.status.in_((FAILED, RECEIVED)))
     if site_id is not None:
         query = query.where(CrmEvent.site_id == site_id)
+    if provider is not None:
+        query = query.where(CrmEvent.provider == provider)
     query = query.order_by(CrmEvent.received_at, CrmEvent.id).limit(limit)
     return [(row.site_id, row.id) for row in session.execute(query)]
 
@@ -245,6 +271,7 @@ def event_summary(row: CrmEvent) -> dict[str, object]:
     return {
         "id": str(row.id),
         "provider": row.provider,
+        "source": row.source,
         "status": row.status,
         "attempts": row.attempts,
         "error": row.error,

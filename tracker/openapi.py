@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from tracker.reports.openapi import REPORT_PATHS
+
 bp = Blueprint("openapi", __name__)
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -260,6 +262,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Set an exchange rate for cost conversion", "costs", secret=True, body=OBJECT, ok="201"
         )
     },
+    **REPORT_PATHS,
     "/webhooks/{provider}/{site_id}": {"post": _webhook()},
     "/api/v1/crm/events": {
         "get": _op(

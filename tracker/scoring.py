@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from tracker.db import write_engine
 from tracker.errors import ValidationError
-from tracker.identity import owned_sessions_clause
-from tracker.models import Event, Lead, LeadVisitor, ScoreChange, VisitSession
+from tracker.identity import lead_sessions
+from tracker.models import Event, Lead, ScoreChange
 from tracker.stages import change_stage
 
 RULE_KINDS = frozenset(
@@ -55,7 +55,8 @@ DEFAULT_SCORE_RULES: tuple[dict[str, Any], ...] = (
 
 
 class _SiteLike(Protocol):
-    id: int
+    @property
+    def id(self) -> int: ...
 
     @property
     def settings(self) -> Any: ...
@@ -189,18 +190,14 @@ def label_for(score: int, mql_threshold: int) -> str:
 
 
 def lead_activity(session: Session, lead: Lead) -> list[Activity]:
-    owned = owned_sessions_clause(lead.site_id, lead.id)
-    starts = session.scalars(
-        select(VisitSession.started_at).join(LeadVisitor, owned).order_by(VisitSession.started_at)
-    ).all()
-    activity = [Activity("return_visit", at) for at in starts[1:]]
+    visits = lead_sessions(session, lead)
+    activity = [Activity("return_visit", visit.started_at) for visit in visits[1:]]
+    if not visits:
+        return activity
     events = session.execute(
-        select(Event.type, Event.occurred_at, Event.path, Event.name)
-        .join(
-            VisitSession,
-            (VisitSession.site_id == Event.site_id) & (VisitSession.id == Event.session_id),
+        select(Event.type, Event.occurred_at, Event.path, Event.name).where(
+            Event.site_id == lead.site_id, Event.session_id.in_([visit.id for visit in visits])
         )
-        .join(LeadVisitor, owned)
     )
     activity += [Activity(row.type, row.occurred_at, row.path, row.name) for row in events]
     return activity

@@ -14,10 +14,12 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_sync.providers import hubspot, pipedrive, salesforce
 from tracker.errors import NotFound, Unauthorized, ValidationError
 from tracker.models import ApiKey, Site
 from tracker.models.base import utcnow
@@ -77,6 +79,19 @@ class SiteSettings:
     # Per provider, the site's own CRM stage -> our stage (sql, opportunity, customer, lost),
     # checked before crm_sync.stages' defaults.
     crm_stage_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    # CRM APIs, for ``crm sync`` (deals in) and ``crm push`` (leads out): base URLs and
+    # tokens, secret like the webhook ones (docs/crm.md).
+    hubspot_api_url: str = hubspot.API_URL
+    hubspot_api_token: str | None = None
+    pipedrive_api_url: str = pipedrive.API_URL
+    pipedrive_api_token: str | None = None
+    salesforce_instance_url: str | None = None
+    salesforce_access_token: str | None = None
+    salesforce_api_version: str = salesforce.API_VERSION
+    # The CRMs whose contacts get every new lead and stage change (hubspot, pipedrive).
+    crm_push: tuple[str, ...] = ()
+    # Our push field (crm_sync.push.PUSH_FIELDS) -> the site's Pipedrive person field key.
+    pipedrive_person_fields: dict[str, str] = field(default_factory=dict)
     # Attribution (docs/reports.md): the models whose credits are stored and reported, and
     # per model its keyword parameters (e.g. {"time_decay": {"half_life_days": 14}}).
     # Changing either, or lookback_days, recomputes the stored credits.
@@ -105,6 +120,8 @@ class SiteSettings:
         data["hubspot_secrets"] = list(self.hubspot_secrets)
         data["generic_secrets"] = list(self.generic_secrets)
         data["crm_stage_maps"] = {k: dict(v) for k, v in self.crm_stage_maps.items()}
+        data["crm_push"] = list(self.crm_push)
+        data["pipedrive_person_fields"] = dict(self.pipedrive_person_fields)
         data["attribution_models"] = list(self.attribution_models)
         data["attribution_params"] = {k: dict(v) for k, v in self.attribution_params.items()}
         return data
@@ -135,9 +152,29 @@ _CRM_SETTINGS = frozenset(
         "salesforce_token",
         "generic_secrets",
         "crm_stage_maps",
+        "hubspot_api_url",
+        "hubspot_api_token",
+        "pipedrive_api_url",
+        "pipedrive_api_token",
+        "salesforce_instance_url",
+        "salesforce_access_token",
+        "salesforce_api_version",
+        "crm_push",
+        "pipedrive_person_fields",
     }
 )
-SECRET_SETTINGS = ("hubspot_secrets", "pipedrive_password", "salesforce_token", "generic_secrets")
+SECRET_SETTINGS = (
+    "hubspot_secrets",
+    "pipedrive_password",
+    "salesforce_token",
+    "generic_secrets",
+    "hubspot_api_token",
+    "pipedrive_api_token",
+    "salesforce_access_token",
+)
+# CRMs LeadTrail can push leads into.
+PUSH_PROVIDERS = ("hubspot", "pipedrive")
+_FIELD_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 # At most this many secrets of one provider are active at once (the new one and the old one
 # while senders switch over, plus one spare).
 MAX_ACTIVE_SECRETS = 3
@@ -155,8 +192,28 @@ def _coerce_crm_setting(name: str, key: str, raw: Any) -> Any:
         if not isinstance(raw, list | tuple) or len(raw) > MAX_ACTIVE_SECRETS:
             raise ValidationError(name, f"expected a list of at most {MAX_ACTIVE_SECRETS} secrets")
         return tuple(_secret(f"{name}.{i}", secret) for i, secret in enumerate(raw))
-    if key in {"pipedrive_password", "salesforce_token"}:
+    if key in {
+        "pipedrive_password",
+        "salesforce_token",
+        "hubspot_api_token",
+        "pipedrive_api_token",
+        "salesforce_access_token",
+    }:
         return None if raw is None else _secret(name, raw)
+    if key in {"hubspot_api_url", "pipedrive_api_url", "salesforce_instance_url"}:
+        if raw is None and key == "salesforce_instance_url":
+            return None
+        return _api_url(name, raw)
+    if key == "salesforce_api_version":
+        if not isinstance(raw, str) or not re.fullmatch(r"v\d{2,3}\.0", raw):
+            raise ValidationError(name, "expected a REST API version such as v62.0")
+        return raw
+    if key == "crm_push":
+        if not isinstance(raw, list | tuple) or any(p not in PUSH_PROVIDERS for p in raw):
+            raise ValidationError(name, f"expected a list of {', '.join(PUSH_PROVIDERS)}")
+        return tuple(dict.fromkeys(raw))
+    if key == "pipedrive_person_fields":
+        return _person_fields(name, raw)
     if key == "pipedrive_username":
         if raw is None:
             return None
@@ -188,6 +245,35 @@ def _secret(name: str, raw: Any) -> str:
     if not raw.isprintable() or raw != raw.strip():
         raise ValidationError(name, "expected printable characters without surrounding spaces")
     return raw
+
+
+def _api_url(name: str, raw: Any) -> str:
+    """An API base URL: http(s), a host, maybe a path; no credentials, query or fragment."""
+    parts = urlsplit(raw) if isinstance(raw, str) else None
+    if (
+        parts is None
+        or parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or len(raw) > 300
+    ):
+        raise ValidationError(name, "expected a base URL such as https://api.example.com")
+    return str(raw).rstrip("/")
+
+
+def _person_fields(name: str, raw: Any) -> dict[str, str]:
+    from crm_sync.push import PUSH_FIELDS
+
+    if not isinstance(raw, Mapping):
+        raise ValidationError(name, "expected an object of LeadTrail field -> Pipedrive field key")
+    for ours, key in raw.items():
+        if ours not in PUSH_FIELDS:
+            raise ValidationError(f"{name}.{ours}", f"expected one of {', '.join(PUSH_FIELDS)}")
+        if not isinstance(key, str) or not _FIELD_KEY.match(key):
+            raise ValidationError(f"{name}.{ours}", "expected a Pipedrive field key")
+    return dict(raw)
 
 
 def _stage_maps(name: str, raw: Any) -> dict[str, dict[str, str]]:
@@ -393,9 +479,15 @@ def create_site(
 
 
 def update_site_settings(session: Session, site: Site, changes: Mapping[str, Any]) -> SiteSettings:
-    typed = site_settings(site).updated(changes)
+    """Validate and store ``changes``; stored attribution is recomputed for every model whose
+    parameters or lookback window changed."""
+    from tracker.reports.storage import refresh_after_settings_change
+
+    before = site_settings(site)
+    typed = before.updated(changes)
     site.settings = typed.to_json()
     session.flush()
+    refresh_after_settings_change(session, site, before, typed)
     return typed
 
 

@@ -12,6 +12,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from tracker.crm.outbox import enqueue_lead_push
 from tracker.errors import ValidationError
 from tracker.models import Lead, StageChange
 
@@ -55,4 +56,5 @@ def change_stage(
     lead.stage = to_stage
     lead.stage_changed_at = at
     lead.updated_at = max(lead.updated_at, at)
+    enqueue_lead_push(session, lead, "stage")
     return change

@@ -5,7 +5,13 @@ Signature v3 (developers.hubspot.com/docs/api/webhooks/validating-requests, and
 with the app's client secret, over ``method + uri + body + timestamp``, where ``uri`` is the
 full URL HubSpot called with a fixed set of percent-escapes decoded, and the timestamp
 (``X-HubSpot-Request-Timestamp``, ms) must be within 5 minutes. Each delivery is a JSON
-array of up to 100 events in no particular order. Standard library only.
+array of up to 100 events in no particular order.
+
+The CRM API (``Authorization: Bearer <private app token>``): :class:`DealSearch` pulls deals
+by ``hs_lastmodifieddate`` through ``POST /crm/v3/objects/deals/search`` with their contacts'
+emails (v4 association batch read, then a contact batch read), and :func:`upsert_contact`
+writes a lead onto its contact. Imports the standard library, ``requests`` (through
+:mod:`crm_sync.http`) and this package.
 """
 
 from __future__ import annotations
@@ -19,20 +25,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from crm_sync.errors import PayloadInvalid, SignatureInvalid, SignatureReason
-from crm_sync.events import MAX_EVENT_ID_LENGTH, DealEvent
+from crm_sync.errors import ApiError, PayloadInvalid, SignatureInvalid, SignatureReason
+from crm_sync.events import MAX_EVENT_ID_LENGTH, DealDraft, DealEvent, DealStatus
+from crm_sync.http import ApiClient, JsonObject, Sleep
 from crm_sync.providers import TOLERANCE_SECONDS, same_secret
+from crm_sync.pull import Page, PulledDeal, pulled_event_id
+from crm_sync.push import LeadContact
 from crm_sync.stages import status_for_stage
 from crm_sync.values import (
     amount,
     as_object,
+    boolean,
     currency,
+    email,
     epoch,
     identifier,
     iso_datetime,
     join,
     load_json,
     optional_identifier,
+    phone,
     text,
 )
 
@@ -223,3 +235,253 @@ def _hubspot_time(value: object, field: str) -> dt.datetime | None:
     if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
         return epoch(value, field, milliseconds=True)
     return iso_datetime(value, field)
+
+
+# --- CRM API -------------------------------------------------------------------------------
+
+API_URL = "https://api.hubapi.com"
+SEARCH_PATH = "/crm/v3/objects/deals/search"
+CONTACTS_PATH = "/crm/v3/objects/contacts"
+ASSOCIATIONS_PATH = "/crm/v4/associations/deals/contacts/batch/read"
+SEARCH_PAGE_SIZE = 200  # the search API's maximum
+BATCH_SIZE = 100  # batch read inputs per request
+MAX_SEARCH_RESULTS = 10_000  # paging a search past this answers 400
+MODIFIED_PROPERTY = "hs_lastmodifieddate"
+DEAL_PROPERTIES: tuple[str, ...] = (
+    "dealname",
+    "amount",
+    "deal_currency_code",
+    "dealstage",
+    "pipeline",
+    "closedate",
+    "createdate",
+    "hs_is_closed",
+    "hs_is_closed_won",
+    "hubspot_owner_id",
+    MODIFIED_PROPERTY,
+    LEAD_ID_PROPERTY,
+)
+# Where a pulled record keeps its contacts (our addition to HubSpot's record).
+CONTACTS_KEY = "leadtrail_contacts"
+# The contact properties LeadTrail writes: ``leadtrail_`` + each of crm_sync.push.PUSH_FIELDS.
+PROPERTY_PREFIX = "leadtrail_"
+_EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
+
+
+def api_client(
+    token: str, base_url: str = API_URL, *, sleep: Sleep, timeout: float = 30.0
+) -> ApiClient:
+    """A client for a private app's access token (or an OAuth access token)."""
+    return ApiClient(base_url, {"Authorization": f"Bearer {token}"}, sleep=sleep, timeout=timeout)
+
+
+def _objects(document: JsonObject, key: str = "results") -> list[JsonObject]:
+    items = document.get(key)
+    if not isinstance(items, list):
+        raise ApiError(None, f"the answer has no {key!r} list", retryable=False)
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _chunks(ids: list[str], size: int = BATCH_SIZE) -> list[list[str]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+class DealSearch:
+    """:class:`~crm_sync.pull.DealSource` over HubSpot's deal search, oldest change first."""
+
+    provider = PROVIDER
+
+    def __init__(self, client: ApiClient, stage_map: Mapping[str, str] | None = None) -> None:
+        self.client = client
+        self.stage_map = stage_map
+
+    def fetch(self, since: dt.datetime | None, cursor: str | None) -> Page:
+        body: dict[str, object] = {
+            "sorts": [{"propertyName": MODIFIED_PROPERTY, "direction": "ASCENDING"}],
+            "properties": list(DEAL_PROPERTIES),
+            "limit": SEARCH_PAGE_SIZE,
+        }
+        if since is not None:
+            millis = str(int(since.timestamp() * 1000))
+            filters = [{"propertyName": MODIFIED_PROPERTY, "operator": "GTE", "value": millis}]
+            body["filterGroups"] = [{"filters": filters}]
+        if cursor is not None:
+            body["after"] = cursor
+        answer = self.client.request("POST", SEARCH_PATH, body=body)
+        records = _objects(answer)
+        contacts = self.contacts([str(record.get("id")) for record in records])
+        deals = []
+        for record in records:
+            full = {**record, CONTACTS_KEY: contacts.get(str(record.get("id")), [])}
+            deals.append(pulled_deal(full, self.stage_map))
+        after = _next_after(answer)
+        restart = after is not None and after.isdigit() and int(after) >= MAX_SEARCH_RESULTS
+        total = answer.get("total")
+        return Page(
+            deals=tuple(deals),
+            cursor=None if restart else after,
+            restart=restart,
+            total=total if isinstance(total, int) else None,
+        )
+
+    def contacts(self, deal_ids: list[str]) -> dict[str, list[dict[str, str | None]]]:
+        """Each deal's associated contacts (``id``, ``email``, ``phone``), in HubSpot's order."""
+        linked: dict[str, list[str]] = {}
+        for chunk in _chunks(deal_ids):
+            inputs = [{"id": deal_id} for deal_id in chunk]
+            answer = self.client.request("POST", ASSOCIATIONS_PATH, body={"inputs": inputs})
+            for result in _objects(answer):
+                origin = result.get("from")
+                targets = result.get("to")
+                if not isinstance(origin, dict) or not isinstance(targets, list):
+                    continue
+                linked[str(origin.get("id"))] = [
+                    str(target["toObjectId"])
+                    for target in targets
+                    if isinstance(target, dict) and "toObjectId" in target
+                ]
+        wanted = sorted({contact for ids in linked.values() for contact in ids})
+        found: dict[str, dict[str, str | None]] = {}
+        for chunk in _chunks(wanted):
+            answer = self.client.request(
+                "POST",
+                f"{CONTACTS_PATH}/batch/read",
+                body={"properties": ["email", "phone"], "inputs": [{"id": c} for c in chunk]},
+            )
+            for contact in _objects(answer):
+                properties = contact.get("properties")
+                values = properties if isinstance(properties, dict) else {}
+                found[str(contact.get("id"))] = {
+                    "id": str(contact.get("id")),
+                    "email": email(values.get("email")),
+                    "phone": phone(values.get("phone")),
+                }
+        return {
+            deal_id: [found[contact] for contact in ids if contact in found]
+            for deal_id, ids in linked.items()
+        }
+
+
+def _next_after(answer: JsonObject) -> str | None:
+    paging = answer.get("paging")
+    following = paging.get("next") if isinstance(paging, dict) else None
+    after = following.get("after") if isinstance(following, dict) else None
+    return None if after is None or after == "" else str(after)
+
+
+def pulled_deal(record: Mapping[str, object], stage_map: Mapping[str, str] | None) -> PulledDeal:
+    """A search result (with :data:`CONTACTS_KEY` added) as the full state of its deal at
+    ``hs_lastmodifieddate``. Raises :class:`PayloadInvalid` naming the field."""
+    deal_id = identifier(record.get("id"), "id")
+    properties = as_object(record.get("properties"), "properties")
+    field = join("properties", MODIFIED_PROPERTY)
+    modified_at = _hubspot_time(properties.get(MODIFIED_PROPERTY) or record.get("updatedAt"), field)
+    if modified_at is None:
+        raise PayloadInvalid(field, "missing")
+    draft = DealDraft()
+    draft.name = text(properties.get("dealname"), "properties.dealname")
+    draft.stage = text(properties.get("dealstage"), "properties.dealstage")
+    draft.amount = amount(properties.get("amount"), "properties.amount")
+    if properties.get("deal_currency_code"):
+        draft.currency = currency(properties["deal_currency_code"], "properties.deal_currency_code")
+    draft.created_at = _hubspot_time(
+        properties.get("createdate") or record.get("createdAt"), "properties.createdate"
+    )
+    draft.owner = text(properties.get("hubspot_owner_id"), "properties.hubspot_owner_id")
+    draft.deleted = record.get("archived") is True
+    status = _pulled_status(properties, draft.stage, stage_map)
+    if status is not None:
+        draft.status = status
+        closing = properties.get("closedate")
+        draft.closed_at = (
+            None if status == "open" else _hubspot_time(closing, "properties.closedate")
+        )
+    contacts = record.get(CONTACTS_KEY)
+    people = (
+        [item for item in contacts if isinstance(item, dict)] if isinstance(contacts, list) else []
+    )
+    emails = tuple(dict.fromkeys(e for e in (email(p.get("email")) for p in people) if e))
+    if emails:
+        draft.contact_emails = emails[:10]
+    if people:
+        draft.external_contact_id = optional_identifier(people[0].get("id"), CONTACTS_KEY)
+    lead_id = optional_identifier(
+        properties.get(LEAD_ID_PROPERTY), join("properties", LEAD_ID_PROPERTY)
+    )
+    event = draft.event(
+        PROVIDER, deal_id, pulled_event_id(deal_id, modified_at), modified_at, lead_id=lead_id
+    )
+    return PulledDeal(record=record, event=event, modified_at=modified_at)
+
+
+def _pulled_status(
+    properties: Mapping[str, object], stage: str | None, stage_map: Mapping[str, str] | None
+) -> DealStatus | None:
+    """``hs_is_closed_won`` / ``hs_is_closed`` when HubSpot computed them, else the stage's."""
+    won = properties.get("hs_is_closed_won")
+    closed = properties.get("hs_is_closed")
+    if won not in (None, "") and boolean(won, "properties.hs_is_closed_won"):
+        return "won"
+    if closed not in (None, ""):
+        return "lost" if boolean(closed, "properties.hs_is_closed") else "open"
+    return status_for_stage(PROVIDER, stage, stage_map)
+
+
+def parse_record(body: bytes, *, stage_map: Mapping[str, str] | None = None) -> list[DealEvent]:
+    """The event of a pulled record as the inbox stored it (:meth:`PulledDeal.body`)."""
+    return [pulled_deal(as_object(load_json(body), "body"), stage_map).event]
+
+
+def contact_properties(contact: LeadContact) -> dict[str, str]:
+    """The ``leadtrail_*`` contact properties for ``contact``."""
+    return {PROPERTY_PREFIX + name: value for name, value in contact.fields().items()}
+
+
+def upsert_contact(client: ApiClient, contact: LeadContact, known_id: str | None = None) -> str:
+    """Write ``contact``'s LeadTrail properties onto its HubSpot contact; the contact's id.
+
+    The contact is ``known_id`` when it still exists, else the one with the lead's email
+    (searched, so the address travels in a body, never in a URL), else a new one (which also
+    gets the name, phone and company). A create that races another one (``409``, "Existing
+    ID") updates the existing contact. Raises :class:`ApiError`.
+    """
+    properties = contact_properties(contact)
+    if known_id is not None and _update(client, known_id, properties):
+        return known_id
+    found = _find_by_email(client, contact.email)
+    if found is not None and _update(client, found, properties):
+        return found
+    first, last = contact.first_and_last_name()
+    details = {"firstname": first, "lastname": last, "phone": contact.phone}
+    details["company"] = contact.company
+    created = {"email": contact.email, **{k: v for k, v in details.items() if v}, **properties}
+    try:
+        answer = client.request("POST", CONTACTS_PATH, body={"properties": created})
+    except ApiError as error:
+        existing = _EXISTING_ID.search(error.message) if error.status == 409 else None
+        if existing is None or not _update(client, existing.group(1), properties):
+            raise
+        return existing.group(1)
+    return identifier(answer.get("id"), "id")
+
+
+def _update(client: ApiClient, contact_id: str, properties: Mapping[str, str]) -> bool:
+    """``False`` when the contact no longer exists (deleted or merged away)."""
+    try:
+        client.request("PATCH", f"{CONTACTS_PATH}/{contact_id}", body={"properties": properties})
+    except ApiError as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+def _find_by_email(client: ApiClient, address: str) -> str | None:
+    filters = [{"propertyName": "email", "operator": "EQ", "value": address}]
+    answer = client.request(
+        "POST",
+        f"{CONTACTS_PATH}/search",
+        body={"filterGroups": [{"filters": filters}], "properties": ["email"], "limit": 1},
+    )
+    results = _objects(answer)
+    return str(results[0]["id"]) if results and "id" in results[0] else None

@@ -5,7 +5,13 @@ Pipedrive signs nothing; the only proof of origin is the ``http_auth_user`` /
 (pipedrive.readme.io/docs/guide-for-webhooks-v2). v1 bodies carry ``current``/``previous``
 and ``meta.timestamp`` in Unix seconds; v2 bodies carry ``data``/``previous`` and
 ``meta.action`` (create, change, delete) with ISO-8601 times. Both carry the full deal, so
-every field present in it is set. Standard library only.
+every field present in it is set.
+
+The REST API (``x-api-token: <API token>``, pipedrive.readme.io core-api-concepts-
+authentication): :class:`DealList` pulls ``GET /api/v2/deals`` by ``update_time`` with each
+deal's person (``GET /api/v2/persons?ids=``), and :func:`upsert_person` writes a lead onto its
+person. Imports the standard library, ``requests`` (through :mod:`crm_sync.http`) and this
+package.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import replace
 
-from crm_sync.errors import PayloadInvalid, SignatureInvalid, SignatureReason
+from crm_sync.errors import ApiError, PayloadInvalid, SignatureInvalid, SignatureReason
 from crm_sync.events import (
     MAX_CONTACT_EMAILS,
     MAX_EVENT_ID_LENGTH,
@@ -24,7 +30,10 @@ from crm_sync.events import (
     DealEvent,
     DealStatus,
 )
+from crm_sync.http import ApiClient, JsonObject, Sleep
 from crm_sync.providers import same_secret
+from crm_sync.pull import Page, PulledDeal, pulled_event_id
+from crm_sync.push import LeadContact
 from crm_sync.values import (
     amount,
     as_object,
@@ -225,3 +234,178 @@ def _primary_value(item: object) -> object:
 def _time(value: object, field: str) -> dt.datetime | None:
     """v1 writes ``2023-11-14 22:13:20`` (UTC, no offset); v2 writes ISO-8601 with ``Z``."""
     return optional_iso_datetime(value, field, naive_is_utc=True)
+
+
+# --- REST API ------------------------------------------------------------------------------
+
+API_URL = "https://api.pipedrive.com"
+DEALS_PATH = "/api/v2/deals"
+PERSONS_PATH = "/api/v2/persons"
+DEALS_PAGE_SIZE = 500  # the v2 maximum
+PERSON_IDS_PER_REQUEST = 100  # ``ids`` takes at most 100
+# Where a pulled record keeps its person (our addition to Pipedrive's deal).
+PERSON_KEY = "leadtrail_person"
+
+
+def api_client(
+    token: str, base_url: str = API_URL, *, sleep: Sleep, timeout: float = 30.0
+) -> ApiClient:
+    """A client for a user's API token (``https://<company>.pipedrive.com`` or the default)."""
+    return ApiClient(base_url, {"x-api-token": token}, sleep=sleep, timeout=timeout)
+
+
+def _data(answer: JsonObject) -> list[JsonObject]:
+    data = answer.get("data")
+    if not isinstance(data, list):
+        raise ApiError(None, "the answer has no 'data' list", retryable=False)
+    return [item for item in data if isinstance(item, dict)]
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class DealList:
+    """:class:`~crm_sync.pull.DealSource` over ``GET /api/v2/deals``, oldest update first.
+
+    Deleted deals are not listed by default; their deletion arrives by webhook.
+    """
+
+    provider = PROVIDER
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    def fetch(self, since: dt.datetime | None, cursor: str | None) -> Page:
+        params: dict[str, str | int] = {
+            "sort_by": "update_time",
+            "sort_direction": "asc",
+            "limit": DEALS_PAGE_SIZE,
+        }
+        if since is not None:
+            # RFC 3339 has no fractions here; flooring keeps the bound inclusive.
+            params["updated_since"] = rfc3339(since)
+        if cursor is not None:
+            params["cursor"] = cursor
+        answer = self.client.request("GET", DEALS_PATH, params=params)
+        records = _data(answer)
+        people = self.persons([record.get("person_id") for record in records])
+        deals = tuple(
+            pulled_deal({**record, PERSON_KEY: people.get(str(record.get("person_id")))})
+            for record in records
+        )
+        extra = answer.get("additional_data")
+        following = extra.get("next_cursor") if isinstance(extra, dict) else None
+        return Page(deals=deals, cursor=str(following) if following else None)
+
+    def persons(self, person_ids: list[object]) -> dict[str, JsonObject]:
+        """The persons of these ids (an id no longer visible is left out), by id."""
+        wanted = sorted({str(pid) for pid in person_ids if isinstance(pid, int | str) and pid})
+        found: dict[str, JsonObject] = {}
+        for start in range(0, len(wanted), PERSON_IDS_PER_REQUEST):
+            chunk = wanted[start : start + PERSON_IDS_PER_REQUEST]
+            params: dict[str, str | int] = {"ids": ",".join(chunk), "limit": len(chunk)}
+            for person in _data(self.client.request("GET", PERSONS_PATH, params=params)):
+                found[str(person.get("id"))] = person
+        return found
+
+
+def pulled_deal(record: Mapping[str, object]) -> PulledDeal:
+    """A v2 deal (with :data:`PERSON_KEY` added) as the full state of the deal at its
+    ``update_time``. Raises :class:`PayloadInvalid` naming the field."""
+    deal_id = identifier(record.get("id"), "id")
+    modified_at = _time(record.get("update_time"), "update_time")
+    if modified_at is None:
+        raise PayloadInvalid("update_time", "missing")
+    deal = {key: value for key, value in record.items() if key != PERSON_KEY}
+    draft = _deal_state(deal, "", owner_key="owner_id")
+    if deal.get("is_deleted") is True:
+        draft.deleted = True
+    elif "deleted" not in draft.carried:
+        draft.deleted = False
+    person = record.get(PERSON_KEY)
+    if isinstance(person, dict):
+        emails = _emails(person.get("emails"))
+        if emails:
+            draft.contact_emails = emails
+        phones = person.get("phones")
+        if isinstance(phones, list):
+            found = next((phone(_primary_value(p)) for p in _primary_first(phones)), None)
+            if found:
+                draft.contact_phone = found
+    event = draft.event(PROVIDER, deal_id, pulled_event_id(deal_id, modified_at), modified_at)
+    return PulledDeal(record=record, event=event, modified_at=modified_at)
+
+
+def parse_record(body: bytes) -> list[DealEvent]:
+    """The event of a pulled record as the inbox stored it (:meth:`PulledDeal.body`)."""
+    return [pulled_deal(as_object(load_json(body), "body")).event]
+
+
+def person_fields(contact: LeadContact, field_keys: Mapping[str, str]) -> dict[str, str]:
+    """``contact``'s LeadTrail fields under the site's Pipedrive custom field keys (fields
+    without a key are not sent)."""
+    values = contact.fields()
+    return {key: values[name] for name, key in field_keys.items() if name in values}
+
+
+def upsert_person(
+    client: ApiClient,
+    contact: LeadContact,
+    field_keys: Mapping[str, str],
+    known_id: str | None = None,
+) -> str:
+    """Write ``contact``'s LeadTrail fields onto its Pipedrive person; the person's id.
+
+    The person is ``known_id`` when it still exists, else the one with the lead's email
+    (exact search), else a new one with the lead's name, email and phone. Raises
+    :class:`ApiError`.
+    """
+    custom = person_fields(contact, field_keys)
+    if known_id is not None and _update(client, known_id, custom):
+        return known_id
+    found = _find_by_email(client, contact.email)
+    if found is not None and _update(client, found, custom):
+        return found
+    person: dict[str, object] = {
+        "name": contact.name or contact.email,
+        "emails": [{"value": contact.email, "primary": True, "label": "work"}],
+    }
+    if contact.phone:
+        person["phones"] = [{"value": contact.phone, "primary": True, "label": "work"}]
+    if custom:
+        person["custom_fields"] = custom
+    answer = client.request("POST", PERSONS_PATH, body=person)
+    data = answer.get("data")
+    return identifier(data.get("id") if isinstance(data, dict) else None, "data.id")
+
+
+def _update(client: ApiClient, person_id: str, custom: Mapping[str, str]) -> bool:
+    """``False`` when the person no longer exists; nothing is sent when no field is mapped."""
+    try:
+        if custom:
+            client.request("PATCH", f"{PERSONS_PATH}/{person_id}", body={"custom_fields": custom})
+        else:
+            client.request("GET", f"{PERSONS_PATH}/{person_id}")
+    except ApiError as error:
+        if error.status in (404, 410):
+            return False
+        raise
+    return True
+
+
+def _find_by_email(client: ApiClient, address: str) -> str | None:
+    """Pipedrive's search is ``GET`` only, so the address is in the query string (HTTPS to
+    Pipedrive; we never log URLs). The id is then kept on the lead, so it is searched once."""
+    answer = client.request(
+        "GET",
+        f"{PERSONS_PATH}/search",
+        params={"term": address, "fields": "email", "exact_match": "true", "limit": 1},
+    )
+    data = answer.get("data")
+    items = data.get("items") if isinstance(data, dict) else None
+    for entry in items if isinstance(items, list) else []:
+        item = entry.get("item") if isinstance(entry, dict) else None
+        if isinstance(item, dict) and item.get("id") is not None:
+            return str(item["id"])
+    return None

@@ -5,7 +5,12 @@ delivery is accepted when its ``OrganizationId`` is the site's org (and, when th
 one, when the URL's ``token`` matches). A message holds 1-100 notifications with the record's
 *latest* field values; the sender retries until it receives the exact acknowledgement
 :func:`acknowledgement` returns. XML with a DTD or entity declarations is refused before
-parsing. Standard library only.
+parsing.
+
+The REST API (``Authorization: Bearer <access token>`` on the org's instance URL):
+:class:`OpportunityQuery` pulls Opportunities by ``SystemModstamp`` with a SOQL query and
+follows ``nextRecordsUrl``. Imports the standard library, ``requests`` (through
+:mod:`crm_sync.http`) and this package.
 """
 
 from __future__ import annotations
@@ -15,18 +20,22 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from xml.parsers import expat
 
-from crm_sync.errors import PayloadInvalid, SignatureInvalid, SignatureReason
+from crm_sync.errors import ApiError, PayloadInvalid, SignatureInvalid, SignatureReason
 from crm_sync.events import MAX_EVENT_ID_LENGTH, DealDraft, DealEvent
+from crm_sync.http import ApiClient, Sleep
 from crm_sync.providers import same_secret
+from crm_sync.pull import Page, PulledDeal, pulled_event_id
 from crm_sync.stages import status_for_stage
 from crm_sync.values import (
     amount,
+    as_object,
     boolean,
     check_size,
     currency,
     email,
     identifier,
     iso_datetime,
+    load_json,
     optional_identifier,
     phone,
     text,
@@ -292,3 +301,130 @@ def _flag(fields: Mapping[str, str | None], name: str, prefix: str) -> bool | No
 def _time(value: str | None, field: str) -> dt.datetime | None:
     """``CloseDate`` is a date (midnight UTC here); ``CreatedDate`` a date-time with ``Z``."""
     return None if not value else iso_datetime(value, field)
+
+
+# --- REST API ------------------------------------------------------------------------------
+
+API_VERSION = "v62.0"
+OPPORTUNITY_FIELDS: tuple[str, ...] = (
+    "Id",
+    "Name",
+    "StageName",
+    "Amount",
+    "IsClosed",
+    "IsWon",
+    "CloseDate",
+    "CreatedDate",
+    "OwnerId",
+    "LastModifiedDate",
+    "SystemModstamp",
+)
+CONTACT_ROLES = "OpportunityContactRoles"
+
+
+def api_client(instance_url: str, token: str, *, sleep: Sleep, timeout: float = 30.0) -> ApiClient:
+    """A client for an access token on the org's instance URL (``https://….my.salesforce.com``)."""
+    return ApiClient(
+        instance_url, {"Authorization": f"Bearer {token}"}, sleep=sleep, timeout=timeout
+    )
+
+
+def soql_datetime(moment: dt.datetime) -> str:
+    """A SOQL date-time literal (unquoted, UTC, whole seconds)."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def opportunity_query(since: dt.datetime | None) -> str:
+    """Opportunities modified at or after ``since``, oldest first, with their contact roles
+    (primary first) for the contact's email."""
+    roles = (
+        "(SELECT ContactId, Contact.Email, Contact.Phone, IsPrimary "
+        f"FROM {CONTACT_ROLES} ORDER BY IsPrimary DESC)"
+    )
+    where = "" if since is None else f" WHERE SystemModstamp >= {soql_datetime(since)}"
+    return (
+        f"SELECT {', '.join(OPPORTUNITY_FIELDS)}, {roles} FROM Opportunity{where} "
+        "ORDER BY SystemModstamp ASC, Id ASC"
+    )
+
+
+class OpportunityQuery:
+    """:class:`~crm_sync.pull.DealSource` over a SOQL query, oldest change first."""
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        client: ApiClient,
+        api_version: str = API_VERSION,
+        stage_map: Mapping[str, str] | None = None,
+    ) -> None:
+        self.client = client
+        self.api_version = api_version
+        self.stage_map = stage_map
+
+    def fetch(self, since: dt.datetime | None, cursor: str | None) -> Page:
+        if cursor is None:
+            path = f"/services/data/{self.api_version}/query"
+            answer = self.client.request("GET", path, params={"q": opportunity_query(since)})
+        else:
+            answer = self.client.request("GET", cursor)
+        records = answer.get("records")
+        if not isinstance(records, list):
+            raise ApiError(None, "the answer has no 'records' list", retryable=False)
+        deals = tuple(
+            pulled_deal(record, self.stage_map) for record in records if isinstance(record, dict)
+        )
+        following = answer.get("nextRecordsUrl")
+        more = answer.get("done") is False and isinstance(following, str) and following
+        total = answer.get("totalSize")
+        return Page(
+            deals=deals,
+            cursor=following if more and isinstance(following, str) else None,
+            total=total if isinstance(total, int) else None,
+        )
+
+
+def _record_fields(record: Mapping[str, object]) -> dict[str, str | None]:
+    """A REST record's fields as the strings an Outbound Message carries, plus the first
+    contact role's ``ContactId`` and ``ContactEmail``."""
+    values: dict[str, str | None] = {}
+    for name, value in record.items():
+        if name in ("attributes", CONTACT_ROLES) or isinstance(value, dict | list):
+            continue
+        if value is None:
+            values[name] = None
+        elif isinstance(value, bool):
+            values[name] = "true" if value else "false"
+        else:
+            values[name] = str(value)
+    roles = record.get(CONTACT_ROLES)
+    rows = roles.get("records") if isinstance(roles, dict) else None
+    for row in rows if isinstance(rows, list) else []:
+        contact = row.get("Contact") if isinstance(row, dict) else None
+        address = email(contact.get("Email")) if isinstance(contact, dict) else None
+        if address:
+            values["ContactId"] = str(row.get("ContactId") or "") or None
+            values["ContactEmail"] = address
+            break
+    return values
+
+
+def pulled_deal(record: Mapping[str, object], stage_map: Mapping[str, str] | None) -> PulledDeal:
+    """An Opportunity record as the full state of the deal at its ``LastModifiedDate``,
+    checkpointed by ``SystemModstamp``. Raises :class:`PayloadInvalid` naming the field."""
+    fields = _record_fields(record)
+    deal_id = identifier(fields.get("Id"), "Id")
+    stamp = fields.get("SystemModstamp")
+    if not stamp:
+        raise PayloadInvalid("SystemModstamp", "missing")
+    modified_at = iso_datetime(stamp, "SystemModstamp")
+    occurred_at = _modified_at(fields, "record", modified_at)
+    event_id = pulled_event_id(deal_id, modified_at)
+    event = _opportunity(fields, "record", event_id, occurred_at, stage_map)
+    return PulledDeal(record=record, event=event, modified_at=modified_at)
+
+
+def parse_record(body: bytes, *, stage_map: Mapping[str, str] | None = None) -> list[DealEvent]:
+    """The event of a pulled record as the inbox stored it (:meth:`PulledDeal.body`)."""
+    return [pulled_deal(as_object(load_json(body), "body"), stage_map).event]

@@ -380,17 +380,21 @@ def test_a_signed_but_malformed_body_is_400_naming_the_field_and_stores_nothing(
     assert count(engine, CrmEvent) == 0
 
 
-def test_an_oversized_body_is_refused(
-    client: FlaskClient, engine: Engine, site: CreatedSite
+@pytest.mark.parametrize("provider", ["generic", "hubspot", "pipedrive", "salesforce"])
+def test_an_oversized_body_is_refused_with_a_json_error(
+    client: FlaskClient, engine: Engine, site: CreatedSite, provider: str
 ) -> None:
     body = b"[" + b" " * (1_048_576 + 10) + b"]"
     header = generic.sign(body, GENERIC_SECRET, int(time.time()))
 
     response = client.post(
-        f"/webhooks/generic/{site.site.id}", data=body, headers={"LeadTrail-Signature": header}
+        f"/webhooks/{provider}/{site.site.id}", data=body, headers={"LeadTrail-Signature": header}
     )
 
     assert response.status_code == 413
+    assert response.is_json
+    assert response.json["error"]["code"] in {"too_large", "request_entity_too_large"}
+    assert response.json["error"]["message"]
     assert count(engine, CrmEvent) == 0
 
 

@@ -3,7 +3,7 @@ models match the migrated schema (``alembic check`` finds no drift)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,16 +12,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from tests.conftest import DIALECTS, fresh_database_url
+from tests.conftest import DIALECTS, drop_postgres_database, fresh_database_url, worker_name
 from tracker import migrate
 from tracker.db import make_engine
 from tracker.models import Base
 
 
 @pytest.fixture(params=DIALECTS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return fresh_database_url(request.param, f"leadtrail_migrations_{worker}", tmp_path)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    url = fresh_database_url(request.param, f"leadtrail_migrations_{worker_name()}", tmp_path)
+    yield url
+    if request.param == "postgresql":
+        drop_postgres_database(url)
 
 
 def test_up_down_up_and_no_drift(empty_url: str) -> None:
@@ -52,8 +54,8 @@ def test_up_down_up_and_no_drift(empty_url: str) -> None:
 
 def test_every_primary_and_unique_key_starts_with_site_id() -> None:
     for table in Base.metadata.sorted_tables:
-        if table.name == "sites":
-            continue  # the tenant registry: its id *is* the site id
+        if table.name in {"sites", "users"}:
+            continue  # the tenant registry (its id *is* the site id) and the global logins
         assert table.primary_key.columns.keys()[0] == "site_id", table.name
         for constraint in table.constraints:
             columns = getattr(constraint, "columns", None)

@@ -13,12 +13,15 @@ from flask.cli import FlaskGroup
 
 
 def register_commands(app: Flask) -> None:
+    from tracker.cli.attribution import attribution_group
     from tracker.cli.costs import costs_group
     from tracker.cli.crm import crm_group
     from tracker.cli.db import db_group
+    from tracker.cli.demo import demo_command
     from tracker.cli.leads import gdpr_group, leads_group
     from tracker.cli.serve import serve_command
     from tracker.cli.sites import keys_group, sites_group
+    from tracker.cli.users import users_group
 
     for command in (
         db_group,
@@ -27,8 +30,11 @@ def register_commands(app: Flask) -> None:
         leads_group,
         gdpr_group,
         costs_group,
+        attribution_group,
         crm_group,
+        users_group,
         serve_command,
+        demo_command,
     ):
         app.cli.add_command(command)
 

@@ -1,20 +1,30 @@
-"""``leadtrail crm secret|retire|show|replay``: CRM webhook secrets of a site, and replaying
-the inbox. Secrets are printed once, when generated, and never again (only fingerprints)."""
+"""``leadtrail crm secret|retire|show|replay|connect|sync|push``: CRM webhook secrets of a
+site, replaying the inbox, API connections, pulling deals and pushing leads. Secrets are
+printed once, when generated, and never again (only fingerprints); API tokens are never
+printed at all."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets as random_secrets
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from crm_sync.errors import ApiError
 from tracker import inbox, sites
 from tracker.cli.common import echo_error, in_transaction
+from tracker.crm import pull, push
+from tracker.crm.clients import API_PROVIDERS
 from tracker.db import get_engine
 from tracker.errors import LeadTrailError, ValidationError
+from tracker.leads.service import parse_time
+from tracker.models.base import utcnow
 
-crm_group = AppGroup("crm", help="CRM webhooks: secrets, set-up and the inbox.")
+crm_group = AppGroup(
+    "crm", help="CRM sync: webhook secrets, the inbox, API pull of deals, push of leads."
+)
 
 PROVIDER = click.Choice(inbox.PROVIDERS)
 # Providers that verify with a list of secrets (HMAC keys), where rotation keeps the old one.
@@ -121,6 +131,17 @@ def show(site: str, base_url: str | None) -> None:
     for provider in inbox.PROVIDERS:
         click.echo(f"{provider:<11} {_webhook_url(base, provider, site_id)}")
         click.echo(f"{'':<11} {lines[provider]}")
+    with in_transaction() as session:
+        marks = {p: pull.checkpoint(session, site_id, p) for p in API_PROVIDERS}
+    for provider in API_PROVIDERS:
+        url_key, token_key = API_SETTINGS[provider]
+        mark = marks[provider]
+        synced = mark.since.isoformat() if mark is not None and mark.since else "never"
+        click.echo(
+            f"{provider + ' API':<15} {getattr(settings, url_key) or 'no URL'}; "
+            f"token {redacted[token_key] or 'not set'}; synced up to {synced}; "
+            f"push {'on' if provider in settings.crm_push else 'off'}"
+        )
 
 
 @crm_group.command("replay")
@@ -137,5 +158,143 @@ def replay(site: str | None, limit: int) -> None:
         echo_error(error)
         raise click.exceptions.Exit(2) from None
     click.echo(f"replayed {len(targets)}: {result.applied} applied, {result.failed} failed")
+    if result.failed:
+        raise click.exceptions.Exit(1)
+
+
+# --- the CRMs' APIs: connect, pull deals, push leads ------------------------------------
+
+# Per provider: the settings behind ``--url`` and the token.
+API_SETTINGS = {
+    "hubspot": ("hubspot_api_url", "hubspot_api_token"),
+    "pipedrive": ("pipedrive_api_url", "pipedrive_api_token"),
+    "salesforce": ("salesforce_instance_url", "salesforce_access_token"),
+}
+
+
+@crm_group.command("connect")
+@click.argument("site")
+@click.argument("provider", type=click.Choice(API_PROVIDERS))
+@click.option(
+    "--token",
+    prompt="API token",
+    hide_input=True,
+    help="HubSpot private app token, Pipedrive API token or Salesforce access token. "
+    "Asked for (hidden) when not given; a pipe works too.",
+)
+@click.option("--url", help="API base URL (Salesforce: the org's instance URL, required).")
+@click.option("--api-version", help="Salesforce REST API version, e.g. v62.0.")
+@click.option(
+    "--push/--no-push",
+    "push_on",
+    default=None,
+    help="Upsert every new lead and stage change onto this CRM's contacts (hubspot, pipedrive).",
+)
+def connect(
+    site: str,
+    provider: str,
+    token: str,
+    url: str | None,
+    api_version: str | None,
+    push_on: bool | None,
+) -> None:
+    """Store SITE's API URL and token for PROVIDER (for `crm sync` and `crm push`)."""
+    url_key, token_key = API_SETTINGS[provider]
+    changes: dict[str, object] = {token_key: token.strip()}
+    if url:
+        changes[url_key] = url
+    if api_version:
+        if provider != "salesforce":
+            raise click.UsageError("--api-version is for Salesforce only")
+        changes["salesforce_api_version"] = api_version
+    if push_on is not None and provider not in sites.PUSH_PROVIDERS:
+        raise click.UsageError(f"pushing leads is for {', '.join(sites.PUSH_PROVIDERS)} only")
+    with in_transaction() as session:
+        found = sites.find_site(session, site)
+        current = sites.site_settings(found)
+        if push_on is not None:
+            kept = [name for name in current.crm_push if name != provider]
+            changes["crm_push"] = kept + ([provider] if push_on else [])
+        typed = sites.update_site_settings(session, found, changes)
+    click.echo(f"{provider} API: {getattr(typed, url_key) or 'no URL set'}")
+    click.echo(f"token:       {sites.secret_fingerprint(getattr(typed, token_key))}")
+    click.echo(f"push leads:  {'on' if provider in typed.crm_push else 'off'}")
+
+
+@crm_group.command("sync")
+@click.argument("provider", type=click.Choice(API_PROVIDERS))
+@click.option("--site", "site_ref", required=True, help="The site (id or name).")
+@click.option(
+    "--since",
+    help="Pull deals modified since this ISO 8601 time (default: the stored checkpoint; "
+    "first run: every deal).",
+)
+def sync(provider: str, site_ref: str, since: str | None) -> None:
+    """Pull PROVIDER's deals changed since the last sync into SITE's inbox and apply them.
+
+    The checkpoint advances after every page: run it again after an interruption and it
+    resumes. Exit code 1 if the API failed or a deal could not be applied.
+    """
+    start: dt.datetime | None = None
+    try:
+        start = parse_time(since, "since") if since is not None else None
+    except ValidationError as error:
+        echo_error(error)
+        raise click.exceptions.Exit(2) from None
+    with in_transaction() as session:
+        site_id = sites.find_site(session, site_ref).id
+    totals = {"deals": 0, "stored": 0, "applied": 0, "failed": 0}
+    checkpoint: dt.datetime | None = None
+    problem: str | None = None
+    with click.progressbar(length=0, label=f"{provider} deals", show_pos=True) as bar:
+        try:
+            for page in pull.sync_deals(get_engine(), site_id, provider, since=start):
+                if page.total is not None:
+                    bar.length = max(page.total, totals["deals"] + page.deals)
+                bar.update(page.deals)
+                for key in totals:
+                    totals[key] += getattr(page, key)
+                checkpoint = page.checkpoint
+        except ApiError as error:
+            problem = f"{provider} API: {error}"
+        except LeadTrailError as error:
+            echo_error(error)
+            raise click.exceptions.Exit(2) from None
+    click.echo(
+        f"{totals['deals']} deals read, {totals['stored']} new, "
+        f"{totals['applied']} applied, {totals['failed']} failed"
+    )
+    click.echo(f"checkpoint:  {checkpoint.isoformat() if checkpoint else 'none yet'}")
+    if problem:
+        click.echo(f"stopped: {problem}; run again to resume from the checkpoint", err=True)
+    if problem or totals["failed"]:
+        raise click.exceptions.Exit(1)
+
+
+@crm_group.command("push")
+@click.option("--site", "site_ref", help="Only this site (id or name); default: every site.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--retry-failed", is_flag=True, help="First put rows that failed for good back in the queue."
+)
+def push_leads(site_ref: str | None, limit: int, retry_failed: bool) -> None:
+    """Deliver the CRM outbox: upsert queued leads onto their CRM contacts.
+
+    Run it from cron or a systemd timer (docs/crm.md). Rows the CRM may accept later stay
+    queued with a growing delay; exit code 1 if any row failed for good.
+    """
+    now = utcnow()
+    with in_transaction() as session:
+        site_id = sites.find_site(session, site_ref).id if site_ref else None
+        requeued = push.requeue_failed(session, site_id, now) if retry_failed else 0
+    result = push.drain_outbox(get_engine(), site_id=site_id, limit=limit, now=now)
+    with in_transaction() as session:
+        left = push.outbox_counts(session, site_id)
+    if requeued:
+        click.echo(f"requeued {requeued} failed row(s)")
+    click.echo(
+        f"pushed: {result.sent} sent, {result.retrying} to retry, {result.failed} failed; "
+        f"outbox: {left.get('pending', 0)} pending, {left.get('failed', 0)} failed"
+    )
     if result.failed:
         raise click.exceptions.Exit(1)

@@ -6,9 +6,12 @@ import json
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tracker import sites
 from tracker.cli.common import in_transaction
+from tracker.models import Site
 
 sites_group = AppGroup("sites", help="Tracked websites (tenants).")
 keys_group = AppGroup("keys", help="Secret API keys of a site.")
@@ -114,6 +117,18 @@ def list_keys(site: str) -> None:
 DEMO_SITE_NAME = "Demo site"
 
 
+def ensure_demo_site(session: Session) -> Site:
+    """The demo site, created on first use (its secret API key is printed once then)."""
+    site = session.scalars(select(Site).where(Site.name == DEMO_SITE_NAME)).first()
+    if site is None:
+        created = sites.create_site(
+            session, name=DEMO_SITE_NAME, domains=["localhost", "127.0.0.1"]
+        )
+        site = created.site
+        click.echo(f"created the demo site; its secret API key: {created.api_key}")
+    return site
+
+
 @sites_group.command("demo")
 @click.option(
     "--collector-url", default=None, help="Where t.js is served (default: LEADTRAIL_HOST:PORT)."
@@ -121,20 +136,11 @@ DEMO_SITE_NAME = "Demo site"
 def demo(collector_url: str | None) -> None:
     """Make sure the demo site exists (idempotent) and print its script tag and page."""
     from flask import current_app
-    from sqlalchemy import select
-
-    from tracker.models import Site
 
     settings = current_app.config["LEADTRAIL_SETTINGS"]
     origin = collector_url or f"http://{settings.host}:{settings.port}"
     with in_transaction() as session:
-        site = session.scalars(select(Site).where(Site.name == DEMO_SITE_NAME)).first()
-        if site is None:
-            created = sites.create_site(
-                session, name=DEMO_SITE_NAME, domains=["localhost", "127.0.0.1"]
-            )
-            site = created.site
-            click.echo(f"created the demo site; its secret API key: {created.api_key}")
+        site = ensure_demo_site(session)
         tag = sites.script_tag(origin, site.write_key, sites.site_settings(site))
     click.echo(f"demo site:  {DEMO_SITE_NAME} (write key {site.write_key})")
     click.echo(f"script tag: {tag}")

@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from tracker.models import (
+    CrmOutbox,
     Event,
     Lead,
     LeadVisitor,
@@ -59,7 +60,8 @@ def erase_person(session: Session, lead: Lead) -> Erased:
             )
         )
         sessions_erased += _count(session.execute(delete(VisitSession).where(owned)))
-    for model in (OfflineTouch, StageChange, ScoreChange, LeadVisitor):
+    # Queued CRM pushes carry no contact details, but would re-create the person in the CRM.
+    for model in (OfflineTouch, StageChange, ScoreChange, LeadVisitor, CrmOutbox):
         session.execute(delete(model).where(model.site_id == site_id, model.lead_id == lead.id))
     for visitor_id in {link.visitor_id for link in links}:
         other_owner = session.scalar(

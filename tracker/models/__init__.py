@@ -1,21 +1,28 @@
 """Every mapped model, imported here so Alembic and the services see one metadata."""
 
+from tracker.models.attribution import AttributionCredit, AttributionFit
 from tracker.models.base import Base
 from tracker.models.bot import BotHit
 from tracker.models.cost import Cost, ExchangeRate
+from tracker.models.crm import CrmCheckpoint, CrmOutbox
 from tracker.models.deal import CrmEvent, Deal
 from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
 from tracker.models.session import VisitSession
 from tracker.models.site import ApiKey, Site
+from tracker.models.user import User, UserSite
 from tracker.models.visitor import Visitor
 
 __all__ = [
     "ApiKey",
+    "AttributionCredit",
+    "AttributionFit",
     "Base",
     "BotHit",
     "Cost",
+    "CrmCheckpoint",
     "CrmEvent",
+    "CrmOutbox",
     "Deal",
     "Event",
     "ExchangeRate",
@@ -25,6 +32,8 @@ __all__ = [
     "ScoreChange",
     "Site",
     "StageChange",
+    "User",
+    "UserSite",
     "VisitSession",
     "Visitor",
 ]

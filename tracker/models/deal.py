@@ -61,8 +61,9 @@ class Deal(Base):
 
 
 class CrmEvent(Base):
-    """One webhook delivery exactly as received: stored before it is acknowledged, applied
-    after, replayable. A redelivery of the same body is the same row."""
+    """One webhook delivery exactly as received (or one deal version pulled from a CRM's API):
+    stored before it is acknowledged, applied after, replayable. A redelivery of the same
+    body, or the same version pulled again, is the same row."""
 
     __tablename__ = "crm_events"
     __table_args__ = (
@@ -75,6 +76,11 @@ class CrmEvent(Base):
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     provider: Mapped[str] = mapped_column(String(20), nullable=False)
+    # How it came: ``webhook`` (the body as posted) or ``pull`` (one deal record as the
+    # provider's API returned it, from ``crm sync``).
+    source: Mapped[str] = mapped_column(
+        String(10), nullable=False, default="webhook", server_default="webhook"
+    )
     # The provider's delivery or event id when it has one, else a hash of the body.
     delivery_key: Mapped[str] = mapped_column(String(128), nullable=False)
     received_at: Mapped[timestamp]

@@ -176,3 +176,12 @@ def test_sorted_fallback_for_huge_batches_gives_the_same_credits(name, monkeypat
 
     np.testing.assert_allclose(sorted_.credit, dense.credit, rtol=1e-12)
     np.testing.assert_allclose(sorted_.value, dense.value, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["markov", "shapley"])
+def test_conversions_without_any_touch_cannot_fit(name):
+    # Only touchless conversions: there is nothing to learn channel effects from.
+    batch = JourneyBatch.from_paths(["", "A"], conversions=[3, 0], nulls=[0, 2])
+
+    with pytest.raises(AttributionError, match="with a touch"):
+        create_model(name).fit(batch)

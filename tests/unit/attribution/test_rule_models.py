@@ -176,3 +176,11 @@ def test_credits_sum_by_group_key():
     by_campaign = create_model("linear").attribute(journey).by_group("campaign")
 
     assert by_campaign == {"spring": (0.5, 45.0), "brand": (0.5, 45.0)}
+
+
+@pytest.mark.parametrize("name", ["position_based", "w_shaped", "first_touch", "time_decay"])
+def test_a_batch_of_only_touchless_journeys_gets_no_credit(name):
+    credits = create_model(name).attribute([Journey((), value=10.0), Journey((), value=5.0)])
+
+    assert credits.credit.size == 0
+    assert credits.journey_totals()[0].tolist() == [0.0, 0.0]

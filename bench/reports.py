@@ -1,0 +1,283 @@
+"""Reports benchmark: a year of traffic, leads, deals and spend; a full attribution rebuild;
+the revenue-by-channel and revenue-by-campaign reports over 90 days under three models.
+
+Generates (defaults, issue 6) 1,000,000 sessions of 400,000 visitors, 100,000 leads (one
+visitor each, created in one of their sessions), 20,000 deals of which 10,000 won, 5,000
+lost and 5,000 open, and daily spend per paid campaign, all over the past year, on a fresh
+database per dialect (bulk-loaded with COPY on PostgreSQL, executemany on SQLite; loading is
+not timed). Then:
+
+- ``attribution rebuild``: every stored model (DESIGN section 6's ten) for the site, timed
+  once (target: under 60 s);
+- ``GET /api/v1/reports/revenue`` grouped by channel and by campaign, for the last 90 days,
+  under linear, position_based and markov: ``--requests`` timed requests each through the
+  Flask test client (auth included), after one warm-up; prints p50/p95 and the number of
+  SQL statements per request (target: p95 under 300 ms on PostgreSQL).
+
+Not a test: ``python bench/reports.py [--dialect postgresql|sqlite|both] [--scale 0.1]``.
+PostgreSQL comes from LEADTRAIL_BENCH_DATABASE_URL (default: the local server as postgres;
+a database ``leadtrail_bench`` is dropped and created).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
+
+from tracker import create_app, migrate  # noqa: E402
+from tracker.config import Settings  # noqa: E402
+from tracker.db import make_engine  # noqa: E402
+from tracker.models import (  # noqa: E402
+    Cost,
+    Deal,
+    Lead,
+    LeadVisitor,
+    Site,
+    StageChange,
+    Visitor,
+    VisitSession,
+)
+from tracker.reports.storage import bulk_insert, rebuild_site  # noqa: E402
+from tracker.sites import create_site  # noqa: E402
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+YEAR = dt.timedelta(days=365)
+# channel, source, medium, campaigns, share of sessions, paid
+CHANNELS = (
+    ("Paid Search", "google", "cpc", 20, 0.25, True),
+    ("Organic Search", "google", "organic", 0, 0.25, False),
+    ("Paid Social", "facebook", "paid", 10, 0.10, True),
+    ("Organic Social", "linkedin", "social", 0, 0.05, False),
+    ("Email", "newsletter", "email", 12, 0.10, False),
+    ("Referral", "partner.example", "referral", 0, 0.05, False),
+    ("Display", "gdn", "display", 8, 0.05, True),
+    ("Direct", None, None, 0, 0.15, False),
+)
+PAGES = [f"https://example.com/{name}" for name in (
+    "", "pricing", "features", "blog/a", "blog/b", "blog/c", "demo", "contact", "docs", "about")]
+MODELS = ("linear", "position_based", "markov")
+GROUPS = ("channel", "campaign")
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def bulk_load(engine: Engine, table: Any, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
+              ) -> int:
+    with engine.begin() as conn:
+        return bulk_insert(conn, table, columns, rows)
+
+
+def generate(engine: Engine, site_id: int, n_sessions: int, n_visitors: int, n_leads: int,
+             n_deals: int, now: dt.datetime, rng: np.random.Generator) -> None:
+    """Load a year of data for ``site_id`` (see the module docstring)."""
+    json_empty = "{}" if engine.dialect.name == "postgresql" else {}
+    start = now - YEAR
+    shares = np.array([c[4] for c in CHANNELS])
+    visitor_of = np.sort(rng.integers(0, n_visitors, n_sessions))
+    visitor_of[:n_visitors] = np.arange(n_visitors)  # every visitor has a session
+    visitor_of.sort()
+    seconds = rng.uniform(0, YEAR.total_seconds(), n_sessions)
+    order = np.lexsort((seconds, visitor_of))
+    visitor_of, seconds = visitor_of[order], seconds[order]
+    channel = rng.choice(len(CHANNELS), n_sessions, p=shares / shares.sum())
+    campaign = rng.integers(0, 1_000_000, n_sessions)
+    keyword = rng.integers(0, 200, n_sessions)
+    page = rng.integers(0, len(PAGES), n_sessions)
+    session_ids = [uuid.uuid4() for _ in range(n_sessions)]
+    visitor_ids = [f"v{i:08d}" for i in range(n_visitors)]
+    first = np.searchsorted(visitor_of, np.arange(n_visitors))
+    last = np.searchsorted(visitor_of, np.arange(n_visitors), side="right") - 1
+    at = [start + dt.timedelta(seconds=float(s)) for s in seconds]
+
+    log(f"  visitors {n_visitors:,}")
+    bulk_load(engine, Visitor.__table__, ("site_id", "id", "first_seen_at", "last_seen_at"),
+              ((site_id, visitor_ids[v], at[first[v]], at[last[v]]) for v in range(n_visitors)))
+
+    def session_row(i: int) -> tuple[Any, ...]:
+        name, source, medium, campaigns, _share, _paid = CHANNELS[channel[i]]
+        camp = f"{name.lower().replace(' ', '_')}_{campaign[i] % campaigns}" if campaigns else None
+        term = f"keyword {keyword[i]}" if name == "Paid Search" else None
+        return (site_id, session_ids[i], visitor_ids[visitor_of[i]], at[i],
+                at[i] + dt.timedelta(minutes=5), f"{PAGES[page[i]]}?ref={i % 7}", name, source,
+                medium, camp, term, "bench")
+
+    log(f"  sessions {n_sessions:,}")
+    bulk_load(engine, VisitSession.__table__,
+              ("site_id", "id", "visitor_id", "started_at", "ended_at", "landing_url", "channel",
+               "source", "medium", "campaign", "term", "channel_rules_version"),
+              # in time order, as the collector writes them
+              (session_row(int(i)) for i in np.argsort(seconds, kind="stable")))
+
+    # Leads: visitors 0..n_leads-1, created in one of their sessions (uniformly chosen).
+    lead_ids = [uuid.uuid4() for _ in range(n_leads)]
+    creation = first[:n_leads] + (
+        rng.random(n_leads) * (last[:n_leads] - first[:n_leads] + 1)).astype(np.int64)
+    created = [at[creation[i]] + dt.timedelta(minutes=1) for i in range(n_leads)]
+    deal_lead = rng.choice(n_leads, n_deals, replace=False)
+    status = np.array(["won"] * (n_deals // 2) + ["lost"] * (n_deals // 4)
+                      + ["open"] * (n_deals - n_deals // 2 - n_deals // 4))
+    rng.shuffle(status)
+    stage = ["lead"] * n_leads
+    for lead, state in zip(deal_lead.tolist(), status.tolist(), strict=True):
+        stage[lead] = "customer" if state == "won" else (
+            "opportunity" if stage[lead] != "customer" else stage[lead])
+    log(f"  leads {n_leads:,}")
+    bulk_load(engine, Lead.__table__,
+              ("site_id", "id", "email", "created_at", "updated_at", "stage", "stage_changed_at",
+               "score", "first_session_id", "creation_session_id", "source_of_creation",
+               "crm_ids"),
+              ((site_id, lead_ids[i], f"lead{i}@example.com", created[i], created[i], stage[i],
+                created[i], 0, session_ids[first[i]], session_ids[creation[i]], "form",
+                json_empty) for i in range(n_leads)))
+    bulk_load(engine, LeadVisitor.__table__,
+              ("site_id", "id", "lead_id", "visitor_id", "valid_from", "valid_to", "linked_at"),
+              ((site_id, uuid.uuid4(), lead_ids[i], visitor_ids[i], None, None, created[i])
+               for i in range(n_leads)))
+    opened = [created[lead] + dt.timedelta(days=float(rng.uniform(1, 30))) for lead in deal_lead]
+    closed = [min(o + dt.timedelta(days=float(rng.uniform(1, 60))), now) for o in opened]
+    changes = [(site_id, uuid.uuid4(), lead_ids[i], None, "lead", created[i], "form", None)
+               for i in range(n_leads)]
+    for d, lead in enumerate(deal_lead.tolist()):
+        changes.append((site_id, uuid.uuid4(), lead_ids[lead], "lead", "opportunity", opened[d],
+                        "crm", None))
+        if status[d] == "won":
+            changes.append((site_id, uuid.uuid4(), lead_ids[lead], "opportunity", "customer",
+                            closed[d], "crm", None))
+    bulk_load(engine, StageChange.__table__,
+              ("site_id", "id", "lead_id", "from_stage", "to_stage", "changed_at", "cause",
+               "detail"), changes)
+    amounts = rng.uniform(500, 20_000, n_deals).round(2)
+    owners = ("olivia", "paul", "quinn", "rosa")
+    log(f"  deals {n_deals:,}")
+    bulk_load(engine, Deal.__table__,
+              ("site_id", "id", "provider", "external_id", "lead_id", "amount", "currency",
+               "status", "owner", "created_at", "closed_at", "deleted", "field_times",
+               "last_event_at", "updated_at"),
+              ((site_id, uuid.uuid4(), "generic", f"d{d}", lead_ids[lead], float(amounts[d]),
+                "USD", status[d], owners[d % 4], opened[d],
+                None if status[d] == "open" else closed[d], False, json_empty,
+                closed[d], closed[d]) for d, lead in enumerate(deal_lead.tolist())))
+    spend = []
+    for day in range(366):
+        date = (start + dt.timedelta(days=day)).date()
+        for name, source, medium, campaigns, _share, paid in CHANNELS:
+            for c in range(campaigns if paid else 0):
+                amount = round(float(rng.uniform(5, 200)), 2)
+                spend.append((site_id, uuid.uuid4(), date, name, source, medium,
+                              f"{name.lower().replace(' ', '_')}_{c}", "", amount, "USD",
+                              amount, now))
+    log(f"  costs {len(spend):,}")
+    bulk_load(engine, Cost.__table__,
+              ("site_id", "id", "day", "channel", "source", "medium", "campaign", "keyword",
+               "amount", "currency", "amount_site", "imported_at"), spend)
+
+
+def fresh_url(dialect: str, workdir: str) -> str:
+    if dialect == "sqlite":
+        path = os.path.join(workdir, "bench.db")
+        if os.path.exists(path):
+            os.remove(path)
+        return f"sqlite:///{path}"
+    admin_url = make_url(os.environ.get("LEADTRAIL_BENCH_DATABASE_URL", DEFAULT_POSTGRES))
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "leadtrail_bench" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "leadtrail_bench"'))
+    admin.dispose()
+    return admin_url.set(database="leadtrail_bench").render_as_string(hide_password=False)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
+    scale = args.scale
+    url = fresh_url(dialect, workdir)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    now = dt.datetime.now(dt.UTC)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        created = create_site(session, name="bench", domains=["example.com"])
+    site_id = created.site.id
+    sizes = (int(1_000_000 * scale), int(400_000 * scale), int(100_000 * scale),
+             int(20_000 * scale))
+    log(f"[{dialect}] loading {sizes[0]:,} sessions, {sizes[2]:,} leads, {sizes[3]:,} deals")
+    began = time.perf_counter()
+    generate(engine, site_id, *sizes, now=now, rng=np.random.default_rng(6))
+    migrate.analyze(engine)
+    log(f"[{dialect}] loaded in {time.perf_counter() - began:.1f} s")
+
+    began = time.perf_counter()
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        site = session.get(Site, site_id)
+        assert site is not None
+        written = rebuild_site(session, site)
+    rebuild_seconds = time.perf_counter() - began
+    migrate.analyze(engine)
+    log(f"[{dialect}] attribution rebuild, 10 models: {rebuild_seconds:.1f} s "
+        f"({written:,} credit rows){'' if rebuild_seconds < 60 else '  MISSES the 60 s target'}")
+
+    app = create_app(Settings(database_url=url, log_level="WARNING"), engine=engine)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {created.api_key}"}
+    end = now.date()
+    begin = end - dt.timedelta(days=89)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    log(f"[{dialect}] revenue report, {begin}..{end}, {args.requests} requests each:")
+    log(f"  {'model':<16}{'group_by':<10}{'p50 ms':>9}{'p95 ms':>9}{'statements':>12}")
+    for model in MODELS:
+        for group in GROUPS:
+            path = (f"/api/v1/reports/revenue?model={model}&group_by={group}"
+                    f"&from={begin}&to={end}")
+            assert client.get(path, headers=headers).status_code == 200  # warm-up
+            timings = []
+            for _ in range(args.requests):
+                statements.clear()
+                began = time.perf_counter()
+                response = client.get(path, headers=headers)
+                timings.append((time.perf_counter() - began) * 1000)
+                assert response.status_code == 200, response.json
+            p95 = percentile(timings, 0.95)
+            flag = "" if dialect != "postgresql" or p95 < 300 else "  MISSES the 300 ms target"
+            log(f"  {model:<16}{group:<10}{statistics.median(timings):>9.1f}{p95:>9.1f}"
+                f"{len(statements):>12}{flag}")
+    engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dialect", choices=("postgresql", "sqlite", "both"), default="both")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="fraction of the issue's sizes (1.0 = 1M sessions)")
+    parser.add_argument("--requests", type=int, default=20)
+    args = parser.parse_args(argv)
+    dialects = ("postgresql", "sqlite") if args.dialect == "both" else (args.dialect,)
+    with tempfile.TemporaryDirectory() as workdir:
+        for dialect in dialects:
+            run(dialect, args, workdir)
+
+
+if __name__ == "__main__":
+    main()

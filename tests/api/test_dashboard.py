@@ -1,0 +1,228 @@
+"""The dashboard on SQLite and PostgreSQL through the Flask test client: sign-in, CSRF,
+tenancy, the pages and their CSV exports, and ``leadtrail users create``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.api.test_leads import identify, visit
+from tests.factories import SiteMaker
+from tracker.models import Cost, User, UserSite
+from tracker.sites import CreatedSite
+from tracker.users import create_user
+
+PASSWORD = "correct horse battery"
+PAGES = (
+    "/dashboard/",
+    "/dashboard/leads",
+    "/dashboard/setup/snippet",
+    "/dashboard/setup/keys",
+    "/dashboard/setup/costs",
+    "/dashboard/setup/crm",
+    "/dashboard/export/revenue.csv",
+    "/dashboard/export/trend.csv",
+    "/dashboard/export/funnel.csv",
+    "/dashboard/export/models.csv",
+)
+
+
+def make_user(
+    db_session: Session, email: str, *site_ids: int, admin: bool = False
+) -> User:
+    with db_session.begin():
+        return create_user(db_session, email, PASSWORD, is_admin=admin, site_ids=site_ids)
+
+
+def csrf_from(client: FlaskClient, path: str = "/dashboard/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match is not None, page[:500]
+    return match.group(1)
+
+
+def log_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    token = csrf_from(client)
+    return client.post(
+        "/dashboard/login",
+        data={"email": email, "password": password, "csrf_token": token},
+    )
+
+
+@pytest.fixture
+def site(sites: SiteMaker) -> CreatedSite:
+    return sites.make()
+
+
+@pytest.fixture
+def signed_in(client: FlaskClient, db_session: Session, site: CreatedSite) -> FlaskClient:
+    make_user(db_session, "marketer@example.com", site.site.id)
+    assert log_in(client, "marketer@example.com").status_code == 302
+    return client
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_requires_a_login(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/dashboard/login?next=")
+
+
+def test_a_wrong_password_is_refused_with_one_message(
+    client: FlaskClient, db_session: Session, site: CreatedSite
+) -> None:
+    make_user(db_session, "marketer@example.com", site.site.id)
+
+    wrong = log_in(client, "marketer@example.com", "not the password")
+    unknown = log_in(client, "nobody@example.com")
+
+    assert wrong.status_code == unknown.status_code == 401
+    assert "wrong email or password" in wrong.get_data(as_text=True)
+    assert "wrong email or password" in unknown.get_data(as_text=True)
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_login_then_pages_render_and_logout_ends_the_session(
+    signed_in: FlaskClient, site: CreatedSite
+) -> None:
+    for path in PAGES:
+        response = signed_in.get(f"{path}?site={site.site.id}")
+        assert response.status_code == 200, (path, response.get_data(as_text=True)[:800])
+
+    token = csrf_from(signed_in, "/dashboard/")
+    assert signed_in.post("/dashboard/logout", data={"csrf_token": token}).status_code == 302
+    assert signed_in.get("/dashboard/").status_code == 302
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    signed_in: FlaskClient, site: CreatedSite, db_session: Session
+) -> None:
+    missing = signed_in.post(f"/dashboard/setup/keys?site={site.site.id}", data={"name": "x"})
+    forged = signed_in.post(
+        f"/dashboard/setup/keys?site={site.site.id}", data={"name": "x", "csrf_token": "forged"}
+    )
+    login_without = signed_in.post(
+        "/dashboard/login", data={"email": "marketer@example.com", "password": PASSWORD}
+    )
+
+    assert missing.status_code == forged.status_code == login_without.status_code == 403
+    assert "csrf_token" in missing.get_data(as_text=True)
+    token = csrf_from(signed_in, f"/dashboard/setup/keys?site={site.site.id}")
+    created = signed_in.post(
+        f"/dashboard/setup/keys?site={site.site.id}", data={"name": "ci", "csrf_token": token}
+    )
+    assert created.status_code == 200
+    assert re.search(r'value="lt_sk_\d+_[a-z0-9]+_[^"]+"', created.get_data(as_text=True))
+
+
+def test_a_user_cannot_open_another_sites_pages(
+    signed_in: FlaskClient, sites: SiteMaker, db_session: Session, site: CreatedSite
+) -> None:
+    other = sites.make(domains=["other.example"])
+    token = csrf_from(signed_in, "/dashboard/")
+
+    pages = [signed_in.get(f"{path}?site={other.site.id}") for path in PAGES]
+    upload = signed_in.post(
+        f"/dashboard/setup/costs?site={other.site.id}",
+        data={"csrf_token": token, "file": (_csv("2026-01-05,Paid Search,google,,,,10"), "c.csv")},
+        content_type="multipart/form-data",
+    )
+
+    assert {page.status_code for page in pages} == {403}
+    assert upload.status_code == 403
+    assert db_session.scalars(select(Cost)).all() == []
+    own = signed_in.get("/dashboard/")
+    assert own.status_code == 200 and other.site.name not in own.get_data(as_text=True)
+
+
+def test_an_admin_sees_every_site(
+    client: FlaskClient, sites: SiteMaker, db_session: Session, site: CreatedSite
+) -> None:
+    other = sites.make(domains=["other.example"])
+    make_user(db_session, "admin@example.com", admin=True)
+    log_in(client, "admin@example.com")
+
+    page = client.get(f"/dashboard/?site={other.site.id}")
+
+    assert page.status_code == 200
+    assert site.site.name in page.get_data(as_text=True)
+
+
+def _csv(*lines: str) -> bytes:
+    header = "date,channel,source,medium,campaign,keyword,amount"
+    return "\n".join((header, *lines)).encode()
+
+
+def test_cost_upload_shows_errors_by_row_and_column_and_imports_nothing(
+    signed_in: FlaskClient, site: CreatedSite, db_session: Session
+) -> None:
+    import io
+
+    path = f"/dashboard/setup/costs?site={site.site.id}"
+    token = csrf_from(signed_in, path)
+    bad = _csv("2026-01-05,Paid Search,google,cpc,spring,shoes,12.50", "2026-01-06,,,,,,abc")
+
+    refused = signed_in.post(
+        path,
+        data={"csrf_token": token, "file": (io.BytesIO(bad), "costs.csv")},
+        content_type="multipart/form-data",
+    )
+    good = signed_in.post(
+        path,
+        data={"csrf_token": token, "file": (io.BytesIO(_csv("2026-01-05,Paid Search,google,cpc,"
+                                                               "spring,shoes,12.50")), "c.csv")},
+        content_type="multipart/form-data",
+    )
+
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "Nothing was imported" in text
+    assert re.search(r"<td>2</td><td>channel</td>", text)
+    assert re.search(r"<td>2</td><td>amount</td><td>expected a number", text)
+    assert good.status_code == 200 and "Imported 1 cost rows" in good.get_data(as_text=True)
+    assert [c.amount_site for c in db_session.scalars(select(Cost))] == [12.5]
+
+
+def test_overview_shows_the_report_figures_and_its_csv_equals_the_api_csv(
+    signed_in: FlaskClient, client: FlaskClient, site: CreatedSite
+) -> None:
+    paid = "https://example.com/?utm_source=google&utm_medium=cpc"
+    visit(client, site, "visitor-dash-one", paid, 30)
+    assert identify(client, site, "visitor-dash-one", "ada@example.com").status_code == 200
+    today = dt.datetime.now(dt.UTC).date()
+    window = f"model=first_touch&from={today - dt.timedelta(days=6)}&to={today}"
+
+    page = signed_in.get(f"/dashboard/?site={site.site.id}&{window}")
+    exported = signed_in.get(f"/dashboard/export/revenue.csv?site={site.site.id}&{window}")
+    from_api = client.get(
+        f"/api/v1/reports/revenue?format=csv&{window}",
+        headers={"Authorization": f"Bearer {site.api_key}"},
+    )
+    leads = signed_in.get(f"/dashboard/leads?site={site.site.id}&q=ada")
+
+    assert page.status_code == 200 and "Paid Search" in page.get_data(as_text=True)
+    assert exported.status_code == from_api.status_code == 200
+    assert exported.get_data(as_text=True) == from_api.get_data(as_text=True)
+    assert exported.get_data(as_text=True).splitlines()[1].startswith("Paid Search,1,1,1.0,")
+    assert "ada@example.com" in leads.get_data(as_text=True)
+
+
+def test_users_create_command_hashes_the_password_and_grants_sites(
+    runner: FlaskCliRunner, site: CreatedSite, db_session: Session
+) -> None:
+    result = runner.invoke(
+        args=["users", "create", "New@Example.com", "--site", str(site.site.id),
+              "--password", PASSWORD]
+    )
+    short = runner.invoke(args=["users", "create", "x@example.com", "--password", "short"])
+
+    assert result.exit_code == 0, result.output
+    user = db_session.scalars(select(User)).one()
+    assert user.email == "new@example.com" and PASSWORD not in user.password_hash
+    assert db_session.scalars(select(UserSite.site_id)).all() == [site.site.id]
+    assert short.exit_code == 2 and "password" in short.output

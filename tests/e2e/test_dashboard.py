@@ -1,0 +1,283 @@
+"""The dashboard in real Chromium against a real ``leadtrail serve``: sign in, switch the
+model, drill down, open a journey, download a CSV equal to the API's, upload costs with an
+error, replay a failed webhook. Each page is saved under ``build/screenshots/``.
+
+Data goes in through the real paths: visits and forms through the collector over HTTP, deals
+through signed webhooks, the user through the users service. The one failed delivery is
+made by the inbox service with the deal store failing (as ``tests/api/test_webhooks.py``
+does), since a healthy server never fails to apply a valid delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from crm_sync.providers import generic
+from tests.e2e.conftest import USER_AGENT, LiveServer, Tab
+from tracker import inbox
+from tracker.db import PROJECT_ROOT
+from tracker.models.base import utcnow
+from tracker.sites import CreatedSite
+from tracker.users import create_user
+
+SCREENSHOTS = PROJECT_ROOT / "build" / "screenshots"
+PASSWORD = "a long dashboard password"
+SECRET = "whsec_dashboard_e2e_0123456789"
+ORIGIN = "http://localhost"
+
+
+def _send(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
+def _visit(server: LiveServer, site: CreatedSite, visitor: str, url: str, minutes_ago: float,
+           ref: str | None = None) -> None:
+    now = int(time.time() * 1000)
+    event: dict[str, Any] = {"id": secrets.token_hex(8), "type": "pageview",
+                             "ts": now - int(minutes_ago * 60_000), "url": url}
+    if ref:
+        event["ref"] = ref
+    body = {"k": site.write_key, "vid": visitor, "sent_at": now, "events": [event]}
+    headers = {"User-Agent": USER_AGENT, "Origin": ORIGIN, "Content-Type": "text/plain"}
+    assert _send(f"{server.url}/collect", json.dumps(body).encode(), headers) == 200
+
+
+def _identify(server: LiveServer, site: CreatedSite, visitor: str, email: str) -> None:
+    body = {"k": site.write_key, "vid": visitor, "id": secrets.token_hex(8),
+            "ts": int(time.time() * 1000), "url": "http://localhost/contact", "email": email}
+    headers = {"User-Agent": USER_AGENT, "Origin": ORIGIN, "Content-Type": "text/plain"}
+    assert _send(f"{server.url}/identify", json.dumps(body).encode(), headers) == 200
+
+
+def _won(deal_id: str, email: str, amount: str) -> bytes:
+    occurred = utcnow().isoformat().replace("+00:00", "Z")
+    event = {"id": f"evt_{deal_id}", "type": "deal.won", "occurred_at": occurred,
+             "deal": {"id": deal_id, "email": email, "amount": amount, "currency": "USD"}}
+    return json.dumps(event).encode()
+
+
+@dataclass
+class Seeded:
+    server: LiveServer
+    site: CreatedSite
+    email: str
+
+    def url(self, path: str, **query: str) -> str:
+        args = "&".join(f"{k}={v}" for k, v in {"site": str(self.site.site.id), **query}.items())
+        return f"{self.server.url}{path}?{args}"
+
+
+@pytest.fixture(scope="module")
+def seeded(live_server: LiveServer) -> Iterator[Seeded]:
+    site = live_server.make_site(generic_secrets=[SECRET])
+    email = f"marketer{site.site.id}@example.com"
+    with Session(live_server.engine) as session, session.begin():
+        create_user(session, email, PASSWORD, site_ids=[site.site.id])
+    # Alice: a paid click (campaign and keyword), back later from organic search, then a form.
+    _visit(live_server, site, "visitor-alice",
+           "http://localhost/?utm_source=google&utm_medium=cpc&utm_campaign=spring"
+           "&utm_term=crm+software", 120)
+    _visit(live_server, site, "visitor-alice", "http://localhost/pricing", 10,
+           ref="https://www.bing.com/")
+    _identify(live_server, site, "visitor-alice", "alice@example.com")
+    # Bob: a paid social visit, then a form.
+    _visit(live_server, site, "visitor-bob",
+           "http://localhost/?utm_source=facebook&utm_medium=paid_social&utm_campaign=retarget", 5)
+    _identify(live_server, site, "visitor-bob", "bob@example.com")
+    body = _won("D-1", "alice@example.com", "1200")
+    header = generic.sign(body, SECRET, int(time.time()))
+    status = _send(f"{live_server.url}/webhooks/generic/{site.site.id}", body,
+                   {"LeadTrail-Signature": header, "Content-Type": "application/json"})
+    assert status == 200
+    _store_failed_delivery(live_server, site, _won("D-2", "bob@example.com", "300"))
+    yield Seeded(live_server, site, email)
+
+
+def _store_failed_delivery(server: LiveServer, site: CreatedSite, body: bytes) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("deal store unavailable")
+
+    received = utcnow()
+    with Session(server.engine) as session, session.begin():
+        from tracker.sites import site_settings
+
+        settings = site_settings(session.merge(site.site))
+        events = inbox.parse_delivery("generic", settings, body, received)
+        stored = inbox.store_delivery(session, site.site.id, "generic", body, events, {},
+                                      received)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("tracker.inbox.apply_deal_update", refuse)
+        assert inbox.apply_stored(server.engine, site.site.id, stored.id) == inbox.FAILED
+
+
+def _shoot(tab: Tab, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _log_in(tab: Tab, seeded: Seeded) -> None:
+    tab.page.goto(seeded.url("/dashboard/"))
+    tab.page.fill("#email", seeded.email)
+    tab.page.fill("#password", PASSWORD)
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector("#groups-table")
+
+
+def _cell(tab: Tab, table: str, group: str, metric: str) -> str:
+    name = tab.page.locator("th", has_text=re.compile(f"^{re.escape(group)}$"))
+    row = tab.page.locator(f"#{table} tbody tr").filter(has=name)
+    return row.locator(f"td[data-metric='{metric}']").inner_text()
+
+
+def test_sign_in_switch_model_and_drill_into_a_campaign(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 1280, "height": 900})
+    tab.page.goto(seeded.url("/dashboard/login"))
+    _shoot(tab, "login")
+    _log_in(tab, seeded)
+    tab.page.select_option("#f-model", "first_touch")
+    tab.page.click("form.filters button[type=submit]")
+    tab.page.wait_for_url("**model=first_touch**")
+    _shoot(tab, "overview")
+    first_touch = _cell(tab, "groups-table", "Paid Search", "revenue")
+
+    tab.page.select_option("#f-model", "last_touch")
+    tab.page.click("form.filters button[type=submit]")
+    tab.page.wait_for_url("**model=last_touch**")
+    last_touch = _cell(tab, "groups-table", "Paid Search", "revenue")
+
+    tab.page.get_by_role("link", name="Paid Search", exact=True).click()
+    tab.page.get_by_role("link", name="google", exact=True).click()
+    tab.page.get_by_role("link", name="spring", exact=True).click()
+    tab.page.wait_for_selector("text=Revenue by keyword")
+    keyword_row = tab.page.locator("#groups-table tbody th", has_text="crm software")
+    _shoot(tab, "overview-drilled-to-keyword")
+
+    assert (first_touch, last_touch) == ("1,200.00", "0.00")
+    assert keyword_row.count() == 1
+    assert "campaign=spring" in tab.page.url and "model=last_touch" in tab.page.url
+    assert tab.page.evaluate("document.querySelectorAll('canvas[data-chart]').length") == 4
+    assert tab.page.evaluate("Object.keys(Chart.instances).length") == 4
+
+
+def test_lead_journey_and_a_narrow_screen(seeded: Seeded, new_tab: Callable[..., Tab]) -> None:
+    tab = new_tab(viewport={"width": 375, "height": 800})
+    _log_in(tab, seeded)
+    _shoot(tab, "overview-375px")
+    overflow = tab.page.evaluate("document.documentElement.scrollWidth")
+
+    tab.page.goto(seeded.url("/dashboard/leads", model="first_touch"))
+    tab.page.fill("#q", "alice")
+    tab.page.press("#q", "Enter")
+    tab.page.get_by_role("link", name="alice@example.com").click()
+    tab.page.wait_for_selector("#journey")
+    _shoot(tab, "lead-journey")
+    journey_width = tab.page.evaluate("document.documentElement.scrollWidth")
+    credits = tab.page.locator("#journey .credit li[data-conversion='won']").all_inner_texts()
+
+    assert overflow <= 375 and journey_width <= 375
+    assert credits == ["Won deal: 100.0%", "Won deal: 0.0%"]
+
+
+def test_csv_download_equals_the_api(seeded: Seeded, new_tab: Callable[..., Tab],
+                                     tmp_path: Path) -> None:
+    tab = new_tab()
+    _log_in(tab, seeded)
+    today = dt.datetime.now(dt.UTC).date()
+    window = {"model": "linear", "from": str(today - dt.timedelta(days=6)), "to": str(today)}
+    tab.page.goto(seeded.url("/dashboard/", **window))
+    with tab.page.expect_download() as download:
+        tab.page.get_by_role("link", name="Download this report as CSV").click()
+    saved = tmp_path / "revenue.csv"
+    download.value.save_as(saved)
+    query = "&".join(f"{k}={v}" for k, v in window.items())
+    request = urllib.request.Request(
+        f"{seeded.server.url}/api/v1/reports/revenue?format=csv&{query}",
+        headers={"Authorization": f"Bearer {seeded.site.api_key}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        from_api = response.read().decode()
+
+    assert saved.read_bytes().decode() == from_api
+    assert "Paid Search" in from_api
+
+
+def test_cost_upload_shows_the_error_then_imports(
+    seeded: Seeded, new_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = new_tab()
+    _log_in(tab, seeded)
+    bad = tmp_path / "costs.csv"
+    bad.write_text("date,channel,source,campaign,amount\n"
+                   "2026-01-05,Paid Search,google,spring,120.50\n"
+                   "2026-01-06,Paid Search,google,spring,lots\n")
+    tab.page.goto(seeded.url("/dashboard/setup/costs"))
+    tab.page.set_input_files("#cost-file", str(bad))
+    tab.page.click("form.inline button[type=submit]")
+    tab.page.wait_for_selector("#cost-errors")
+    _shoot(tab, "costs-error")
+    error_row = tab.page.locator("#cost-errors tbody tr").first.locator("td").all_inner_texts()
+
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "date,channel,source,campaign,amount\n2026-01-05,Paid Search,google,spring,120.50\n"
+    )
+    tab.page.set_input_files("#cost-file", str(good))
+    tab.page.click("form.inline button[type=submit]")
+    result = tab.page.locator("#cost-result").inner_text()
+
+    assert error_row == ["2", "amount", "expected a number such as 1234.56"]
+    assert "Imported 1 cost rows" in result
+    rows = seeded.server.rows("SELECT amount_site FROM costs WHERE site_id = :s",
+                              s=seeded.site.site.id)
+    assert [float(r[0]) for r in rows] == [120.5]
+
+
+def test_replay_a_failed_webhook_and_the_set_up_pages(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab()
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url("/dashboard/setup/crm"))
+    failed_before = tab.page.locator("#failed-events tbody tr").all_inner_texts()
+    _shoot(tab, "crm")
+    tab.page.get_by_role("button", name="Replay delivery", exact=False).click()
+    tab.page.wait_for_selector(".flash")
+    flash = tab.page.locator(".flash").inner_text()
+    failed_after = tab.page.locator("#failed-events tbody tr").all_inner_texts()
+    _shoot(tab, "crm-after-replay")
+
+    tab.page.goto(seeded.url("/dashboard/setup/snippet"))
+    live = tab.page.locator("#live-status").inner_text()
+    _shoot(tab, "snippet")
+    tab.page.goto(seeded.url("/dashboard/setup/keys"))
+    tab.page.fill("#key-name", "reporting")
+    tab.page.click("form.inline button[type=submit]")
+    new_key = tab.page.input_value("#new-key")
+    _shoot(tab, "api-keys")
+
+    assert "ConnectionError: deal store unavailable" in failed_before[0]
+    assert flash == "Event replayed: applied."
+    assert failed_after == ["No failed deliveries."]
+    statuses = seeded.server.rows(
+        "SELECT status FROM crm_events WHERE site_id = :s ORDER BY received_at",
+        s=seeded.site.site.id,
+    )
+    assert [row[0] for row in statuses] == ["applied", "applied"]
+    assert "Last event received" in live
+    assert new_key.startswith(f"lt_sk_{seeded.site.site.id}_")

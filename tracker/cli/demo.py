@@ -1,0 +1,73 @@
+"""``leadtrail demo``: fill the demo site with a year of realistic data (idempotent)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker.cli.common import in_transaction
+from tracker.cli.sites import ensure_demo_site
+from tracker.db import get_engine
+from tracker.demo_data import fill_demo_site
+from tracker.models import User, VisitSession
+from tracker.users import create_user
+
+# A demo login with a published password: it is granted the demo site only.
+DEMO_LOGIN = "demo@leadtrail.local"
+DEMO_PASSWORD = "leadtrail-demo"
+
+
+@click.command("demo")
+@with_appcontext
+@click.option("--visitors", default=6_000, show_default=True, help="Visitors over the period.")
+@click.option("--days", default=365, show_default=True, help="Length of the period.")
+@click.option("--seed", default=2026, show_default=True, help="Same seed, same data.")
+@click.option("--force", is_flag=True, help="Fill even when the demo site already has data.")
+def demo_command(visitors: int, days: int, seed: int, force: bool) -> None:
+    """Create the demo site if needed and fill it through the collector, identity, CRM
+    webhook and cost-import code paths, then rebuild its stored attribution."""
+    with in_transaction() as session:
+        site = ensure_demo_site(session)
+        site_id = site.id
+        _ensure_demo_login(session, site_id)
+        sessions = session.scalar(
+            select(func.count()).select_from(VisitSession).where(VisitSession.site_id == site_id)
+        )
+    if sessions and not force:
+        click.echo(f"the demo site already has {sessions:,} sessions; --force fills it again")
+        return
+    summary = fill_demo_site(
+        get_engine(), site_id, visitors=visitors, days=days, seed=seed,
+        progress=lambda step: click.echo(f"demo: {step} ..."),
+    )
+    click.echo(
+        f"demo site filled: {summary.visitors:,} visitors, {summary.sessions:,} sessions, "
+        f"{summary.events:,} events, {summary.leads:,} leads, {summary.deals:,} deals "
+        f"({summary.won:,} won), {summary.costs:,} cost rows"
+    )
+    if summary.crm_failures:
+        click.echo(f"{len(summary.crm_failures)} CRM events failed to apply", err=True)
+    _rebuild_attribution(site_id)
+
+
+def _ensure_demo_login(session: Session, site_id: int) -> None:
+    """A login that sees only the demo site, so ``make run`` opens onto the dashboard."""
+    if session.scalars(select(User.id).where(User.email == DEMO_LOGIN)).first() is None:
+        create_user(session, DEMO_LOGIN, DEMO_PASSWORD, site_ids=[site_id])
+    click.echo(f"dashboard: /dashboard (log in as {DEMO_LOGIN} / {DEMO_PASSWORD})")
+
+
+def _rebuild_attribution(site_id: int) -> None:
+    from tracker.models import Site
+    from tracker.reports.journeys import CONVERSIONS
+    from tracker.reports.storage import rebuild_site
+    from tracker.sites import site_settings
+
+    with in_transaction() as session:
+        site = session.get(Site, site_id)
+        assert site is not None
+        steps = len(site_settings(site).attribution_models) * len(CONVERSIONS)
+        with click.progressbar(length=steps, label="attribution") as bar:
+            rebuild_site(session, site, None, bar.update)

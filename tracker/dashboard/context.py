@@ -1,0 +1,44 @@
+"""What every dashboard page needs before its own figures: the signed-in user, the sites
+they may open, the chosen site, its settings and the URL filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy.orm import Session
+
+from attribution import model_names
+from tracker.dashboard.filters import Filters
+from tracker.errors import NotFound
+from tracker.models import Site, User
+from tracker.sites import SiteSettings, site_settings
+from tracker.users import site_for_user, visible_sites
+
+
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    user: User
+    sites: list[Site]
+    site: Site
+    settings: SiteSettings
+    filters: Filters
+
+    @property
+    def models(self) -> list[str]:
+        """The models whose credits the site stores (the picker's choices)."""
+        known = set(model_names())
+        return [name for name in self.settings.attribution_models if name in known]
+
+
+def page_context(session: Session, user: User, filters: Filters) -> PageContext:
+    """Resolve the filters' site for ``user`` (their first site when none is asked for).
+    :class:`NotFound` when the user has no site; ``Forbidden`` for another tenant's site."""
+    sites = visible_sites(session, user)
+    if filters.site_id is None:
+        if not sites:
+            raise NotFound("no site is shared with you yet; ask an administrator", "site")
+        site = sites[0]
+        filters = replace(filters, site_id=site.id)
+    else:
+        site = site_for_user(session, user, filters.site_id)
+    return PageContext(user, sites, site, site_settings(site), filters)

@@ -1,0 +1,118 @@
+"""One lead's journey for the dashboard: ``tracker.leads.service.lead_journey`` (sessions,
+offline touches, stage history) merged into one timeline with the lead's deals, and each
+touch's credit under the chosen model from the reports' journey (``queries.lead_journey``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.leads.service import lead_journey
+from tracker.models import Deal, Lead, Site
+from tracker.reports import queries
+
+CONVERSION_LABELS = {"lead": "Lead", "opportunity": "Opportunity", "won": "Won deal"}
+
+
+@dataclass(slots=True)
+class TimelineItem:
+    at: str
+    kind: str  # session, offline, stage, deal
+    title: str
+    detail: dict[str, Any]
+    # conversion type → this touch's share (0..1) under the model, when it is a touch.
+    credit: dict[str, float] = field(default_factory=dict)
+
+
+def touch_credits(
+    session: Session, site: Site, lead_id: str, model: str
+) -> dict[str, dict[str, float]]:
+    """touch id → conversion type → the touch's share under ``model``, from the reports'
+    journey (a touch credited by two won deals shows the mean of its two shares)."""
+    report = queries.lead_journey(session, site, lead_id)
+    sums: dict[str, dict[str, float]] = {}
+    conversions: dict[str, set[str]] = {}
+    for row in report.rows:
+        if row["model"] != model:
+            continue
+        conversions.setdefault(row["conversion"], set()).add(row["conversion_id"])
+        if row["touch_id"] is None:
+            continue
+        entry = sums.setdefault(str(row["touch_id"]), {})
+        entry[row["conversion"]] = entry.get(row["conversion"], 0.0) + float(row["credit"])
+    for entry in sums.values():
+        for conversion in entry:
+            entry[conversion] /= max(1, len(conversions.get(conversion, ())))
+    return sums
+
+
+def _deal_items(session: Session, lead: Lead) -> list[TimelineItem]:
+    items = []
+    for deal in session.scalars(
+        select(Deal).where(
+            Deal.site_id == lead.site_id, Deal.lead_id == lead.id, Deal.deleted.is_(False)
+        )
+    ):
+        amount = f"{deal.amount:,.2f} {deal.currency or ''}".strip() if deal.amount else "—"
+        moment = deal.closed_at or deal.created_at or deal.last_event_at
+        items.append(
+            TimelineItem(
+                moment.isoformat().replace("+00:00", "Z"),
+                "deal",
+                f"Deal {deal.name or deal.external_id}: {deal.status}",
+                {"amount": amount, "stage": deal.stage, "owner": deal.owner,
+                 "provider": deal.provider},
+            )
+        )
+    return items
+
+
+def journey_timeline(
+    session: Session, site: Site, lead: Lead, model: str, mql_threshold: int
+) -> tuple[dict[str, Any], list[TimelineItem]]:
+    """The lead's summary and its timeline, oldest first."""
+    journey = lead_journey(session, lead, mql_threshold)
+    credits = touch_credits(session, site, str(lead.id), model)
+    items: list[TimelineItem] = []
+    for visit in journey["sessions"]:
+        items.append(
+            TimelineItem(
+                visit["started_at"],
+                "session",
+                f"Visit from {visit['channel']}",
+                {
+                    "source": visit["source"],
+                    "medium": visit["medium"],
+                    "campaign": visit["campaign"],
+                    "keyword": visit["term"],
+                    "landing": visit["landing_url"],
+                    "events": visit["events"],
+                },
+                credits.get(visit["id"], {}),
+            )
+        )
+    for touch in journey["offline_touches"]:
+        items.append(
+            TimelineItem(
+                touch["occurred_at"],
+                "offline",
+                f"Offline {touch['kind']} ({touch['channel']})",
+                {"source": touch["source"], "campaign": touch["campaign"], "note": touch["note"]},
+                credits.get(str(touch["id"]), {}),
+            )
+        )
+    for change in journey["stage_history"]:
+        items.append(
+            TimelineItem(
+                change["at"],
+                "stage",
+                f"Stage {change['from'] or '—'} → {change['to']}",
+                {"cause": change["cause"], "detail": change["detail"]},
+            )
+        )
+    items.extend(_deal_items(session, lead))
+    items.sort(key=lambda item: item.at)
+    return journey["lead"], items

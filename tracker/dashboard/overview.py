@@ -1,0 +1,194 @@
+"""The overview's figures, from the report service (``tracker.reports.queries``): the
+dashboard's URL filters become one :class:`ReportQuery` per report, and the reports' rows are
+shaped for tiles, charts and tables. No SQL of its own, so the page, its CSV downloads and
+``/api/v1/reports/...`` always agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tracker.dashboard.filters import LEVELS, Filters
+from tracker.models import Site
+from tracker.reports import queries
+from tracker.reports.query import NONE_LABEL, ReportQuery
+from tracker.reports.render import report_csv
+
+# Days up to which the trend is drawn per day; longer ranges go per week.
+DAILY_TREND_DAYS = 92
+# The revenue table's columns, in order, with their display kind (the CSV has every column).
+TABLE_COLUMNS = (
+    ("visitors", "Visitors", "integer"),
+    ("sessions", "Sessions", "integer"),
+    ("leads", "Leads", "count"),
+    ("opportunities", "Opportunities", "count"),
+    ("customers", "Customers", "count"),
+    ("revenue", "Revenue", "money"),
+    ("cost", "Cost", "money"),
+    ("visitor_to_lead_rate", "Visitor → lead", "percent"),
+    ("lead_to_customer_rate", "Lead → customer", "percent"),
+    ("lead_value", "Lead value", "money"),
+    ("cpl", "CPL", "money"),
+    ("cpa", "CPA", "money"),
+    ("roas", "ROAS", "ratio"),
+    ("roi", "ROI", "ratio"),
+    ("win_rate", "Win rate", "percent"),
+)
+KPIS = (
+    ("visitors", "Visitors", "integer"),
+    ("leads", "Leads", "count"),
+    ("customers", "Customers", "count"),
+    ("revenue", "Revenue", "money"),
+    ("lead_value", "Lead value", "money"),
+    ("cost", "Cost", "money"),
+    ("roi", "ROI", "ratio"),
+)
+REPORT_NAMES = ("revenue", "trend", "funnel", "models")
+# Groups drawn in a chart (the table beside it lists them all).
+CHART_GROUPS = 10
+
+
+def report_query(filters: Filters, report: str = "revenue") -> ReportQuery:
+    """The reports' query for the dashboard's filters (``to`` is inclusive there)."""
+    interval = "day" if filters.days <= DAILY_TREND_DAYS else "week"
+    return ReportQuery(
+        model=filters.model,
+        start=filters.start,
+        end=filters.end - dt.timedelta(days=1),
+        group_by="channel" if report == "funnel" else filters.level,
+        filters=tuple(
+            (name, None if value == NONE_LABEL else value) for name, value in filters.drill
+        ),
+        interval=interval,
+        format="csv",
+        limit=500,
+    )
+
+
+def group_label(value: str | None) -> str:
+    return NONE_LABEL if value is None else value
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    name: str
+    label: str
+    kind: str
+    value: float | None
+    previous: float | None
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.value is None or not self.previous:
+            return None
+        return (self.value - self.previous) / abs(self.previous) * 100
+
+
+def kpis(session: Session, site: Site, filters: Filters) -> list[Kpi]:
+    """Whole-site tiles for the period and the same figures over the previous period of the
+    same length (totals of the revenue report, without drill-down filters)."""
+    whole = Filters(filters.site_id, filters.start, filters.end, filters.model)
+    now = queries.revenue_report(session, site, report_query(whole)).totals or {}
+    before = queries.revenue_report(session, site, report_query(whole.previous())).totals or {}
+    return [
+        Kpi(name, label, kind, _number(now.get(name)), _number(before.get(name)))
+        for name, label, kind in KPIS
+    ]
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    level: str
+    next_level: str | None
+    revenue: queries.Report
+    trend: queries.Report
+    funnel: list[dict[str, Any]]
+    models: list[str]
+    comparison: list[tuple[str, dict[str, float]]]
+    charts: dict[str, dict[str, Any]]
+
+
+def next_level(filters: Filters) -> str | None:
+    index = LEVELS.index(filters.level)
+    return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
+
+
+def run_report(session: Session, site: Site, filters: Filters, name: str) -> queries.Report:
+    """One of :data:`REPORT_NAMES` for the filters."""
+    return queries.REPORTS[name](session, site, report_query(filters, name))
+
+
+def pivot_models(report: queries.Report) -> tuple[list[str], list[tuple[str, dict[str, float]]]]:
+    """The model comparison as rows of ``(group, {model: revenue})``, by the best revenue."""
+    models: list[str] = list(report.meta.get("models", []))
+    table: dict[str, dict[str, float]] = {}
+    for row in report.rows:
+        table.setdefault(group_label(row["group"]), {})[row["model"]] = round(row["revenue"], 2)
+    ordered = sorted(table.items(), key=lambda item: (-max(item[1].values(), default=0), item[0]))
+    return models, ordered
+
+
+def _series(name: str, data: Sequence[Any], axis: str = "y") -> dict[str, Any]:
+    return {"label": name, "data": [round(float(x or 0), 2) for x in data], "yAxisID": axis}
+
+
+def charts(
+    revenue: queries.Report,
+    trend: queries.Report,
+    funnel: Sequence[dict[str, Any]],
+    models: Sequence[str],
+    comparison: Sequence[tuple[str, dict[str, float]]],
+) -> dict[str, dict[str, Any]]:
+    """The specs the page's script hands to Chart.js (each next to a table of the same
+    figures): the top groups by revenue, the trend, the funnel, the top groups per model."""
+    top = revenue.rows[:CHART_GROUPS]
+    periods = trend.rows
+    return {
+        "groups": {"type": "bar", "labels": [group_label(r["group"]) for r in top],
+                   "datasets": [_series("Revenue", [r["revenue"] for r in top])]},
+        "trend": {"type": "line", "labels": [r["period"] for r in periods],
+                  "datasets": [_series("Sessions", [r["sessions"] for r in periods]),
+                               _series("Leads", [r["leads"] for r in periods]),
+                               _series("Revenue", [r["revenue"] for r in periods], "y1")]},
+        "funnel": {"type": "bar", "horizontal": True,
+                   "labels": [r["stage"] for r in funnel],
+                   "datasets": [_series("Leads", [r["leads"] for r in funnel])]},
+        "models": {"type": "bar",
+                   "labels": [group for group, _ in comparison[:CHART_GROUPS]],
+                   "datasets": [_series(model.replace("_", " "),
+                                        [values.get(model, 0) for _, values
+                                         in comparison[:CHART_GROUPS]])
+                                for model in models]},
+    }
+
+
+def overview(session: Session, site: Site, filters: Filters) -> Overview:
+    """Everything the overview page shows below the tiles (4 reports)."""
+    revenue = run_report(session, site, filters, "revenue")
+    trend = run_report(session, site, filters, "trend")
+    funnel = [row for row in run_report(session, site, filters, "funnel").rows
+              if row["group"] == "(all)"]
+    models, comparison = pivot_models(run_report(session, site, filters, "models"))
+    return Overview(
+        level=filters.level,
+        next_level=next_level(filters),
+        revenue=revenue,
+        trend=trend,
+        funnel=funnel,
+        models=models,
+        comparison=comparison,
+        charts=charts(revenue, trend, funnel, models, comparison),
+    )
+
+
+def report_as_csv(session: Session, site: Site, filters: Filters, name: str) -> str:
+    """A report exactly as ``/api/v1/reports/<name>?format=csv`` renders it."""
+    return report_csv(run_report(session, site, filters, name))

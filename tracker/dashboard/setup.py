@@ -1,0 +1,145 @@
+"""What the set-up pages show and do: the snippet with the last event received, CRM
+connections with their webhook URLs and inbox, cost uploads with errors by row and column.
+
+Plain functions over the existing services (``tracker.sites``, ``tracker.inbox``,
+``tracker.costs``); sessions come first, nothing commits here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tracker import costs, inbox
+from tracker.errors import NotFound
+from tracker.models import CrmEvent, Event, Site
+from tracker.sites import SiteSettings, secret_fingerprint
+
+RECENT_EVENTS = 20
+
+
+def last_event(session: Session, site_id: int) -> dict[str, Any] | None:
+    """The newest stored event of the site (what the snippet's live check shows)."""
+    event = session.scalars(
+        select(Event)
+        .where(Event.site_id == site_id)
+        .order_by(Event.received_at.desc(), Event.id)
+        .limit(1)
+    ).first()
+    if event is None:
+        return None
+    return {
+        "type": event.type,
+        "path": event.path or event.url,
+        "received_at": event.received_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    provider: str
+    label: str
+    webhook_url: str
+    configured: bool
+    credentials: list[str]  # fingerprints and names only, never a secret
+
+
+def _credentials(provider: str, settings: SiteSettings) -> list[str]:
+    if provider == "hubspot":
+        shown = [secret_fingerprint(s) for s in settings.hubspot_secrets]
+        if settings.hubspot_portal_id:
+            shown.append(f"portal {settings.hubspot_portal_id}")
+        return shown
+    if provider == "pipedrive":
+        if settings.pipedrive_username and settings.pipedrive_password:
+            return [
+                f"user {settings.pipedrive_username}",
+                secret_fingerprint(settings.pipedrive_password),
+            ]
+        return []
+    if provider == "salesforce":
+        shown = [f"org {settings.salesforce_org_id}"] if settings.salesforce_org_id else []
+        if settings.salesforce_token:
+            shown.append(secret_fingerprint(settings.salesforce_token))
+        return shown
+    return [secret_fingerprint(s) for s in settings.generic_secrets]
+
+
+LABELS = {
+    "hubspot": "HubSpot",
+    "pipedrive": "Pipedrive",
+    "salesforce": "Salesforce",
+    "generic": "Generic signed webhook",
+}
+
+
+def crm_connections(site: Site, settings: SiteSettings, origin: str) -> list[Connection]:
+    """Every provider with its webhook URL and whether the site has credentials for it.
+    Salesforce's URL needs ``?token=`` appended by the operator (the token is not shown)."""
+    found = []
+    for provider in inbox.PROVIDERS:
+        shown = _credentials(provider, settings)
+        found.append(
+            Connection(
+                provider,
+                LABELS[provider],
+                f"{origin.rstrip('/')}/webhooks/{provider}/{site.id}",
+                bool(shown),
+                shown,
+            )
+        )
+    return found
+
+
+def recent_crm_events(
+    session: Session, site_id: int, status: str | None = None, limit: int = RECENT_EVENTS
+) -> list[dict[str, object]]:
+    query = select(CrmEvent).where(CrmEvent.site_id == site_id)
+    if status is not None:
+        query = query.where(CrmEvent.status == status)
+    rows = session.scalars(query.order_by(CrmEvent.received_at.desc(), CrmEvent.id).limit(limit))
+    return [inbox.event_summary(row) for row in rows]
+
+
+def replay_crm_event(engine: Engine, site_id: int, event_id: str) -> str:
+    """Apply one stored delivery of ``site_id`` again: ``applied`` or ``failed``.
+    :class:`NotFound` for an id that is not this site's."""
+    try:
+        parsed = uuid.UUID(event_id)
+    except ValueError:
+        raise NotFound("no such CRM event", "event_id") from None
+    return inbox.apply_stored(engine, site_id, parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadProblem:
+    row: str
+    column: str
+    message: str
+
+
+def describe_problems(error: costs.CostImportError) -> list[UploadProblem]:
+    """``rows.3.amount`` → row 3, column amount; ``header.x`` → the header row."""
+    found = []
+    for field, message in error.problems:
+        parts = field.split(".", 2)
+        if parts[0] == "rows" and len(parts) == 3:
+            found.append(UploadProblem(parts[1], parts[2], message))
+        elif parts[0] == "header" and len(parts) >= 2:
+            found.append(UploadProblem("header", parts[1], message))
+        else:
+            found.append(UploadProblem("—", field, message))
+    return found
+
+
+def upload_costs(
+    session: Session, site_id: int, currency: str, text: str, name: str, now: dt.datetime
+) -> costs.Imported:
+    """Parse and import a cost CSV (all or nothing); raises :class:`costs.CostImportError`."""
+    rows = costs.parse_cost_csv(text, currency)
+    return costs.import_costs(session, site_id, currency, rows, now, name)

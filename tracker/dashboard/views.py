@@ -1,0 +1,252 @@
+"""Dashboard routes under ``/dashboard``: parse the URL filters, call the plain functions of
+this package, render a template. Every page needs a signed-in user; every POST needs the
+session's CSRF token (checked before the handler runs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from tracker import sites as site_service
+from tracker.costs import CostImportError
+from tracker.dashboard import journeys, setup
+from tracker.dashboard import overview as overview_figures
+from tracker.dashboard.auth import (
+    check_csrf,
+    csrf_token,
+    current_user,
+    safe_next,
+    sign_in,
+    sign_out,
+    signed_in_user_id,
+)
+from tracker.dashboard.context import PageContext, page_context
+from tracker.dashboard.filters import FILTER_KEYS, LEVELS, parse_filters
+from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
+from tracker.errors import LeadTrailError, NotFound, Unauthorized
+from tracker.leads.service import LeadFilter, get_lead, list_leads
+from tracker.models import User
+from tracker.models.base import utcnow
+from tracker.reports.query import NONE_LABEL
+from tracker.users import authenticate
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+STATIC = PROJECT_ROOT / "static"
+ASSET_DIRECTORIES = ("dashboard", "vendor")
+PUBLIC_ENDPOINTS = frozenset({"dashboard.login", "dashboard.asset"})
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+@bp.record_once
+def _configure(state: Any) -> None:
+    app: Flask = state.app
+    # Lax keeps the session cookie off cross-site POSTs (a second line behind the token).
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.jinja_env.globals.update(csrf_token=csrf_token)
+
+
+@bp.before_request
+def _guard() -> BaseResponse | None:
+    check_csrf()
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    user_id = signed_in_user_id()
+    user = get_session().get(User, user_id) if user_id is not None else None
+    if user is None:
+        if request.method != "GET":
+            raise Unauthorized("sign in first", "session")
+        return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+    g.dashboard_user = user
+    return None
+
+
+@bp.errorhandler(LeadTrailError)
+def _error_page(error: LeadTrailError) -> tuple[str, int]:
+    return render_template("dashboard/error.html", error=error), error.status
+
+
+def _context() -> PageContext:
+    filters = parse_filters(request.args, utcnow().date())
+    return page_context(get_session(), current_user(), filters)
+
+
+def _render(template: str, ctx: PageContext, **values: Any) -> str:
+    def dash_url(endpoint: str, **changes: Any) -> str:
+        extra = {k: v for k, v in changes.items() if k not in FILTER_KEYS}
+        query = ctx.filters.query(**{k: v for k, v in changes.items() if k not in extra})
+        return url_for(endpoint, **extra, **query)
+
+    return render_template(template, ctx=ctx, dash_url=dash_url, levels=LEVELS, **values)
+
+
+@bp.get("/assets/<path:name>")
+def asset(name: str) -> Response:
+    """The dashboard's CSS and JS and the vendored Chart.js, served from ``static/``."""
+    folder, _, rest = name.partition("/")
+    if folder not in ASSET_DIRECTORIES or not rest:
+        raise NotFound("no such asset", "name")
+    return send_from_directory(STATIC / folder, rest, max_age=3600)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | str | tuple[str, int]:
+    target = safe_next(request.values.get("next"), url_for("dashboard.overview"))
+    if request.method == "GET":
+        return render_template("dashboard/login.html", next=target, error=None)
+    try:
+        with write_session() as session:
+            user = authenticate(
+                session, request.form.get("email", ""), request.form.get("password", "")
+            )
+            sign_in(user)
+    except Unauthorized as error:
+        return render_template("dashboard/login.html", next=target, error=error.message), 401
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    sign_out()
+    return redirect(url_for("dashboard.login"))
+
+
+@bp.get("/")
+def overview() -> str:
+    ctx = _context()
+    session = get_session()
+    return _render(
+        "dashboard/overview.html",
+        ctx,
+        kpis=overview_figures.kpis(session, ctx.site, ctx.filters),
+        page=overview_figures.overview(session, ctx.site, ctx.filters),
+        columns=overview_figures.TABLE_COLUMNS,
+        none_label=NONE_LABEL,
+    )
+
+
+@bp.get("/export/<report>.csv")
+def export_csv(report: str) -> Response:
+    """A report of the page as CSV, rendered exactly as the reports API renders it."""
+    if report not in overview_figures.REPORT_NAMES:
+        raise NotFound(f"no report {report!r}", "report")
+    ctx = _context()
+    name = f"{report}-{ctx.filters.start}-{ctx.filters.query()['to']}.csv"
+    return Response(
+        overview_figures.report_as_csv(get_session(), ctx.site, ctx.filters, report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/leads")
+def leads() -> str:
+    ctx = _context()
+    search = (request.args.get("q") or "").strip()
+    where = LeadFilter(search=search.lower() or None, limit=100)
+    found = list_leads(get_session(), ctx.site.id, where)
+    return _render("dashboard/leads.html", ctx, leads=found, search=search)
+
+
+@bp.get("/leads/<lead_id>")
+def lead(lead_id: str) -> str:
+    ctx = _context()
+    session = get_session()
+    found = get_lead(session, ctx.site.id, lead_id)
+    summary, timeline = journeys.journey_timeline(
+        session, ctx.site, found, ctx.filters.model, ctx.settings.mql_threshold
+    )
+    return _render("dashboard/lead.html", ctx, lead=summary, timeline=timeline,
+                   labels=journeys.CONVERSION_LABELS)
+
+
+@bp.get("/setup/snippet")
+def snippet() -> str:
+    ctx = _context()
+    tag = site_service.script_tag(request.host_url, ctx.site.write_key, ctx.settings)
+    return _render("dashboard/snippet.html", ctx, tag=tag,
+                   last=setup.last_event(get_session(), ctx.site.id))
+
+
+@bp.get("/setup/snippet/status.json")
+def snippet_status() -> Response:
+    ctx = _context()
+    return jsonify(last_event=setup.last_event(get_session(), ctx.site.id))
+
+
+@bp.route("/setup/keys", methods=["GET", "POST"])
+def api_keys() -> str:
+    ctx = _context()
+    created = None
+    if request.method == "POST":
+        with write_session() as session:
+            created = site_service.create_api_key(
+                session, ctx.site, name=request.form.get("name", "")
+            ).plain
+    keys = site_service.list_api_keys(get_session(), ctx.site)
+    return _render("dashboard/keys.html", ctx, keys=keys, created=created, now=utcnow())
+
+
+@bp.post("/setup/keys/<key_id>/revoke")
+def revoke_key(key_id: str) -> BaseResponse:
+    ctx = _context()
+    with write_session() as session:
+        site_service.revoke_api_key(session, ctx.site, key_id)
+    flash(f"Key {key_id} revoked.")
+    return redirect(url_for("dashboard.api_keys", **ctx.filters.query()))
+
+
+@bp.route("/setup/costs", methods=["GET", "POST"])
+def cost_upload() -> tuple[str, int]:
+    ctx = _context()
+    if request.method == "GET":
+        return _render("dashboard/costs.html", ctx, problems=None, imported=None), 200
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _render("dashboard/costs.html", ctx, imported=None,
+                       problems=[setup.UploadProblem("—", "file", "choose a CSV file")]), 200
+    text = upload.read(MAX_UPLOAD_BYTES + 1).decode("utf-8-sig", errors="replace")
+    try:
+        with write_session() as session:
+            imported = setup.upload_costs(session, ctx.site.id, ctx.settings.currency, text,
+                                          upload.filename, utcnow())
+    except CostImportError as error:
+        # 200: the page rendered fine and lists the file's problems (a 4xx document would
+        # be logged by the browser as a failed load).
+        return _render("dashboard/costs.html", ctx, imported=None,
+                       problems=setup.describe_problems(error)), 200
+    return _render("dashboard/costs.html", ctx, problems=None, imported=imported), 200
+
+
+@bp.get("/setup/crm")
+def crm() -> str:
+    ctx = _context()
+    session = get_session()
+    return _render(
+        "dashboard/crm.html",
+        ctx,
+        connections=setup.crm_connections(ctx.site, ctx.settings, request.host_url),
+        failed=setup.recent_crm_events(session, ctx.site.id, status="failed"),
+        recent=setup.recent_crm_events(session, ctx.site.id),
+    )
+
+
+@bp.post("/setup/crm/events/<event_id>/replay")
+def replay(event_id: str) -> BaseResponse:
+    ctx = _context()
+    outcome = setup.replay_crm_event(get_engine(), ctx.site.id, event_id)
+    flash(f"Event replayed: {outcome}.")
+    return redirect(url_for("dashboard.crm", **ctx.filters.query()))

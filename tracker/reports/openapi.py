@@ -1,0 +1,142 @@
+"""The reports' part of the OpenAPI document (merged into ``tracker.openapi.PATHS``): every
+report with its parameters, its JSON row schema and its CSV form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracker.reports.queries import (
+    FUNNEL_COLUMNS,
+    JOURNEY_COLUMNS,
+    LEAD_COLUMNS,
+    MODEL_COLUMNS,
+    REVENUE_COLUMNS,
+    TREND_COLUMNS,
+    WIN_RATE_COLUMNS,
+    Column,
+)
+from tracker.reports.query import DIMENSIONS, INTERVALS, MAX_PAGE, WIN_RATE_GROUPS
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_KIND_SCHEMA = {
+    "text": {"type": ["string", "null"]},
+    "time": {"type": ["string", "null"], "format": "date-time"},
+    "integer": {"type": "integer"},
+}
+
+
+def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}
+
+
+COMMON = [
+    _param("model", "attribution model (a name the site stores; default linear)",
+           {"type": "string"}),
+    _param("from", "first day, YYYY-MM-DD (UTC; default 29 days before 'to')",
+           {"type": "string", "format": "date"}),
+    _param("to", "last day, inclusive, YYYY-MM-DD (UTC; default today)",
+           {"type": "string", "format": "date"}),
+    _param("format", "json (default) or csv", {"enum": ["json", "csv"]}),
+    *[
+        _param(name, f"only touches whose {name} is this value; (none) for missing",
+               {"type": "string"})
+        for name in DIMENSIONS
+    ],
+]
+
+
+def _rows_schema(columns: tuple[Column, ...]) -> dict[str, Any]:
+    properties = {
+        c.name: _KIND_SCHEMA.get(c.kind, {"type": ["number", "null"]}) for c in columns
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "report": {"type": "string"},
+            "query": {"type": "object"},
+            "columns": {"type": "array", "items": {"type": "object"}},
+            "rows": {"type": "array", "items": {"type": "object", "properties": properties}},
+            "totals": {"type": "object"},
+        },
+    }
+
+
+def _report(summary: str, columns: tuple[Column, ...], params: list[dict[str, Any]],
+            description: str = "") -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "description": description + " Definitions of every figure: docs/reports.md.",
+            "tags": ["reports"],
+            "security": [{"secretKey": []}],
+            "parameters": params,
+            "responses": {
+                "200": {
+                    "description": "the report; with format=csv a CSV file with a header line "
+                    "(and a '(total)' line when the report has totals); null figures are "
+                    "undefined (a division by zero), empty cells in CSV",
+                    "content": {
+                        "application/json": {"schema": _rows_schema(columns)},
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                },
+                "400": {"description": "bad parameter; `field` names it",
+                        "content": {"application/json": {"schema": _ERROR}}},
+                "401": {"description": "missing, unknown or revoked secret key",
+                        "content": {"application/json": {"schema": _ERROR}}},
+            },
+        }
+    }
+
+
+def _group_by(choices: tuple[str, ...]) -> dict[str, Any]:
+    return _param("group_by", "grouping (default channel)", {"enum": list(choices)})
+
+
+REPORT_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/reports/revenue": _report(
+        "Revenue and every DESIGN section 7 figure per channel, source, medium, campaign, "
+        "keyword or landing page, under one model",
+        REVENUE_COLUMNS,
+        [*COMMON, _group_by(DIMENSIONS)],
+    ),
+    "/api/v1/reports/funnel": _report(
+        "Leads created in the range and how many reached mql, sql, opportunity, customer",
+        FUNNEL_COLUMNS,
+        [*COMMON, _group_by(DIMENSIONS)],
+    ),
+    "/api/v1/reports/models": _report(
+        "Every stored model side by side per group", MODEL_COLUMNS,
+        [*COMMON, _group_by(DIMENSIONS)],
+    ),
+    "/api/v1/reports/win-rates": _report(
+        "Win rate of deals closed in the range by deal owner or attributed group",
+        WIN_RATE_COLUMNS,
+        [*COMMON, _group_by(WIN_RATE_GROUPS)],
+    ),
+    "/api/v1/reports/trend": _report(
+        "Traffic, attributed conversions and spend per day, week or month", TREND_COLUMNS,
+        [*COMMON, _param("interval", "bucket (default day)", {"enum": list(INTERVALS)})],
+    ),
+    "/api/v1/reports/leads": _report(
+        "Leads created in the range, newest first, with channels, credit and revenue",
+        LEAD_COLUMNS,
+        [*COMMON,
+         _param("limit", f"1-{MAX_PAGE}", {"type": "integer"}),
+         _param("offset", "rows to skip", {"type": "integer"})],
+    ),
+    "/api/v1/reports/leads/{lead_id}/journey": _report(
+        "One lead's conversions with each touch's credit and value under every stored model",
+        JOURNEY_COLUMNS,
+        [
+            {"name": "lead_id", "in": "path", "required": True,
+             "schema": {"type": "string", "format": "uuid"}},
+            _param("format", "json (default) or csv", {"enum": ["json", "csv"]}),
+        ],
+    ),
+}
+REPORT_PATHS["/api/v1/reports/leads/{lead_id}/journey"]["get"]["responses"]["404"] = {
+    "description": "no such lead on this site",
+    "content": {"application/json": {"schema": _ERROR}},
+}

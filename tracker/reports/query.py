@@ -1,0 +1,138 @@
+"""One parser for every report's query string: model, date range, grouping, filters, format.
+
+Bounded and strict (Plausible ``request.ex``): every parameter has a named rule, an unknown
+parameter or a bad value is a :class:`ValidationError` naming it, and dates are whole UTC days
+(``to`` is inclusive, so ``from=2026-01-01&to=2026-01-31`` is January).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from tracker.errors import ValidationError
+from tracker.sites import SiteSettings
+
+DIMENSIONS = ("channel", "source", "medium", "campaign", "keyword", "landing_page")
+WIN_RATE_GROUPS = ("owner", *DIMENSIONS)
+INTERVALS = ("day", "week", "month")
+FORMATS = ("json", "csv")
+NONE_LABEL = "(none)"  # a filter value that matches a missing source, campaign...
+DEFAULT_DAYS = 30
+MAX_RANGE_DAYS = 3 * 366
+MAX_FILTER_LENGTH = 2048
+MAX_PAGE = 500
+
+COMMON_PARAMS = frozenset({"model", "from", "to", "format", *DIMENSIONS})
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """What a report is asked for. ``filters`` are ``(dimension, value)`` pairs; a value of
+    None matches rows where the dimension is missing."""
+
+    model: str
+    start: dt.date
+    end: dt.date
+    group_by: str = "channel"
+    filters: tuple[tuple[str, str | None], ...] = ()
+    interval: str = "day"
+    format: str = "json"
+    limit: int = 100
+    offset: int = 0
+
+    @property
+    def start_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.start, dt.time(), dt.UTC)
+
+    @property
+    def end_at(self) -> dt.datetime:
+        """The first instant after the range (exclusive bound)."""
+        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+    def describe(self) -> dict[str, object]:
+        """The query as echoed in a JSON report."""
+        return {
+            "model": self.model,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "group_by": self.group_by,
+            "filters": {name: value for name, value in self.filters},
+        }
+
+
+def _date(args: Mapping[str, str], name: str, default: dt.date) -> dt.date:
+    raw = args.get(name)
+    if raw is None:
+        return default
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(name, "expected a date as YYYY-MM-DD") from None
+
+
+def _choice(args: Mapping[str, str], name: str, choices: Collection[str], default: str) -> str:
+    value = args.get(name, default)
+    if value not in choices:
+        raise ValidationError(name, f"expected one of {', '.join(choices)}")
+    return value
+
+
+def _whole(args: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationError(name, f"expected a whole number from {low} to {high}")
+    return int(raw)
+
+
+def parse_report_query(
+    args: Mapping[str, str],
+    settings: SiteSettings,
+    *,
+    extra: Collection[str] = (),
+    group_choices: Collection[str] = DIMENSIONS,
+    today: dt.date | None = None,
+) -> ReportQuery:
+    """Parse ``args`` for a report that takes :data:`COMMON_PARAMS` plus ``extra``
+    (``group_by``, ``interval``, ``limit``, ``offset``)."""
+    allowed = COMMON_PARAMS | set(extra)
+    for key in args:
+        if key not in allowed:
+            raise ValidationError(key, f"unknown parameter; expected {', '.join(sorted(allowed))}")
+    today = today or dt.datetime.now(dt.UTC).date()
+    end = _date(args, "to", today)
+    start = _date(args, "from", end - dt.timedelta(days=DEFAULT_DAYS - 1))
+    if start > end:
+        raise ValidationError("from", "must not be after 'to'")
+    if (end - start).days >= MAX_RANGE_DAYS:
+        raise ValidationError("from", f"a range of at most {MAX_RANGE_DAYS} days")
+    models = settings.attribution_models
+    filters = []
+    for name in DIMENSIONS:
+        if name in args:
+            value = args[name]
+            if not value or len(value) > MAX_FILTER_LENGTH:
+                raise ValidationError(name, f"expected 1 to {MAX_FILTER_LENGTH} characters")
+            filters.append((name, None if value == NONE_LABEL else value))
+    return ReportQuery(
+        model=_choice(args, "model", models, "linear" if "linear" in models else models[0]),
+        start=start,
+        end=end,
+        group_by=_choice(args, "group_by", tuple(group_choices), "channel"),
+        filters=tuple(filters),
+        interval=_choice(args, "interval", INTERVALS, "day"),
+        format=_choice(args, "format", FORMATS, "json"),
+        limit=_whole(args, "limit", 100, 1, MAX_PAGE),
+        offset=_whole(args, "offset", 0, 0, 10_000_000),
+    )
+
+
+def parse_format_only(args: Mapping[str, str]) -> str:
+    """For reports that take nothing but ``format`` (one lead's journey)."""
+    for key in args:
+        if key != "format":
+            raise ValidationError(key, "unknown parameter; expected format")
+    return _choice(args, "format", FORMATS, "json")

@@ -1,0 +1,360 @@
+"""Stored attribution: computing every configured model's per-touch credit for a site's
+conversions and keeping ``attribution_credits`` current.
+
+* :func:`refresh_leads` recomputes the conversions of a few leads (called when a lead is
+  identified, a deal applied or an offline touch added). Data-driven models reuse the channel
+  shares learned at their last fit, so one lead's update never refits the whole site.
+* :func:`rebuild_site` recomputes everything and refits the data-driven models
+  (``leadtrail attribution rebuild``).
+* :func:`refresh_after_settings_change` rebuilds the models whose settings fingerprint
+  (parameters, lookback window) changed.
+
+Services take the session first and never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy.orm import Session
+
+from attribution import AttributionError, Credits, JourneyBatch, create_model
+from attribution.credits import credits_from_channel_weights, reindex_channel_weights
+from tracker.models import AttributionCredit, AttributionFit, Site
+from tracker.models.base import utcnow
+from tracker.reports.journeys import (
+    CONVERSIONS,
+    UNATTRIBUTED,
+    ConversionJourneys,
+    LeadHistory,
+    anonymous_paths,
+    load_journeys,
+    unconverted_lead_paths,
+)
+from tracker.sites import SiteSettings, site_settings
+
+# Rows per INSERT batch when COPY is not available (SQLite, small refreshes).
+INSERT_CHUNK = 5_000
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A configured model: its name, keyword parameters and the fingerprint of everything
+    its stored credits depend on (a changed fingerprint means recompute)."""
+
+    name: str
+    params: dict[str, Any]
+    fingerprint: str
+    data_driven: bool
+
+
+def model_specs(settings: SiteSettings, only: Collection[str] | None = None) -> list[ModelSpec]:
+    specs = []
+    for name in settings.attribution_models:
+        if only is not None and name not in only:
+            continue
+        params = dict(settings.attribution_params.get(name, {}))
+        model = create_model(name, **params)
+        raw = json.dumps(
+            {"model": name, "params": params, "lookback_days": settings.lookback_days},
+            sort_keys=True,
+        )
+        specs.append(
+            ModelSpec(name, params, hashlib.sha256(raw.encode()).hexdigest(), model.data_driven)
+        )
+    return specs
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """Per-channel shares a data-driven model learned (conversions and value)."""
+
+    channels: tuple[str, ...]
+    conversion_shares: tuple[float, ...]
+    value_shares: tuple[float, ...]
+
+
+def _fit_batch(
+    journeys: ConversionJourneys, null_lengths: Sequence[int], null_channels: Sequence[str]
+) -> JourneyBatch:
+    """The converting journeys plus the non-converting paths, as one batch to fit on."""
+    batch = journeys.batch
+    names = list(batch.channels)
+    codes = {name: code for code, name in enumerate(names)}
+    extra = np.fromiter(
+        (codes.setdefault(name, len(codes)) for name in null_channels), np.int64, len(null_channels)
+    )
+    n_converting, n_null = batch.n_journeys, len(null_lengths)
+    return JourneyBatch.from_arrays(
+        np.concatenate((batch.lengths, np.asarray(null_lengths, dtype=np.int64))),
+        np.concatenate((batch.channel, extra)),
+        tuple(codes),
+        np.concatenate((np.ones(n_converting), np.zeros(n_null))),
+        nulls=np.concatenate((np.zeros(n_converting), np.ones(n_null))),
+        value=np.concatenate((batch.value, np.zeros(n_null))),
+    )
+
+
+def fit_model(spec: ModelSpec, batch: JourneyBatch) -> Fit:
+    """Fit a data-driven model; a batch it cannot learn from (no converting journey with a
+    touch) gives an empty fit, under which every journey is split equally over its channels."""
+    model = create_model(spec.name, **spec.params)
+    if not np.any(batch.attributable):
+        return Fit((), (), ())
+    try:
+        # All-zero Shapley values would divide 0 by 0; such shares are cleaned to 0 below.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            model.fit(batch)
+    except AttributionError:
+        return Fit((), (), ())
+
+    def shares(name: str) -> tuple[float, ...]:
+        learned = np.nan_to_num(np.asarray(getattr(model, name), dtype=np.float64))
+        return tuple(float(x) for x in learned)
+
+    return Fit(
+        tuple(getattr(model, "channels_")),  # noqa: B009 - learned state, not on the base class
+        shares("conversion_shares_"),
+        shares("value_shares_"),
+    )
+
+
+def attribute(spec: ModelSpec, batch: JourneyBatch, fit: Fit | None) -> Credits:
+    """Per-touch credits of ``spec`` over ``batch``. Data-driven models credit a journey's
+    channels in proportion to the fitted shares (what their own ``attribute`` does), so a
+    single lead can be recomputed from a stored fit."""
+    if batch.n_touches == 0:
+        # Nothing to credit (every journey is empty, reported as unattributed); the engine's
+        # milestone models also fail on such a batch (np.bincount of no weights is int64).
+        return Credits(batch, np.zeros(0), np.zeros(0))
+    if not spec.data_driven:
+        return create_model(spec.name, **spec.params).attribute(batch)
+    assert fit is not None
+    learned = fit.channels
+    return credits_from_channel_weights(
+        batch,
+        reindex_channel_weights(learned, np.asarray(fit.conversion_shares), batch),
+        reindex_channel_weights(learned, np.asarray(fit.value_shares), batch),
+    )
+
+
+def _credit_rows(
+    site_id: int, model: str, journeys: ConversionJourneys, credits: Credits
+) -> Iterator[tuple[Any, ...]]:
+    """Rows in :data:`COLUMNS` order; an empty journey gets one ``(unattributed)`` row."""
+    credit, value = credits.credit.tolist(), credits.value.tolist()
+    offsets, touches = journeys.offsets, journeys.touches
+    for j, conversion in enumerate(journeys.conversions):
+        start, stop = offsets[j], offsets[j + 1]
+        head = (site_id, model, conversion.kind, conversion.id)
+        if conversion.kind == "lead":
+            first = touches[start].at if stop > start else None
+            seconds = (conversion.at - first).total_seconds() if first else None
+        else:
+            seconds = (conversion.at - conversion.lead_created_at).total_seconds()
+        tail = (conversion.new_customer, seconds)
+        if start == stop:
+            yield (*head, 0, conversion.lead_id, conversion.at, None, "none", None,
+                   UNATTRIBUTED, None, None, None, None, None, 1.0, conversion.value, *tail)
+            continue
+        for i in range(start, stop):
+            t = touches[i]
+            yield (*head, i - start, conversion.lead_id, conversion.at, t.at, t.kind, t.id,
+                   t.channel, t.source, t.medium, t.campaign, t.keyword, t.landing_page,
+                   credit[i], value[i], *tail)
+
+
+COLUMNS = (
+    "site_id", "model", "conversion", "conversion_id", "position", "lead_id", "converted_at",
+    "touch_at", "touch_kind", "touch_id", "channel", "source", "medium", "campaign", "keyword",
+    "landing_page", "credit", "value", "new_customer", "seconds_to_convert",
+)
+
+
+def bulk_insert(
+    bind: Session | Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    copy: bool = True,
+) -> int:
+    """Insert ``rows`` (tuples in ``columns`` order) in the bind's transaction: COPY on
+    PostgreSQL when ``copy``, batched multi-row INSERTs otherwise. Returns the row count."""
+    count = 0
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    if copy and connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as writer:
+            for row in rows:
+                writer.write_row(row)
+                count += 1
+        return count
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(dict(zip(columns, row, strict=True)))
+        if len(chunk) >= INSERT_CHUNK:
+            connection.execute(insert(table), chunk)
+            count, chunk = count + len(chunk), []
+    if chunk:
+        connection.execute(insert(table), chunk)
+        count += len(chunk)
+    return count
+
+
+def _write_rows(session: Session, rows: Iterator[tuple[Any, ...]], bulk: bool) -> int:
+    table = AttributionCredit.__table__
+    assert isinstance(table, Table)
+    return bulk_insert(session, table, COLUMNS, rows, copy=bulk)
+
+
+def _store_fit(session: Session, site_id: int, spec: ModelSpec, kind: str, fit: Fit | None) -> None:
+    row = session.get(AttributionFit, (site_id, spec.name, kind))
+    if row is None:
+        row = AttributionFit(site_id=site_id, model=spec.name, conversion=kind)
+        session.add(row)
+    row.fingerprint = spec.fingerprint
+    row.channels = list(fit.channels) if fit else []
+    row.conversion_shares = list(fit.conversion_shares) if fit else []
+    row.value_shares = list(fit.value_shares) if fit else []
+    row.details = {}
+    row.fitted_at = utcnow()
+
+
+def _stored_fits(session: Session, site_id: int) -> dict[tuple[str, str], AttributionFit]:
+    return {
+        (fit.model, fit.conversion): fit
+        for fit in session.scalars(select(AttributionFit).where(AttributionFit.site_id == site_id))
+    }
+
+
+def _null_paths(
+    session: Session,
+    site_id: int,
+    kind: str,
+    journeys: ConversionJourneys,
+    histories: dict[uuid.UUID, LeadHistory],
+    lookback_days: float,
+) -> tuple[list[int], list[str]]:
+    if kind == "lead":
+        return anonymous_paths(session, site_id)
+    converted = {conversion.lead_id for conversion in journeys.conversions}
+    return unconverted_lead_paths(histories, converted, lookback_days)
+
+
+def rebuild_site(
+    session: Session,
+    site: Site,
+    models: Collection[str] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Recompute every stored credit of ``site`` (or of ``models``), refitting data-driven
+    models on all its journeys. Returns the number of rows written. ``progress(n)`` is called
+    after each (model, conversion type) step: ``len(specs) * 3`` steps in all."""
+    settings = site_settings(site)
+    specs = model_specs(settings, models)
+    names = [spec.name for spec in specs]
+    session.execute(
+        delete(AttributionCredit).where(
+            AttributionCredit.site_id == site.id, AttributionCredit.model.in_(names)
+        )
+    )
+    journeys, histories = load_journeys(
+        session, site.id, currency=settings.currency, lookback_days=settings.lookback_days
+    )
+    written = 0
+    for kind in CONVERSIONS:
+        nulls: tuple[list[int], list[str]] | None = None
+        for spec in specs:
+            fit = None
+            if spec.data_driven:
+                if nulls is None:
+                    nulls = _null_paths(
+                        session, site.id, kind, journeys[kind], histories, settings.lookback_days
+                    )
+                fit = fit_model(spec, _fit_batch(journeys[kind], *nulls))
+            _store_fit(session, site.id, spec, kind, fit)
+            if journeys[kind].conversions:
+                credits = attribute(spec, journeys[kind].batch, fit)
+                rows = _credit_rows(site.id, spec.name, journeys[kind], credits)
+                written += _write_rows(session, rows, bulk=True)
+            if progress is not None:
+                progress(1)
+    session.flush()
+    return written
+
+
+def refresh_leads(session: Session, site_id: int, lead_ids: Collection[uuid.UUID | None]) -> int:
+    """Recompute the stored credits of every conversion of ``lead_ids`` under every
+    configured model (a lead, its deals or its touches changed). Returns rows written.
+
+    A data-driven model that was never fitted for the site is fitted first (once).
+    """
+    wanted = {lead_id for lead_id in lead_ids if lead_id is not None}
+    site = session.get(Site, site_id)
+    if not wanted or site is None:
+        return 0
+    settings = site_settings(site)
+    specs = model_specs(settings)
+    session.flush()
+    fits = _stored_fits(session, site_id)
+    if any(spec.data_driven and (spec.name, kind) not in fits
+           for spec in specs for kind in CONVERSIONS):
+        missing = {spec.name for spec in specs if spec.data_driven}
+        rebuild_site(session, site, missing)
+        fits = _stored_fits(session, site_id)
+    session.execute(
+        delete(AttributionCredit).where(
+            AttributionCredit.site_id == site_id, AttributionCredit.lead_id.in_(wanted)
+        )
+    )
+    journeys, _histories = load_journeys(
+        session,
+        site_id,
+        currency=settings.currency,
+        lookback_days=settings.lookback_days,
+        lead_ids=wanted,
+    )
+    written = 0
+    for kind, found in journeys.items():
+        if not found.conversions:
+            continue
+        for spec in specs:
+            stored = fits.get((spec.name, kind))
+            fit = (
+                Fit(tuple(stored.channels), tuple(stored.conversion_shares),
+                    tuple(stored.value_shares))
+                if stored is not None
+                else None
+            )
+            credits = attribute(spec, found.batch, fit)
+            written += _write_rows(
+                session, _credit_rows(site_id, spec.name, found, credits), bulk=False
+            )
+    return written
+
+
+def refresh_after_settings_change(
+    session: Session, site: Site, before: SiteSettings, after: SiteSettings
+) -> list[str]:
+    """Rebuild the models whose fingerprint changed (or that were added) and drop the credits
+    of models no longer configured. Returns the rebuilt model names."""
+    old = {spec.name: spec.fingerprint for spec in model_specs(before)}
+    changed = [spec.name for spec in model_specs(after) if old.get(spec.name) != spec.fingerprint]
+    dropped = set(old) - set(after.attribution_models)
+    if dropped:
+        for table in (AttributionCredit, AttributionFit):
+            session.execute(
+                delete(table).where(table.site_id == site.id, table.model.in_(dropped))
+            )
+    if changed:
+        rebuild_site(session, site, changed)
+    return changed

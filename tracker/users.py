@@ -1,0 +1,101 @@
+"""Dashboard users: creation with a hashed password, login checks, and which sites a user
+may open (the sites granted to them, or every site for an admin).
+
+Passwords are hashed with werkzeug's salted scrypt; only the hash is stored and the plain
+password is never logged nor echoed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from tracker.errors import Forbidden, NotFound, Unauthorized, ValidationError
+from tracker.identity import normalise_email
+from tracker.models import Site, User, UserSite
+from tracker.models.base import utcnow
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+# Checked when the email is unknown, so a login takes as long whether or not the user exists.
+_DUMMY_HASH = generate_password_hash("never a real password")
+
+
+def check_password(raw: object, field: str = "password") -> str:
+    if not isinstance(raw, str) or not MIN_PASSWORD_LENGTH <= len(raw) <= MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            field,
+            f"expected a password of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+        )
+    return raw
+
+
+def create_user(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    is_admin: bool = False,
+    site_ids: Iterable[int] = (),
+    now: dt.datetime | None = None,
+) -> User:
+    """Add a user granted ``site_ids``. Raises :class:`ValidationError` for a bad email,
+    a short password, an existing email or an unknown site."""
+    address = normalise_email(email)
+    if session.scalars(select(User.id).where(User.email == address)).first() is not None:
+        raise ValidationError("email", "a user with this email exists")
+    user = User(
+        email=address,
+        password_hash=generate_password_hash(check_password(password)),
+        is_admin=is_admin,
+        created_at=now or utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    for site_id in dict.fromkeys(site_ids):
+        grant_site(session, user, site_id)
+    return user
+
+
+def grant_site(session: Session, user: User, site_id: int) -> None:
+    if session.get(Site, site_id) is None:
+        raise ValidationError("site", f"no site {site_id}")
+    if session.get(UserSite, (site_id, user.id)) is None:
+        session.add(UserSite(site_id=site_id, user_id=user.id))
+        session.flush()
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """The user with this email and password; :class:`Unauthorized` (one message for both
+    an unknown email and a wrong password) otherwise. Records the login time."""
+    address = email.strip().lower()
+    user = session.scalars(select(User).where(User.email == address)).first()
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    if not check_password_hash(stored, password) or user is None:
+        raise Unauthorized("wrong email or password", "password")
+    user.last_login_at = utcnow()
+    return user
+
+
+def visible_sites(session: Session, user: User) -> list[Site]:
+    """The sites ``user`` may open, by id."""
+    query = select(Site).order_by(Site.id)
+    if not user.is_admin:
+        granted = select(UserSite.site_id).where(UserSite.user_id == user.id)
+        query = query.where(Site.id.in_(granted))
+    return list(session.scalars(query))
+
+
+def site_for_user(session: Session, user: User, site_id: int) -> Site:
+    """Site ``site_id`` if ``user`` may open it: :class:`NotFound` for no such site and
+    :class:`Forbidden` for another tenant's."""
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"no site {site_id}", "site")
+    if not user.is_admin and session.get(UserSite, (site_id, user.id)) is None:
+        raise Forbidden("you have no access to this site", "site")
+    return site
