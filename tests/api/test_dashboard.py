@@ -226,3 +226,26 @@ def test_users_create_command_hashes_the_password_and_grants_sites(
     assert user.email == "new@example.com" and PASSWORD not in user.password_hash
     assert db_session.scalars(select(UserSite.site_id)).all() == [site.site.id]
     assert short.exit_code == 2 and "password" in short.output
+
+
+def test_a_signed_in_user_reads_the_reports_api_of_their_sites_only(
+    signed_in: FlaskClient, client: FlaskClient, sites: SiteMaker, site: CreatedSite
+) -> None:
+    other = sites.make(domains=["other.example"])
+
+    own = signed_in.get(f"/api/v1/reports/revenue?site={site.site.id}&group_by=channel")
+    own_csv = signed_in.get(f"/api/v1/reports/funnel?site={site.site.id}&format=csv")
+    foreign = signed_in.get(f"/api/v1/reports/revenue?site={other.site.id}")
+    nameless = signed_in.get("/api/v1/reports/revenue")
+    keyed = signed_in.get(
+        "/api/v1/reports/revenue", headers={"Authorization": f"Bearer {other.api_key}"}
+    )
+    signed_in.post("/dashboard/logout", data={"csrf_token": csrf_from(signed_in, "/dashboard/")})
+    after_logout = client.get(f"/api/v1/reports/revenue?site={site.site.id}")
+
+    assert own.status_code == 200 and "rows" in own.get_json()
+    assert own_csv.status_code == 200 and own_csv.mimetype == "text/csv"
+    assert foreign.status_code == 403
+    assert nameless.status_code == 400 and nameless.get_json()["error"]["field"] == "site"
+    assert keyed.status_code == 200  # a secret key speaks for its own site
+    assert after_logout.status_code == 401

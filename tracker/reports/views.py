@@ -1,12 +1,17 @@
-"""The reports API (secret key): ``/api/v1/reports/...``. Each handler is parse → query →
+"""The reports API: ``/api/v1/reports/...``, with the site's secret key or, for a signed-in
+dashboard user, ``?site=<id>`` of a site they may open. Each handler is parse → query →
 render; ``?format=csv`` gives any report as CSV."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
+from werkzeug.datastructures import MultiDict
 
 from tracker.auth import site_from_api_key
+from tracker.dashboard.auth import signed_in_user_id
 from tracker.db import get_session
+from tracker.errors import ValidationError
+from tracker.models import Site, User
 from tracker.reports import queries
 from tracker.reports.query import (
     DIMENSIONS,
@@ -16,6 +21,7 @@ from tracker.reports.query import (
 )
 from tracker.reports.render import respond
 from tracker.sites import site_settings
+from tracker.users import site_for_user
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
@@ -30,11 +36,31 @@ EXTRA_PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _authorised_site() -> tuple[Site, MultiDict[str, str]]:
+    """The site the request may read and its report parameters (without ``site``).
+
+    A secret key wins; without one, a dashboard session reads the site named by ``site``
+    (GET only, so the session cookie cannot be abused to change anything).
+    """
+    user_id = signed_in_user_id()
+    if "Authorization" in request.headers or user_id is None:
+        return site_from_api_key(), MultiDict(request.args)
+    args = MultiDict(request.args)
+    raw = args.pop("site", "")
+    if not raw.isdigit():
+        raise ValidationError("site", "expected the id of a site you may open")
+    session = get_session()
+    user = session.get(User, user_id)
+    if user is None:
+        return site_from_api_key(), args
+    return site_for_user(session, user, int(raw)), args
+
+
 def _report(name: str) -> Response:
-    site = site_from_api_key()
+    site, args = _authorised_site()
     groups = WIN_RATE_GROUPS if name == "win_rates" else DIMENSIONS
     query = parse_report_query(
-        request.args, site_settings(site), extra=EXTRA_PARAMS[name], group_choices=groups
+        args, site_settings(site), extra=EXTRA_PARAMS[name], group_choices=groups
     )
     return respond(queries.REPORTS[name](get_session(), site, query), query.format)
 
@@ -71,6 +97,6 @@ def leads() -> Response:
 
 @bp.get("/leads/<lead_id>/journey")
 def journey(lead_id: str) -> Response:
-    site = site_from_api_key()
-    output = parse_format_only(request.args)
+    site, args = _authorised_site()
+    output = parse_format_only(args)
     return respond(queries.lead_journey(get_session(), site, lead_id), output)
