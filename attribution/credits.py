@@ -8,20 +8,68 @@ touches get nothing; the caller reports the latter as unattributed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from attribution.journeys import FloatArray, IntArray, JourneyBatch
 
 
-@dataclass(frozen=True, eq=False)
 class Credits:
-    """Per-touch credit of one model over one batch (arrays aligned with ``batch.channel``)."""
+    """Per-touch credit of one model over one batch (arrays aligned with ``batch.channel``).
 
-    batch: JourneyBatch
-    credit: FloatArray
-    value: FloatArray
+    Models that credit one touch per journey build it from those touches only
+    (:meth:`on_touches`); the dense ``credit`` and ``value`` arrays are then made on first use,
+    and sums by a grouping key never need them.
+    """
+
+    __slots__ = (
+        "_credit", "_index", "_journey", "_sparse_credit", "_sparse_value", "_value", "batch",
+    )
+
+    def __init__(self, batch: JourneyBatch, credit: FloatArray, value: FloatArray) -> None:
+        self.batch = batch
+        self._credit: FloatArray | None = credit
+        self._value: FloatArray | None = value
+        self._index: IntArray | None = None
+        self._journey: IntArray | None = None
+        self._sparse_credit: FloatArray | None = None
+        self._sparse_value: FloatArray | None = None
+
+    @classmethod
+    def on_touches(
+        cls,
+        batch: JourneyBatch,
+        index: IntArray,
+        journey: IntArray,
+        credit: FloatArray,
+        value: FloatArray,
+    ) -> Credits:
+        """Credits that are zero except on the touches ``index`` (distinct touch indexes, of
+        journeys ``journey``)."""
+        credits = cls(batch, np.zeros(0), np.zeros(0))
+        credits._credit = credits._value = None
+        credits._index, credits._journey = index, journey
+        credits._sparse_credit, credits._sparse_value = credit, value
+        return credits
+
+    def _dense(self, sparse: FloatArray | None) -> FloatArray:
+        assert self._index is not None and sparse is not None
+        dense = np.zeros(self.batch.n_touches)
+        dense[self._index] = sparse
+        return dense
+
+    @property
+    def credit(self) -> FloatArray:
+        """Each touch's fraction of its journey's conversion."""
+        if self._credit is None:
+            self._credit = self._dense(self._sparse_credit)
+        return self._credit
+
+    @property
+    def value(self) -> FloatArray:
+        """Each touch's share of its journey's conversion value, in money."""
+        if self._value is None:
+            self._value = self._dense(self._sparse_value)
+        return self._value
 
     @property
     def conversions(self) -> FloatArray:
@@ -31,8 +79,16 @@ class Credits:
 
     def sum_by(self, codes: IntArray, size: int) -> tuple[FloatArray, FloatArray]:
         """Attributed conversions and value summed per group code (``0 <= code < size``)."""
-        conversions = np.bincount(codes, weights=self.conversions, minlength=size)
-        value = np.bincount(codes, weights=self.value, minlength=size)
+        if self._index is not None and self._credit is None:
+            assert self._journey is not None and self._sparse_credit is not None
+            assert self._sparse_value is not None
+            index = self._index
+            weights = self._sparse_credit * self.batch.conversions[self._journey]
+            conversions = np.bincount(codes[index], weights=weights, minlength=size)
+            value = np.bincount(codes[index], weights=self._sparse_value, minlength=size)
+        else:
+            conversions = np.bincount(codes, weights=self.conversions, minlength=size)
+            value = np.bincount(codes, weights=self.value, minlength=size)
         return conversions.astype(np.float64), value.astype(np.float64)
 
     def by_channel(self) -> dict[str, tuple[float, float]]:

@@ -117,12 +117,9 @@ def single_touch_credits(batch: JourneyBatch, touch_index: IntArray) -> Credits:
     The one-milestone case of :func:`milestone_fractions`, written out because it is the
     most used model family and needs no per-touch arithmetic.
     """
-    keep = batch.attributable
-    credit = np.zeros(batch.n_touches)
-    value = np.zeros(batch.n_touches)
-    credit[touch_index[keep]] = 1.0
-    value[touch_index[keep]] = batch.value[keep]
-    return Credits(batch, credit, value)
+    journeys = np.flatnonzero(batch.attributable)
+    index = touch_index[journeys]
+    return Credits.on_touches(batch, index, journeys, np.ones(index.size), batch.value[journeys])
 
 
 class FirstTouchModel(MilestoneModel):
