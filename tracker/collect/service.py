@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.engine import Connection
 
 from tracker.channels import (
@@ -222,6 +222,29 @@ def _session_touch_columns(prepared: PreparedEvent, batch: PreparedBatch) -> dic
     }
 
 
+# Built once: this runs for every write group, and building and hashing the expression each
+# time cost more than the query itself.
+_OPEN_SESSIONS = (
+    select(
+        _sessions.c.visitor_id,
+        _sessions.c.id,
+        _sessions.c.started_at,
+        _sessions.c.ended_at,
+        _sessions.c.source,
+        _sessions.c.medium,
+        _sessions.c.campaign,
+        _sessions.c.click_id,
+    )
+    .where(
+        _sessions.c.site_id == bindparam("site_id"),
+        _sessions.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
+        _sessions.c.ended_at >= bindparam("low"),
+        _sessions.c.started_at <= bindparam("high"),
+    )
+    .order_by(_sessions.c.visitor_id, _sessions.c.id)
+)
+
+
 def _load_sessions(
     conn: Connection,
     site: SiteInfo,
@@ -231,18 +254,14 @@ def _load_sessions(
 ) -> tuple[dict[str, list[OpenSession]], list[tuple[Any, ...]]]:
     """The visitors' sessions that could absorb events between ``low`` and ``high``, and the
     raw rows as a snapshot (to check later that nobody changed them meanwhile)."""
-    s = _sessions.c
     rows = conn.execute(
-        select(
-            s.visitor_id, s.id, s.started_at, s.ended_at, s.source, s.medium, s.campaign, s.click_id
-        )
-        .where(
-            s.site_id == site.id,
-            s.visitor_id.in_(visitor_ids),
-            s.ended_at >= low - site.timeout,
-            s.started_at <= high + site.timeout,
-        )
-        .order_by(s.visitor_id, s.id)
+        _OPEN_SESSIONS,
+        {
+            "site_id": site.id,
+            "visitor_ids": list(visitor_ids),
+            "low": low - site.timeout,
+            "high": high + site.timeout,
+        },
     ).all()
     found: dict[str, list[OpenSession]] = defaultdict(list)
     for row in rows:
@@ -389,25 +408,25 @@ def _sessionize_site(
             )
 
 
+_LINKED_LEADS = (
+    select(LeadVisitor.__table__.c.lead_id)
+    .distinct()
+    .where(
+        LeadVisitor.__table__.c.site_id == bindparam("site_id"),
+        LeadVisitor.__table__.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
+        LeadVisitor.__table__.c.valid_to.is_(None),
+    )
+)
+
+
 def _leads_of_visitors(
     conn: Connection, visitors_by_site: Mapping[int, set[str]]
 ) -> dict[int, list[uuid.UUID]]:
-    links = LeadVisitor.__table__.c
     found: dict[int, list[uuid.UUID]] = {}
     for site_id, visitors in visitors_by_site.items():
-        lead_ids = (
-            conn.execute(
-                select(links.lead_id)
-                .distinct()
-                .where(
-                    links.site_id == site_id,
-                    links.visitor_id.in_(visitors),
-                    links.valid_to.is_(None),
-                )
-            )
-            .scalars()
-            .all()
-        )
+        lead_ids = conn.execute(
+            _LINKED_LEADS, {"site_id": site_id, "visitor_ids": list(visitors)}
+        ).scalars().all()
         if lead_ids:
             found[site_id] = list(lead_ids)
     return found
