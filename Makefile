@@ -43,6 +43,7 @@ unit: install
 bench: install
 	$(BIN)/python bench/collector.py
 	$(BIN)/python bench/attribution.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache leadtrail.db leadtrail.db-*
