@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from crm_sync.providers import generic
 from tracker.reports.openapi import REPORT_PATHS
 
 bp = Blueprint("openapi", __name__)
@@ -353,16 +354,7 @@ DOCUMENT: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {
                     "id": {"type": "string", "maxLength": 128},
-                    "type": {
-                        "enum": [
-                            "deal.created",
-                            "deal.updated",
-                            "deal.won",
-                            "deal.lost",
-                            "deal.reopened",
-                            "deal.deleted",
-                        ]
-                    },
+                    "type": {"enum": list(generic.EVENT_TYPES)},
                     "occurred_at": {"type": "string", "format": "date-time"},
                     "deal": {
                         "type": "object",
