@@ -45,8 +45,8 @@ class Credits:
     ) -> Credits:
         """Credits that are zero except on the touches ``index`` (distinct touch indexes, of
         journeys ``journey``)."""
-        credits = cls(batch, np.zeros(0), np.zeros(0))
-        credits._credit = credits._value = None
+        credits = cls.__new__(cls)
+        credits.batch, credits._credit, credits._value = batch, None, None
         credits._index, credits._journey = index, journey
         credits._sparse_credit, credits._sparse_value = credit, value
         return credits

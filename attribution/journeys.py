@@ -242,20 +242,13 @@ class JourneyBatch:
             names = [name.strip() for name in path.split(separator) if name.strip()]
             codes.extend(channel_codes.setdefault(name, len(channel_codes)) for name in names)
             lengths.append(len(names))
-        n_rows = len(lengths)
-        lengths_array = np.asarray(lengths, dtype=np.int64)
-        return cls(
-            offsets=np.concatenate(([0], np.cumsum(lengths_array))),
-            channel=np.asarray(codes, dtype=np.int64),
-            time=np.zeros(len(codes)),
-            channels=tuple(channel_codes),
-            conversions=np.asarray(conversions, dtype=np.float64),
-            nulls=np.zeros(n_rows) if nulls is None else np.asarray(nulls, dtype=np.float64),
-            value=np.zeros(n_rows) if value is None else np.asarray(value, dtype=np.float64),
-            conversion_time=np.zeros(n_rows),
-            lead_position=np.maximum(lengths_array - 1, 0),
-            opportunity_position=np.full(n_rows, MISSING, dtype=np.int64),
-            close_position=np.full(n_rows, MISSING, dtype=np.int64),
+        return cls.from_arrays(
+            np.asarray(lengths, dtype=np.int64),
+            np.asarray(codes, dtype=np.int64),
+            tuple(channel_codes),
+            np.asarray(conversions, dtype=np.float64),
+            nulls=None if nulls is None else np.asarray(nulls, dtype=np.float64),
+            value=None if value is None else np.asarray(value, dtype=np.float64),
         )
 
     @classmethod

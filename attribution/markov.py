@@ -182,7 +182,7 @@ class MarkovModel(AttributionModel):
         n_channels = len(batch.channels)
         removal = np.zeros(n_channels)
         value_removal = np.zeros(n_channels)
-        states_with = [[] for _ in range(n_channels)]  # type: list[list[int]]
+        states_with: list[list[int]] = [[] for _ in range(n_channels)]
         for index, channels in enumerate(state_channels):
             for channel in set(channels):
                 states_with[channel].append(index + 1)

@@ -201,7 +201,7 @@ def _page_events(
     events: list[dict[str, object]] = []
     at = visit.at
     url, ref = landing_url, referrer
-    for page in range(visit.pages):
+    for _ in range(visit.pages):
         event: dict[str, object] = {"id": _hex_id(rng), "type": "pageview", "ts": _ms(at),
                                     "url": url, "title": "LeadTrail demo",
                                     "sw": 390 if visit.mobile else 1440,
@@ -212,7 +212,6 @@ def _page_events(
         ref = url
         url = SITE_URL + PAGES[int(rng.integers(len(PAGES)))]
         at = at + dt.timedelta(seconds=float(rng.integers(15, 240)))
-        del page
     return events
 
 

@@ -107,18 +107,13 @@ def fit_model(spec: ModelSpec, batch: JourneyBatch) -> Fit:
     """Fit a data-driven model; a batch it cannot learn from (no converting journey with a
     touch) gives an empty fit, under which every journey is split equally over its channels."""
     model = create_model(spec.name, **spec.params)
-    if not np.any(batch.attributable):
-        return Fit((), (), ())
     try:
-        # All-zero Shapley values would divide 0 by 0; such shares are cleaned to 0 below.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            model.fit(batch)
+        model.fit(batch)
     except AttributionError:
         return Fit((), (), ())
 
     def shares(name: str) -> tuple[float, ...]:
-        learned = np.nan_to_num(np.asarray(getattr(model, name), dtype=np.float64))
-        return tuple(float(x) for x in learned)
+        return tuple(float(x) for x in getattr(model, name))
 
     return Fit(
         tuple(getattr(model, "channels_")),  # noqa: B009 - learned state, not on the base class
@@ -131,10 +126,6 @@ def attribute(spec: ModelSpec, batch: JourneyBatch, fit: Fit | None) -> Credits:
     """Per-touch credits of ``spec`` over ``batch``. Data-driven models credit a journey's
     channels in proportion to the fitted shares (what their own ``attribute`` does), so a
     single lead can be recomputed from a stored fit."""
-    if batch.n_touches == 0:
-        # Nothing to credit (every journey is empty, reported as unattributed); the engine's
-        # milestone models also fail on such a batch (np.bincount of no weights is int64).
-        return Credits(batch, np.zeros(0), np.zeros(0))
     if not spec.data_driven:
         return create_model(spec.name, **spec.params).attribute(batch)
     assert fit is not None

@@ -14,6 +14,25 @@ from attribution import AttributionError, JourneyBatch, NotFittedError, create_m
 from attribution.markov import MarkovModel
 from attribution.shapley import ShapleyModel
 
+Row = tuple[list[str], int, int]  # (path's channels, conversions, nulls)
+
+
+def path_rows(
+    channels: str, max_length: int, max_count: int, max_rows: int
+) -> st.SearchStrategy[list[Row]]:
+    """Path-aggregated rows with at least one conversion."""
+    row = st.tuples(st.lists(st.sampled_from(channels), min_size=1, max_size=max_length),
+                    st.integers(0, max_count), st.integers(0, max_count))
+    return st.lists(row, min_size=1, max_size=max_rows).filter(
+        lambda rows: sum(conversions for _, conversions, _ in rows) > 0
+    )
+
+
+def batch_of(rows: list[Row]) -> JourneyBatch:
+    return JourneyBatch.from_paths([" > ".join(p) for p, _, _ in rows],
+                                   [c for _, c, _ in rows], [n for _, _, n in rows])
+
+
 # "A > B" converts once; "A" ends once without converting; "B" converts once and fails once.
 SMALL = JourneyBatch.from_paths(["A > B", "A", "B"], conversions=[1, 0, 1], nulls=[0, 1, 1],
                                 value=[100, 0, 50])
@@ -61,19 +80,12 @@ class TestMarkov:
         np.testing.assert_allclose(credits.value, [25.0, 75.0, 0.0, 50.0])
 
     @settings(max_examples=40, deadline=None)
-    @given(
-        rows=st.lists(
-            st.tuples(st.lists(st.sampled_from("ABCD"), min_size=1, max_size=4),
-                      st.integers(0, 5), st.integers(0, 5)),
-            min_size=1, max_size=12,
-        ).filter(lambda rows: sum(r[1] for r in rows) > 0)
-    )
+    @given(rows=path_rows("ABCD", max_length=4, max_count=5, max_rows=12))
     def test_high_order_chain_reproduces_observed_rates_exactly(self, rows):
         # With order >= the longest path every state is a whole prefix, so the chain is a
         # tree: P(conversion) is the observed rate, and removing c keeps exactly the
         # conversions of paths without c.
-        batch = JourneyBatch.from_paths([" > ".join(p) for p, _, _ in rows],
-                                        [c for _, c, _ in rows], [n for _, _, n in rows])
+        batch = batch_of(rows)
         conversions = sum(c for _, c, _ in rows)
         paths = conversions + sum(n for _, _, n in rows)
 
@@ -128,16 +140,9 @@ class TestShapley:
         np.testing.assert_allclose(model.conversions_by_channel_, [2 / 3, 4 / 3])
 
     @settings(max_examples=30, deadline=None)
-    @given(
-        rows=st.lists(
-            st.tuples(st.lists(st.sampled_from("ABCDE"), min_size=1, max_size=5),
-                      st.integers(0, 4), st.integers(0, 4)),
-            min_size=1, max_size=15,
-        ).filter(lambda rows: sum(r[1] for r in rows) > 0)
-    )
+    @given(rows=path_rows("ABCDE", max_length=5, max_count=4, max_rows=15))
     def test_simplified_formula_equals_the_definition(self, rows):
-        batch = JourneyBatch.from_paths([" > ".join(p) for p, _, _ in rows],
-                                        [c for _, c, _ in rows], [n for _, _, n in rows])
+        batch = batch_of(rows)
         groups: dict[frozenset[str], list[int]] = {}
         for path, conversions, nulls in rows:
             counts = groups.setdefault(frozenset(path), [0, 0])
