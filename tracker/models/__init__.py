@@ -8,6 +8,7 @@ from tracker.models.crm import CrmCheckpoint, CrmOutbox
 from tracker.models.deal import CrmEvent, Deal
 from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
+from tracker.models.queue import RefreshItem
 from tracker.models.session import VisitSession
 from tracker.models.site import ApiKey, Site
 from tracker.models.user import User, UserSite
@@ -29,6 +30,7 @@ __all__ = [
     "Lead",
     "LeadVisitor",
     "OfflineTouch",
+    "RefreshItem",
     "ScoreChange",
     "Site",
     "StageChange",
