@@ -8,9 +8,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Flask
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from tracker.db import get_engine
 from tracker.sites import CreatedSite, create_site
+from tracker.worker.runner import Progress, Worker
 
 _counter = itertools.count(1)
 
@@ -68,3 +72,12 @@ class BatchBuilder:
             "events": self.events,
             **self.extra,
         }
+
+
+def drain_queue(app_or_engine: Flask | Engine) -> Progress:
+    """Run the worker until nothing is due (what `leadtrail serve`'s worker thread does in
+    the background); fail when an item failed."""
+    engine = app_or_engine if isinstance(app_or_engine, Engine) else get_engine(app_or_engine)
+    progress = Worker(engine).run_once()
+    assert progress.failures == 0, progress.failed
+    return progress

@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from tracker.reports.views import bp as reports_bp
     from tracker.webhooks import api_bp as crm_api_bp
     from tracker.webhooks import bp as webhooks_bp
+    from tracker.worker.queue import install_hooks
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         JSON_SORT_KEYS=False,
     )
     configure_logging(app, settings.log_level)
+    install_hooks()  # writers' notes (tracker.changes) become refresh-queue rows on commit
     db.init_app(app, engine)
     app.extensions["leadtrail.collector"] = Collector.build(db.get_engine(app), settings)
     if settings.trusted_proxies:

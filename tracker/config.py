@@ -110,6 +110,13 @@ class Settings:
     keep_bot_sessions: bool = _env("LEADTRAIL_KEEP_BOT_SESSIONS", _as_bool, False)
     # Serve the demo pages at /demo/ (``make run``); off in production.
     demo: bool = _env("LEADTRAIL_DEMO", _as_bool, False)
+    # Run the refresh worker as a thread inside `leadtrail serve` (one command on one box);
+    # fleets set it off and run `leadtrail worker` processes instead (docs/reports.md).
+    builtin_worker: bool = _env("LEADTRAIL_BUILTIN_WORKER", _as_bool, True)
+    # Queue items one worker transaction takes at most (of one site).
+    worker_batch_size: int = _env("LEADTRAIL_WORKER_BATCH_SIZE", _as_int(1, 100_000), 500)
+    # How long an idle worker sleeps before it looks at the queue again (seconds).
+    worker_poll_seconds: float = _env("LEADTRAIL_WORKER_POLL_SECONDS", _as_float(0.01, 60.0), 0.5)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

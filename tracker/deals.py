@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from tracker import changes
 from tracker.db import insert_ignore
 from tracker.models import Deal, Lead
 from tracker.models.base import utcnow
-from tracker.reports.storage import refresh_leads
 from tracker.stages import FUNNEL, change_stage
 
 DEAL_NAMESPACE = uuid.UUID("a3f7c9d2-1e4b-4c6a-8f0d-2b5e7a9c1d34")
@@ -150,7 +150,7 @@ def apply_deal_update(session: Session, site_id: int, update: DealUpdate) -> App
     deal.updated_at = now
     session.flush()
     _advance_lead(session, deal, times)
-    refresh_leads(session, site_id, {previous_lead, deal.lead_id})
+    changes.lead_changed(session, site_id, previous_lead, deal.lead_id)
     return Applied(deal=deal, changed=tuple(changed))
 
 
@@ -187,6 +187,7 @@ def link_waiting_deals(session: Session, lead: Lead) -> int:
     ).all()
     for deal in deals:
         deal.lead_id = lead.id
+        changes.lead_changed(session, lead.site_id, lead.id)
         session.flush()
         _advance_lead(session, deal, deal.field_times or {})
     return len(deals)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker import changes
 from tracker.crm.outbox import enqueue_lead_push
 from tracker.db import insert_ignore
 from tracker.errors import ValidationError
@@ -165,11 +166,13 @@ def upsert_lead(
     if created:
         from tracker.deals import link_waiting_deals
 
+        changes.lead_changed(session, site_id, lead.id)
         enqueue_lead_push(session, lead, "created")
         link_waiting_deals(session, lead)
     # A lead created later by a late-arriving earlier identification moves back in time.
     if at < lead.created_at:
         lead.created_at = at
+        changes.lead_changed(session, site_id, lead.id)
     for field in ("name", "phone", "company"):
         value = getattr(identity, field)
         if value and value != getattr(lead, field):
@@ -222,9 +225,7 @@ def stitch_visitor_to_lead(
         lead.creation_session_id = identifying.id
     refresh_first_touch(session, lead)
     if linked:
-        from tracker.reports.storage import refresh_leads
-
-        refresh_leads(session, site_id, {lead.id, current.lead_id if current else None})
+        changes.lead_changed(session, site_id, lead.id, current.lead_id if current else None)
     return Stitched(lead=lead, created=created, linked=linked)
 
 

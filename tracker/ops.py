@@ -1,18 +1,19 @@
-"""Operations endpoints: ``/healthz`` and ``/metrics`` (Prometheus text format), and the
-counters and rejection reasons that logs, metrics and tests share."""
+"""Operations endpoints: ``/healthz`` (cheap: one ``SELECT 1``) and ``/metrics`` (Prometheus
+text format), and the rejection reasons that logs, metrics and tests share."""
 
 from __future__ import annotations
 
-import os
-import threading
-from collections import Counter
 from enum import StrEnum
 from typing import Protocol
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from tracker.db import get_engine
+from tracker.metrics import exposition, metrics
+from tracker.models.base import utcnow
+from tracker.worker.queue import queue_stats
 
 bp = Blueprint("ops", __name__)
 
@@ -35,17 +36,8 @@ class _HasCode(Protocol):
     code: str
 
 
-_lock = threading.Lock()
-_counters: Counter[tuple[str, str]] = Counter()
-
-
-def _add(name: str, label: str, amount: int = 1) -> None:
-    with _lock:
-        _counters[(name, label)] += amount
-
-
 def count_rejection_reason(reason: RejectionReason) -> None:
-    _add("leadtrail_rejected_total", reason.value)
+    metrics().rejected.labels(reason.value).inc()
 
 
 def count_rejection(error: _HasCode) -> None:
@@ -57,18 +49,7 @@ def count_rejection(error: _HasCode) -> None:
 
 
 def count_stored(events: int, is_bot: bool) -> None:
-    _add("leadtrail_events_acknowledged_total", "bot" if is_bot else "human", events)
-
-
-def counter_value(name: str, label: str) -> int:
-    with _lock:
-        return _counters[(name, label)]
-
-
-_HELP = {
-    "leadtrail_events_acknowledged_total": ("kind", "Events acknowledged after commit."),
-    "leadtrail_rejected_total": ("reason", "Requests refused, by reason."),
-}
+    metrics().events_acknowledged.labels("bot" if is_bot else "human").inc(events)
 
 
 @bp.get("/healthz")
@@ -82,33 +63,22 @@ def healthz() -> tuple[Response, int]:
 
 
 @bp.get("/metrics")
-def metrics() -> Response:
-    """Per-process counters (label ``pid``); Prometheus sums them across workers."""
-    pid = os.getpid()
-    lines: list[str] = []
-    with _lock:
-        snapshot = dict(_counters)
-    for name, (label_name, help_text) in _HELP.items():
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} counter")
-        for (metric, label), value in sorted(snapshot.items()):
-            if metric == name:
-                lines.append(f'{name}{{{label_name}="{label}",pid="{pid}"}} {value}')
-    collector = current_app.extensions.get("leadtrail.collector")
-    if collector is not None:
-        stats = collector.committer.stats
-        lines += [
-            "# HELP leadtrail_commit_groups_total Collector transactions committed.",
-            "# TYPE leadtrail_commit_groups_total counter",
-            f'leadtrail_commit_groups_total{{pid="{pid}"}} {stats.groups}',
-            "# HELP leadtrail_commit_batches_total Batches written by those transactions.",
-            "# TYPE leadtrail_commit_batches_total counter",
-            f'leadtrail_commit_batches_total{{pid="{pid}"}} {stats.items}',
-            "# HELP leadtrail_commit_busy_seconds_total Time the writer spent in transactions.",
-            "# TYPE leadtrail_commit_busy_seconds_total counter",
-            f'leadtrail_commit_busy_seconds_total{{pid="{pid}"}} {stats.busy_seconds:.3f}',
-            "# HELP leadtrail_commit_failures_total Group commits that failed.",
-            "# TYPE leadtrail_commit_failures_total counter",
-            f'leadtrail_commit_failures_total{{pid="{pid}"}} {stats.failures}',
-        ]
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+def metrics_endpoint() -> Response:
+    """Counters of every serving and working process (tracker.metrics), and the refresh
+    queue's depth and lag as the database has them."""
+    body = exposition().decode()
+    with Session(get_engine()) as session:
+        stats = queue_stats(session)
+    lag = stats.lag_seconds(utcnow())
+    body += (
+        "# HELP leadtrail_refresh_queue_depth Refresh queue items waiting for the worker.\n"
+        "# TYPE leadtrail_refresh_queue_depth gauge\n"
+        f"leadtrail_refresh_queue_depth {stats.depth}\n"
+        "# HELP leadtrail_refresh_queue_failing Queued items whose last attempt failed.\n"
+        "# TYPE leadtrail_refresh_queue_failing gauge\n"
+        f"leadtrail_refresh_queue_failing {stats.failing}\n"
+        "# HELP leadtrail_refresh_queue_oldest_age_seconds Age of the oldest waiting item.\n"
+        "# TYPE leadtrail_refresh_queue_oldest_age_seconds gauge\n"
+        f"leadtrail_refresh_queue_oldest_age_seconds {lag:.3f}\n"
+    )
+    return Response(body, mimetype="text/plain; version=0.0.4")

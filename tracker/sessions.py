@@ -57,6 +57,7 @@ class OpenSession:
     is_new: bool = False
     times_changed: bool = False
     retagged: bool = False
+    start_moved: bool = False  # started earlier than stored: its day may have changed
 
 
 @dataclass(slots=True)
@@ -113,6 +114,7 @@ def assign_sessions(
             # A late event from before the session's first one: it is the real landing.
             following.started_at = at
             following.times_changed = True
+            following.start_moved = True
             starts[index] = at
             if event.key is not None or following.key is None:
                 following.key = event.key if event.key is not None else following.key

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_sync.providers import hubspot, pipedrive, salesforce
+from tracker.changes import settings_changed as noted_settings_change
 from tracker.errors import NotFound, Unauthorized, ValidationError
 from tracker.models import ApiKey, Site
 from tracker.models.base import utcnow
@@ -479,15 +480,13 @@ def create_site(
 
 
 def update_site_settings(session: Session, site: Site, changes: Mapping[str, Any]) -> SiteSettings:
-    """Validate and store ``changes``; stored attribution is recomputed for every model whose
-    parameters or lookback window changed."""
-    from tracker.reports.storage import refresh_after_settings_change
-
-    before = site_settings(site)
-    typed = before.updated(changes)
+    """Validate and store ``changes``; the worker then recomputes the stored attribution of
+    every model whose parameters or lookback window changed (and the rollups, when the time
+    zone did)."""
+    typed = site_settings(site).updated(changes)
     site.settings = typed.to_json()
     session.flush()
-    refresh_after_settings_change(session, site, before, typed)
+    noted_settings_change(session, site.id)
     return typed
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.api.test_leads import identify, visit
-from tests.factories import SiteMaker
+from tests.factories import SiteMaker, drain_queue
 from tracker.models import Cost, User, UserSite
 from tracker.sites import CreatedSite
 from tracker.users import create_user
@@ -194,6 +194,7 @@ def test_overview_shows_the_report_figures_and_its_csv_equals_the_api_csv(
     paid = "https://example.com/?utm_source=google&utm_medium=cpc"
     visit(client, site, "visitor-dash-one", paid, 30)
     assert identify(client, site, "visitor-dash-one", "ada@example.com").status_code == 200
+    drain_queue(client.application)
     today = dt.datetime.now(dt.UTC).date()
     window = f"model=first_touch&from={today - dt.timedelta(days=6)}&to={today}"
 

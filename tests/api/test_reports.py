@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from tests.api.test_collect import post
 from tests.api.test_leads import api, identify
-from tests.factories import BatchBuilder, SiteMaker, now_ms
+from tests.factories import BatchBuilder, SiteMaker, drain_queue, now_ms
 from tracker.deals import DealUpdate, apply_deal_update
 from tracker.models import AttributionCredit, AttributionFit, Site
 from tracker.sites import CreatedSite, update_site_settings
@@ -100,6 +100,7 @@ def build_scenario(client: FlaskClient, sites: SiteMaker, db_session: Session) -
         headers={"Authorization": f"Bearer {site.api_key}"},
     )
     assert response.status_code == 201
+    drain_queue(client.application)
     return site
 
 
@@ -108,7 +109,10 @@ def scenario(client: FlaskClient, sites: SiteMaker, db_session: Session) -> Crea
     return build_scenario(client, sites, db_session)
 
 
-def report(client: FlaskClient, site: CreatedSite, name: str, **params: Any) -> Any:
+def report(client: FlaskClient, site: CreatedSite, name: str, fresh: bool = True, **params: Any
+           ) -> Any:
+    if fresh:
+        drain_queue(client.application)  # the worker has caught up with every write
     params.setdefault("from", str(days_ago(25).date()))
     params.setdefault("to", str(days_ago(0).date()))
     response = api(client, site, "GET", f"/api/v1/reports/{name}?" + "&".join(
@@ -388,16 +392,17 @@ def test_reports_run_a_fixed_number_of_statements(
     counts_small: dict[str, int] = {}
     for name in REPORTS:
         with statements(engine) as seen:
-            report(client, site, name)
+            report(client, site, name, fresh=False)
         counts_small[name] = len(seen)
     for number in range(5):  # five more leads with sessions
         visitor = f"visitor.more.{number}"
         pageview(client, site, visitor, NEWSLETTER, 6 + number)
         assert identified(client, site, visitor, f"more{number}@example.com", 6 + number)
+    drain_queue(client.application)
 
     for name in REPORTS:
         with statements(engine) as seen:
-            report(client, site, name)
+            report(client, site, name, fresh=False)
         # Auth (key, site) plus the report's own statements, whatever the data size.
         assert len(seen) == counts_small[name] <= 10, (name, seen)
 

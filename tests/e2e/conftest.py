@@ -73,6 +73,15 @@ class LiveServer:
             time.sleep(0.2)
         return count
 
+    def wait_until_fresh(self, timeout: float = 30.0) -> bool:
+        """Wait for the server's built-in worker to drain the refresh queue."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if int(self.rows("SELECT count(*) FROM refresh_queue")[0][0]) == 0:
+                return True
+            time.sleep(0.2)
+        return False
+
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:

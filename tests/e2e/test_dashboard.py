@@ -104,6 +104,7 @@ def seeded(live_server: LiveServer) -> Iterator[Seeded]:
                    {"LeadTrail-Signature": header, "Content-Type": "application/json"})
     assert status == 200
     _store_failed_delivery(live_server, site, _won("D-2", "bob@example.com", "300"))
+    assert live_server.wait_until_fresh(), "the built-in worker did not drain the queue"
     yield Seeded(live_server, site, email)
 
 

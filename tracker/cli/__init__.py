@@ -22,6 +22,7 @@ def register_commands(app: Flask) -> None:
     from tracker.cli.serve import serve_command
     from tracker.cli.sites import keys_group, sites_group
     from tracker.cli.users import users_group
+    from tracker.cli.worker import worker_command
 
     for command in (
         db_group,
@@ -35,6 +36,7 @@ def register_commands(app: Flask) -> None:
         users_group,
         serve_command,
         demo_command,
+        worker_command,
     ):
         app.cli.add_command(command)
 

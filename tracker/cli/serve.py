@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
+import tempfile
 from typing import Any
 
 import click
@@ -13,6 +15,8 @@ from gunicorn.app.base import BaseApplication
 from tracker import create_app, migrate
 from tracker.config import Settings
 from tracker.db import get_engine
+from tracker.metrics import MULTIPROC_VARIABLE, process_exited, use_multiprocess_dir
+from tracker.worker.runner import start_thread
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -31,7 +35,15 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # switch interval it then queues behind busy request threads (a GIL convoy). A short
         # interval lets it back in quickly; measured in bench/collector.py.
         sys.setswitchinterval(self._settings.switch_interval_ms / 1000)
-        return create_app(self._settings)
+        app = create_app(self._settings)
+        if self._settings.builtin_worker:
+            # Every serving process drains the refresh queue too; per-site locks keep them
+            # from doing the same work (tracker/worker/runner.py).
+            start_thread(
+                get_engine(app), self._settings.worker_batch_size,
+                self._settings.worker_poll_seconds,
+            )
+        return app
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
@@ -46,6 +58,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "graceful_timeout": 10,
         "keepalive": 5,
         "backlog": 2048,
+        "child_exit": lambda _server, worker: process_exited(worker.pid),
     }
 
 
@@ -72,6 +85,9 @@ def serve_command(
         migrate.upgrade(engine)
         click.echo(f"migrated the SQLite database to {migrate.current_revision(engine)}")
     engine.dispose()  # no connection may cross the fork into the workers
+    if not os.environ.get(MULTIPROC_VARIABLE):
+        # Each worker process writes its counters here; a scrape of any of them sums all.
+        use_multiprocess_dir(tempfile.mkdtemp(prefix="leadtrail-metrics-"))
     click.echo(
         f"serving on http://{settings.host}:{settings.port} "
         f"({settings.workers} workers x {settings.threads} threads)"

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.engine import Connection
 
+from tracker.changes import LEAD, TRAFFIC, utc_day
 from tracker.channels import (
     CLICK_ID_PARAMS,
     ChannelRule,
@@ -39,6 +40,7 @@ from tracker.models import LeadVisitor, VisitSession
 from tracker.privacy import scrub_url, truncate_ip
 from tracker.sessions import OpenSession, TimedEvent, assign_sessions, source_key
 from tracker.sites import SiteSettings
+from tracker.worker.queue import enqueue
 
 _sessions: Table = VisitSession.__table__  # type: ignore[assignment]
 
@@ -320,6 +322,20 @@ class _Rows:
         default_factory=list
     )
     visitors_by_site: dict[int, set[str]] = field(default_factory=dict)
+    # What the rows make stale (tracker.changes): the UTC days whose session starts change,
+    # and the visitors whose sessions did (their leads' credits are recomputed).
+    traffic_moments: dict[int, set[dt.datetime]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+    changed_visitors: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+def _note_session_change(
+    rows: _Rows, site: SiteInfo, visitor_id: str, started_at: dt.datetime
+) -> None:
+    # A start moved earlier by at most the session timeout: its old day is covered too.
+    rows.traffic_moments[site.id].update((started_at, started_at + site.timeout))
+    rows.changed_visitors[site.id].add(visitor_id)
 
 
 def _touch_values(writer: RowWriter, prepared: PreparedEvent, batch: PreparedBatch) -> list[Any]:
@@ -352,6 +368,8 @@ def _sessionize_site(
             (site.id, visitor_id, writer.time(min(event_times)), writer.time(max(event_times)))
         )
         for opened in assignment.sessions:
+            if opened.is_new or opened.start_moved or opened.retagged:
+                _note_session_change(rows, site, visitor_id, opened.started_at)
             if opened.is_new:
                 prepared, batch = lookup[opened.opened_by]  # type: ignore[index]
                 device = batch.device
@@ -459,8 +477,34 @@ def plan_still_valid(conn: Connection, rows: _Rows) -> bool:
     )
 
 
+_OWNING_LEADS = (
+    select(LeadVisitor.__table__.c.lead_id)
+    .distinct()
+    .where(
+        LeadVisitor.__table__.c.site_id == bindparam("site_id"),
+        LeadVisitor.__table__.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
+    )
+)
+
+
+def _queue_stale(conn: Connection, rows: _Rows) -> None:
+    """Queue, in the write's transaction, what its sessions made stale: traffic days, and
+    the leads (present or past owners) of visitors whose sessions were added or re-tagged —
+    a late-arriving session reaches their stored credits through the worker."""
+    stale: list[tuple[int, str, str]] = []
+    for site_id, moments in rows.traffic_moments.items():
+        stale += [(site_id, TRAFFIC, day.isoformat()) for day in {utc_day(m) for m in moments}]
+    for site_id, visitors in rows.changed_visitors.items():
+        lead_ids = conn.execute(
+            _OWNING_LEADS, {"site_id": site_id, "visitor_ids": sorted(visitors)}
+        ).scalars()
+        stale += [(site_id, LEAD, lead_id.hex) for lead_id in lead_ids]
+    enqueue(conn, stale)
+
+
 def write_rows(conn: Connection, rows: _Rows) -> dict[int, list[uuid.UUID]]:
-    """Write a plan; return the leads (by site) whose visitors sent events."""
+    """Write a plan and queue what it made stale; return the leads (by site) whose visitors
+    sent events."""
     writer = RowWriter(conn)
     # Rows go in key order: two workers writing the same visitors then take row locks in the
     # same order and wait for each other instead of deadlocking.
@@ -477,6 +521,7 @@ def write_rows(conn: Connection, rows: _Rows) -> dict[int, list[uuid.UUID]]:
             for (site_id, day, family), hits in rows.bot_hits.items()
         ]
     )
+    _queue_stale(conn, rows)
     return _leads_of_visitors(conn, rows.visitors_by_site)
 
 

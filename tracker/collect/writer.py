@@ -20,6 +20,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from tracker.metrics import metrics
+
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
@@ -44,6 +46,12 @@ class CommitStats:
             self.items += size
             self.largest_group = max(self.largest_group, size)
             self.failures += int(failed)
+        counters = metrics()
+        counters.commit_groups.inc()
+        counters.commit_batches.inc(size)
+        counters.commit_busy_seconds.inc(seconds)
+        if failed:
+            counters.commit_failures.inc()
 
 
 class GroupCommitter(Generic[Item, Result]):

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
+from tracker import changes
 from tracker.models import (
+    AttributionCredit,
     CrmOutbox,
     Event,
     Lead,
@@ -53,6 +55,9 @@ def erase_person(session: Session, lead: Lead) -> Erased:
         if link.valid_to is not None:
             conditions.append(VisitSession.started_at < link.valid_to)
         owned = and_(*conditions)
+        changes.traffic_changed(
+            session, site_id, session.scalars(select(VisitSession.started_at).where(owned))
+        )
         session_ids = select(VisitSession.id).where(owned).scalar_subquery()
         events_erased += _count(
             session.execute(
@@ -74,16 +79,27 @@ def erase_person(session: Session, lead: Lead) -> Erased:
         session.execute(
             delete(Event).where(Event.site_id == site_id, Event.visitor_id == visitor_id)
         )
-        session.execute(
-            delete(VisitSession).where(
-                VisitSession.site_id == site_id, VisitSession.visitor_id == visitor_id
-            )
+        visits = and_(VisitSession.site_id == site_id, VisitSession.visitor_id == visitor_id)
+        changes.traffic_changed(
+            session, site_id, session.scalars(select(VisitSession.started_at).where(visits))
         )
+        session.execute(delete(VisitSession).where(visits))
         visitors_erased += _count(
             session.execute(
                 delete(Visitor).where(Visitor.site_id == site_id, Visitor.id == visitor_id)
             )
         )
+    # The lead's stored credits go with it (ON DELETE CASCADE): their days' rollups are stale.
+    changes.credits_removed(
+        session,
+        site_id,
+        session.scalars(
+            select(AttributionCredit.converted_at)
+            .where(AttributionCredit.site_id == site_id, AttributionCredit.lead_id == lead.id)
+            .distinct()
+        ),
+    )
+    changes.lead_changed(session, site_id, lead.id)
     session.execute(delete(Lead).where(Lead.site_id == site_id, Lead.id == lead.id))
     session.flush()
     return Erased(leads=1, visitors=visitors_erased, sessions=sessions_erased, events=events_erased)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from tracker import changes
 from tracker.channels import TouchInput, classify_channel
 from tracker.db import insert_ignore
 from tracker.errors import NotFound, ValidationError
@@ -32,7 +33,6 @@ from tracker.models import (
     StageChange,
     VisitSession,
 )
-from tracker.reports.storage import refresh_leads
 from tracker.scoring import label_for, rescore_lead, rules_from_settings
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
@@ -155,7 +155,7 @@ def add_offline_touch(
         ],
         ["site_id", "id"],
     )
-    refresh_leads(session, lead.site_id, {lead.id})
+    changes.lead_changed(session, lead.site_id, lead.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +238,6 @@ def record_conversion(
         lead, created = upsert_lead(
             session, site_id, conversion.identity, conversion.occurred_at, "conversion"
         )
-        if created:
-            refresh_leads(session, site_id, {lead.id})
     else:
         assert conversion.visitor_id is not None
         found = _current_lead_of_visitor(session, site_id, conversion.visitor_id)

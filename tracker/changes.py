@@ -1,0 +1,97 @@
+"""What a write changed, noted on its SQLAlchemy session for the worker.
+
+Writers (identify, the CRM's deal updates, offline touches, stage changes, settings, erasure)
+do not recompute derived data. They note here what became stale — a lead whose credits must
+be recomputed, a day whose traffic or credit rollups must be rebuilt, a site whose settings
+changed — and one before-commit hook (``tracker.worker.queue``) turns the notes into
+``refresh_queue`` rows in the same transaction: the facts and the note that they must be
+processed commit together or not at all.
+
+This module imports nothing of tracker, so every writer can use it without import circles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Where the notes live: ``Session.info`` (or ``Connection.info``), per transaction.
+INFO_KEY = "leadtrail.changes"
+
+# Queue kinds (the ``kind`` column of ``refresh_queue``).
+LEAD = "lead"  # key: the lead id; its credits (and their rollups) are stale
+TRAFFIC = "traffic"  # key: a UTC day; sessions started that day were added or changed
+CREDITS = "credits"  # key: a UTC day; stored credits converted that day were deleted
+SETTINGS = "settings"  # key: ""; the site's attribution or rollup settings changed
+KINDS = (SETTINGS, LEAD, TRAFFIC, CREDITS)
+
+
+@dataclass
+class Changes:
+    """Stale things per site: ``{(site_id, kind, key)}``."""
+
+    items: set[tuple[int, str, str]] = field(default_factory=set)
+
+    def add(self, site_id: int, kind: str, key: str) -> None:
+        self.items.add((site_id, kind, key))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def _notes(holder: Any) -> Changes:
+    """The notes kept on ``holder`` (a Session or a Connection), created on first use."""
+    info: dict[str, Any] = holder.info
+    found = info.get(INFO_KEY)
+    if found is None:
+        found = info[INFO_KEY] = Changes()
+    return found
+
+
+def take(holder: Any) -> Changes:
+    """Remove and return the notes of ``holder`` (the hook calls this once per commit)."""
+    info: dict[str, Any] = holder.info
+    found: Changes | None = info.pop(INFO_KEY, None)
+    return found or Changes()
+
+
+def forget(holder: Any) -> None:
+    """Drop the notes of a transaction that rolled back."""
+    holder.info.pop(INFO_KEY, None)
+
+
+def lead_changed(holder: Any, site_id: int, *lead_ids: uuid.UUID | None) -> None:
+    """A lead was created, staged, re-linked to visitors or deals, or got a touch."""
+    notes = _notes(holder)
+    for lead_id in lead_ids:
+        if lead_id is not None:
+            notes.add(site_id, LEAD, lead_id.hex)
+
+
+def traffic_changed(holder: Any, site_id: int, moments: Iterable[dt.datetime | dt.date]) -> None:
+    """Sessions starting at ``moments`` (UTC) were added, re-tagged or removed."""
+    notes = _notes(holder)
+    for moment in moments:
+        notes.add(site_id, TRAFFIC, utc_day(moment).isoformat())
+
+
+def credits_removed(holder: Any, site_id: int, moments: Iterable[dt.datetime]) -> None:
+    """Stored credits of conversions at ``moments`` were deleted with their lead."""
+    notes = _notes(holder)
+    for moment in moments:
+        notes.add(site_id, CREDITS, utc_day(moment).isoformat())
+
+
+def settings_changed(holder: Any, site_id: int) -> None:
+    _notes(holder).add(site_id, SETTINGS, "")
+
+
+def utc_day(moment: dt.datetime | dt.date) -> dt.date:
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC)
+        return moment.date()
+    return moment

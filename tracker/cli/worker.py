@@ -1,0 +1,44 @@
+"""``leadtrail worker [--once]``: drain the refresh queue (credits, fits, rollups)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+from flask import current_app
+
+from tracker.config import Settings
+from tracker.db import get_engine
+from tracker.worker.runner import Worker
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Drain what is due, then exit (for cron).")
+@click.option("--batch-size", type=click.IntRange(1, 100_000),
+              help="Items per transaction (LEADTRAIL_WORKER_BATCH_SIZE).")
+@click.option("--max-seconds", type=click.FloatRange(0.1), help="With --once: stop after this.")
+def worker_command(once: bool, batch_size: int | None, max_seconds: float | None) -> None:
+    """Recompute what writes made stale, until stopped (SIGTERM/SIGINT finish the current
+    batch). Any number of workers may run at once."""
+    settings: Settings = current_app.config["LEADTRAIL_SETTINGS"]
+    worker = Worker(get_engine(), batch_size=batch_size or settings.worker_batch_size)
+    if once:
+        progress = worker.run_once(max_seconds=max_seconds)
+        click.echo(
+            f"refreshed {progress.items} items ({progress.leads} leads) in "
+            f"{progress.batches} batches, {progress.seconds:.2f}s; {progress.failures} failed"
+        )
+        if progress.failures:
+            raise click.exceptions.Exit(1)
+        return
+    stop = threading.Event()
+
+    def finish(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    click.echo("worker started; SIGTERM or Ctrl-C stops it after the current batch")
+    worker.run_forever(stop, settings.worker_poll_seconds)

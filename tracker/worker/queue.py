@@ -1,0 +1,171 @@
+"""The refresh queue: writers add rows in their own transaction, the worker takes them.
+
+Adding: ``INSERT … ON CONFLICT DO UPDATE SET version = version + 1``. Noting the same thing
+twice leaves one row (the queue coalesces), and the version tells a worker that read an item
+at version v whether something noted it again while it was working: it deletes the row only
+``WHERE version = v``, so a fact committed during the work is never lost, only processed
+once more. No row is locked for longer than the worker's final delete, so a writer never
+waits for a computation.
+
+Notes made through :mod:`tracker.changes` on an ORM session become rows in the
+``before_commit`` hook installed here; the collector, which writes through a Core
+connection, calls :func:`enqueue` itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, delete, event, func, select, update
+from sqlalchemy.orm import Session
+
+from tracker import changes
+from tracker.db import dialect_insert
+from tracker.models import RefreshItem
+from tracker.models.base import utcnow
+
+QUEUE: Table = RefreshItem.__table__  # type: ignore[assignment]
+# Failed items wait 2^attempts seconds, at most an hour, before they are tried again.
+MAX_BACKOFF_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A queue row as a worker read it."""
+
+    site_id: int
+    kind: str
+    key: str
+    version: int
+    attempts: int = 0
+
+
+def enqueue(
+    bind: Session | Connection,
+    items: Iterable[tuple[int, str, str]],
+    now: dt.datetime | None = None,
+) -> int:
+    """Add ``(site_id, kind, key)`` rows, or bump their version when they are already queued.
+
+    Rows go in key order so two writers noting the same things lock them in the same order.
+    """
+    rows = sorted(set(items))
+    if not rows:
+        return 0
+    now = now or utcnow()
+    statement = dialect_insert(bind, QUEUE)
+    statement = statement.on_conflict_do_update(
+        index_elements=["site_id", "kind", "key"],
+        set_={"version": QUEUE.c.version + 1},
+    )
+    bind.execute(
+        statement,
+        [
+            {"site_id": site_id, "kind": kind, "key": key, "version": 1, "enqueued_at": now,
+             "available_at": now, "attempts": 0}
+            for site_id, kind, key in rows
+        ],
+    )
+    return len(rows)
+
+
+def _enqueue_noted(session: Session) -> None:
+    noted = changes.take(session)
+    if noted:
+        enqueue(session, noted.items)
+
+
+def _forget_noted(session: Session) -> None:
+    changes.forget(session)
+
+
+def install_hooks() -> None:
+    """Turn every session's notes into queue rows just before it commits (idempotent)."""
+    if not event.contains(Session, "before_commit", _enqueue_noted):
+        event.listen(Session, "before_commit", _enqueue_noted)
+        event.listen(Session, "after_rollback", _forget_noted)
+
+
+def due_sites(bind: Session | Connection, now: dt.datetime) -> list[int]:
+    """Sites with at least one item ready to process."""
+    return list(
+        bind.execute(
+            select(QUEUE.c.site_id).where(QUEUE.c.available_at <= now).distinct()
+        ).scalars()
+    )
+
+
+def due_items(bind: Session | Connection, site_id: int, now: dt.datetime, limit: int) -> list[Item]:
+    """Up to ``limit`` ready items of one site, settings first, then the oldest."""
+    first = func.coalesce(func.nullif(QUEUE.c.kind, changes.SETTINGS), "")  # "" sorts first
+    rows = bind.execute(
+        select(QUEUE.c.site_id, QUEUE.c.kind, QUEUE.c.key, QUEUE.c.version, QUEUE.c.attempts)
+        .where(QUEUE.c.site_id == site_id, QUEUE.c.available_at <= now)
+        .order_by(first, QUEUE.c.enqueued_at, QUEUE.c.kind, QUEUE.c.key)
+        .limit(limit)
+    )
+    return [Item(*row) for row in rows]
+
+
+def complete(bind: Session | Connection, items: Sequence[Item], started: dt.datetime) -> int:
+    """Delete the items nobody noted again since they were read; the others stay queued, as
+    noted at ``started`` (their new note came while the work ran). Returns rows deleted."""
+    done = 0
+    for item in sorted(items, key=lambda i: (i.kind, i.key)):
+        same = and_(
+            QUEUE.c.site_id == item.site_id, QUEUE.c.kind == item.kind, QUEUE.c.key == item.key
+        )
+        result: Any = bind.execute(delete(QUEUE).where(same, QUEUE.c.version == item.version))
+        if result.rowcount:
+            done += 1
+        else:
+            bind.execute(
+                update(QUEUE)
+                .where(same)
+                .values(enqueued_at=started, available_at=started, attempts=0, last_error=None)
+            )
+    return done
+
+
+def record_failure(bind: Session | Connection, item: Item, error: str, now: dt.datetime) -> None:
+    """Keep a failing item with its error; it is tried again after a growing delay."""
+    delay = min(2 ** min(item.attempts + 1, 12), MAX_BACKOFF_S)
+    bind.execute(
+        update(QUEUE)
+        .where(QUEUE.c.site_id == item.site_id, QUEUE.c.kind == item.kind,
+               QUEUE.c.key == item.key)
+        .values(
+            attempts=QUEUE.c.attempts + 1,
+            available_at=now + dt.timedelta(seconds=delay),
+            last_error=error[:2000],
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """What ``/metrics`` and the dashboard show of the queue."""
+
+    depth: int
+    failing: int
+    oldest: dt.datetime | None
+
+    def lag_seconds(self, now: dt.datetime) -> float:
+        return max(0.0, (now - self.oldest).total_seconds()) if self.oldest else 0.0
+
+
+def queue_stats(bind: Session | Connection, site_id: int | None = None) -> QueueStats:
+    statement = select(
+        func.count(), func.count().filter(QUEUE.c.attempts > 0), func.min(QUEUE.c.enqueued_at)
+    )
+    if site_id is not None:
+        statement = statement.where(QUEUE.c.site_id == site_id)
+    depth, failing, oldest = bind.execute(statement).one()
+    if isinstance(oldest, str):  # SQLite's min() returns the stored text
+        oldest = dt.datetime.fromisoformat(oldest).replace(tzinfo=dt.UTC)
+    elif oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    return QueueStats(int(depth or 0), int(failing or 0), oldest)

@@ -1,0 +1,171 @@
+"""The worker: drains the refresh queue, one site's batch per transaction.
+
+Crash safety comes from doing each batch — the derived writes and the deletion of the queue
+rows it handled — in one transaction: killed in the middle, nothing of the batch is kept and
+its rows are still queued, so the next run does the same work again from the same facts.
+
+Several workers may run at once (``leadtrail worker`` processes, the thread inside each
+``leadtrail serve`` process): on PostgreSQL a worker takes a transaction-scoped advisory lock
+per site and skips a site another worker holds, so one site's derived data has one writer
+at a time while different sites proceed in parallel; on SQLite the database's single write
+lock serialises them. Claims are per site (every statement filters on one ``site_id``), as
+Citus needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from tracker.db import write_engine
+from tracker.metrics import metrics
+from tracker.models import Site
+from tracker.models.base import utcnow
+from tracker.worker.queue import Item, complete, due_items, due_sites, record_failure
+from tracker.worker.tasks import Done, process
+
+logger = logging.getLogger(__name__)
+
+# Advisory lock namespace (the first key of pg_try_advisory_xact_lock(int, int)).
+LOCK_CLASS = 0x4C54  # "LT"
+
+
+@dataclass
+class Progress:
+    """What a run did."""
+
+    batches: int = 0
+    items: int = 0
+    failures: int = 0
+    leads: int = 0
+    seconds: float = 0.0
+    failed: list[str] = field(default_factory=list)
+
+
+class Worker:
+    """Processes queue items of every site until none is due."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch_size: int = 500,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.engine = write_engine(engine)
+        self.batch_size = batch_size
+        self.clock = clock
+        self.postgres = engine.dialect.name == "postgresql"
+
+    def run_once(self, max_seconds: float | None = None) -> Progress:
+        """Drain every due item (what was due when each site's turn came), or stop after
+        ``max_seconds``. Items that fail stay queued with a growing delay."""
+        progress = Progress()
+        started = time.monotonic()
+        with Session(self.engine) as session:
+            sites = due_sites(session, self.clock())
+        for site_id in sites:
+            while max_seconds is None or time.monotonic() - started < max_seconds:
+                if not self._site_batch(site_id, progress):
+                    break
+        progress.seconds = time.monotonic() - started
+        return progress
+
+    def _locked(self, session: Session, site_id: int) -> bool:
+        if not self.postgres:
+            return True
+        got = session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:class, :site)"),
+            {"class": LOCK_CLASS, "site": site_id},
+        ).scalar()
+        return bool(got)
+
+    def _site_batch(self, site_id: int, progress: Progress) -> bool:
+        """Process one batch of ``site_id``; False when there was none to take."""
+        started = self.clock()
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                if not self._locked(session, site_id):
+                    return False
+                items = due_items(session, site_id, started, self.batch_size)
+                site = session.get(Site, site_id)
+                if not items or site is None:
+                    return False
+                done = self._timed(session, site, items, started)
+                complete(session, items, started)
+        except Exception:  # retried one by one, the failing ones kept
+            logger.exception("refresh batch of site %s failed; retrying its items alone", site_id)
+            self._one_by_one(site_id, progress)
+            return True
+        self._count(progress, items, done)
+        return True
+
+    def _timed(self, session: Session, site: Site, items: Sequence[Item], now: dt.datetime
+               ) -> Done:
+        with metrics().refresh_batch_seconds.time():
+            return process(session, site, items, now)
+
+    def _count(self, progress: Progress, items: Sequence[Item], done: Done) -> None:
+        progress.batches += 1
+        progress.items += len(items)
+        progress.leads += done.leads
+        for item in items:
+            metrics().refresh_items.labels(item.kind).inc()
+
+    def _one_by_one(self, site_id: int, progress: Progress) -> None:
+        started = self.clock()
+        with Session(self.engine) as session:
+            items = due_items(session, site_id, started, self.batch_size)
+        for item in items:
+            try:
+                with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                    if not self._locked(session, site_id):
+                        return
+                    site = session.get(Site, site_id)
+                    if site is None:
+                        return
+                    done = self._timed(session, site, [item], started)
+                    complete(session, [item], started)
+            except Exception as exc:  # kept in the queue with its error
+                logger.exception("refresh item %s/%s of site %s failed", item.kind, item.key,
+                                 site_id)
+                with Session(self.engine) as session, session.begin():
+                    record_failure(session, item, f"{type(exc).__name__}: {exc}", self.clock())
+                progress.failures += 1
+                progress.failed.append(f"{item.kind}:{item.key}")
+                metrics().refresh_failures.labels(item.kind).inc()
+                continue
+            self._count(progress, [item], done)
+
+    def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
+        """Drain, sleep while idle, repeat until ``stop`` is set. A failure to reach the
+        database is logged and retried; it never ends the loop."""
+        while not stop.is_set():
+            try:
+                progress = self.run_once(max_seconds=30.0)
+            except Exception:  # the database may be restarting
+                logger.exception("refresh worker pass failed")
+                stop.wait(min(poll_seconds * 10, 5.0))
+                continue
+            if progress.items:
+                logger.debug("refreshed %d items in %.2fs", progress.items, progress.seconds)
+            else:
+                stop.wait(poll_seconds)
+
+
+def start_thread(engine: Engine, batch_size: int, poll_seconds: float) -> threading.Event:
+    """Run a :class:`Worker` in a daemon thread of this process; set the event to stop it."""
+    stop = threading.Event()
+    worker = Worker(engine, batch_size=batch_size)
+    thread = threading.Thread(
+        target=worker.run_forever, args=(stop, poll_seconds), name="leadtrail-worker", daemon=True
+    )
+    thread.start()
+    return stop
