@@ -9,12 +9,7 @@ Chromium cannot start, the tests fail: they are never skipped.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,11 +18,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
 
-from tracker.db import make_engine
-from tracker.sites import CreatedSite, create_site
+from tests.servers import LiveServer, free_port, serve
+from tracker.sites import CreatedSite
 
 CHROMIUM = os.environ.get("LEADTRAIL_CHROMIUM", "/usr/bin/chromium")
 USER_AGENT = (
@@ -35,94 +28,15 @@ USER_AGENT = (
     "Chrome/131.0.0.0 Safari/537.36"
 )
 PAGES = Path(__file__).with_name("pages")
-BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    url: str
-    database_url: str
-    engine: Engine
-
-    def make_site(self, **settings: Any) -> CreatedSite:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            return create_site(
-                session, name=f"e2e {time.monotonic_ns()}", domains=["localhost"], settings=settings
-            )
-
-    def rows(self, sql: str, **params: Any) -> list[Any]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(text(sql), params))
-
-    def wait_for(self, sql: str, expected: int, timeout: float = 15.0, **params: Any) -> int:
-        """Poll ``SELECT count(*) …`` until it reaches ``expected`` (the snippet sends async)."""
-        deadline = time.monotonic() + timeout
-        count = -1
-        while time.monotonic() < deadline:
-            count = int(self.rows(sql, **params)[0][0])
-            if count >= expected:
-                return count
-            time.sleep(0.2)
-        return count
-
-    def wait_until_fresh(self, timeout: float = 30.0) -> bool:
-        """Wait for the server's built-in worker to drain the refresh queue."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if int(self.rows("SELECT count(*) FROM refresh_queue")[0][0]) == 0:
-                return True
-            time.sleep(0.2)
-        return False
 
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     database_url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}"
-    port = free_port()
-    env = {
-        **os.environ,
-        "LEADTRAIL_DATABASE_URL": database_url,
-        "LEADTRAIL_PORT": str(port),
-        "LEADTRAIL_HOST": "127.0.0.1",
-        "LEADTRAIL_WORKERS": "1",
-        "LEADTRAIL_LOG_LEVEL": "WARNING",
-    }
-    subprocess.run(
-        [str(BIN / "leadtrail"), "db", "upgrade"], env=env, check=True, capture_output=True
-    )
-    process = subprocess.Popen(
-        [str(BIN / "leadtrail"), "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                break
-        except OSError as error:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"leadtrail serve did not start: {process.stderr.read().decode()[-2000:]}"
-                ) from error
-            time.sleep(0.2)
-    engine = make_engine(database_url)
-    yield LiveServer(url=url, database_url=database_url, engine=engine)
-    engine.dispose()
-    process.terminate()
-    process.wait(timeout=20)
-    if process.stderr is not None:
-        process.stderr.close()
+    with serve(database_url, {"LEADTRAIL_WORKERS": "1"}) as server:
+        yield server
 
 
 class _PageHandler(BaseHTTPRequestHandler):

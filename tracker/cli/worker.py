@@ -8,6 +8,7 @@ from types import FrameType
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from tracker.config import Settings
 from tracker.db import get_engine
@@ -15,6 +16,7 @@ from tracker.worker.runner import Worker
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Drain what is due, then exit (for cron).")
 @click.option("--batch-size", type=click.IntRange(1, 100_000),
               help="Items per transaction (LEADTRAIL_WORKER_BATCH_SIZE).")

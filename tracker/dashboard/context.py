@@ -3,6 +3,7 @@ they may open, the chosen site, its settings and the URL filters."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
@@ -11,8 +12,13 @@ from attribution import model_names
 from tracker.dashboard.filters import Filters
 from tracker.errors import NotFound
 from tracker.models import Site, User
+from tracker.models.base import utcnow
 from tracker.sites import SiteSettings, site_settings
 from tracker.users import site_for_user, visible_sites
+from tracker.worker.queue import QueueStats, queue_stats
+
+# Figures behind the facts by more than this get a "data as of" note.
+STALE_AFTER = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +28,16 @@ class PageContext:
     site: Site
     settings: SiteSettings
     filters: Filters
+    queue: QueueStats | None = None
+
+    @property
+    def data_as_of(self) -> dt.datetime | None:
+        """When the worker lags by more than a minute: the moment up to which every write
+        is in the figures (the oldest change still waiting); None when they are current."""
+        oldest = self.queue.oldest if self.queue else None
+        if oldest is None or utcnow() - oldest <= STALE_AFTER:
+            return None
+        return oldest
 
     @property
     def models(self) -> list[str]:
@@ -41,4 +57,6 @@ def page_context(session: Session, user: User, filters: Filters) -> PageContext:
         filters = replace(filters, site_id=site.id)
     else:
         site = site_for_user(session, user, filters.site_id)
-    return PageContext(user, sites, site, site_settings(site), filters)
+    return PageContext(
+        user, sites, site, site_settings(site), filters, queue_stats(session, site.id)
+    )

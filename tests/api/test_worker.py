@@ -1,0 +1,265 @@
+"""The refresh queue and its worker on SQLite and PostgreSQL: writes only note what became
+stale, the worker recomputes it; re-noted items survive a batch, failing ones are kept with
+their error, a killed worker loses nothing, /metrics and the dashboard show the lag."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from tests.api.test_collect import post
+from tests.api.test_leads import api, identify, visit
+from tests.conftest import create_postgres_database, drop_postgres_database, worker_name
+from tests.factories import BatchBuilder, SiteMaker, drain_queue
+from tests.servers import BIN
+from tracker import changes, create_app, migrate
+from tracker.config import Settings
+from tracker.credits import rebuild_site
+from tracker.db import make_engine
+from tracker.deals import DealUpdate, apply_deal_update
+from tracker.models import AttributionCredit, Lead, RefreshItem, Site
+from tracker.sites import update_site_settings
+from tracker.worker.queue import complete, due_items, enqueue
+from tracker.worker.runner import Worker
+
+PAID = "https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=brand"
+
+
+def queued(db_session: Session, site_id: int) -> set[tuple[str, str]]:
+    rows = db_session.execute(
+        select(RefreshItem.kind, RefreshItem.key).where(RefreshItem.site_id == site_id)
+    ).all()
+    db_session.rollback()
+    return {(kind, key) for kind, key in rows}
+
+
+def credit_rows(db_session: Session, site_id: int) -> int:
+    count = db_session.scalar(
+        select(func.count()).select_from(AttributionCredit)
+        .where(AttributionCredit.site_id == site_id)
+    )
+    db_session.rollback()
+    return int(count or 0)
+
+
+def lead_id(db_session: Session, site_id: int, email: str) -> uuid.UUID:
+    found = db_session.scalar(select(Lead.id).where(Lead.site_id == site_id, Lead.email == email))
+    db_session.rollback()
+    assert found is not None
+    return found
+
+
+def test_identify_only_queues_and_the_worker_credits(
+    client: FlaskClient, sites: SiteMaker, db_session: Session
+) -> None:
+    site = sites.make()
+    visit(client, site, "visitor-one", PAID, 5)
+    assert identify(client, site, "visitor-one", "ada@example.com").status_code == 200
+    ada = lead_id(db_session, site.site.id, "ada@example.com")
+    today = dt.datetime.now(dt.UTC).date()
+
+    noted = queued(db_session, site.site.id)
+    before = credit_rows(db_session, site.site.id)
+    progress = drain_queue(client.application)
+    after = credit_rows(db_session, site.site.id)
+
+    # The request wrote facts and notes; no credit, no fit.
+    assert (changes.LEAD, ada.hex) in noted
+    assert (changes.TRAFFIC, today.isoformat()) in noted
+    assert before == 0
+    # One lead conversion with one touch under each of the 10 models.
+    assert after == 10 and progress.leads == 1
+    assert queued(db_session, site.site.id) == set()
+
+
+def test_every_writer_notes_what_it_made_stale(
+    client: FlaskClient, sites: SiteMaker, db_session: Session
+) -> None:
+    site = sites.make()
+    visit(client, site, "visitor-one", PAID, 5)
+    assert identify(client, site, "visitor-one", "ada@example.com").status_code == 200
+    ada = lead_id(db_session, site.site.id, "ada@example.com")
+    drain_queue(client.application)
+
+    # A late page view of a lead's visitor: its traffic day and the lead.
+    visit(client, site, "visitor-one", "https://example.com/late", 60 * 24 * 3)
+    late_day = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).date().isoformat()
+    assert {(changes.TRAFFIC, late_day), (changes.LEAD, ada.hex)} <= queued(
+        db_session, site.site.id)
+    drain_queue(client.application)
+    # A CRM deal update.
+    with db_session.begin():
+        apply_deal_update(db_session, site.site.id, DealUpdate(
+            "generic", "D1", dt.datetime.now(dt.UTC), "u1",
+            {"status": "won", "amount": "10", "contact_email": "ada@example.com"}))
+    assert queued(db_session, site.site.id) == {(changes.LEAD, ada.hex)}
+    drain_queue(client.application)
+    # A settings change.
+    with db_session.begin():
+        stored = db_session.get(Site, site.site.id)
+        assert stored is not None
+        update_site_settings(db_session, stored, {"lookback_days": 30})
+    assert queued(db_session, site.site.id) == {(changes.SETTINGS, "")}
+    drain_queue(client.application)
+    # An erasure: the lead's credits and its sessions' days.
+    response = api(client, site, "POST", "/api/v1/gdpr/erase", {"email": "ada@example.com"})
+    assert response.status_code == 200, response.json
+    kinds = {kind for kind, _key in queued(db_session, site.site.id)}
+    assert kinds == {changes.TRAFFIC, changes.CREDITS, changes.LEAD}
+    drain_queue(client.application)
+    assert credit_rows(db_session, site.site.id) == 0
+
+
+def test_an_item_noted_again_during_the_work_stays_queued(
+    app: Flask, sites: SiteMaker, db_session: Session, engine: Engine
+) -> None:
+    site = sites.make()
+    with db_session.begin():
+        enqueue(db_session, [(site.site.id, changes.TRAFFIC, "2026-12-01")])
+    now = dt.datetime.now(dt.UTC)
+    with db_session.begin():
+        items = due_items(db_session, site.site.id, now, 10)
+    # A writer notes the same day while the worker works on it...
+    with Session(engine) as writer, writer.begin():
+        enqueue(writer, [(site.site.id, changes.TRAFFIC, "2026-12-01")])
+    with db_session.begin():
+        deleted = complete(db_session, items, now)
+    version = db_session.scalar(select(RefreshItem.version))
+    db_session.rollback()
+
+    # ...so the worker's delete matches nothing and the item is done again later.
+    assert (len(items), deleted, version) == (1, 0, 2)
+    assert drain_queue(app).items == 1
+    assert queued(db_session, site.site.id) == set()
+
+
+def test_a_failing_item_is_kept_with_its_error_and_the_rest_is_done(
+    client: FlaskClient, sites: SiteMaker, db_session: Session
+) -> None:
+    site = sites.make()
+    visit(client, site, "visitor-one", PAID, 5)
+    assert identify(client, site, "visitor-one", "ada@example.com").status_code == 200
+    with db_session.begin():
+        enqueue(db_session, [(site.site.id, "mystery", "x")])
+
+    progress = Worker(client.application.extensions["leadtrail.engine"]).run_once()
+    left = db_session.execute(
+        select(RefreshItem.kind, RefreshItem.attempts, RefreshItem.last_error,
+               RefreshItem.available_at)
+    ).all()
+    db_session.rollback()
+
+    assert progress.failures == 1 and progress.leads == 1
+    assert credit_rows(db_session, site.site.id) == 10
+    [(kind, attempts, error, available_at)] = left
+    assert (kind, attempts) == ("mystery", 1)
+    assert "unknown queue item kind" in error
+    assert available_at > dt.datetime.now(dt.UTC)  # backed off, not retried in a loop
+
+
+def test_worker_command_once(
+    client: FlaskClient, runner: FlaskCliRunner, sites: SiteMaker
+) -> None:
+    site = sites.make()
+    visit(client, site, "visitor-one", PAID, 5)
+    assert identify(client, site, "visitor-one", "ada@example.com").status_code == 200
+
+    result = runner.invoke(args=["worker", "--once"])
+    again = runner.invoke(args=["worker", "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "(1 leads)" in result.output and "0 failed" in result.output
+    assert again.output.startswith("refreshed 0 items")
+
+
+def test_metrics_and_the_dashboard_show_the_lag(
+    client: FlaskClient, sites: SiteMaker, db_session: Session
+) -> None:
+    from tests.api.test_dashboard import log_in, make_user
+
+    site = sites.make()
+    make_user(db_session, "marketer@example.com", site.site.id)
+    assert log_in(client, "marketer@example.com").status_code == 302
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    with db_session.begin():
+        enqueue(db_session, [(site.site.id, changes.TRAFFIC, old.date().isoformat())], now=old)
+
+    lagging = client.get("/metrics").get_data(as_text=True)
+    page = client.get(f"/dashboard/?site={site.site.id}").get_data(as_text=True)
+    drain_queue(client.application)
+    current = client.get("/metrics").get_data(as_text=True)
+    fresh = client.get(f"/dashboard/?site={site.site.id}").get_data(as_text=True)
+
+    assert "leadtrail_refresh_queue_depth 1\n" in lagging
+    age = float(lagging.split("\nleadtrail_refresh_queue_oldest_age_seconds ")[1].split()[0])
+    assert 290 < age < 3600
+    assert "Data as of" in page and "1 recent changes" in page
+    assert "leadtrail_refresh_queue_depth 0\n" in current
+    assert "leadtrail_refresh_queue_oldest_age_seconds 0.000" in current
+    assert 'leadtrail_refresh_items_total{kind="traffic"}' in current
+    assert "Data as of" not in fresh
+
+
+@pytest.fixture
+def postgres_only() -> Iterator[tuple[Flask, str]]:
+    """An app on a PostgreSQL database of its own (this test runs once, on PostgreSQL)."""
+    url = create_postgres_database(f"leadtrail_kill_{worker_name()}")
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        app = create_app(Settings(database_url=url, log_level="WARNING"), engine=engine)
+        yield app, url
+    finally:
+        engine.dispose()
+        drop_postgres_database(url)
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_mid_batch_on_postgresql_loses_and_doubles_nothing(
+    postgres_only: tuple[Flask, str]
+) -> None:
+    app, url = postgres_only
+    engine: Engine = app.extensions["leadtrail.engine"]
+    client = app.test_client()
+    with Session(engine, expire_on_commit=False) as db_session:
+        site = SiteMaker(db_session).make()
+        for number in range(60):
+            visitor = f"visitor-{number}"
+            builder = BatchBuilder(site.write_key, visitor_id=visitor)
+            builder.pageview(PAID if number % 2 else "https://example.com/")
+            assert post(client, builder.body()).status_code == 200
+            assert identify(client, site, visitor, f"p{number}@example.com").status_code == 200
+        total = len(queued(db_session, site.site.id))
+        environment = {**os.environ, "LEADTRAIL_DATABASE_URL": url,
+                       "LEADTRAIL_LOG_LEVEL": "ERROR"}
+
+        process = subprocess.Popen(
+            [str(BIN / "leadtrail"), "worker", "--batch-size", "5"], env=environment,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while len(queued(db_session, site.site.id)) > total - 15 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)  # somewhere inside a batch's transaction
+        process.wait()
+        left = len(queued(db_session, site.site.id))
+        drain_queue(engine)
+        drained = credit_rows(db_session, site.site.id)
+        with Session(engine) as session, session.begin():
+            stored = session.get(Site, site.site.id)
+            assert stored is not None
+            rebuilt = rebuild_site(session, stored)
+
+    assert 0 < left < total
+    assert drained == rebuilt == 60 * 10  # one touch per lead conversion, 10 models
