@@ -3,9 +3,9 @@
 Writers (identify, the CRM's deal updates, offline touches, stage changes, settings, erasure)
 do not recompute derived data. They note here what became stale — a lead whose credits must
 be recomputed, a day whose traffic or credit rollups must be rebuilt, a site whose settings
-changed — and one before-commit hook (``tracker.worker.queue``) turns the notes into
-``refresh_queue`` rows in the same transaction: the facts and the note that they must be
-processed commit together or not at all.
+changed, a lead the CRM must hear of — and one before-commit hook (``tracker.worker.queue``)
+turns the notes into ``refresh_queue`` and ``crm_outbox`` rows in the same transaction: the
+facts and the note that they must be processed commit together or not at all.
 
 This module imports nothing of tracker, so every writer can use it without import circles.
 """
@@ -31,15 +31,17 @@ KINDS = (SETTINGS, LEAD, TRAFFIC, CREDITS)
 
 @dataclass
 class Changes:
-    """Stale things per site: ``{(site_id, kind, key)}``."""
+    """Stale things per site: ``{(site_id, kind, key)}``; and leads to push to the site's
+    CRMs, ``[(site_id, lead_id, reason)]`` (``tracker.crm.outbox`` writes those rows)."""
 
     items: set[tuple[int, str, str]] = field(default_factory=set)
+    pushes: list[tuple[int, uuid.UUID, str]] = field(default_factory=list)
 
     def add(self, site_id: int, kind: str, key: str) -> None:
         self.items.add((site_id, kind, key))
 
     def __bool__(self) -> bool:
-        return bool(self.items)
+        return bool(self.items or self.pushes)
 
 
 def _notes(holder: Any) -> Changes:
@@ -83,6 +85,11 @@ def credits_removed(holder: Any, site_id: int, moments: Iterable[dt.datetime]) -
     notes = _notes(holder)
     for moment in moments:
         notes.add(site_id, CREDITS, utc_day(moment).isoformat())
+
+
+def crm_push_due(holder: Any, site_id: int, lead_id: uuid.UUID, reason: str) -> None:
+    """A lead was created or changed stage: the CRMs the site pushes to must hear of it."""
+    _notes(holder).pushes.append((site_id, lead_id, reason))
 
 
 def settings_changed(holder: Any, site_id: int) -> None:

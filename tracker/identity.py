@@ -24,7 +24,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import changes
-from tracker.crm.outbox import enqueue_lead_push
 from tracker.db import insert_ignore
 from tracker.errors import ValidationError
 from tracker.models import Lead, LeadVisitor, StageChange, Visitor, VisitSession
@@ -167,7 +166,7 @@ def upsert_lead(
         from tracker.deals import link_waiting_deals
 
         changes.lead_changed(session, site_id, lead.id)
-        enqueue_lead_push(session, lead, "created")
+        changes.crm_push_due(session, site_id, lead.id, "created")
         link_waiting_deals(session, lead)
     # A lead created later by a late-arriving earlier identification moves back in time.
     if at < lead.created_at:

@@ -11,47 +11,23 @@ threshold moves a lead at stage ``lead`` to ``mql``.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tracker.db import write_engine
-from tracker.errors import ValidationError
 from tracker.identity import lead_sessions
 from tracker.models import Event, Lead, ScoreChange
+from tracker.score_rules import (
+    Activity,
+    ScoreRule,
+    rules_from_settings,
+    score_activity,
+)
 from tracker.stages import change_stage
-
-RULE_KINDS = frozenset(
-    {"pageview", "form_submit", "identify", "custom", "return_visit", "page_depth"}
-)
-
-DEFAULT_SCORE_RULES: tuple[dict[str, Any], ...] = (
-    {
-        "name": "pricing page",
-        "kind": "pageview",
-        "path": r"/(pricing|plans|prices?)(/.*)?",
-        "points": 15,
-        "cap": 30,
-        "half_life_days": 30,
-    },
-    {
-        "name": "demo or contact page",
-        "kind": "pageview",
-        "path": r"/(demo|contact|book.*)(/.*)?",
-        "points": 10,
-        "cap": 20,
-        "half_life_days": 30,
-    },
-    {"name": "form submitted", "kind": "form_submit", "points": 20, "cap": 40},
-    {"name": "identified", "kind": "identify", "points": 10, "cap": 10},
-    {"name": "return visit", "kind": "return_visit", "points": 5, "cap": 25, "half_life_days": 60},
-    {"name": "page depth", "kind": "page_depth", "points": 1, "cap": 15, "half_life_days": 30},
-)
 
 
 class _SiteLike(Protocol):
@@ -78,115 +54,6 @@ class PreparedBatchLike(Protocol):
 
     @property
     def device(self) -> _DeviceLike: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreRule:
-    name: str
-    kind: str
-    points: int
-    cap: int | None = None
-    half_life_days: float | None = None
-    path: re.Pattern[str] | None = None
-    event_name: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], field: str = "score_rules") -> ScoreRule:
-        unknown = set(data) - {
-            "name",
-            "kind",
-            "points",
-            "cap",
-            "half_life_days",
-            "path",
-            "event_name",
-        }
-        if unknown:
-            raise ValidationError(f"{field}.{sorted(unknown)[0]}", "unknown field")
-        name, kind, points = data.get("name"), data.get("kind"), data.get("points")
-        if not isinstance(name, str) or not name or len(name) > 80:
-            raise ValidationError(f"{field}.name", "expected a name of 1 to 80 characters")
-        if kind not in RULE_KINDS:
-            raise ValidationError(
-                f"{field}.kind", f"expected one of {', '.join(sorted(RULE_KINDS))}"
-            )
-        if isinstance(points, bool) or not isinstance(points, int) or not -1000 <= points <= 1000:
-            raise ValidationError(f"{field}.points", "expected a whole number from -1000 to 1000")
-        cap, half_life = data.get("cap"), data.get("half_life_days")
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
-            raise ValidationError(f"{field}.cap", "expected a whole number >= 0")
-        if half_life is not None and (
-            isinstance(half_life, bool) or not isinstance(half_life, int | float) or half_life <= 0
-        ):
-            raise ValidationError(f"{field}.half_life_days", "expected a number > 0")
-        path = data.get("path")
-        try:
-            compiled = re.compile(path, re.IGNORECASE) if path else None
-        except (re.error, TypeError):
-            raise ValidationError(f"{field}.path", "not a valid regular expression") from None
-        return cls(
-            name,
-            kind,
-            points,
-            cap,
-            float(half_life) if half_life else None,
-            compiled,
-            data.get("event_name"),
-        )
-
-
-def rules_from_settings(raw: Sequence[Mapping[str, Any]] | None) -> tuple[ScoreRule, ...]:
-    source = DEFAULT_SCORE_RULES if raw is None else raw
-    return tuple(ScoreRule.from_dict(rule, f"score_rules.{i}") for i, rule in enumerate(source))
-
-
-@dataclass(frozen=True, slots=True)
-class Activity:
-    """What scoring reads of one event (or one session start, for ``return_visit``)."""
-
-    kind: str
-    at: dt.datetime
-    path: str | None = None
-    name: str | None = None
-
-
-def _weight(rule: ScoreRule, at: dt.datetime, now: dt.datetime) -> float:
-    if rule.half_life_days is None:
-        return 1.0
-    age_days = max(0.0, (now - at).total_seconds() / 86_400)
-    return float(0.5 ** (age_days / rule.half_life_days))
-
-
-def _matches(rule: ScoreRule, activity: Activity) -> bool:
-    if rule.kind == "page_depth":
-        return activity.kind == "pageview"
-    if rule.kind != activity.kind:
-        return False
-    if rule.path is not None and not (activity.path and rule.path.fullmatch(activity.path)):
-        return False
-    return rule.event_name is None or rule.event_name == activity.name
-
-
-def score_activity(
-    rules: Sequence[ScoreRule], activity: Iterable[Activity], now: dt.datetime
-) -> dict[str, float]:
-    """Each rule's capped contribution. Pure."""
-    totals = {rule.name: 0.0 for rule in rules}
-    for item in activity:
-        for rule in rules:
-            if _matches(rule, item):
-                totals[rule.name] += rule.points * _weight(rule, item.at, now)
-    for rule in rules:
-        if rule.cap is not None:
-            totals[rule.name] = min(totals[rule.name], float(rule.cap))
-    return totals
-
-
-def label_for(score: int, mql_threshold: int) -> str:
-    """hot at or above the MQL threshold, warm from half of it, cold below."""
-    if score >= mql_threshold:
-        return "hot"
-    return "warm" if score * 2 >= mql_threshold else "cold"
 
 
 def lead_activity(session: Session, lead: Lead) -> list[Activity]:

@@ -405,7 +405,7 @@ def _channel_rules(name: str, raw: Any) -> tuple[dict[str, Any], ...]:
 
 
 def _score_rules(name: str, raw: Any) -> tuple[dict[str, Any], ...] | None:
-    from tracker.scoring import ScoreRule
+    from tracker.score_rules import ScoreRule
 
     if raw is None:
         return None

@@ -13,7 +13,6 @@ import uuid
 from sqlalchemy.orm import Session
 
 from tracker import changes
-from tracker.crm.outbox import enqueue_lead_push
 from tracker.errors import ValidationError
 from tracker.models import Lead, StageChange
 
@@ -57,7 +56,7 @@ def change_stage(
     lead.stage = to_stage
     lead.stage_changed_at = at
     lead.updated_at = max(lead.updated_at, at)
-    enqueue_lead_push(session, lead, "stage")
+    changes.crm_push_due(session, lead.site_id, lead.id, "stage")
     # Funnel and MQL/SQL figures read the lead's furthest stage from its stored credits.
     changes.lead_changed(session, lead.site_id, lead.id)
     return change

@@ -7,7 +7,13 @@ import datetime as dt
 import pytest
 
 from tracker.errors import ValidationError
-from tracker.scoring import Activity, ScoreRule, label_for, rules_from_settings, score_activity
+from tracker.score_rules import (
+    Activity,
+    ScoreRule,
+    label_for,
+    rules_from_settings,
+    score_activity,
+)
 
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
 

@@ -13,7 +13,8 @@ from tracker.leads import service
 from tracker.leads.erasure import erase_person
 from tracker.models import Lead
 from tracker.models.base import utcnow
-from tracker.scoring import rescore_lead, rules_from_settings
+from tracker.score_rules import rules_from_settings
+from tracker.scoring import rescore_lead
 from tracker.sites import find_site, site_settings
 from tracker.stages import check_stage
 

@@ -18,7 +18,8 @@ from tracker.collect.service import SiteInfo
 from tracker.db import write_engine
 from tracker.errors import ValidationError
 from tracker.identity import Identity, parse_identity, stitch_visitor_to_lead
-from tracker.scoring import rescore_lead, rules_from_settings
+from tracker.score_rules import rules_from_settings
+from tracker.scoring import rescore_lead
 
 _IDENTITY_KEYS = ("email", "name", "phone", "company")
 _FORM_KEYS = frozenset({"id", "name", "action"})

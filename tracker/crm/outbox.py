@@ -2,7 +2,9 @@
 in the transaction that created the lead or changed its stage (so a lead never exists
 without its push, and a rolled-back change leaves none). ``tracker.crm.push`` delivers them.
 
-Imports only the models: identity and stage services call it.
+Imports only the models. Identity and stage services do not call it: they note the push
+(``tracker.changes.crm_push_due``) and the commit hook of ``tracker.worker.queue`` writes the
+rows, so the lead services need not know the CRM package.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from tracker.models import CrmOutbox, Lead, Site
+from tracker.models import CrmOutbox, Site
 from tracker.models.base import utcnow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -30,24 +32,25 @@ def push_providers(site: Site) -> list[str]:
 
 
 def enqueue_lead_push(
-    session: Session, lead: Lead, reason: str, now: dt.datetime | None = None
+    session: Session, site_id: int, lead_id: uuid.UUID, reason: str,
+    now: dt.datetime | None = None,
 ) -> int:
-    """Queue ``lead`` for every CRM its site pushes to; how many rows were queued.
+    """Queue the lead for every CRM its site pushes to; how many rows were queued.
 
     Several rows for one lead are delivered as one upsert of its state at delivery time.
     """
     if reason not in REASONS:
         raise ValueError(f"unknown push reason {reason!r}")
-    site = session.get(Site, lead.site_id)
+    site = session.get(Site, site_id)
     providers = push_providers(site) if site is not None else []
     now = now or utcnow()
     for provider in providers:
         session.add(
             CrmOutbox(
-                site_id=lead.site_id,
+                site_id=site_id,
                 id=uuid.uuid4(),
                 provider=provider,
-                lead_id=lead.id,
+                lead_id=lead_id,
                 reason=reason,
                 status=PENDING,
                 attempts=0,

@@ -33,7 +33,8 @@ from tracker.models import (
     StageChange,
     VisitSession,
 )
-from tracker.scoring import label_for, rescore_lead, rules_from_settings
+from tracker.score_rules import label_for, rules_from_settings
+from tracker.scoring import rescore_lead
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
 

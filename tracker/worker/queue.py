@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Table, and_, delete, event, func, select, upd
 from sqlalchemy.orm import Session
 
 from tracker import changes
+from tracker.crm.outbox import enqueue_lead_push
 from tracker.db import dialect_insert
 from tracker.models import RefreshItem
 from tracker.models.base import utcnow
@@ -74,8 +75,10 @@ def enqueue(
 
 def _enqueue_noted(session: Session) -> None:
     noted = changes.take(session)
-    if noted:
+    if noted.items:
         enqueue(session, noted.items)
+    for site_id, lead_id, reason in noted.pushes:
+        enqueue_lead_push(session, site_id, lead_id, reason)
 
 
 def _forget_noted(session: Session) -> None:
