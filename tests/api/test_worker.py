@@ -263,3 +263,27 @@ def test_a_worker_killed_mid_batch_on_postgresql_loses_and_doubles_nothing(
 
     assert 0 < left < total
     assert drained == rebuilt == 60 * 10  # one touch per lead conversion, 10 models
+
+
+def test_no_request_touches_derived_data(
+    client: FlaskClient, sites: SiteMaker, engine: Engine
+) -> None:
+    """Identify, a 20-event CRM delivery, offline touches and settings changes write facts
+    and queue rows; not one statement reads or writes credits or fits."""
+    from tests.api.test_reports import statements
+    from tests.api.test_webhooks import CRM_SETTINGS, hubspot_change, post_hubspot
+
+    site = sites.make(**CRM_SETTINGS)
+    visit(client, site, "visitor-one", PAID, 5)
+    with statements(engine) as seen:
+        assert identify(client, site, "visitor-one", "ada@example.com").status_code == 200
+        delivery = [hubspot_change(n, n, "amount", str(100 + n)) for n in range(20)]
+        assert post_hubspot(client, site.site.id, delivery).status_code == 200
+        touch = {"email": "ada@example.com", "id": "call-1", "kind": "call",
+                 "occurred_at": "2026-11-02T10:00:00Z", "source": "phone"}
+        assert api(client, site, "POST", "/api/v1/offline-touches", touch).status_code in {
+            200, 201}
+    derived = [sql for sql in seen if "attribution_" in sql]
+
+    assert derived == []
+    assert any("refresh_queue" in sql for sql in seen)
