@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import secrets
 import time
@@ -78,6 +79,6 @@ def drain_queue(app_or_engine: Flask | Engine) -> Progress:
     """Run the worker until nothing is due (what `leadtrail serve`'s worker thread does in
     the background); fail when an item failed."""
     engine = app_or_engine if isinstance(app_or_engine, Engine) else get_engine(app_or_engine)
-    progress = Worker(engine).run_once()
+    progress = Worker(engine, lookahead=dt.timedelta(minutes=1)).run_once()
     assert progress.failures == 0, progress.failed
     return progress

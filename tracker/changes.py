@@ -23,7 +23,7 @@ INFO_KEY = "leadtrail.changes"
 
 # Queue kinds (the ``kind`` column of ``refresh_queue``).
 LEAD = "lead"  # key: the lead id; its credits (and their rollups) are stale
-TRAFFIC = "traffic"  # key: a UTC day; sessions started that day were added or changed
+TRAFFIC = "traffic"  # key: a UTC day[@writer]; sessions started that day were added or changed
 CREDITS = "credits"  # key: a UTC day; stored credits converted that day were deleted
 SETTINGS = "settings"  # key: ""; the site's attribution or rollup settings changed
 KINDS = (SETTINGS, LEAD, TRAFFIC, CREDITS)
@@ -94,6 +94,17 @@ def crm_push_due(holder: Any, site_id: int, lead_id: uuid.UUID, reason: str) -> 
 
 def settings_changed(holder: Any, site_id: int) -> None:
     _notes(holder).add(site_id, SETTINGS, "")
+
+
+def traffic_key(day: dt.date, writer: str | None = None) -> str:
+    """A traffic item's key. The collector adds its process (``writer``): each of its
+    processes then notes rows of its own, and concurrent write transactions of different
+    processes never wait for each other on one hot queue row."""
+    return f"{day.isoformat()}@{writer}" if writer else day.isoformat()
+
+
+def day_of_traffic_key(key: str) -> dt.date:
+    return dt.date.fromisoformat(key.partition("@")[0])
 
 
 def utc_day(moment: dt.datetime | dt.date) -> dt.date:

@@ -10,7 +10,9 @@ update sessions, insert-or-ignore events and count bot hits.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -22,7 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.engine import Connection
 
-from tracker.changes import LEAD, TRAFFIC, utc_day
+from tracker.changes import LEAD, TRAFFIC, traffic_key, utc_day
 from tracker.channels import (
     CLICK_ID_PARAMS,
     ChannelRule,
@@ -487,19 +489,27 @@ _OWNING_LEADS = (
 )
 
 
+# What the collector notes waits this long for the worker: while visitors browse, today's
+# traffic and their leads are recomputed once per interval, not once per write group.
+NOTE_DELAY = dt.timedelta(seconds=5)
+_HOST = socket.gethostname()[:40]
+
+
 def _queue_stale(conn: Connection, rows: _Rows) -> None:
     """Queue, in the write's transaction, what its sessions made stale: traffic days, and
     the leads (present or past owners) of visitors whose sessions were added or re-tagged —
     a late-arriving session reaches their stored credits through the worker."""
     stale: list[tuple[int, str, str]] = []
+    writer = f"{_HOST}:{os.getpid()}"  # this process's part of the key (after a fork too)
     for site_id, moments in rows.traffic_moments.items():
-        stale += [(site_id, TRAFFIC, day.isoformat()) for day in {utc_day(m) for m in moments}]
+        stale += [(site_id, TRAFFIC, traffic_key(day, writer))
+                  for day in {utc_day(m) for m in moments}]
     for site_id, visitors in rows.changed_visitors.items():
         lead_ids = conn.execute(
             _OWNING_LEADS, {"site_id": site_id, "visitor_ids": sorted(visitors)}
         ).scalars()
         stale += [(site_id, LEAD, lead_id.hex) for lead_id in lead_ids]
-    enqueue(conn, stale)
+    enqueue(conn, stale, delay=NOTE_DELAY)
 
 
 def write_rows(conn: Connection, rows: _Rows) -> dict[int, list[uuid.UUID]]:

@@ -48,8 +48,11 @@ def enqueue(
     bind: Session | Connection,
     items: Iterable[tuple[int, str, str]],
     now: dt.datetime | None = None,
+    delay: dt.timedelta = dt.timedelta(0),
 ) -> int:
     """Add ``(site_id, kind, key)`` rows, or bump their version when they are already queued.
+    A new row waits ``delay`` before a worker takes it, so that a stream of notes of the same
+    thing (today's traffic, while visitors browse) is processed once per ``delay``.
 
     Rows go in key order so two writers noting the same things lock them in the same order.
     """
@@ -66,7 +69,7 @@ def enqueue(
         statement,
         [
             {"site_id": site_id, "kind": kind, "key": key, "version": 1, "enqueued_at": now,
-             "available_at": now, "attempts": 0}
+             "available_at": now + delay, "attempts": 0}
             for site_id, kind, key in rows
         ],
     )

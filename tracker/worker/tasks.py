@@ -62,7 +62,7 @@ def process(session: Session, site: Site, items: Sequence[Item], now: dt.datetim
     if lead_ids:
         _lock_leads(session, site.id, lead_ids)
         refresh_leads(session, site, lead_ids)
-    traffic = {dt.date.fromisoformat(key) for key in keys.get(changes.TRAFFIC, ())}
+    traffic = {changes.day_of_traffic_key(key) for key in keys.get(changes.TRAFFIC, ())}
     if traffic:
         refresh_traffic(session, site, traffic)
     erased = {dt.date.fromisoformat(key) for key in keys.get(changes.CREDITS, ())}
