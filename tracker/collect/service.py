@@ -15,7 +15,7 @@ import re
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -428,28 +428,37 @@ def _sessionize_site(
             )
 
 
-_LINKED_LEADS = (
-    select(LeadVisitor.__table__.c.lead_id)
-    .distinct()
-    .where(
-        LeadVisitor.__table__.c.site_id == bindparam("site_id"),
-        LeadVisitor.__table__.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
-        LeadVisitor.__table__.c.valid_to.is_(None),
-    )
+_LEAD_LINKS = select(
+    LeadVisitor.__table__.c.lead_id,
+    LeadVisitor.__table__.c.visitor_id,
+    LeadVisitor.__table__.c.valid_to.is_(None),
+).where(
+    LeadVisitor.__table__.c.site_id == bindparam("site_id"),
+    LeadVisitor.__table__.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
 )
 
 
 def _leads_of_visitors(
-    conn: Connection, visitors_by_site: Mapping[int, set[str]]
-) -> dict[int, list[uuid.UUID]]:
-    found: dict[int, list[uuid.UUID]] = {}
-    for site_id, visitors in visitors_by_site.items():
-        lead_ids = conn.execute(
-            _LINKED_LEADS, {"site_id": site_id, "visitor_ids": list(visitors)}
-        ).scalars().all()
-        if lead_ids:
-            found[site_id] = list(lead_ids)
-    return found
+    conn: Connection, rows: _Rows
+) -> tuple[dict[int, list[uuid.UUID]], list[tuple[int, str, str]]]:
+    """One lookup of the group's visitors' lead links, for two uses: the leads whose visitors
+    sent events (their current owners, rescored after the commit), and the stale leads
+    (present or past owners of visitors whose sessions were added or re-tagged)."""
+    active: dict[int, list[uuid.UUID]] = {}
+    stale: list[tuple[int, str, str]] = []
+    for site_id, visitors in rows.visitors_by_site.items():
+        changed = rows.changed_visitors.get(site_id, set())
+        current: set[uuid.UUID] = set()
+        for lead_id, visitor_id, is_current in conn.execute(
+            _LEAD_LINKS, {"site_id": site_id, "visitor_ids": sorted(visitors)}
+        ):
+            if is_current:
+                current.add(lead_id)
+            if visitor_id in changed:
+                stale.append((site_id, LEAD, lead_id.hex))
+        if current:
+            active[site_id] = sorted(current)
+    return active, stale
 
 
 def plan_rows(conn: Connection, batches: Sequence[PreparedBatch], keep_bots: bool) -> _Rows:
@@ -479,36 +488,22 @@ def plan_still_valid(conn: Connection, rows: _Rows) -> bool:
     )
 
 
-_OWNING_LEADS = (
-    select(LeadVisitor.__table__.c.lead_id)
-    .distinct()
-    .where(
-        LeadVisitor.__table__.c.site_id == bindparam("site_id"),
-        LeadVisitor.__table__.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
-    )
-)
-
-
 # What the collector notes waits this long for the worker: while visitors browse, today's
 # traffic and their leads are recomputed once per interval, not once per write group.
 NOTE_DELAY = dt.timedelta(seconds=5)
 _HOST = socket.gethostname()[:40]
 
 
-def _queue_stale(conn: Connection, rows: _Rows) -> None:
+def _queue_stale(conn: Connection, rows: _Rows, stale_leads: list[tuple[int, str, str]]
+                 ) -> None:
     """Queue, in the write's transaction, what its sessions made stale: traffic days, and
     the leads (present or past owners) of visitors whose sessions were added or re-tagged —
     a late-arriving session reaches their stored credits through the worker."""
-    stale: list[tuple[int, str, str]] = []
     writer = f"{_HOST}:{os.getpid()}"  # this process's part of the key (after a fork too)
+    stale = list(stale_leads)
     for site_id, moments in rows.traffic_moments.items():
         stale += [(site_id, TRAFFIC, traffic_key(day, writer))
                   for day in {utc_day(m) for m in moments}]
-    for site_id, visitors in rows.changed_visitors.items():
-        lead_ids = conn.execute(
-            _OWNING_LEADS, {"site_id": site_id, "visitor_ids": sorted(visitors)}
-        ).scalars()
-        stale += [(site_id, LEAD, lead_id.hex) for lead_id in lead_ids]
     enqueue(conn, stale, delay=NOTE_DELAY)
 
 
@@ -531,8 +526,9 @@ def write_rows(conn: Connection, rows: _Rows) -> dict[int, list[uuid.UUID]]:
             for (site_id, day, family), hits in rows.bot_hits.items()
         ]
     )
-    _queue_stale(conn, rows)
-    return _leads_of_visitors(conn, rows.visitors_by_site)
+    active, stale_leads = _leads_of_visitors(conn, rows)
+    _queue_stale(conn, rows, stale_leads)
+    return active
 
 
 def store_batches(
