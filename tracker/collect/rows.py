@@ -117,7 +117,14 @@ class RowWriter:
         """``UPDATE sessions`` from rows of ``columns`` (ending with site_id and id).
 
         ``assignments`` are (column, rule) with rule ``set``, ``least`` or ``greatest``.
+        One statement per site, each with a constant ``site_id``: on Citus a statement that
+        names its shard key runs on that site's shard alone (docs/scaling.md).
         """
+        sites = sorted({row[-2] for row in rows})
+        if len(sites) > 1:
+            for site_id in sites:
+                self._update(assignments, columns, [row for row in rows if row[-2] == site_id])
+            return
         if not rows:
             return
         functions = {"least": self.least, "greatest": self.greatest}
@@ -137,8 +144,8 @@ class RowWriter:
             source, parameters = self._source(columns, rows)
             self._execute(
                 f"UPDATE sessions AS s SET {sets} FROM ({source}) AS v "
-                "WHERE s.site_id = v.site_id AND s.id = v.id",
-                parameters,
+                "WHERE s.site_id = %s AND s.site_id = v.site_id AND s.id = v.id",
+                [*parameters, sites[0]],
             )
         else:
             self.conn.exec_driver_sql(

@@ -105,31 +105,46 @@ def drain_outbox(
     now: dt.datetime | None = None,
     sleep: Sleep = time.sleep,
 ) -> Drained:
-    """Deliver up to ``limit`` due outbox rows (every site, or ``site_id``'s)."""
+    """Deliver up to ``limit`` due outbox rows (every site, or ``site_id``'s), claimed one site
+    at a time: a locking claim across sites is a multi-shard ``FOR UPDATE`` that Citus
+    refuses (docs/scaling.md)."""
     now = now or utcnow()
     total = Drained()
     claimed = 0
-    while claimed < limit:
-        deliveries = claim_due(engine, now, site_id, min(CLAIM_BATCH, limit - claimed))
-        if not deliveries:
-            break
-        for delivery in deliveries:
-            claimed += len(delivery.row_ids)
-            total += record_outcome(engine, delivery, deliver(delivery, sleep), now)
+    sites = [site_id] if site_id is not None else _sites_with_due_rows(engine, now)
+    for site in sites:
+        while claimed < limit:
+            deliveries = claim_due(engine, now, site, min(CLAIM_BATCH, limit - claimed))
+            if not deliveries:
+                break
+            for delivery in deliveries:
+                claimed += len(delivery.row_ids)
+                total += record_outcome(engine, delivery, deliver(delivery, sleep), now)
     return total
 
 
-def claim_due(engine: Engine, now: dt.datetime, site_id: int | None, limit: int) -> list[Delivery]:
-    """Lease up to ``limit`` due rows (counting an attempt), grouped by lead and CRM."""
+def _sites_with_due_rows(engine: Engine, now: dt.datetime) -> list[int]:
+    """Sites with pending rows due (a plain read: no lock, so any shard layout serves it)."""
+    with Session(engine) as session:
+        return list(session.scalars(
+            select(CrmOutbox.site_id)
+            .where(CrmOutbox.status == PENDING, CrmOutbox.next_attempt_at <= now)
+            .distinct()
+            .order_by(CrmOutbox.site_id)
+        ))
+
+
+def claim_due(engine: Engine, now: dt.datetime, site_id: int, limit: int) -> list[Delivery]:
+    """Lease up to ``limit`` due rows of one site (counting an attempt), grouped by lead and
+    CRM."""
     query = (
         select(CrmOutbox)
-        .where(CrmOutbox.status == PENDING, CrmOutbox.next_attempt_at <= now)
+        .where(CrmOutbox.site_id == site_id, CrmOutbox.status == PENDING,
+               CrmOutbox.next_attempt_at <= now)
         .order_by(CrmOutbox.next_attempt_at, CrmOutbox.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    if site_id is not None:
-        query = query.where(CrmOutbox.site_id == site_id)
     with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
         groups: dict[tuple[int, str, uuid.UUID], list[CrmOutbox]] = {}
         for row in session.scalars(query):
