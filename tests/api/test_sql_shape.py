@@ -1,0 +1,86 @@
+"""Every statement a hot path sends about one site's rows names that site: a constant
+``site_id`` in its ``WHERE`` (docs/scaling.md). On Citus such a statement runs on the site's
+shard alone; one without it runs on every shard and, when it locks, blocks other sites.
+
+Hot paths: the collector, /identify, a CRM webhook, the refresh worker and the CRM push.
+Inserts carry their site in their values and are exempt; a few reads that are meant to span
+sites (which sites have work queued, queue gauges for /metrics) are listed below.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+
+from tests.api.test_collect import post
+from tests.api.test_leads import identify
+from tests.api.test_reports import statements
+from tests.api.test_webhooks import CRM_SETTINGS, post_generic
+from tests.factories import BatchBuilder, SiteMaker, drain_queue
+from tracker.models import Base
+
+GLOBAL_TABLES = {"sites", "users", "user_sites", "api_keys", "alembic_version"}
+SITE_TABLES = {table.name for table in Base.metadata.sorted_tables} - GLOBAL_TABLES
+CONSTANT_SITE = re.compile(
+    r"\bsite_id\s*(=\s*(%\(\w+\)s|%s|\?\d*|:\w+|\$\d+|\d+)|IN\s*\(\s*(%\(\w+\)s|\?\d*|%s)\s*\))",
+    re.IGNORECASE,
+)
+# Reads across sites by design: which sites have due work (a plain read, no lock).
+ACROSS_SITES = (
+    re.compile(r"^SELECT DISTINCT refresh_queue\.site_id", re.IGNORECASE),
+    re.compile(r"^SELECT DISTINCT crm_outbox\.site_id", re.IGNORECASE),
+)
+
+
+def _tables(sql: str) -> set[str]:
+    words = set(re.findall(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+\"?(\w+)", sql, re.IGNORECASE))
+    return words & SITE_TABLES
+
+
+def offending(seen: list[str]) -> list[str]:
+    bad = []
+    for sql in seen:
+        text = " ".join(sql.split())
+        verb = text.split(" ", 1)[0].upper()
+        if verb in {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET"}:
+            continue
+        if verb == "INSERT" and " SELECT " not in text.upper().split(" ON CONFLICT")[0]:
+            continue  # VALUES carry the site
+        if verb == "INSERT" and "FROM unnest(" in text:
+            continue  # the collector's typed arrays: rows of one group, sites in the values
+        if not _tables(text) or any(pattern.search(text) for pattern in ACROSS_SITES):
+            continue
+        if not CONSTANT_SITE.search(text):
+            bad.append(text[:300])
+    return bad
+
+
+def test_hot_paths_name_their_site_in_every_statement(
+    client: FlaskClient, sites: SiteMaker, engine: Engine
+) -> None:
+    site = sites.make(**CRM_SETTINGS, crm_push=[])
+    with statements(engine) as seen:
+        for number in range(3):
+            builder = BatchBuilder(site.write_key, visitor_id=f"visitor-{number}")
+            builder.pageview("https://example.com/?utm_source=google&utm_medium=cpc")
+            builder.pageview("https://example.com/pricing")
+            assert post(client, builder.body()).status_code == 200
+            later = BatchBuilder(site.write_key, visitor_id=f"visitor-{number}")
+            assert post(client, later.pageview("https://example.com/demo").body()
+                        ).status_code == 200  # the session widens: an UPDATE
+            assert identify(client, site, f"visitor-{number}", f"p{number}@example.com",
+                            ).status_code == 200
+        event = {"id": "evt-1", "type": "deal.won", "occurred_at": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "deal": {"id": "D-1", "amount": "100",
+                                                             "email": "p1@example.com"}}
+        assert post_generic(client, site.site.id, json.loads(json.dumps(event))
+                            ).status_code == 200
+        drain_queue(client.application)
+
+    assert len(seen) > 50  # the paths really ran
+    assert any(sql.startswith("UPDATE sessions") for sql in seen)
+    assert offending(seen) == []
