@@ -1,8 +1,9 @@
-"""Secret-key authentication for the API: ``Authorization: Bearer lt_sk_…``."""
+"""Who is asking: the site whose secret key an API request carries (``Authorization: Bearer
+lt_sk_…``), or the dashboard user signed in by Flask's session cookie."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import request, session
 from sqlalchemy.orm import Session
 
 from tracker.db import get_engine
@@ -24,3 +25,9 @@ def site_from_api_key() -> Site:
         site = authenticate_api_key(session, token.strip())
         session.expunge(site)
     return site
+
+
+def signed_in_user_id() -> int | None:
+    """The dashboard user id in Flask's signed session cookie, if any."""
+    value = session.get("user_id")
+    return value if isinstance(value, int) else None

@@ -13,6 +13,8 @@ from enum import Enum
 from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException
 
+from tracker.metrics import count_rejection
+
 logger = logging.getLogger(__name__)
 
 
@@ -85,8 +87,6 @@ def error_body(
 
 
 def _render(error: LeadTrailError) -> tuple[Response, int]:
-    from tracker.ops import count_rejection
-
     count_rejection(error)
     reason = getattr(error, "reason", None)
     logger.info("refused", extra={"code": error.code, "field": error.field, "reason": reason})

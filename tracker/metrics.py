@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
 
 from prometheus_client import (
     REGISTRY,
@@ -106,3 +108,37 @@ def exposition() -> bytes:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
+
+
+class RejectionReason(StrEnum):
+    """Why a request stored nothing; one label value each in ``leadtrail_rejected_total``."""
+
+    INVALID = "invalid"
+    TOO_LARGE = "too_large"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    SIGNATURE_INVALID = "signature_invalid"
+    GPC = "gpc"
+    OTHER = "other"
+
+
+class _HasCode(Protocol):
+    code: str
+
+
+def count_rejection_reason(reason: RejectionReason) -> None:
+    metrics().rejected.labels(reason.value).inc()
+
+
+def count_rejection(error: _HasCode) -> None:
+    try:
+        reason = RejectionReason(error.code)
+    except ValueError:
+        reason = RejectionReason.OTHER
+    count_rejection_reason(reason)
+
+
+def count_stored(events: int, is_bot: bool) -> None:
+    metrics().events_acknowledged.labels("bot" if is_bot else "human").inc(events)

@@ -1,55 +1,18 @@
 """Operations endpoints: ``/healthz`` (cheap: one ``SELECT 1``) and ``/metrics`` (Prometheus
-text format), and the rejection reasons that logs, metrics and tests share."""
+text format)."""
 
 from __future__ import annotations
-
-from enum import StrEnum
-from typing import Protocol
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tracker.db import get_engine
-from tracker.metrics import exposition, metrics
+from tracker.metrics import exposition
 from tracker.models.base import utcnow
 from tracker.worker.queue import queue_stats
 
 bp = Blueprint("ops", __name__)
-
-
-class RejectionReason(StrEnum):
-    """Why a request stored nothing; one label value each in ``leadtrail_rejected_total``."""
-
-    INVALID = "invalid"
-    TOO_LARGE = "too_large"
-    UNAUTHORIZED = "unauthorized"
-    FORBIDDEN = "forbidden"
-    NOT_FOUND = "not_found"
-    CONFLICT = "conflict"
-    SIGNATURE_INVALID = "signature_invalid"
-    GPC = "gpc"
-    OTHER = "other"
-
-
-class _HasCode(Protocol):
-    code: str
-
-
-def count_rejection_reason(reason: RejectionReason) -> None:
-    metrics().rejected.labels(reason.value).inc()
-
-
-def count_rejection(error: _HasCode) -> None:
-    try:
-        reason = RejectionReason(error.code)
-    except ValueError:
-        reason = RejectionReason.OTHER
-    count_rejection_reason(reason)
-
-
-def count_stored(events: int, is_bot: bool) -> None:
-    metrics().events_acknowledged.labels("bot" if is_bot else "human").inc(events)
 
 
 @bp.get("/healthz")

@@ -20,7 +20,7 @@ from tracker.collect.service import (
 from tracker.collect.writer import GroupCommitter
 from tracker.config import Settings
 from tracker.devices import describe_user_agent
-from tracker.ops import RejectionReason, count_rejection_reason, count_stored
+from tracker.metrics import RejectionReason, count_rejection_reason, count_stored
 from tracker.scoring import rescore_active_leads
 
 

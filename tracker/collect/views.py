@@ -17,8 +17,8 @@ from tracker.collect.snippet import load_snippet
 from tracker.db import get_engine
 from tracker.devices import describe_user_agent
 from tracker.errors import LeadTrailError
+from tracker.metrics import count_rejection
 from tracker.models.base import utcnow
-from tracker.ops import count_rejection
 
 bp = Blueprint("collect", __name__)
 SNIPPET_MAX_AGE_S = 3600

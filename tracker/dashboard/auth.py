@@ -52,11 +52,6 @@ def sign_out() -> None:
     session.clear()
 
 
-def signed_in_user_id() -> int | None:
-    value = session.get("user_id")
-    return value if isinstance(value, int) else None
-
-
 def current_user() -> User:
     user: User = g.dashboard_user
     return user

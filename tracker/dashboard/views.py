@@ -22,6 +22,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from tracker import sites as site_service
+from tracker.auth import signed_in_user_id
 from tracker.costs import CostImportError
 from tracker.dashboard import journeys, setup
 from tracker.dashboard import overview as overview_figures
@@ -32,7 +33,6 @@ from tracker.dashboard.auth import (
     safe_next,
     sign_in,
     sign_out,
-    signed_in_user_id,
 )
 from tracker.dashboard.context import PageContext, page_context
 from tracker.dashboard.filters import FILTER_KEYS, LEVELS, parse_filters

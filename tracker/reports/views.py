@@ -7,8 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
-from tracker.auth import site_from_api_key
-from tracker.dashboard.auth import signed_in_user_id
+from tracker.auth import signed_in_user_id, site_from_api_key
 from tracker.db import get_session
 from tracker.errors import ValidationError
 from tracker.models import Site, User
