@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(_HERE))
 
 from tracker import create_app, migrate  # noqa: E402
 from tracker.config import Settings  # noqa: E402
+from tracker.credits.store import bulk_insert, rebuild_site  # noqa: E402
 from tracker.db import make_engine  # noqa: E402
 from tracker.models import (  # noqa: E402
     Cost,
@@ -54,7 +55,6 @@ from tracker.models import (  # noqa: E402
     Visitor,
     VisitSession,
 )
-from tracker.reports.storage import bulk_insert, rebuild_site  # noqa: E402
 from tracker.sites import create_site  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -117,6 +117,17 @@ class Settings:
     worker_batch_size: int = _env("LEADTRAIL_WORKER_BATCH_SIZE", _as_int(1, 100_000), 500)
     # How long an idle worker sleeps before it looks at the queue again (seconds).
     worker_poll_seconds: float = _env("LEADTRAIL_WORKER_POLL_SECONDS", _as_float(0.01, 60.0), 0.5)
+    # Data-driven models (Markov, Shapley) learn their channel shares again when this many
+    # conversions arrived since the fit, or this share of the conversions it learned from,
+    # whichever is larger, or when the fit is this old and the site changed since
+    # (tracker/credits/refit.py).
+    refit_min_conversions: int = _env(
+        "LEADTRAIL_REFIT_MIN_CONVERSIONS", _as_int(1, 10_000_000), 20
+    )
+    refit_growth: float = _env("LEADTRAIL_REFIT_GROWTH", _as_float(0.0, 100.0), 0.10)
+    refit_max_age_hours: float = _env(
+        "LEADTRAIL_REFIT_MAX_AGE_HOURS", _as_float(0.01, 8760.0), 24.0
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

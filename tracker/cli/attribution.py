@@ -7,10 +7,10 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from tracker.cli.common import in_transaction
+from tracker.credits.journeys import CONVERSIONS
+from tracker.credits.store import rebuild_site
 from tracker.errors import ValidationError
 from tracker.models import Site
-from tracker.reports.journeys import CONVERSIONS
-from tracker.reports.storage import rebuild_site
 from tracker.sites import find_site, site_settings
 
 attribution_group = AppGroup("attribution", help="Stored attribution.")

@@ -60,9 +60,9 @@ def _ensure_demo_login(session: Session, site_id: int) -> None:
 
 
 def _rebuild_attribution(site_id: int) -> None:
+    from tracker.credits.journeys import CONVERSIONS
+    from tracker.credits.store import rebuild_site
     from tracker.models import Site
-    from tracker.reports.journeys import CONVERSIONS
-    from tracker.reports.storage import rebuild_site
     from tracker.sites import site_settings
 
     with in_transaction() as session:

@@ -39,10 +39,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         if self._settings.builtin_worker:
             # Every serving process drains the refresh queue too; per-site locks keep them
             # from doing the same work (tracker/worker/runner.py).
-            start_thread(
-                get_engine(app), self._settings.worker_batch_size,
-                self._settings.worker_poll_seconds,
-            )
+            start_thread(get_engine(app), self._settings)
         return app
 
 

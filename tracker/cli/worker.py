@@ -25,7 +25,7 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
     """Recompute what writes made stale, until stopped (SIGTERM/SIGINT finish the current
     batch). Any number of workers may run at once."""
     settings: Settings = current_app.config["LEADTRAIL_SETTINGS"]
-    worker = Worker(get_engine(), batch_size=batch_size or settings.worker_batch_size)
+    worker = Worker.from_settings(get_engine(), settings, batch_size)
     if once:
         progress = worker.run_once(max_seconds=max_seconds)
         click.echo(

@@ -75,7 +75,7 @@ def _strip_after(column: Any, marker: str, dialect: str) -> Any:
 
 
 def landing_page_sql(column: Any, dialect: str) -> Any:
-    """SQL twin of :func:`tracker.reports.journeys.landing_page`."""
+    """SQL twin of :func:`tracker.credits.journeys.landing_page`."""
     return _strip_after(_strip_after(column, "#", dialect), "?", dialect)
 
 

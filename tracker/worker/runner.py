@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from tracker.config import Settings
+from tracker.credits import RefitPolicy
 from tracker.db import write_engine
 from tracker.metrics import metrics
 from tracker.models import Site
@@ -59,14 +61,28 @@ class Worker:
         batch_size: int = 500,
         clock: Callable[[], dt.datetime] = utcnow,
         lookahead: dt.timedelta = dt.timedelta(0),
+        refit: RefitPolicy | None = None,
     ) -> None:
         self.engine = write_engine(engine)
         self.batch_size = batch_size
+        self.refit = refit or RefitPolicy()
         self.clock = clock
         # Also take items not due for this long yet (tests, which must not wait for the
         # collector's note delay).
         self.lookahead = lookahead
         self.postgres = engine.dialect.name == "postgresql"
+
+    @classmethod
+    def from_settings(
+        cls, engine: Engine, settings: Settings, batch_size: int | None = None
+    ) -> Worker:
+        """A worker configured by ``LEADTRAIL_WORKER_*`` and ``LEADTRAIL_REFIT_*``."""
+        refit = RefitPolicy(
+            min_new_conversions=settings.refit_min_conversions,
+            growth=settings.refit_growth,
+            max_age=dt.timedelta(hours=settings.refit_max_age_hours),
+        )
+        return cls(engine, batch_size=batch_size or settings.worker_batch_size, refit=refit)
 
     def run_once(self, max_seconds: float | None = None) -> Progress:
         """Drain every due item (what was due when each site's turn came), or stop after
@@ -114,7 +130,7 @@ class Worker:
     def _timed(self, session: Session, site: Site, items: Sequence[Item], now: dt.datetime
                ) -> Done:
         with metrics().refresh_batch_seconds.time():
-            return process(session, site, items, now)
+            return process(session, site, items, now, self.refit)
 
     def _count(self, progress: Progress, items: Sequence[Item], done: Done) -> None:
         progress.batches += 1
@@ -164,12 +180,15 @@ class Worker:
                 stop.wait(poll_seconds)
 
 
-def start_thread(engine: Engine, batch_size: int, poll_seconds: float) -> threading.Event:
+def start_thread(engine: Engine, settings: Settings) -> threading.Event:
     """Run a :class:`Worker` in a daemon thread of this process; set the event to stop it."""
     stop = threading.Event()
-    worker = Worker(engine, batch_size=batch_size)
+    worker = Worker.from_settings(engine, settings)
     thread = threading.Thread(
-        target=worker.run_forever, args=(stop, poll_seconds), name="leadtrail-worker", daemon=True
+        target=worker.run_forever,
+        args=(stop, settings.worker_poll_seconds),
+        name="leadtrail-worker",
+        daemon=True,
     )
     thread.start()
     return stop

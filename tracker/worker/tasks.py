@@ -1,9 +1,9 @@
 """What the worker does with one batch of one site's queue items, inside one transaction.
 
 Order matters: a settings change first (it may rebuild every credit, which makes the lead
-items of the same batch cheap no-ops), then the leads' credits (which keep the credit
-rollups current), then traffic and erased-credit days, then the data-driven refits the
-new conversions made due.
+items of the same batch cheap no-ops), then the leads' credits, then the data-driven refits
+that the new conversions, new traffic (the non-converting paths Markov learns from) or
+erased leads made due.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import changes
-from tracker.credits import apply_settings, refit_due, refresh_leads
+from tracker.credits import RefitPolicy, apply_settings, refit_due, refresh_leads
 from tracker.models import Lead, Site
 from tracker.worker.queue import Item
-from tracker.worker.rollups import refresh_credit_days, refresh_traffic
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +47,13 @@ def _lock_leads(session: Session, site_id: int, lead_ids: Sequence[uuid.UUID]) -
     ).all()
 
 
-def process(session: Session, site: Site, items: Sequence[Item], now: dt.datetime) -> Done:
+def process(
+    session: Session,
+    site: Site,
+    items: Sequence[Item],
+    now: dt.datetime,
+    refit: RefitPolicy | None = None,
+) -> Done:
     """Recompute what ``items`` name. Idempotent: the same items again change nothing."""
     keys: dict[str, list[str]] = defaultdict(list)
     for item in items:
@@ -63,10 +68,6 @@ def process(session: Session, site: Site, items: Sequence[Item], now: dt.datetim
         _lock_leads(session, site.id, lead_ids)
         refresh_leads(session, site, lead_ids)
     traffic = {changes.day_of_traffic_key(key) for key in keys.get(changes.TRAFFIC, ())}
-    if traffic:
-        refresh_traffic(session, site, traffic)
     erased = {dt.date.fromisoformat(key) for key in keys.get(changes.CREDITS, ())}
-    if erased:
-        refresh_credit_days(session, site, erased)
-    refitted = refit_due(session, site, now) if lead_ids or settings else []
+    refitted = refit_due(session, site, now, refit)
     return Done(len(lead_ids), len(traffic), len(erased), settings, tuple(refitted))

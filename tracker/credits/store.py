@@ -1,13 +1,14 @@
 """Stored attribution: computing every configured model's per-touch credit for a site's
-conversions and keeping ``attribution_credits`` current.
+conversions and keeping ``attribution_credits`` current. The worker calls these; no request
+does (docs/reports.md, "The refresh queue").
 
-* :func:`refresh_leads` recomputes the conversions of a few leads (called when a lead is
-  identified, a deal applied or an offline touch added). Data-driven models reuse the channel
-  shares learned at their last fit, so one lead's update never refits the whole site.
+* :func:`refresh_leads` recomputes the conversions of a few leads (a lead was identified, a
+  deal applied, an offline touch added). Data-driven models reuse the channel shares learned
+  at their last fit, so one lead's update never refits the whole site.
 * :func:`rebuild_site` recomputes everything and refits the data-driven models
-  (``leadtrail attribution rebuild``).
-* :func:`refresh_after_settings_change` rebuilds the models whose settings fingerprint
-  (parameters, lookback window) changed.
+  (``leadtrail attribution rebuild``, and :mod:`tracker.credits.refit` when a fit is due).
+* :func:`apply_settings` rebuilds the models whose settings fingerprint (parameters,
+  lookback window) changed and drops the credits of models no longer configured.
 
 Services take the session first and never commit.
 """
@@ -22,14 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy import Connection, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from attribution import AttributionError, Credits, JourneyBatch, create_model
 from attribution.credits import credits_from_channel_weights, reindex_channel_weights
-from tracker.models import AttributionCredit, AttributionFit, Site
-from tracker.models.base import utcnow
-from tracker.reports.journeys import (
+from attribution.registry import model_names
+from tracker.credits.journeys import (
     CONVERSIONS,
     UNATTRIBUTED,
     ConversionJourneys,
@@ -38,6 +38,8 @@ from tracker.reports.journeys import (
     load_journeys,
     unconverted_lead_paths,
 )
+from tracker.models import AttributionCredit, AttributionFit, Site
+from tracker.models.base import utcnow
 from tracker.sites import SiteSettings, site_settings
 
 # Rows per INSERT batch when COPY is not available (SQLite, small refreshes).
@@ -207,7 +209,9 @@ def _write_rows(session: Session, rows: Iterator[tuple[Any, ...]], bulk: bool) -
     return bulk_insert(session, table, COLUMNS, rows, copy=bulk)
 
 
-def _store_fit(session: Session, site_id: int, spec: ModelSpec, kind: str, fit: Fit | None) -> None:
+def _store_fit(
+    session: Session, site_id: int, spec: ModelSpec, kind: str, fit: Fit | None, conversions: int
+) -> None:
     row = session.get(AttributionFit, (site_id, spec.name, kind))
     if row is None:
         row = AttributionFit(site_id=site_id, model=spec.name, conversion=kind)
@@ -216,7 +220,8 @@ def _store_fit(session: Session, site_id: int, spec: ModelSpec, kind: str, fit: 
     row.channels = list(fit.channels) if fit else []
     row.conversion_shares = list(fit.conversion_shares) if fit else []
     row.value_shares = list(fit.value_shares) if fit else []
-    row.details = {}
+    # What the refit policy compares today's count with (tracker/credits/refit.py).
+    row.details = {"conversions": conversions}
     row.fitted_at = utcnow()
 
 
@@ -272,7 +277,7 @@ def rebuild_site(
                         session, site.id, kind, journeys[kind], histories, settings.lookback_days
                     )
                 fit = fit_model(spec, _fit_batch(journeys[kind], *nulls))
-            _store_fit(session, site.id, spec, kind, fit)
+            _store_fit(session, site.id, spec, kind, fit, len(journeys[kind].conversions))
             if journeys[kind].conversions:
                 credits = attribute(spec, journeys[kind].batch, fit)
                 rows = _credit_rows(site.id, spec.name, journeys[kind], credits)
@@ -283,16 +288,16 @@ def rebuild_site(
     return written
 
 
-def refresh_leads(session: Session, site_id: int, lead_ids: Collection[uuid.UUID | None]) -> int:
+def refresh_leads(session: Session, site: Site, lead_ids: Collection[uuid.UUID | None]) -> int:
     """Recompute the stored credits of every conversion of ``lead_ids`` under every
     configured model (a lead, its deals or its touches changed). Returns rows written.
 
     A data-driven model that was never fitted for the site is fitted first (once).
     """
     wanted = {lead_id for lead_id in lead_ids if lead_id is not None}
-    site = session.get(Site, site_id)
-    if not wanted or site is None:
+    if not wanted:
         return 0
+    site_id = site.id
     settings = site_settings(site)
     specs = model_specs(settings)
     session.flush()
@@ -302,6 +307,7 @@ def refresh_leads(session: Session, site_id: int, lead_ids: Collection[uuid.UUID
         missing = {spec.name for spec in specs if spec.data_driven}
         rebuild_site(session, site, missing)
         fits = _stored_fits(session, site_id)
+    before = _conversions_of(session, site_id, wanted, specs)
     session.execute(
         delete(AttributionCredit).where(
             AttributionCredit.site_id == site_id, AttributionCredit.lead_id.in_(wanted)
@@ -330,17 +336,78 @@ def refresh_leads(session: Session, site_id: int, lead_ids: Collection[uuid.UUID
             written += _write_rows(
                 session, _credit_rows(site_id, spec.name, found, credits), bulk=False
             )
+    _count_changes(specs, fits, before, journeys)
     return written
 
 
-def refresh_after_settings_change(
-    session: Session, site: Site, before: SiteSettings, after: SiteSettings
-) -> list[str]:
-    """Rebuild the models whose fingerprint changed (or that were added) and drop the credits
-    of models no longer configured. Returns the rebuilt model names."""
-    old = {spec.name: spec.fingerprint for spec in model_specs(before)}
-    changed = [spec.name for spec in model_specs(after) if old.get(spec.name) != spec.fingerprint]
-    dropped = set(old) - set(after.attribution_models)
+def _conversions_of(
+    session: Session, site_id: int, lead_ids: Collection[uuid.UUID], specs: Sequence[ModelSpec]
+) -> dict[str, int]:
+    """How many conversions of each type ``lead_ids`` held credits for before a refresh
+    (under one data-driven model: they all credit the same conversions)."""
+    model = next((spec.name for spec in specs if spec.data_driven), None)
+    if model is None:
+        return {}
+    rows = session.execute(
+        select(AttributionCredit.conversion, func.count(AttributionCredit.conversion_id.distinct()))
+        .where(
+            AttributionCredit.site_id == site_id,
+            AttributionCredit.lead_id.in_(lead_ids),
+            AttributionCredit.model == model,
+        )
+        .group_by(AttributionCredit.conversion)
+    )
+    return {kind: int(count) for kind, count in rows}
+
+
+def _count_changes(
+    specs: Sequence[ModelSpec],
+    fits: dict[tuple[str, str], AttributionFit],
+    before: dict[str, int],
+    journeys: dict[str, ConversionJourneys],
+) -> None:
+    """Add the conversions a refresh gained or lost to each data-driven fit's running count,
+    which the refit policy reads (tracker/credits/refit.py)."""
+    for kind in CONVERSIONS:
+        found = journeys.get(kind)
+        delta = abs((len(found.conversions) if found else 0) - before.get(kind, 0))
+        if not delta:
+            continue
+        for spec in specs:
+            fit = fits.get((spec.name, kind))
+            if spec.data_driven and fit is not None:
+                fit.details = {**fit.details, "changed": int(fit.details.get("changed", 0)) + delta}
+
+
+def _configured_or_stored(session: Session, site_id: int) -> set[str]:
+    """Models with a stored fit or any stored credit (credits written before fits were kept
+    for every model have no fit row)."""
+    with_fit = set(session.scalars(
+        select(AttributionFit.model).where(AttributionFit.site_id == site_id).distinct()
+    ))
+    with_credits = {
+        name for name in model_names() if name not in with_fit and session.scalar(
+            select(AttributionCredit.model)
+            .where(AttributionCredit.site_id == site_id, AttributionCredit.model == name)
+            .limit(1)
+        )
+    }
+    return with_fit | with_credits
+
+
+def apply_settings(session: Session, site: Site) -> list[str]:
+    """Bring stored credits in line with the site's settings: rebuild the models whose
+    fingerprint changed (or that were added), drop those no longer configured. Returns the
+    rebuilt model names; nothing to do gives ``[]``."""
+    specs = model_specs(site_settings(site))
+    fingerprints: dict[str, set[str]] = {}
+    for model, fingerprint in session.execute(
+        select(AttributionFit.model, AttributionFit.fingerprint)
+        .where(AttributionFit.site_id == site.id)
+    ):
+        fingerprints.setdefault(model, set()).add(fingerprint)
+    changed = [spec.name for spec in specs if fingerprints.get(spec.name) != {spec.fingerprint}]
+    dropped = _configured_or_stored(session, site.id) - {spec.name for spec in specs}
     if dropped:
         for table in (AttributionCredit, AttributionFit):
             session.execute(
