@@ -17,6 +17,7 @@ from tracker.models import Site
 from tracker.reports import queries
 from tracker.reports.query import NONE_LABEL, ReportQuery
 from tracker.reports.render import report_csv
+from tracker.sites import site_settings
 
 # Days up to which the trend is drawn per day; longer ranges go per week.
 DAILY_TREND_DAYS = 92
@@ -52,8 +53,9 @@ REPORT_NAMES = ("revenue", "trend", "funnel", "models")
 CHART_GROUPS = 10
 
 
-def report_query(filters: Filters, report: str = "revenue") -> ReportQuery:
-    """The reports' query for the dashboard's filters (``to`` is inclusive there)."""
+def report_query(filters: Filters, site: Site, report: str = "revenue") -> ReportQuery:
+    """The reports' query for the dashboard's filters (``to`` is inclusive there), in the
+    site's time zone."""
     interval = "day" if filters.days <= DAILY_TREND_DAYS else "week"
     return ReportQuery(
         model=filters.model,
@@ -66,6 +68,7 @@ def report_query(filters: Filters, report: str = "revenue") -> ReportQuery:
         interval=interval,
         format="csv",
         limit=500,
+        timezone=site_settings(site).timezone,
     )
 
 
@@ -92,8 +95,9 @@ def kpis(session: Session, site: Site, filters: Filters) -> list[Kpi]:
     """Whole-site tiles for the period and the same figures over the previous period of the
     same length (totals of the revenue report, without drill-down filters)."""
     whole = Filters(filters.site_id, filters.start, filters.end, filters.model)
-    now = queries.revenue_report(session, site, report_query(whole)).totals or {}
-    before = queries.revenue_report(session, site, report_query(whole.previous())).totals or {}
+    now = queries.revenue_report(session, site, report_query(whole, site)).totals or {}
+    earlier = report_query(whole.previous(), site)
+    before = queries.revenue_report(session, site, earlier).totals or {}
     return [
         Kpi(name, label, kind, _number(now.get(name)), _number(before.get(name)))
         for name, label, kind in KPIS
@@ -123,7 +127,7 @@ def next_level(filters: Filters) -> str | None:
 
 def run_report(session: Session, site: Site, filters: Filters, name: str) -> queries.Report:
     """One of :data:`REPORT_NAMES` for the filters."""
-    return queries.REPORTS[name](session, site, report_query(filters, name))
+    return queries.REPORTS[name](session, site, report_query(filters, site, name))
 
 
 def pivot_models(report: queries.Report) -> tuple[list[str], list[tuple[str, dict[str, float]]]]:

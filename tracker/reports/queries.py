@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Date, String, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import String, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -37,6 +37,7 @@ from tracker.models import (
     StageChange,
     VisitSession,
 )
+from tracker.reports.localtime import local_day_sql
 from tracker.reports.query import ReportQuery
 from tracker.sites import site_settings
 from tracker.stages import FUNNEL
@@ -132,12 +133,6 @@ def _group(dims: Mapping[str, Any], name: str | None) -> Any:
 def _credits_in_range(site_id: int, query: ReportQuery, every_model: bool = False) -> list[Any]:
     where = [C.site_id == site_id, C.converted_at >= query.start_at, C.converted_at < query.end_at]
     return where if every_model else [*where, C.model == query.model]
-
-
-def _day_sql(column: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)
 
 
 # --- building blocks -------------------------------------------------------------------------
@@ -602,9 +597,13 @@ TREND_COLUMNS = (
 
 
 def trend_report(session: Session, site: Site, query: ReportQuery) -> Report:
-    """Per day, ISO week (from Monday) or month (UTC): traffic, attributed conversions and
-    spend, filtered like any report (3 statements)."""
+    """Per day, ISO week (from Monday) or month of the site's calendar: traffic, attributed
+    conversions and spend, filtered like any report (3 statements)."""
     dialect = _dialect(session)
+
+    def local_day(column: Any) -> Any:
+        return local_day_sql(column, dialect, query.timezone, query.start_at, query.end_at)
+
     periods: dict[dt.date, dict[str, Any]] = {}
 
     def bucket(day: Any) -> dict[str, Any]:
@@ -613,13 +612,13 @@ def trend_report(session: Session, site: Site, query: ReportQuery) -> Report:
             ("sessions", "leads", "opportunities", "customers", "revenue", "pipeline", "cost"),
             0.0))
 
-    session_day = _day_sql(S.started_at, dialect)
+    session_day = local_day(S.started_at)
     for day, count in session.execute(_filtered(
         select(session_day, func.count())
         .where(S.site_id == site.id, S.started_at >= query.start_at, S.started_at < query.end_at)
         .group_by(session_day), _session_dimensions(dialect), query)):
         bucket(day)["sessions"] += int(count)
-    credit_day = _day_sql(C.converted_at, dialect)
+    credit_day = local_day(C.converted_at)
     lead, opportunity, won = (C.conversion == kind for kind in ("lead", "opportunity", "won"))
     for day, leads, opportunities, customers, revenue, pipeline in session.execute(_filtered(
         select(

@@ -1,8 +1,9 @@
 """One parser for every report's query string: model, date range, grouping, filters, format.
 
 Bounded and strict (Plausible ``request.ex``): every parameter has a named rule, an unknown
-parameter or a bad value is a :class:`ValidationError` naming it, and dates are whole UTC days
-(``to`` is inclusive, so ``from=2026-01-01&to=2026-01-31`` is January).
+parameter or a bad value is a :class:`ValidationError` naming it, and dates are whole days in
+the site's time zone (``to`` is inclusive, so ``from=2026-01-01&to=2026-01-31`` is January,
+from local midnight to local midnight).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from tracker.errors import ValidationError
+from tracker.reports.localtime import UTC_NAME, local_midnight, local_today
 from tracker.sites import SiteSettings
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "keyword", "landing_page")
@@ -41,15 +43,16 @@ class ReportQuery:
     format: str = "json"
     limit: int = 100
     offset: int = 0
+    timezone: str = UTC_NAME  # the site's: days start at its midnight
 
     @property
     def start_at(self) -> dt.datetime:
-        return dt.datetime.combine(self.start, dt.time(), dt.UTC)
+        return local_midnight(self.start, self.timezone)
 
     @property
     def end_at(self) -> dt.datetime:
         """The first instant after the range (exclusive bound)."""
-        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), dt.UTC)
+        return local_midnight(self.end + dt.timedelta(days=1), self.timezone)
 
     def describe(self) -> dict[str, object]:
         """The query as echoed in a JSON report."""
@@ -102,7 +105,7 @@ def parse_report_query(
     for key in args:
         if key not in allowed:
             raise ValidationError(key, f"unknown parameter; expected {', '.join(sorted(allowed))}")
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or local_today(settings.timezone)
     end = _date(args, "to", today)
     start = _date(args, "from", end - dt.timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
@@ -127,6 +130,7 @@ def parse_report_query(
         format=_choice(args, "format", FORMATS, "json"),
         limit=_whole(args, "limit", 100, 1, MAX_PAGE),
         offset=_whole(args, "offset", 0, 0, 10_000_000),
+        timezone=settings.timezone,
     )
 
 
