@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Table, delete, func, insert, select
+from sqlalchemy import Connection, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from attribution import AttributionError, Credits, JourneyBatch, create_model
@@ -307,12 +307,7 @@ def refresh_leads(session: Session, site: Site, lead_ids: Collection[uuid.UUID |
         missing = {spec.name for spec in specs if spec.data_driven}
         rebuild_site(session, site, missing)
         fits = _stored_fits(session, site_id)
-    before = _conversions_of(session, site_id, wanted, specs)
-    session.execute(
-        delete(AttributionCredit).where(
-            AttributionCredit.site_id == site_id, AttributionCredit.lead_id.in_(wanted)
-        )
-    )
+    before = _delete_credits(session, site_id, wanted, specs)
     journeys, _histories = load_journeys(
         session,
         site_id,
@@ -320,44 +315,46 @@ def refresh_leads(session: Session, site: Site, lead_ids: Collection[uuid.UUID |
         lookback_days=settings.lookback_days,
         lead_ids=wanted,
     )
-    written = 0
-    for kind, found in journeys.items():
-        if not found.conversions:
-            continue
-        for spec in specs:
-            stored = fits.get((spec.name, kind))
-            fit = (
-                Fit(tuple(stored.channels), tuple(stored.conversion_shares),
-                    tuple(stored.value_shares))
-                if stored is not None
-                else None
-            )
-            credits = attribute(spec, found.batch, fit)
-            written += _write_rows(
-                session, _credit_rows(site_id, spec.name, found, credits), bulk=False
-            )
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for kind, found in journeys.items():
+            if not found.conversions:
+                continue
+            for spec in specs:
+                stored = fits.get((spec.name, kind))
+                fit = (
+                    Fit(tuple(stored.channels), tuple(stored.conversion_shares),
+                        tuple(stored.value_shares))
+                    if stored is not None
+                    else None
+                )
+                credits = attribute(spec, found.batch, fit)
+                yield from _credit_rows(site_id, spec.name, found, credits)
+
+    # One COPY for the whole batch: row-by-row INSERTs were most of a refresh's time.
+    written = _write_rows(session, rows(), bulk=True)
     _count_changes(specs, fits, before, journeys)
     return written
 
 
-def _conversions_of(
+def _delete_credits(
     session: Session, site_id: int, lead_ids: Collection[uuid.UUID], specs: Sequence[ModelSpec]
 ) -> dict[str, int]:
-    """How many conversions of each type ``lead_ids`` held credits for before a refresh
-    (under one data-driven model: they all credit the same conversions)."""
-    model = next((spec.name for spec in specs if spec.data_driven), None)
-    if model is None:
-        return {}
-    rows = session.execute(
-        select(AttributionCredit.conversion, func.count(AttributionCredit.conversion_id.distinct()))
-        .where(
-            AttributionCredit.site_id == site_id,
-            AttributionCredit.lead_id.in_(lead_ids),
-            AttributionCredit.model == model,
-        )
-        .group_by(AttributionCredit.conversion)
-    )
-    return {kind: int(count) for kind, count in rows}
+    """Delete the stored credits of ``lead_ids``; how many conversions of each type they
+    held (counted under one data-driven model: they all credit the same conversions)."""
+    where = [AttributionCredit.site_id == site_id, AttributionCredit.lead_id.in_(lead_ids)]
+    counted = next((spec.name for spec in specs if spec.data_driven), None)
+    before: dict[str, int] = {}
+    if counted is not None:
+        for kind, position in session.execute(
+            delete(AttributionCredit)
+            .where(*where, AttributionCredit.model == counted)
+            .returning(AttributionCredit.conversion, AttributionCredit.position)
+        ):
+            if position == 0:  # every conversion has a first (or unattributed) row
+                before[kind] = before.get(kind, 0) + 1
+    session.execute(delete(AttributionCredit).where(*where))
+    return before
 
 
 def _count_changes(

@@ -17,9 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, event, func, select, update
+from sqlalchemy import Connection, Table, delete, event, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tracker import changes
@@ -31,6 +30,8 @@ from tracker.models.base import utcnow
 QUEUE: Table = RefreshItem.__table__  # type: ignore[assignment]
 # Failed items wait 2^attempts seconds, at most an hour, before they are tried again.
 MAX_BACKOFF_S = 3600
+# Queue rows one completing DELETE names at most (bounded statement size).
+COMPLETE_CHUNK = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,21 +119,40 @@ def due_items(bind: Session | Connection, site_id: int, now: dt.datetime, limit:
 
 def complete(bind: Session | Connection, items: Sequence[Item], started: dt.datetime) -> int:
     """Delete the items nobody noted again since they were read; the others stay queued, as
-    noted at ``started`` (their new note came while the work ran). Returns rows deleted."""
+    noted at ``started`` (their new note came while the work ran). Returns rows deleted.
+
+    One DELETE per site and chunk (a statement per item was most of a batch's queue time)."""
     done = 0
-    for item in sorted(items, key=lambda i: (i.kind, i.key)):
-        same = and_(
-            QUEUE.c.site_id == item.site_id, QUEUE.c.kind == item.kind, QUEUE.c.key == item.key
-        )
-        result: Any = bind.execute(delete(QUEUE).where(same, QUEUE.c.version == item.version))
-        if result.rowcount:
-            done += 1
-        else:
-            bind.execute(
-                update(QUEUE)
-                .where(same)
-                .values(enqueued_at=started, available_at=started, attempts=0, last_error=None)
-            )
+    by_site: dict[int, list[Item]] = {}
+    for item in sorted(items, key=lambda i: (i.site_id, i.kind, i.key)):
+        by_site.setdefault(item.site_id, []).append(item)
+    for site_id, site_items in by_site.items():
+        for start in range(0, len(site_items), COMPLETE_CHUNK):
+            chunk = site_items[start:start + COMPLETE_CHUNK]
+            deleted = {
+                (kind, key) for kind, key in bind.execute(
+                    delete(QUEUE)
+                    .where(
+                        QUEUE.c.site_id == site_id,
+                        tuple_(QUEUE.c.kind, QUEUE.c.key, QUEUE.c.version).in_(
+                            [(item.kind, item.key, item.version) for item in chunk]
+                        ),
+                    )
+                    .returning(QUEUE.c.kind, QUEUE.c.key)
+                )
+            }
+            done += len(deleted)
+            noted_again = [(i.kind, i.key) for i in chunk if (i.kind, i.key) not in deleted]
+            if noted_again:
+                bind.execute(
+                    update(QUEUE)
+                    .where(
+                        QUEUE.c.site_id == site_id,
+                        tuple_(QUEUE.c.kind, QUEUE.c.key).in_(noted_again),
+                    )
+                    .values(enqueued_at=started, available_at=started, attempts=0,
+                            last_error=None)
+                )
     return done
 
 
