@@ -43,8 +43,8 @@ sys.path.insert(0, os.path.dirname(_HERE))
 
 from tracker import create_app, migrate  # noqa: E402
 from tracker.config import Settings  # noqa: E402
-from tracker.credits.store import bulk_insert, rebuild_site  # noqa: E402
-from tracker.db import make_engine  # noqa: E402
+from tracker.credits.store import rebuild_site  # noqa: E402
+from tracker.db import bulk_insert, make_engine  # noqa: E402
 from tracker.models import (  # noqa: E402
     Cost,
     Deal,

@@ -24,7 +24,7 @@ DISTRIBUTED = (
     "leads", "visitors", "sessions", "events", "api_keys", "attribution_fits",
     "attribution_credits", "bot_hits", "costs", "exchange_rates", "crm_checkpoints",
     "crm_events", "crm_outbox", "deals", "refresh_queue", "lead_score_changes",
-    "lead_stage_changes", "lead_visitors", "offline_touches",
+    "lead_stage_changes", "lead_visitors", "offline_touches", "traffic_rollups", "rollup_state",
 )
 DISTRIBUTION_COLUMN = "site_id"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -137,3 +137,38 @@ def insert_ignore(
         index_elements=list(conflict_columns)
     )
     session.execute(statement, list(rows))
+
+
+# Rows per INSERT batch when COPY is not available (SQLite).
+INSERT_CHUNK = 5_000
+
+
+def bulk_insert(
+    bind: Session | Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    copy: bool = True,
+) -> int:
+    """Insert ``rows`` (tuples in ``columns`` order) in the bind's transaction: COPY on
+    PostgreSQL when ``copy``, batched multi-row INSERTs otherwise. Returns the row count."""
+    count = 0
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    if copy and connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as writer:
+            for row in rows:
+                writer.write_row(row)
+                count += 1
+        return count
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(dict(zip(columns, row, strict=True)))
+        if len(chunk) >= INSERT_CHUNK:
+            connection.execute(insert(table), chunk)
+            count, chunk = count + len(chunk), []
+    if chunk:
+        connection.execute(insert(table), chunk)
+        count += len(chunk)
+    return count

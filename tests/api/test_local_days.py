@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from tests.api.test_leads import api
 from tests.factories import SiteMaker, drain_queue
 from tracker import changes
+from tracker.localtime import local_midnight, offset_segments
 from tracker.models import Lead, LeadVisitor, Visitor, VisitSession
-from tracker.reports.localtime import local_midnight, offset_segments
 from tracker.sites import CreatedSite
 
 ZONE = "Pacific/Auckland"

@@ -31,7 +31,9 @@ def lead_with_path(client: FlaskClient, site: CreatedSite, n: int, urls: list[st
     assert identify(client, site, visitor, f"lead{n}@example.com").status_code == 200
 
 
-def markov_fit(db_session: Session, site_id: int) -> tuple[dict[str, Any], dt.datetime, list[float]]:
+def markov_fit(
+    db_session: Session, site_id: int
+) -> tuple[dict[str, Any], dt.datetime, list[float]]:
     fit = db_session.get(AttributionFit, (site_id, "markov", "lead"))
     assert fit is not None
     found = dict(fit.details), fit.fitted_at, list(fit.conversion_shares)

@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from attribution import AttributionError, Credits, JourneyBatch, create_model
@@ -38,12 +38,11 @@ from tracker.credits.journeys import (
     load_journeys,
     unconverted_lead_paths,
 )
+from tracker.db import bulk_insert
 from tracker.models import AttributionCredit, AttributionFit, Site
 from tracker.models.base import utcnow
 from tracker.sites import SiteSettings, site_settings
 
-# Rows per INSERT batch when COPY is not available (SQLite, small refreshes).
-INSERT_CHUNK = 5_000
 Progress = Callable[[int], None]
 
 
@@ -170,37 +169,6 @@ COLUMNS = (
     "touch_at", "touch_kind", "touch_id", "channel", "source", "medium", "campaign", "keyword",
     "landing_page", "credit", "value", "new_customer", "seconds_to_convert",
 )
-
-
-def bulk_insert(
-    bind: Session | Connection,
-    table: Table,
-    columns: Sequence[str],
-    rows: Iterable[tuple[Any, ...]],
-    *,
-    copy: bool = True,
-) -> int:
-    """Insert ``rows`` (tuples in ``columns`` order) in the bind's transaction: COPY on
-    PostgreSQL when ``copy``, batched multi-row INSERTs otherwise. Returns the row count."""
-    count = 0
-    connection = bind.connection() if isinstance(bind, Session) else bind
-    if copy and connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as writer:
-            for row in rows:
-                writer.write_row(row)
-                count += 1
-        return count
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(dict(zip(columns, row, strict=True)))
-        if len(chunk) >= INSERT_CHUNK:
-            connection.execute(insert(table), chunk)
-            count, chunk = count + len(chunk), []
-    if chunk:
-        connection.execute(insert(table), chunk)
-        count += len(chunk)
-    return count
 
 
 def _write_rows(session: Session, rows: Iterator[tuple[Any, ...]], bulk: bool) -> int:

@@ -9,6 +9,7 @@ from tracker.models.deal import CrmEvent, Deal
 from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
 from tracker.models.queue import RefreshItem
+from tracker.models.rollup import RollupState, TrafficRollup
 from tracker.models.session import VisitSession
 from tracker.models.site import ApiKey, Site
 from tracker.models.user import User, UserSite
@@ -31,9 +32,11 @@ __all__ = [
     "LeadVisitor",
     "OfflineTouch",
     "RefreshItem",
+    "RollupState",
     "ScoreChange",
     "Site",
     "StageChange",
+    "TrafficRollup",
     "User",
     "UserSite",
     "VisitSession",

@@ -28,6 +28,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from attribution import metrics
 from tracker.errors import NotFound
+from tracker.localtime import local_day_sql
 from tracker.models import (
     AttributionCredit,
     Cost,
@@ -37,8 +38,8 @@ from tracker.models import (
     StageChange,
     VisitSession,
 )
-from tracker.reports.localtime import local_day_sql
 from tracker.reports.query import ReportQuery
+from tracker.reports.rollups import traffic_from_rollups
 from tracker.sites import site_settings
 from tracker.stages import FUNNEL
 
@@ -139,10 +140,20 @@ def _credits_in_range(site_id: int, query: ReportQuery, every_model: bool = Fals
 
 
 def traffic(
-    session: Session, site_id: int, query: ReportQuery, group_by: str | None
+    session: Session,
+    site_id: int,
+    query: ReportQuery,
+    group_by: str | None,
+    *,
+    from_sessions: bool = False,
 ) -> tuple[dict[Key, tuple[int, int]], tuple[int, int]]:
     """``{group: (sessions, unique visitors)}`` for sessions started in the range, and the same
-    pair over all groups (unique visitors are not additive), from one scan of the sessions."""
+    pair over all groups (unique visitors are not additive): from the traffic rollups when
+    they can answer (tracker/reports/rollups.py), else from one scan of the sessions."""
+    if not from_sessions:
+        found = traffic_from_rollups(session, site_id, query, group_by)
+        if found is not None:
+            return found
     dims = _session_dimensions(_dialect(session))
     g = _group(dims, group_by)
     # Hash aggregates per (group, visitor), then per group, instead of COUNT(DISTINCT) over

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from tracker.errors import ValidationError
-from tracker.reports.localtime import UTC_NAME, local_midnight, local_today
+from tracker.localtime import UTC_NAME, local_midnight, local_today
 from tracker.sites import SiteSettings
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "keyword", "landing_page")

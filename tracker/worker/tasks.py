@@ -1,9 +1,10 @@
 """What the worker does with one batch of one site's queue items, inside one transaction.
 
 Order matters: a settings change first (it may rebuild every credit, which makes the lead
-items of the same batch cheap no-ops), then the leads' credits, then the data-driven refits
-that the new conversions, new traffic (the non-converting paths Markov learns from) or
-erased leads made due.
+items of the same batch cheap no-ops; a new time zone rebuilds the traffic rollups), then the
+leads' credits, then the traffic rollups of the noted days, then the data-driven refits that
+the new conversions, new traffic (the non-converting paths Markov learns from) or erased
+leads made due.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from tracker import changes
 from tracker.credits import RefitPolicy, apply_settings, refit_due, refresh_leads
 from tracker.models import Lead, Site
+from tracker.rollups import traffic as traffic_rollups
 from tracker.worker.queue import Item
 
 
@@ -63,11 +65,14 @@ def process(
     settings = bool(keys.get(changes.SETTINGS))
     if settings:
         apply_settings(session, site)
+        traffic_rollups.apply_settings(session, site)
     lead_ids = sorted(uuid.UUID(hex=key) for key in keys.get(changes.LEAD, ()))
     if lead_ids:
         _lock_leads(session, site.id, lead_ids)
         refresh_leads(session, site, lead_ids)
     traffic = {changes.day_of_traffic_key(key) for key in keys.get(changes.TRAFFIC, ())}
+    if traffic:
+        traffic_rollups.refresh_traffic(session, site, traffic)
     erased = {dt.date.fromisoformat(key) for key in keys.get(changes.CREDITS, ())}
     refitted = refit_due(session, site, now, refit)
     return Done(len(lead_ids), len(traffic), len(erased), settings, tuple(refitted))

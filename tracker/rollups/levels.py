@@ -1,0 +1,67 @@
+"""What a traffic rollup row is keyed by, and how visitor sets are stored.
+
+A level is a tuple of dimensions. The drill-down levels (channel → source → campaign →
+keyword) serve the dashboard and every report grouped or filtered along that path; medium
+and landing page have levels of their own for grouping by them alone. A query whose group and
+filters no level covers is answered from the sessions (tracker/reports/queries.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+DIMENSIONS = ("channel", "source", "medium", "campaign", "keyword", "landing_page")
+LEVELS: tuple[tuple[str, ...], ...] = (
+    ("channel",),
+    ("channel", "source"),
+    ("channel", "source", "campaign"),
+    ("channel", "source", "campaign", "keyword"),
+    ("medium",),
+    ("landing_page",),
+)
+# Cheapest first: fewer distinct values per day means fewer rows to read.
+_BY_SIZE = (0, 4, 1, 2, 3, 5)
+
+
+def level_for(needed: Collection[str]) -> int | None:
+    """The smallest level whose dimensions include ``needed`` (group and filters)."""
+    for index in _BY_SIZE:
+        if set(needed) <= set(LEVELS[index]):
+            return index
+    return None
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little",
+                          signed=True)
+
+
+def path_hash(level: int, values: Sequence[str]) -> int:
+    """A row's key within its day and level: a hash of the level's dimension values."""
+    return _hash64("\x1f".join((str(level), *values)))
+
+
+def visitor_hash(visitor_id: str) -> int:
+    return _hash64(visitor_id)
+
+
+def encode_visitors(hashes: Iterable[int]) -> bytes:
+    """A set of visitor hashes as sorted little-endian int64s."""
+    return np.unique(np.fromiter(hashes, dtype="<i8")).tobytes()
+
+
+def decode_visitors(blob: bytes) -> npt.NDArray[np.int64]:
+    return np.frombuffer(blob, dtype="<i8")
+
+
+def count_unique(blobs: Sequence[bytes]) -> int:
+    """Unique visitors over several rows' sets."""
+    if not blobs:
+        return 0
+    if len(blobs) == 1:
+        return len(blobs[0]) // 8
+    return int(np.unique(np.concatenate([decode_visitors(blob) for blob in blobs])).size)
