@@ -19,6 +19,7 @@ def register_commands(app: Flask) -> None:
     from tracker.cli.db import db_group
     from tracker.cli.demo import demo_command
     from tracker.cli.leads import gdpr_group, leads_group
+    from tracker.cli.rollups import rollups_group
     from tracker.cli.serve import serve_command
     from tracker.cli.sites import keys_group, sites_group
     from tracker.cli.users import users_group
@@ -32,6 +33,7 @@ def register_commands(app: Flask) -> None:
         gdpr_group,
         costs_group,
         attribution_group,
+        rollups_group,
         crm_group,
         users_group,
         serve_command,

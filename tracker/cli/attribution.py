@@ -12,6 +12,7 @@ from tracker.credits.store import rebuild_site
 from tracker.errors import ValidationError
 from tracker.models import Site
 from tracker.sites import find_site, site_settings
+from tracker.worker.locks import lock_site
 
 attribution_group = AppGroup("attribution", help="Stored attribution.")
 
@@ -30,6 +31,7 @@ def rebuild_command(site_ref: str | None, models: tuple[str, ...]) -> None:
         )
     for site_id in ids:
         with in_transaction() as session:
+            lock_site(session, site_id)
             site = session.get(Site, site_id)
             assert site is not None
             configured = site_settings(site).attribution_models

@@ -27,7 +27,7 @@ DEMO_PASSWORD = "leadtrail-demo"
 @click.option("--force", is_flag=True, help="Fill even when the demo site already has data.")
 def demo_command(visitors: int, days: int, seed: int, force: bool) -> None:
     """Create the demo site if needed and fill it through the collector, identity, CRM
-    webhook and cost-import code paths, then rebuild its stored attribution."""
+    webhook and cost-import code paths, then rebuild its credits and traffic rollups."""
     with in_transaction() as session:
         site = ensure_demo_site(session)
         site_id = site.id
@@ -49,7 +49,7 @@ def demo_command(visitors: int, days: int, seed: int, force: bool) -> None:
     )
     if summary.crm_failures:
         click.echo(f"{len(summary.crm_failures)} CRM events failed to apply", err=True)
-    _rebuild_attribution(site_id)
+    _rebuild_derived(site_id)
 
 
 def _ensure_demo_login(session: Session, site_id: int) -> None:
@@ -59,10 +59,13 @@ def _ensure_demo_login(session: Session, site_id: int) -> None:
     click.echo(f"dashboard: /dashboard (log in as {DEMO_LOGIN} / {DEMO_PASSWORD})")
 
 
-def _rebuild_attribution(site_id: int) -> None:
+def _rebuild_derived(site_id: int) -> None:
+    """Credits and traffic rollups at once, so the first page view reads them (the worker
+    would get there too, a batch at a time)."""
     from tracker.credits.journeys import CONVERSIONS
     from tracker.credits.store import rebuild_site
     from tracker.models import Site
+    from tracker.rollups.traffic import rebuild_traffic
     from tracker.sites import site_settings
 
     with in_transaction() as session:
@@ -71,3 +74,4 @@ def _rebuild_attribution(site_id: int) -> None:
         steps = len(site_settings(site).attribution_models) * len(CONVERSIONS)
         with click.progressbar(length=steps, label="attribution") as bar:
             rebuild_site(session, site, None, bar.update)
+        rebuild_traffic(session, site)

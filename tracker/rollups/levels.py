@@ -64,4 +64,8 @@ def count_unique(blobs: Sequence[bytes]) -> int:
         return 0
     if len(blobs) == 1:
         return len(blobs[0]) // 8
-    return int(np.unique(np.concatenate([decode_visitors(blob) for blob in blobs])).size)
+    # Each blob is sorted: a stable sort (timsort) merges the runs instead of sorting from
+    # scratch, several times faster than np.unique's hashing at a quarter-million hashes.
+    merged = np.frombuffer(b"".join(blobs), dtype="<i8").copy()
+    merged.sort(kind="stable")
+    return 1 + int(np.count_nonzero(merged[1:] != merged[:-1]))

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
@@ -30,13 +30,11 @@ from tracker.db import write_engine
 from tracker.metrics import metrics
 from tracker.models import Site
 from tracker.models.base import utcnow
+from tracker.worker.locks import try_lock_site
 from tracker.worker.queue import Item, complete, due_items, due_sites, record_failure
 from tracker.worker.tasks import Done, process
 
 logger = logging.getLogger(__name__)
-
-# Advisory lock namespace (the first key of pg_try_advisory_xact_lock(int, int)).
-LOCK_CLASS = 0x4C54  # "LT"
 
 
 @dataclass
@@ -70,7 +68,6 @@ class Worker:
         # Also take items not due for this long yet (tests, which must not wait for the
         # collector's note delay).
         self.lookahead = lookahead
-        self.postgres = engine.dialect.name == "postgresql"
 
     @classmethod
     def from_settings(
@@ -98,21 +95,12 @@ class Worker:
         progress.seconds = time.monotonic() - started
         return progress
 
-    def _locked(self, session: Session, site_id: int) -> bool:
-        if not self.postgres:
-            return True
-        got = session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:class, :site)"),
-            {"class": LOCK_CLASS, "site": site_id},
-        ).scalar()
-        return bool(got)
-
     def _site_batch(self, site_id: int, progress: Progress) -> bool:
         """Process one batch of ``site_id``; False when there was none to take."""
         started = self.clock()
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                if not self._locked(session, site_id):
+                if not try_lock_site(session, site_id):
                     return False
                 items = due_items(session, site_id, started + self.lookahead, self.batch_size)
                 site = session.get(Site, site_id)
@@ -146,7 +134,7 @@ class Worker:
         for item in items:
             try:
                 with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                    if not self._locked(session, site_id):
+                    if not try_lock_site(session, site_id):
                         return
                     site = session.get(Site, site_id)
                     if site is None:
