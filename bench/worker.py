@@ -51,6 +51,7 @@ from tracker.changes import LEAD  # noqa: E402
 from tracker.credits import rebuild_site  # noqa: E402
 from tracker.db import make_engine  # noqa: E402
 from tracker.models import Lead, Site  # noqa: E402
+from tracker.rollups.traffic import rebuild_traffic  # noqa: E402
 from tracker.sites import create_site  # noqa: E402
 from tracker.worker.queue import enqueue  # noqa: E402
 from tracker.worker.runner import Worker  # noqa: E402
@@ -99,6 +100,11 @@ def recredit_throughput(url: str, site_id: int, stale: int, batch_size: int) -> 
         began = time.perf_counter()
         rebuild_site(session, site)
         rebuild_seconds = time.perf_counter() - began
+        # A running site has its traffic rollups (`leadtrail rollups rebuild` after an
+        # upgrade); without them the worker's first traffic item would build them inline.
+        began = time.perf_counter()
+        rollup_rows = rebuild_traffic(session, site)
+        log(f"traffic rollups: {rollup_rows:,} rows in {time.perf_counter() - began:.1f} s")
     migrate.analyze(engine)
     baseline = leads / rebuild_seconds
     with Session(engine) as session, session.begin():

@@ -282,7 +282,8 @@ def durations(
     found: dict[Key, dict[str, dict[uuid.UUID, float]]] = defaultdict(
         lambda: {"lead": {}, "won": {}}
     )
-    for key, conversion, conversion_id, seconds in session.execute(statement):
+    # Core, not ORM, execution: tens of thousands of plain tuples, no entity loading.
+    for key, conversion, conversion_id, seconds in session.connection().execute(statement):
         found[key or None][conversion][conversion_id] = float(seconds)
     return found
 
