@@ -39,7 +39,7 @@ from tracker.models import (
     VisitSession,
 )
 from tracker.reports.query import ReportQuery
-from tracker.reports.rollups import traffic_from_rollups
+from tracker.reports.rollups import sessions_by_day_from_rollups, traffic_from_rollups
 from tracker.sites import site_settings
 from tracker.stages import FUNNEL
 
@@ -180,6 +180,27 @@ def traffic(
         else:
             groups[key or None] = (int(n), int(visitors))
     return groups, everything
+
+
+def sessions_by_day(
+    session: Session, site_id: int, query: ReportQuery, *, from_sessions: bool = False
+) -> dict[dt.date, int]:
+    """Sessions started on each local day of the range: from the traffic rollups when they
+    can answer, else from the sessions."""
+    if not from_sessions:
+        found = sessions_by_day_from_rollups(session, site_id, query)
+        if found is not None:
+            return found
+    dialect = _dialect(session)
+    day = local_day_sql(S.started_at, dialect, query.timezone, query.start_at, query.end_at)
+    statement = _filtered(
+        select(day, func.count())
+        .where(S.site_id == site_id, S.started_at >= query.start_at, S.started_at < query.end_at)
+        .group_by(day), _session_dimensions(dialect), query)
+    counts: dict[dt.date, int] = defaultdict(int)
+    for found_day, count in session.execute(statement):
+        counts[_as_date(found_day)] += int(count)
+    return dict(counts)
 
 
 def costs_by_group(
@@ -624,12 +645,8 @@ def trend_report(session: Session, site: Site, query: ReportQuery) -> Report:
             ("sessions", "leads", "opportunities", "customers", "revenue", "pipeline", "cost"),
             0.0))
 
-    session_day = local_day(S.started_at)
-    for day, count in session.execute(_filtered(
-        select(session_day, func.count())
-        .where(S.site_id == site.id, S.started_at >= query.start_at, S.started_at < query.end_at)
-        .group_by(session_day), _session_dimensions(dialect), query)):
-        bucket(day)["sessions"] += int(count)
+    for day, count in sessions_by_day(session, site.id, query).items():
+        bucket(day)["sessions"] += count
     credit_day = local_day(C.converted_at)
     lead, opportunity, won = (C.conversion == kind for kind in ("lead", "opportunity", "won"))
     for day, leads, opportunities, customers, revenue, pipeline in session.execute(_filtered(

@@ -7,9 +7,10 @@ returns None and the caller scans the sessions. Both give the same numbers (test
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from tracker.models import RollupState, TrafficRollup
@@ -64,3 +65,31 @@ def traffic_from_rollups(
     groups = {key: (sessions[key], count_unique(found)) for key, found in blobs.items()}
     total = (sum(sessions.values()), count_unique(every))
     return groups, total
+
+
+def sessions_by_day_from_rollups(
+    session: Session, site_id: int, query: ReportQuery
+) -> dict[dt.date, int] | None:
+    """``{local day: sessions}`` over the query's range and filters, or None when the rollups
+    cannot answer (as for :func:`traffic_from_rollups`)."""
+    level = level_for({name for name, _value in query.filters})
+    if level is None:
+        return None
+    on = [
+        R.site_id == RollupState.site_id,
+        R.level == level,
+        R.day >= query.start,
+        R.day <= query.end,
+        *(getattr(R, name) == (value or "") for name, value in query.filters),
+    ]
+    statement = (
+        select(RollupState.site_id, R.day, func.sum(R.sessions))
+        .select_from(RollupState)
+        .outerjoin(R, and_(*on))
+        .where(RollupState.site_id == site_id, RollupState.timezone == query.timezone)
+        .group_by(RollupState.site_id, R.day)
+    )
+    rows = session.execute(statement).all()
+    if not rows:
+        return None
+    return {day: int(count) for _site, day, count in rows if day is not None}
