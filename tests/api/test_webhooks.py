@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from crm_sync.providers import generic, hubspot
+from tests.api.test_leads import api
 from tests.factories import SiteMaker
 from tracker.deals import deal_revenue
 from tracker.identity import Identity, upsert_lead
@@ -567,6 +568,37 @@ def test_a_deal_before_its_lead_is_linked_when_the_lead_appears(
     assert deals(engine, site.site.id)["D-1"]["lead_id"] == lead_id
     with Session(engine) as session:
         assert session.get(Lead, (site.site.id, lead_id)).stage == "customer"  # type: ignore[union-attr]
+
+
+def test_the_lead_api_lists_the_leads_deals_as_last_applied(
+    client: FlaskClient, site: CreatedSite, db_session: Session
+) -> None:
+    with db_session.begin():
+        lead, _ = upsert_lead(
+            db_session, site.site.id, Identity(email="ada@example.com"), T0, "form"
+        )
+        lead_id = lead.id
+    for event in LIFECYCLE:
+        assert post_generic(client, site.site.id, event).status_code == 200
+    someone_elses = {**generic_event("o1", "deal.created", 1),
+                     "deal": {"id": "D-2", "amount": "50", "email": "bob@example.com"}}
+    assert post_generic(client, site.site.id, someone_elses).status_code == 200
+
+    journey = api(client, site, "GET", f"/api/v1/leads/{lead_id}").json
+
+    assert journey["deals"] == [{
+        "id": journey["deals"][0]["id"],
+        "provider": "generic",
+        "external_id": "D-1",
+        "name": None,
+        "amount": 1200.0,
+        "currency": "USD",
+        "stage": "closed_won",
+        "status": "won",
+        "owner": None,
+        "created_at": at(0),
+        "closed_at": at(9),
+    }]
 
 
 def test_a_salesforce_lead_conversion_links_its_opportunity_to_the_lead(

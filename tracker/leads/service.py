@@ -25,6 +25,7 @@ from tracker.identity import (
     upsert_lead,
 )
 from tracker.models import (
+    Deal,
     Event,
     Lead,
     LeadVisitor,
@@ -423,6 +424,11 @@ def lead_journey(session: Session, lead: Lead, mql_threshold: int) -> dict[str, 
         .where(ScoreChange.site_id == lead.site_id, ScoreChange.lead_id == lead.id)
         .order_by(ScoreChange.scored_at)
     ).all()
+    deals = session.scalars(
+        select(Deal)
+        .where(Deal.site_id == lead.site_id, Deal.lead_id == lead.id, Deal.deleted.is_(False))
+        .order_by(Deal.created_at, Deal.id)
+    ).all()
     visitors = sorted(
         {v.visitor_id for v in visits}
         | set(
@@ -476,7 +482,22 @@ def lead_journey(session: Session, lead: Lead, mql_threshold: int) -> dict[str, 
             }
             for s in scores
         ],
-        "deals": [],
+        "deals": [
+            {
+                "id": str(d.id),
+                "provider": d.provider,
+                "external_id": d.external_id,
+                "name": d.name,
+                "amount": None if d.amount is None else float(d.amount),
+                "currency": d.currency,
+                "stage": d.stage,
+                "status": d.status,
+                "owner": d.owner,
+                "created_at": _iso(d.created_at),
+                "closed_at": _iso(d.closed_at),
+            }
+            for d in deals
+        ],
     }
 
 
