@@ -3,7 +3,7 @@
 One row per site, local day (the site's time zone), level and dimension values at that level:
 the sessions started that day and the set of visitors who started them, as sorted 64-bit
 hashes of their ids, so unique visitors over any range of days are counted exactly (a union
-of sets, up to hash collisions: below one in 100,000 at ten million visitors). Levels are the
+of sets, up to hash collisions: about 3 in a million at ten million visitors). Levels are the
 dashboard's drill-down (channel → source → campaign → keyword) plus medium and landing page.
 """
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from tracker.models import RollupState, TrafficRollup
@@ -19,6 +20,25 @@ from tracker.rollups.levels import count_unique, level_for
 
 R = TrafficRollup
 Key = str | None
+
+
+def _rows_in_range(query: ReportQuery, site_id: int, level: int, *columns: Any) -> Select[Any]:
+    """``columns`` of the rows of ``level`` in the query's range and filters, as one statement
+    that answers no row at all when the site has no rollups in the query's time zone (the
+    caller falls back to the sessions) and a row of NULLs when they hold nothing in range."""
+    on = [
+        R.site_id == RollupState.site_id,
+        R.level == level,
+        R.day >= query.start,
+        R.day <= query.end,
+        *(getattr(R, name) == (value or "") for name, value in query.filters),
+    ]
+    return (
+        select(RollupState.site_id, *columns)
+        .select_from(RollupState)
+        .outerjoin(R, and_(*on))
+        .where(RollupState.site_id == site_id, RollupState.timezone == query.timezone)
+    )
 
 
 def traffic_from_rollups(
@@ -32,23 +52,8 @@ def traffic_from_rollups(
     level = level_for(needed)
     if level is None:
         return None
-    group_column = getattr(R, group_by) if group_by is not None else None
-    on = [
-        R.site_id == RollupState.site_id,
-        R.level == level,
-        R.day >= query.start,
-        R.day <= query.end,
-        *(getattr(R, name) == (value or "") for name, value in query.filters),
-    ]
-    # One statement: no row at all means no rollups in this time zone (fall back); a row of
-    # NULLs means rollups that hold no traffic for the range.
-    statement = (
-        select(RollupState.site_id, group_column if group_column is not None else R.level,
-               R.sessions, R.visitors)
-        .select_from(RollupState)
-        .outerjoin(R, and_(*on))
-        .where(RollupState.site_id == site_id, RollupState.timezone == query.timezone)
-    )
+    group_column = getattr(R, group_by) if group_by is not None else R.level
+    statement = _rows_in_range(query, site_id, level, group_column, R.sessions, R.visitors)
     rows = session.execute(statement).all()
     if not rows:
         return None
@@ -75,20 +80,8 @@ def sessions_by_day_from_rollups(
     level = level_for({name for name, _value in query.filters})
     if level is None:
         return None
-    on = [
-        R.site_id == RollupState.site_id,
-        R.level == level,
-        R.day >= query.start,
-        R.day <= query.end,
-        *(getattr(R, name) == (value or "") for name, value in query.filters),
-    ]
-    statement = (
-        select(RollupState.site_id, R.day, func.sum(R.sessions))
-        .select_from(RollupState)
-        .outerjoin(R, and_(*on))
-        .where(RollupState.site_id == site_id, RollupState.timezone == query.timezone)
-        .group_by(RollupState.site_id, R.day)
-    )
+    statement = _rows_in_range(query, site_id, level, R.day, func.sum(R.sessions)).group_by(
+        RollupState.site_id, R.day)
     rows = session.execute(statement).all()
     if not rows:
         return None

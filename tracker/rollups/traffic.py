@@ -9,6 +9,7 @@ most two local days, and both are rebuilt.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
@@ -45,7 +46,8 @@ class _DayAggregate:
     """One local day's rows while its sessions stream in."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[int, tuple[str, ...]], tuple[list[int], set[int]]] = {}
+        self.sessions: dict[tuple[int, tuple[str, ...]], int] = defaultdict(int)
+        self.visitors: dict[tuple[int, tuple[str, ...]], set[int]] = defaultdict(set)
         self.hashes: dict[str, int] = {}
 
     def add(self, visitor_id: str, dims: tuple[str, ...]) -> None:
@@ -54,20 +56,18 @@ class _DayAggregate:
             visitor = self.hashes[visitor_id] = visitor_hash(visitor_id)
         for level, indexes in enumerate(_INDEXES):
             key = (level, tuple(dims[i] for i in indexes))
-            found = self.rows.get(key)
-            if found is None:
-                found = self.rows[key] = ([0], set())
-            found[0][0] += 1
-            found[1].add(visitor)
+            self.sessions[key] += 1
+            self.visitors[key].add(visitor)
 
     def table_rows(self, site_id: int, day: dt.date) -> Iterator[tuple[Any, ...]]:
-        for (level, values), (sessions, visitors) in self.rows.items():
+        for (level, values), sessions in self.sessions.items():
             named = dict(zip(LEVELS[level], values, strict=True))
             yield (
                 site_id, day, level, path_hash(level, values),
                 named.get("channel", ""), named.get("source", ""), named.get("medium", ""),
                 named.get("campaign", ""), named.get("keyword", ""),
-                named.get("landing_page", ""), sessions[0], encode_visitors(visitors),
+                named.get("landing_page", ""), sessions,
+                encode_visitors(self.visitors[level, values]),
             )
 
 
