@@ -12,9 +12,9 @@ not timed). Then:
 - ``GET /api/v1/reports/revenue`` grouped by channel and by campaign, for the last 90 days,
   under linear, position_based and markov: ``--requests`` timed requests each through the
   Flask test client (auth included), after one warm-up; prints p50/p95 and the number of
-  SQL statements per request, first with traffic scanned from the sessions (the baseline),
-  then after building the traffic rollups (timed), side by side with the p95 ratio
-  (target: p95 under 150 ms on PostgreSQL at 1M sessions).
+  SQL statements per request, first with the sessions and stored credits scanned (the
+  baseline), then after building the traffic and credit rollups (timed), side by side with
+  the p95 ratio (target: p95 under 150 ms on PostgreSQL at 1M sessions).
 
 Not a test: ``python bench/reports.py [--dialect postgresql|sqlite|both] [--scale 0.1]``.
 PostgreSQL comes from LEADTRAIL_BENCH_DATABASE_URL (default: the local server as postgres;
@@ -57,6 +57,7 @@ from tracker.models import (  # noqa: E402
     Visitor,
     VisitSession,
 )
+from tracker.rollups.credits import rebuild_credits  # noqa: E402
 from tracker.rollups.traffic import rebuild_traffic  # noqa: E402
 from tracker.sites import create_site  # noqa: E402
 
@@ -267,7 +268,7 @@ def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
                                        len(statements))
         return found
 
-    # Baseline in the same run: no rollups yet, so traffic is scanned from the sessions.
+    # Baseline in the same run: no rollups yet, so the sessions and credits are scanned.
     scanned = time_reports()
     began = time.perf_counter()
     with Session(engine, expire_on_commit=False) as session, session.begin():
@@ -276,11 +277,18 @@ def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
         rows = rebuild_traffic(session, site)
     log(f"[{dialect}] traffic rollups built: {rows:,} rows in "
         f"{time.perf_counter() - began:.1f} s")
+    began = time.perf_counter()
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        site = session.get(Site, site_id)
+        assert site is not None
+        rows = rebuild_credits(session, site)
+    log(f"[{dialect}] credit rollups built: {rows:,} rows in "
+        f"{time.perf_counter() - began:.1f} s")
     migrate.analyze(engine)
     rolled = time_reports()
 
     log(f"[{dialect}] revenue report, {begin}..{end}, {args.requests} requests each "
-        f"(ms; sessions scanned → rollups):")
+        f"(ms; raw rows scanned → rollups):")
     log(f"  {'model':<16}{'group_by':<10}{'p50 scan':>10}{'p95 scan':>10}{'p50 roll':>10}"
         f"{'p95 roll':>10}{'p95 ratio':>11}{'statements':>12}")
     for key, (p50, p95, count) in rolled.items():

@@ -24,7 +24,8 @@ INFO_KEY = "leadtrail.changes"
 # Queue kinds (the ``kind`` column of ``refresh_queue``).
 LEAD = "lead"  # key: the lead id; its credits (and their rollups) are stale
 TRAFFIC = "traffic"  # key: a UTC day[@writer]; sessions started that day were added or changed
-CREDITS = "credits"  # key: a UTC day; stored credits converted that day were deleted
+CREDITS = "credits"  # key: a UTC day; its credit rollups are stale (credits deleted, a deal
+# closing moved away from it)
 SETTINGS = "settings"  # key: ""; the site's attribution or rollup settings changed
 KINDS = (SETTINGS, LEAD, TRAFFIC, CREDITS)
 
@@ -80,8 +81,10 @@ def traffic_changed(holder: Any, site_id: int, moments: Iterable[dt.datetime | d
         notes.add(site_id, TRAFFIC, utc_day(moment).isoformat())
 
 
-def credits_removed(holder: Any, site_id: int, moments: Iterable[dt.datetime]) -> None:
-    """Stored credits of conversions at ``moments`` were deleted with their lead."""
+def credit_days_stale(holder: Any, site_id: int, moments: Iterable[dt.datetime]) -> None:
+    """What the credit rollups hold for the days of ``moments`` changed in a way the worker
+    cannot see from the leads it refreshes: stored credits deleted with their lead, or a deal
+    whose closing (or status) moved away from that day."""
     notes = _notes(holder)
     for moment in moments:
         notes.add(site_id, CREDITS, utc_day(moment).isoformat())

@@ -262,9 +262,11 @@ def test_the_rollups_commands_rebuild_and_report_status(
     built = runner.invoke(args=["rollups", "rebuild", "--site", site.name])
     assert built.exit_code == 0, built.output
     # One session: one row at each of the six levels.
-    assert f"site {site.name}: {len(LEVELS)} traffic rollup rows" in built.output
+    # No lead: no credit rows, but the credit rollups are built (reports read them).
+    assert f"site {site.name}: {len(LEVELS)} traffic and 0 credit rollup rows" in built.output
     after = runner.invoke(args=["rollups", "status", "--site", site.name])
-    assert "in Asia/Kolkata, 6 rows, days 2026-03-01 to 2026-03-01" in after.output
+    assert "in Asia/Kolkata, 6 traffic rows, days 2026-03-01 to 2026-03-01" in after.output
+    assert "credits in Asia/Kolkata, 0 rows" in after.output
 
     missing = runner.invoke(args=["rollups", "rebuild", "--site", "no such site"])
     assert missing.exit_code == 2

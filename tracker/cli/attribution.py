@@ -11,6 +11,7 @@ from tracker.credits.journeys import CONVERSIONS
 from tracker.credits.store import rebuild_site
 from tracker.errors import ValidationError
 from tracker.models import Site
+from tracker.rollups.credits import rebuild_credits
 from tracker.sites import find_site, site_settings
 from tracker.worker.locks import lock_site
 
@@ -21,8 +22,8 @@ attribution_group = AppGroup("attribution", help="Stored attribution.")
 @click.option("--site", "site_ref", help="Site id or name (default: every site).")
 @click.option("--model", "models", multiple=True, help="Model name, repeatable (default: all).")
 def rebuild_command(site_ref: str | None, models: tuple[str, ...]) -> None:
-    """Recompute every stored credit (and refit data-driven models), one site per
-    transaction."""
+    """Recompute every stored credit (and refit data-driven models) and the credit rollups
+    they feed, one site per transaction."""
     with in_transaction() as session:
         ids = (
             [find_site(session, site_ref).id]
@@ -45,4 +46,5 @@ def rebuild_command(site_ref: str | None, models: tuple[str, ...]) -> None:
             steps = len(wanted) * len(CONVERSIONS)
             with click.progressbar(length=steps, label=f"site {site.name}") as bar:
                 written = rebuild_site(session, site, models or None, bar.update)
+            rebuild_credits(session, site, models or None)
         click.echo(f"site {site.name}: {written} credit rows for {len(wanted)} models")

@@ -65,6 +65,7 @@ def _rebuild_derived(site_id: int) -> None:
     from tracker.credits.journeys import CONVERSIONS
     from tracker.credits.store import rebuild_site
     from tracker.models import Site
+    from tracker.rollups.credits import rebuild_credits
     from tracker.rollups.traffic import rebuild_traffic
     from tracker.sites import site_settings
 
@@ -75,3 +76,4 @@ def _rebuild_derived(site_id: int) -> None:
         with click.progressbar(length=steps, label="attribution") as bar:
             rebuild_site(session, site, None, bar.update)
         rebuild_traffic(session, site)
+        rebuild_credits(session, site)

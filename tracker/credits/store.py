@@ -269,12 +269,10 @@ def refresh_leads(session: Session, site: Site, lead_ids: Collection[uuid.UUID |
     settings = site_settings(site)
     specs = model_specs(settings)
     session.flush()
-    fits = _stored_fits(session, site_id)
-    if any(spec.data_driven and (spec.name, kind) not in fits
-           for spec in specs for kind in CONVERSIONS):
-        missing = {spec.name for spec in specs if spec.data_driven}
+    missing = unfitted_models(session, site)
+    if missing:
         rebuild_site(session, site, missing)
-        fits = _stored_fits(session, site_id)
+    fits = _stored_fits(session, site_id)
     before = _delete_credits(session, site_id, wanted, specs)
     journeys, _histories = load_journeys(
         session,
@@ -303,6 +301,18 @@ def refresh_leads(session: Session, site: Site, lead_ids: Collection[uuid.UUID |
     written = _write_rows(session, rows(), bulk=True)
     _count_changes(specs, fits, before, journeys)
     return written
+
+
+def unfitted_models(session: Session, site: Site) -> set[str]:
+    """Data-driven models without a stored fit for some conversion type: the next
+    :func:`refresh_leads` fits (and so rebuilds) them first."""
+    specs = [spec for spec in model_specs(site_settings(site)) if spec.data_driven]
+    if not specs:
+        return set()
+    fits = _stored_fits(session, site.id)
+    if all((spec.name, kind) in fits for spec in specs for kind in CONVERSIONS):
+        return set()
+    return {spec.name for spec in specs}
 
 
 def _delete_credits(

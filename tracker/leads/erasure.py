@@ -18,6 +18,7 @@ from tracker import changes
 from tracker.models import (
     AttributionCredit,
     CrmOutbox,
+    Deal,
     Event,
     Lead,
     LeadVisitor,
@@ -89,15 +90,23 @@ def erase_person(session: Session, lead: Lead) -> Erased:
                 delete(Visitor).where(Visitor.site_id == site_id, Visitor.id == visitor_id)
             )
         )
-    # The lead's stored credits go with it (ON DELETE CASCADE): their days' rollups are stale.
-    changes.credits_removed(
+    # The lead's stored credits go with it (ON DELETE CASCADE): the rollups of their days,
+    # and of its deals' closings (win-rate credit), are stale.
+    changes.credit_days_stale(
         session,
         site_id,
-        session.scalars(
-            select(AttributionCredit.converted_at)
-            .where(AttributionCredit.site_id == site_id, AttributionCredit.lead_id == lead.id)
-            .distinct()
-        ),
+        [
+            *session.scalars(
+                select(AttributionCredit.converted_at)
+                .where(AttributionCredit.site_id == site_id, AttributionCredit.lead_id == lead.id)
+                .distinct()
+            ),
+            *session.scalars(
+                select(Deal.closed_at)
+                .where(Deal.site_id == site_id, Deal.lead_id == lead.id,
+                       Deal.closed_at.is_not(None))
+            ),
+        ],
     )
     changes.lead_changed(session, site_id, lead.id)
     session.execute(delete(Lead).where(Lead.site_id == site_id, Lead.id == lead.id))

@@ -9,7 +9,7 @@ from tracker.models.deal import CrmEvent, Deal
 from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
 from tracker.models.queue import RefreshItem
-from tracker.models.rollup import RollupState, TrafficRollup
+from tracker.models.rollup import CreditRollup, RollupState, TrafficRollup
 from tracker.models.session import VisitSession
 from tracker.models.site import ApiKey, Site
 from tracker.models.user import User, UserSite
@@ -22,6 +22,7 @@ __all__ = [
     "Base",
     "BotHit",
     "Cost",
+    "CreditRollup",
     "CrmCheckpoint",
     "CrmEvent",
     "CrmOutbox",

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.models.base import Base, BigInt, timestamp
@@ -48,3 +57,49 @@ class RollupState(Base):
     )
     timezone: Mapped[str] = mapped_column(String(64), nullable=False)
     built_at: Mapped[timestamp]
+    # The zone the credit rollups were built in; null until they are built.
+    credits_timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CreditRollup(Base):
+    """Attributed figures per site, local day, model, level and dimension values (the traffic
+    levels): credit sums of the conversions dated that day (leads by creation, split by the
+    furthest funnel stage reached; opportunities and pipeline by opening, customers and revenue
+    by closing), the credit of deals closed won
+    or lost that day (win rate), and the conversions behind the time-to-convert figures, as
+    sorted (conversion hash, seconds) pairs so a range of days and rows merges without
+    counting a conversion twice."""
+
+    __tablename__ = "credit_rollups"
+
+    site_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date(), primary_key=True)
+    model: Mapped[str] = mapped_column(String(40), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger(), primary_key=True)
+    path: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(40), nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    medium: Mapped[str] = mapped_column(String(200), nullable=False)
+    campaign: Mapped[str] = mapped_column(String(200), nullable=False)
+    keyword: Mapped[str] = mapped_column(String(200), nullable=False)
+    landing_page: Mapped[str] = mapped_column(String(2048), nullable=False)
+    leads: Mapped[float] = mapped_column(Float(), nullable=False)
+    mqls: Mapped[float] = mapped_column(Float(), nullable=False)
+    sqls: Mapped[float] = mapped_column(Float(), nullable=False)
+    # Lead credit of the leads that have reached the opportunity and customer stages by now.
+    opportunity_leads: Mapped[float] = mapped_column(Float(), nullable=False)
+    customer_leads: Mapped[float] = mapped_column(Float(), nullable=False)
+    opportunities: Mapped[float] = mapped_column(Float(), nullable=False)
+    pipeline: Mapped[float] = mapped_column(Float(), nullable=False)
+    customers: Mapped[float] = mapped_column(Float(), nullable=False)
+    revenue: Mapped[float] = mapped_column(Float(), nullable=False)
+    won: Mapped[float] = mapped_column(Float(), nullable=False)
+    lost: Mapped[float] = mapped_column(Float(), nullable=False)
+    # Credit rows of the conversions dated that day, of lead conversions among them: a group
+    # with a touch but no credit (first touch's later touches) is still listed.
+    touches: Mapped[int] = mapped_column(Integer(), nullable=False)
+    lead_touches: Mapped[int] = mapped_column(Integer(), nullable=False)
+    lead_times: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)
+    won_times: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import String, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
@@ -39,7 +41,15 @@ from tracker.models import (
     VisitSession,
 )
 from tracker.reports.query import ReportQuery
-from tracker.reports.rollups import sessions_by_day_from_rollups, traffic_from_rollups
+from tracker.reports.rollups import (
+    REACHED,
+    CreditFigures,
+    attributed_from_rollups,
+    credits_by_day_from_rollups,
+    credits_from_rollups,
+    sessions_by_day_from_rollups,
+    traffic_from_rollups,
+)
 from tracker.sites import site_settings
 from tracker.stages import FUNNEL
 
@@ -443,20 +453,56 @@ def _margin(site: Site) -> float:
     return site_settings(site).gross_margin_pct / 100.0
 
 
-def revenue_report(session: Session, site: Site, query: ReportQuery) -> Report:
-    """Every figure per group under one model (5 statements)."""
-    group_by = query.group_by
-    visits, visits_total = traffic(session, site.id, query, group_by)
+def credit_figures(
+    session: Session,
+    site_id: int,
+    query: ReportQuery,
+    group_by: str | None,
+    *,
+    from_credits: bool = False,
+) -> CreditFigures:
+    """Attributed sums, win-rate weights and times to convert under the query's model: from
+    the credit rollups when they can answer, else from the stored credits (3 statements)."""
+    if not from_credits:
+        found = credits_from_rollups(session, site_id, query, group_by)
+        if found is not None:
+            return found
     sums = {key: value for (_m, key), value in
-            attributed(session, site.id, query, group_by).items()}
+            attributed(session, site_id, query, group_by).items()}
+    times = durations(session, site_id, query, group_by)
+    every: dict[str, dict[uuid.UUID, float]] = {"lead": {}, "won": {}}
+    for spans in times.values():
+        for kind, found_spans in spans.items():
+            every[kind].update(found_spans)
+
+    def seconds(spans: Mapping[uuid.UUID, float]) -> npt.NDArray[np.float64]:
+        return np.fromiter(spans.values(), dtype=np.float64, count=len(spans))
+
+    return CreditFigures(
+        sums=sums,
+        closed=closed_deals(session, site_id, query, group_by),
+        times={key: {kind: seconds(spans) for kind, spans in kinds.items()}
+               for key, kinds in times.items()},
+        all_times={kind: seconds(spans) for kind, spans in every.items()},
+    )
+
+
+def revenue_report(
+    session: Session, site: Site, query: ReportQuery, *, from_raw: bool = False
+) -> Report:
+    """Every figure per group under one model: 2 statements from the rollups, 5 from the
+    sessions and stored credits (``from_raw``, or when the rollups cannot answer)."""
+    group_by = query.group_by
+    visits, visits_total = traffic(session, site.id, query, group_by, from_sessions=from_raw)
+    credited = credit_figures(session, site.id, query, group_by, from_credits=from_raw)
+    sums, times, deals = credited.sums, credited.times, credited.closed
     spend = costs_by_group(session, site.id, query, group_by)
-    times = durations(session, site.id, query, group_by)
-    deals = closed_deals(session, site.id, query, group_by)
     keys = set(visits) | set(sums) | set(spend or {}) | set(times) | set(deals)
     margin = _margin(site)
+    no_time = np.empty(0)
 
     def row(key: Key, counts: Mapping[str, float], sessions_visitors: tuple[int, int],
-            cost: float | None, spans: Mapping[str, Iterable[float]],
+            cost: float | None, spans: Mapping[str, npt.NDArray[np.float64]],
             won_lost: tuple[float, float]) -> dict[str, Any]:
         base: dict[str, Any] = {
             "group": key,
@@ -468,43 +514,42 @@ def revenue_report(session: Session, site: Site, query: ReportQuery) -> Report:
             "lost": won_lost[1],
         }
         base.update(derive(base, margin))
-        lead_median, lead_mean = _median_mean(spans["lead"])
-        won_median, won_mean = _median_mean(spans["won"])
+        lead_median, lead_mean = _median_mean(spans.get("lead", no_time).tolist())
+        won_median, won_mean = _median_mean(spans.get("won", no_time).tolist())
         base.update(median_days_to_lead=lead_median, mean_days_to_lead=lead_mean,
                     median_days_lead_to_won=won_median, mean_days_lead_to_won=won_mean)
         return base
 
-    no_time: dict[str, dict[uuid.UUID, float]] = {"lead": {}, "won": {}}
     rows = [
         row(key, sums.get(key, {}), visits.get(key, (0, 0)),
             None if spend is None else spend.get(key, 0.0),
-            {kind: found.values() for kind, found in times.get(key, no_time).items()},
-            deals.get(key, (0.0, 0.0)))
+            times.get(key, {}), deals.get(key, (0.0, 0.0)))
         for key in keys
     ]
     rows.sort(key=lambda r: (-r["revenue"], -r["leads"], -r["sessions"], r["group"] or ""))
-    all_times: dict[str, dict[uuid.UUID, float]] = {"lead": {}, "won": {}}
-    for found in times.values():
-        for kind, spans in found.items():
-            all_times[kind].update(spans)
     totals = row(
         None,
         {name: sum(r[name] for r in rows) for name in ATTRIBUTED},
         visits_total,
         None if spend is None else sum(spend.values()),
-        {kind: spans.values() for kind, spans in all_times.items()},
+        credited.all_times,
         (sum(r["won"] for r in rows), sum(r["lost"] for r in rows)),
     )
     del totals["group"]
     return Report("revenue", REVENUE_COLUMNS, rows, totals, {"query": query.describe()})
 
 
-def funnel_report(session: Session, site: Site, query: ReportQuery) -> Report:
-    """Leads created in the range (attributed to the group) and how many reached each stage,
-    with stage-to-stage rates (1 statement)."""
+def _funnel_counts(session: Session, site_id: int, query: ReportQuery, from_raw: bool
+                   ) -> dict[Key, list[float]]:
+    """Per group, the lead credit of leads created in the range that reached each stage."""
+    if not from_raw:
+        found = attributed_from_rollups(session, site_id, query, query.group_by, names=REACHED,
+                                        leads_only=True)
+        if found is not None:
+            return {key: [sums[name] for name in REACHED] for (_m, key), sums in found.items()}
     dims = _credit_dimensions()
     g = _group(dims, query.group_by)
-    ranks = _stage_ranks(site.id, query)
+    ranks = _stage_ranks(site_id, query)
     reached = [
         func.sum(case((func.coalesce(ranks.c.rank, 0) >= i, C.credit), else_=0.0))
         for i in range(len(FUNNEL))
@@ -512,13 +557,21 @@ def funnel_report(session: Session, site: Site, query: ReportQuery) -> Report:
     statement = _filtered(
         select(g, *reached)
         .outerjoin(ranks, ranks.c.lead_id == C.lead_id)
-        .where(*_credits_in_range(site.id, query), C.conversion == "lead")
+        .where(*_credits_in_range(site_id, query), C.conversion == "lead")
         .group_by(g),
         dims,
         query,
     )
-    by_group = {key or None: [float(x or 0) for x in counts] for key, *counts in
-                session.execute(statement)}
+    return {key or None: [float(x or 0) for x in counts] for key, *counts in
+            session.execute(statement)}
+
+
+def funnel_report(
+    session: Session, site: Site, query: ReportQuery, *, from_raw: bool = False
+) -> Report:
+    """Leads created in the range (attributed to the group) and how many reached each stage,
+    with stage-to-stage rates (1 statement)."""
+    by_group = _funnel_counts(session, site.id, query, from_raw)
     overall = [sum(counts[i] for counts in by_group.values()) for i in range(len(FUNNEL))]
     ordered = sorted(by_group.items(), key=lambda kv: (-kv[1][0], kv[0] or ""))
     rows = []
@@ -569,10 +622,15 @@ WIN_RATE_COLUMNS = (
 )
 
 
-def model_comparison(session: Session, site: Site, query: ReportQuery) -> Report:
+def model_comparison(
+    session: Session, site: Site, query: ReportQuery, *, from_raw: bool = False
+) -> Report:
     """Every configured model side by side for each group (2 statements)."""
     models = site_settings(site).attribution_models
-    sums = attributed(session, site.id, query, query.group_by, by_model=True)
+    rolled = None if from_raw else attributed_from_rollups(
+        session, site.id, query, query.group_by, every_model=True)
+    sums = rolled if rolled is not None else attributed(
+        session, site.id, query, query.group_by, by_model=True)
     spend = costs_by_group(session, site.id, query, query.group_by)
     keys = sorted({key for _model, key in sums} | set(spend or {}), key=lambda k: k or "")
     rows = []
@@ -629,14 +687,42 @@ TREND_COLUMNS = (
 )
 
 
-def trend_report(session: Session, site: Site, query: ReportQuery) -> Report:
+def _credits_by_day(session: Session, site_id: int, query: ReportQuery, from_raw: bool
+                    ) -> dict[dt.date, dict[str, float]]:
+    """Per local day of the range: leads, opportunities, customers, revenue and pipeline."""
+    if not from_raw:
+        found = credits_by_day_from_rollups(session, site_id, query, TREND_CREDITS)
+        if found is not None:
+            return found
+    credit_day = local_day_sql(C.converted_at, _dialect(session), query.timezone,
+                               query.start_at, query.end_at)
+    lead, opportunity, won = (C.conversion == kind for kind in ("lead", "opportunity", "won"))
+    statement = _filtered(
+        select(
+            credit_day,
+            func.sum(case((lead, C.credit), else_=0.0)),
+            func.sum(case((opportunity, C.credit), else_=0.0)),
+            func.sum(case((and_(won, C.new_customer.is_(True)), C.credit), else_=0.0)),
+            func.sum(case((won, C.value), else_=0.0)),
+            func.sum(case((opportunity, C.value), else_=0.0)),
+        ).where(*_credits_in_range(site_id, query)).group_by(credit_day),
+        _credit_dimensions(), query)
+    found_days: dict[dt.date, dict[str, float]] = {}
+    for day, *sums in session.execute(statement):
+        entry = found_days.setdefault(_as_date(day), dict.fromkeys(TREND_CREDITS, 0.0))
+        for name, number in zip(TREND_CREDITS, sums, strict=True):
+            entry[name] += float(number or 0)
+    return found_days
+
+
+TREND_CREDITS = ("leads", "opportunities", "customers", "revenue", "pipeline")
+
+
+def trend_report(
+    session: Session, site: Site, query: ReportQuery, *, from_raw: bool = False
+) -> Report:
     """Per day, ISO week (from Monday) or month of the site's calendar: traffic, attributed
     conversions and spend, filtered like any report (3 statements)."""
-    dialect = _dialect(session)
-
-    def local_day(column: Any) -> Any:
-        return local_day_sql(column, dialect, query.timezone, query.start_at, query.end_at)
-
     periods: dict[dt.date, dict[str, Any]] = {}
 
     def bucket(day: Any) -> dict[str, Any]:
@@ -645,25 +731,12 @@ def trend_report(session: Session, site: Site, query: ReportQuery) -> Report:
             ("sessions", "leads", "opportunities", "customers", "revenue", "pipeline", "cost"),
             0.0))
 
-    for day, count in sessions_by_day(session, site.id, query).items():
+    for day, count in sessions_by_day(session, site.id, query, from_sessions=from_raw).items():
         bucket(day)["sessions"] += count
-    credit_day = local_day(C.converted_at)
-    lead, opportunity, won = (C.conversion == kind for kind in ("lead", "opportunity", "won"))
-    for day, leads, opportunities, customers, revenue, pipeline in session.execute(_filtered(
-        select(
-            credit_day,
-            func.sum(case((lead, C.credit), else_=0.0)),
-            func.sum(case((opportunity, C.credit), else_=0.0)),
-            func.sum(case((and_(won, C.new_customer.is_(True)), C.credit), else_=0.0)),
-            func.sum(case((won, C.value), else_=0.0)),
-            func.sum(case((opportunity, C.value), else_=0.0)),
-        ).where(*_credits_in_range(site.id, query)).group_by(credit_day),
-        _credit_dimensions(), query)):
+    for day, sums in _credits_by_day(session, site.id, query, from_raw).items():
         entry = bucket(day)
-        for name, number in (("leads", leads), ("opportunities", opportunities),
-                             ("customers", customers), ("revenue", revenue),
-                             ("pipeline", pipeline)):
-            entry[name] += float(number or 0)
+        for name, number in sums.items():
+            entry[name] += number
     spend: Any = None
     if not any(name == "landing_page" for name, _ in query.filters):
         spend = _filtered(

@@ -1,4 +1,5 @@
-"""Traffic figures (sessions, exact unique visitors) from ``traffic_rollups``.
+"""Traffic figures (sessions, exact unique visitors) from ``traffic_rollups`` and attributed
+figures (credit sums, win-rate weights, time to convert) from ``credit_rollups``.
 
 Used when the site's rollups exist in the query's time zone and one level covers the
 query's group and filters (tracker/rollups/levels.py); otherwise :func:`traffic_from_rollups`
@@ -9,36 +10,54 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
-from tracker.models import RollupState, TrafficRollup
+from tracker.models import CreditRollup, RollupState, TrafficRollup
 from tracker.reports.query import ReportQuery
-from tracker.rollups.levels import count_unique, level_for
+from tracker.rollups.levels import count_unique, level_for, merge_times
 
 R = TrafficRollup
 Key = str | None
 
 
-def _rows_in_range(query: ReportQuery, site_id: int, level: int, *columns: Any) -> Select[Any]:
+def _rows_in_range(query: ReportQuery, site_id: int, level: int, *columns: Any,
+                   table: type[TrafficRollup] | type[CreditRollup] = TrafficRollup,
+                   every_model: bool = False) -> Select[Any]:
     """``columns`` of the rows of ``level`` in the query's range and filters, as one statement
-    that answers no row at all when the site has no rollups in the query's time zone (the
-    caller falls back to the sessions) and a row of NULLs when they hold nothing in range."""
+    that answers no row at all when the site has no rollups of ``table`` in the query's time
+    zone (the caller falls back to the raw rows) and a row of NULLs when they hold nothing in
+    range."""
     on = [
-        R.site_id == RollupState.site_id,
-        R.level == level,
-        R.day >= query.start,
-        R.day <= query.end,
-        *(getattr(R, name) == (value or "") for name, value in query.filters),
+        table.site_id == RollupState.site_id,
+        table.level == level,
+        table.day >= query.start,
+        table.day <= query.end,
+        *(getattr(table, name) == (value or "") for name, value in query.filters),
     ]
+    built_in: Any = RollupState.timezone
+    if table is CreditRollup:
+        if not every_model:
+            on.append(CreditRollup.model == query.model)
+        built_in = RollupState.credits_timezone
     return (
         select(RollupState.site_id, *columns)
         .select_from(RollupState)
-        .outerjoin(R, and_(*on))
-        .where(RollupState.site_id == site_id, RollupState.timezone == query.timezone)
+        .outerjoin(table, and_(*on))
+        .where(RollupState.site_id == site_id, built_in == query.timezone)
     )
+
+
+def _level(query: ReportQuery, group_by: str | None) -> int | None:
+    needed = {name for name, _value in query.filters}
+    if group_by is not None:
+        needed.add(group_by)
+    return level_for(needed)
 
 
 def traffic_from_rollups(
@@ -46,10 +65,7 @@ def traffic_from_rollups(
 ) -> tuple[dict[Key, tuple[int, int]], tuple[int, int]] | None:
     """``({group: (sessions, visitors)}, (sessions, visitors))`` like
     :func:`tracker.reports.queries.traffic`, or None when the rollups cannot answer."""
-    needed = {name for name, _value in query.filters}
-    if group_by is not None:
-        needed.add(group_by)
-    level = level_for(needed)
+    level = _level(query, group_by)
     if level is None:
         return None
     group_column = getattr(R, group_by) if group_by is not None else R.level
@@ -86,3 +102,122 @@ def sessions_by_day_from_rollups(
     if not rows:
         return None
     return {day: int(count) for _site, day, count in rows if day is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class CreditFigures:
+    """What the revenue report needs of the stored credits, per group and over all groups."""
+
+    sums: dict[Key, dict[str, float]]
+    closed: dict[Key, tuple[float, float]]
+    times: dict[Key, dict[str, npt.NDArray[np.float64]]]
+    all_times: dict[str, npt.NDArray[np.float64]]
+
+
+ATTRIBUTED = ("leads", "mqls", "sqls", "opportunities", "pipeline", "customers", "revenue")
+# The lead credit of leads that reached each funnel stage (tracker.stages.FUNNEL) by now.
+REACHED = ("leads", "mqls", "sqls", "opportunity_leads", "customer_leads")
+CR = CreditRollup
+
+
+def _credit_rows(session: Session, site_id: int, query: ReportQuery, level: int,
+                 key: Any, *columns: Any, every_model: bool = False) -> list[Any] | None:
+    """``(model, key, *columns)`` of the credit rollup rows of ``level`` in the query's range
+    and filters (under the query's model unless ``every_model``), or None when the site's
+    credit rollups were not built in the query's time zone."""
+    statement = _rows_in_range(query, site_id, level, CR.model, key, *columns, table=CR,
+                               every_model=every_model)
+    rows = session.connection().execute(statement).all()
+    if not rows:
+        return None
+    return [row[1:] for row in rows if row[1] is not None]
+
+
+def credits_from_rollups(
+    session: Session, site_id: int, query: ReportQuery, group_by: str | None
+) -> CreditFigures | None:
+    """The figures :func:`tracker.reports.queries.attributed`, ``closed_deals`` and
+    ``durations`` give under the query's model, or None when the rollups cannot answer."""
+    level = _level(query, group_by)
+    if level is None:
+        return None
+    group_column = getattr(CR, group_by) if group_by is not None else CR.level
+    measures = [getattr(CR, name) for name in (*ATTRIBUTED, "won", "lost")]
+    rows = _credit_rows(session, site_id, query, level, group_column, *measures, CR.lead_times,
+                        CR.won_times)
+    if rows is None:
+        return None
+    sums: dict[Key, list[float]] = {}
+    blobs: dict[Key, dict[str, list[bytes]]] = {}
+    every: dict[str, list[bytes]] = {"lead": [], "won": []}
+    for _model, key, *values in rows:
+        group: Key = (key or None) if group_by is not None else None
+        *figures, lead_times, won_times = values
+        found = sums.get(group)
+        if found is None:
+            sums[group] = [float(x) for x in figures]
+            blobs[group] = {"lead": [], "won": []}
+        else:
+            for i, x in enumerate(figures):
+                found[i] += x
+        for kind, blob in (("lead", lead_times), ("won", won_times)):
+            if blob:
+                blobs[group][kind].append(blob)
+                every[kind].append(blob)
+    n = len(ATTRIBUTED)
+    return CreditFigures(
+        sums={key: dict(zip(ATTRIBUTED, found[:n], strict=True)) for key, found in sums.items()},
+        closed={key: (found[n], found[n + 1]) for key, found in sums.items()},
+        times={key: {kind: merge_times(found) for kind, found in kinds.items()}
+               for key, kinds in blobs.items()},
+        all_times={kind: merge_times(found) for kind, found in every.items()},
+    )
+
+
+def _summed(rows: list[Any], names: tuple[str, ...]) -> dict[Any, dict[str, float]]:
+    found: dict[Any, list[float]] = {}
+    for key, *values in rows:
+        sums = found.get(key)
+        if sums is None:
+            found[key] = [float(x) for x in values]
+        else:
+            for i, x in enumerate(values):
+                sums[i] += x
+    return {key: dict(zip(names, sums, strict=True)) for key, sums in found.items()}
+
+
+def attributed_from_rollups(
+    session: Session, site_id: int, query: ReportQuery, group_by: str | None,
+    *, every_model: bool = False, names: tuple[str, ...] = ATTRIBUTED, leads_only: bool = False,
+) -> dict[tuple[str, Key], dict[str, float]] | None:
+    """``{(model, group): {name: credit sum}}`` like :func:`tracker.reports.queries.attributed`
+    (``names`` from the rollup's measures) over the groups with a credited touch (of a lead
+    conversion, when ``leads_only``), or None when the rollups cannot answer."""
+    level = _level(query, group_by)
+    if level is None:
+        return None
+    group_column = getattr(CR, group_by) if group_by is not None else CR.level
+    rows = _credit_rows(session, site_id, query, level, group_column,
+                        CR.lead_touches if leads_only else CR.touches,
+                        *(getattr(CR, name) for name in names), every_model=every_model)
+    if rows is None:
+        return None
+    # Rows without a touch hold only win-rate credit (a deal closed that day): not listed.
+    keyed = [((model, (key or None) if group_by is not None else None), *values)
+             for model, key, touches, *values in rows if touches]
+    return _summed(keyed, names)
+
+
+def credits_by_day_from_rollups(
+    session: Session, site_id: int, query: ReportQuery, names: tuple[str, ...]
+) -> dict[dt.date, dict[str, float]] | None:
+    """``{local day: {name: credit sum}}`` over the query's range and filters under its
+    model, or None when the rollups cannot answer."""
+    level = _level(query, None)
+    if level is None:
+        return None
+    rows = _credit_rows(session, site_id, query, level, CR.day, CR.touches,
+                        *(getattr(CR, name) for name in names))
+    if rows is None:
+        return None
+    return _summed([(day, *values) for _model, day, touches, *values in rows if touches], names)

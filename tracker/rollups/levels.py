@@ -9,7 +9,7 @@ filters no level covers is answered from the sessions (tracker/reports/queries.p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -69,3 +69,30 @@ def count_unique(blobs: Sequence[bytes]) -> int:
     merged = np.frombuffer(b"".join(blobs), dtype="<i8").copy()
     merged.sort(kind="stable")
     return 1 + int(np.count_nonzero(merged[1:] != merged[:-1]))
+
+
+# Conversions behind a row's time-to-convert figures: (conversion hash, seconds) pairs sorted by
+# hash, so rows and days merge without counting a conversion twice.
+TIMES = np.dtype([("conversion", "<i8"), ("seconds", "<f8")])
+
+
+def encode_times(times: Mapping[int, float]) -> bytes:
+    pairs = np.fromiter(times.items(), dtype=TIMES, count=len(times))
+    pairs.sort(order="conversion")
+    return pairs.tobytes()
+
+
+def merge_times(blobs: Sequence[bytes]) -> npt.NDArray[np.float64]:
+    """The seconds of every distinct conversion over several rows' pairs (the largest seconds
+    where a conversion appears twice, as the scan's MAX does)."""
+    if not blobs:
+        return np.empty(0)
+    pairs = np.frombuffer(b"".join(blobs), dtype=TIMES)
+    if len(blobs) == 1:
+        return pairs["seconds"]
+    order = np.lexsort((pairs["seconds"], pairs["conversion"]))
+    ordered = pairs[order]
+    # The last of each run of equal hashes carries the largest seconds.
+    last = np.ones(len(ordered), dtype=bool)
+    last[:-1] = ordered["conversion"][1:] != ordered["conversion"][:-1]
+    return ordered["seconds"][last]

@@ -4,7 +4,9 @@ Order matters: a settings change first (it may rebuild every credit, which makes
 items of the same batch cheap no-ops; a new time zone rebuilds the traffic rollups), then the
 leads' credits, then the traffic rollups of the noted days, then the data-driven refits that
 the new conversions, new traffic (the non-converting paths Markov learns from) or erased
-leads made due.
+leads made due, and last the credit rollups: the days the leads' conversions and deal
+closings were on before and after, and the days noted by erasures and deal updates (whole,
+when credits were rebuilt or the time zone changed).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from tracker import changes
 from tracker.credits import RefitPolicy, apply_settings, refit_due, refresh_leads
+from tracker.credits.store import unfitted_models
 from tracker.models import Lead, Site
+from tracker.rollups import credits as credit_rollups
 from tracker.rollups import traffic as traffic_rollups
 from tracker.worker.queue import Item
 
@@ -63,16 +67,26 @@ def process(
             raise ValueError(f"unknown queue item kind {item.kind!r}")
         keys[item.kind].append(item.key)
     settings = bool(keys.get(changes.SETTINGS))
+    rebuilt: list[str] = []
     if settings:
-        apply_settings(session, site)
+        rebuilt = apply_settings(session, site)
         traffic_rollups.apply_settings(session, site)
     lead_ids = sorted(uuid.UUID(hex=key) for key in keys.get(changes.LEAD, ()))
+    moments: set[dt.datetime | dt.date] = set()
     if lead_ids:
         _lock_leads(session, site.id, lead_ids)
+        moments |= credit_rollups.credit_moments(session, site.id, lead_ids)
+        rebuilt.extend(unfitted_models(session, site))  # refresh_leads fits them first
         refresh_leads(session, site, lead_ids)
+        moments |= credit_rollups.credit_moments(session, site.id, lead_ids)
     traffic = {changes.day_of_traffic_key(key) for key in keys.get(changes.TRAFFIC, ())}
     if traffic:
         traffic_rollups.refresh_traffic(session, site, traffic)
-    erased = {dt.date.fromisoformat(key) for key in keys.get(changes.CREDITS, ())}
+    credit_days = {dt.date.fromisoformat(key) for key in keys.get(changes.CREDITS, ())}
     refitted = refit_due(session, site, now, refit)
-    return Done(len(lead_ids), len(traffic), len(erased), settings, tuple(refitted))
+    if rebuilt or refitted:
+        # Dropped models' rows go too: a whole rebuild when the model list changed.
+        credit_rollups.rebuild_credits(session, site, None if settings else {*rebuilt, *refitted})
+    elif moments or credit_days or settings:
+        credit_rollups.refresh_credits(session, site, moments | credit_days)
+    return Done(len(lead_ids), len(traffic), len(credit_days), settings, tuple(refitted))
