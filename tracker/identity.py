@@ -49,6 +49,8 @@ class Stitched:
     lead: Lead
     created: bool
     linked: bool
+    # The lead the visitor was taken from, whose journey (and so score) just shrank.
+    previous_lead_id: uuid.UUID | None = None
 
 
 def normalise_email(raw: object, field: str = "email") -> str:
@@ -172,11 +174,14 @@ def upsert_lead(
     if at < lead.created_at:
         lead.created_at = at
         changes.lead_changed(session, site_id, lead.id)
-    for field in ("name", "phone", "company"):
-        value = getattr(identity, field)
-        if value and value != getattr(lead, field):
-            setattr(lead, field, value)
-            lead.updated_at = max(lead.updated_at, at)
+    # Contact details from an identification older than the lead's last change (a retry, or a
+    # delivery set aside by the snippet) do not overwrite newer ones.
+    if at >= lead.updated_at:
+        for field in ("name", "phone", "company"):
+            value = getattr(identity, field)
+            if value and value != getattr(lead, field):
+                setattr(lead, field, value)
+                lead.updated_at = at
     return lead, created
 
 
@@ -188,7 +193,12 @@ def stitch_visitor_to_lead(
     at: dt.datetime,
     cause: str = "form",
 ) -> Stitched:
-    """Make ``visitor_id`` part of the lead of ``identity``; idempotent for retries."""
+    """Make ``visitor_id`` part of the lead of ``identity``, as of ``at``.
+
+    Idempotent for retries, and ordered by ``at``: an identification older than the visitor's
+    current link (a retry arriving after a later identification, or one the snippet set
+    aside) does not move the visitor back; its lead is still created or updated.
+    """
     if session.get(Visitor, (site_id, visitor_id)) is None:
         raise ValidationError("vid", "unknown visitor: send a page view first")
     lead, created = upsert_lead(session, site_id, identity, at, cause)
@@ -201,7 +211,7 @@ def stitch_visitor_to_lead(
     ).first()
     identifying = session_at(session, site_id, visitor_id, at)
     linked = False
-    if current is None or current.lead_id != lead.id:
+    if current is None or (current.lead_id != lead.id and current.linked_at <= at):
         valid_from = None
         if current is not None:
             switch_at = identifying.started_at if identifying is not None else at
@@ -225,7 +235,8 @@ def stitch_visitor_to_lead(
     refresh_first_touch(session, lead)
     if linked:
         changes.lead_changed(session, site_id, lead.id, current.lead_id if current else None)
-    return Stitched(lead=lead, created=created, linked=linked)
+    previous = current.lead_id if linked and current is not None else None
+    return Stitched(lead=lead, created=created, linked=linked, previous_lead_id=previous)
 
 
 def _owns(link: LeadVisitor, started_at: dt.datetime) -> bool:
