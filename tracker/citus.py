@@ -25,6 +25,7 @@ DISTRIBUTED = (
     "attribution_credits", "bot_hits", "costs", "exchange_rates", "crm_checkpoints",
     "crm_events", "crm_outbox", "deals", "refresh_queue", "lead_score_changes",
     "lead_stage_changes", "lead_visitors", "offline_touches", "traffic_rollups", "rollup_state",
+    "crm_contacts",
 )
 DISTRIBUTION_COLUMN = "site_id"
 
