@@ -13,8 +13,9 @@ it was converted from), else by contact email, else by phone. The link is ordere
 like the fields: it follows the newest update that names a person, so a reordered delivery
 never leaves the deal on an older lead. An update naming someone who is not a lead (yet)
 leaves the deal waiting for them; one naming only a CRM record we know nothing of yet leaves
-the link as it is. A deal that matches no lead is linked when its lead appears
-(``link_waiting_deals``) or when its CRM person becomes known (``apply_contact_update``).
+the link as it is until the record is known, and the deal then follows it. A deal that
+matches no lead is linked when its lead appears (``link_waiting_deals``) or when its CRM
+person becomes known (``apply_contact_update``).
 """
 
 from __future__ import annotations
@@ -83,8 +84,11 @@ class ContactUpdate:
     lead_id: uuid.UUID | None = None
 
 
-# field_times key of the lead link: the CRM time of the newest update that named a person.
+# field_times key of the lead link: the CRM time of the newest update that named a person,
+# marked UNRESOLVED while that person is a CRM record we know nothing of yet (the link then
+# follows the record as soon as it is known: ``apply_contact_update``).
 LEAD_LINK = "lead_link"
+UNRESOLVED = "unresolved"
 _CONTACT_FIELDS = ("contact_email", "contact_phone", "external_contact_id")
 
 
@@ -232,8 +236,10 @@ def apply_deal_update(session: Session, site_id: int, update: DealUpdate) -> App
         deal.converted_from_id = update.converted_from
         changed.append("converted_from_id")
     if _names_a_person(update) and _newer(update, times.get(LEAD_LINK)):
-        times[LEAD_LINK] = [update.occurred_at.isoformat(), update.update_id]
         known, lead_id = _claimed_lead(session, site_id, update)
+        times[LEAD_LINK] = [update.occurred_at.isoformat(), update.update_id]
+        if not known:
+            times[LEAD_LINK].append(UNRESOLVED)
         if known and deal.lead_id != lead_id:
             deal.lead_id = lead_id
             changed.append("lead_id")
@@ -348,20 +354,35 @@ def apply_contact_update(session: Session, site_id: int, update: ContactUpdate) 
         record.lead_id = record.lead_id or update.lead_id
     session.flush()
     lead_id = _lead_of_record(session, record)
-    if lead_id is None:
-        return 0
-    waiting = session.scalars(
+    if lead_id is None and not (record.email or record.phone):
+        return 0  # still nobody we can tell
+    naming = session.scalars(
         select(Deal).where(
             Deal.site_id == site_id,
             Deal.provider == update.provider,
-            Deal.lead_id.is_(None),
             or_(
                 Deal.external_contact_id == update.external_id,
                 Deal.converted_from_id == update.external_id,
             ),
-        )
+        ).order_by(Deal.id)
     ).all()
-    return _link(session, site_id, lead_id, waiting)
+    linked = 0
+    for deal in naming:
+        times = dict(deal.field_times or {})
+        link = list(times.get(LEAD_LINK) or [])
+        unresolved = link[2:] == [UNRESOLVED]
+        if not unresolved and deal.lead_id is not None:
+            continue  # linked by a newer update that named someone we know
+        if unresolved:
+            times[LEAD_LINK] = link[:2]
+            deal.field_times = times
+        if deal.lead_id != lead_id:
+            changes.lead_changed(session, site_id, deal.lead_id, lead_id)
+            deal.lead_id = lead_id
+            linked += lead_id is not None
+        session.flush()
+        _advance_lead(session, deal, times)
+    return linked
 
 
 def deal_revenue(deal: Deal) -> decimal.Decimal:

@@ -344,7 +344,8 @@ def _persons_to_look_up(engine: Engine, site_id: int, event_id: uuid.UUID) -> li
     with Session(engine) as session:
         row = session.get(CrmEvent, (site_id, event_id))
         site = session.get(Site, site_id)
-        if row is None or site is None or row.provider != "pipedrive":
+        # A pulled deal came with its person already (crm_sync.providers.pipedrive.DealList).
+        if row is None or site is None or row.provider != "pipedrive" or row.source != WEBHOOK:
             return []
         settings = site_settings(site)
         events = parse_delivery(row.provider, settings, row.body, row.received_at, row.source)

@@ -6,6 +6,7 @@ converted leads, and a link ordered by CRM time like every other deal field."""
 from __future__ import annotations
 
 import decimal
+import itertools
 import uuid
 from typing import Any
 
@@ -312,3 +313,40 @@ def test_erasing_a_person_forgets_what_crms_said_of_them(
     assert erased.status_code == 200
     with Session(engine) as session:
         assert session.scalars(select(CrmContact)).all() == []
+
+
+def deal_webhook(deal: dict[str, Any], event_id: str, timestamp: str) -> dict[str, Any]:
+    return {"meta": {**PIPEDRIVE_V2_WON["meta"], "id": event_id, "timestamp": timestamp},
+            "data": deal, "previous": {}}
+
+
+PERSON_16_ADA = {**PIPEDRIVE_V2_WON["data"], "person_id": 16, "person_email": "ada@example.com"}
+PERSON_17_ONLY = {**PIPEDRIVE_V2_WON["data"], "person_id": 17}
+BOB_17 = {**PERSON_17, "emails": [{"value": "bob@example.com", "primary": True}]}
+
+
+@pytest.mark.parametrize(
+    "order", list(itertools.permutations(["ada_deal", "person_17_deal", "person_17_is_bob"]))
+)
+def test_a_deal_handed_to_a_person_known_later_follows_them_in_any_delivery_order(
+    client: FlaskClient, engine: Engine, site: CreatedSite, db_session: Session,
+    order: tuple[str, ...],
+) -> None:
+    # 09:00 the deal is Ada's; 09:10 it is handed to person 17, whom a later person webhook
+    # shows to be Bob. Whatever the order they arrive in, the deal ends up Bob's.
+    make_lead(db_session, site.site.id, "ada@example.com")
+    bob = make_lead(db_session, site.site.id, "bob@example.com")
+    deliveries = {
+        "ada_deal": deal_webhook(PERSON_16_ADA, "e1000000-0000-0000-0000-0000000000a1",
+                                 "2026-10-01T09:00:00Z"),
+        "person_17_deal": deal_webhook(PERSON_17_ONLY, "e1000000-0000-0000-0000-0000000000a2",
+                                       "2026-10-01T09:10:00Z"),
+        "person_17_is_bob": person_webhook(
+            BOB_17, "e1000000-0000-0000-0000-0000000000a3", "2026-10-01T09:20:00Z"
+        ),
+    }
+
+    for name in order:
+        assert post_pipedrive(client, site.site.id, deliveries[name]).status_code == 200
+
+    assert deals(engine, site.site.id)["8"]["lead_id"] == bob
