@@ -92,7 +92,7 @@ def stitch_and_score(
         )
         rules = rules_from_settings(site.settings.score_rules)
         rescore_lead(session, stitched.lead, rules, site.settings.mql_threshold, now)
-        if stitched.previous_lead_id is not None:
-            previous = session.get(Lead, (site.id, stitched.previous_lead_id))
+        for previous_id in stitched.previous_lead_ids:
+            previous = session.get(Lead, (site.id, previous_id))
             if previous is not None:
                 rescore_lead(session, previous, rules, site.settings.mql_threshold, now)
