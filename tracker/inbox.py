@@ -109,7 +109,9 @@ def _parse_pulled(provider: str, settings: SiteSettings, body: bytes) -> list[De
     if provider == "pipedrive":
         return pipedrive.parse_record(body)
     if provider == "salesforce":
-        return salesforce.parse_record(body, stage_map=maps.get("salesforce"))
+        return salesforce.parse_record(
+            body, stage_map=maps.get("salesforce"), field_names=settings.salesforce_fields
+        )
     raise NotFound(f"no CRM API for {provider!r}", "provider")
 
 

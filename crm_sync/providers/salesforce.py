@@ -423,16 +423,18 @@ def soql_datetime(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def opportunity_query(since: dt.datetime | None) -> str:
+def opportunity_query(since: dt.datetime | None, custom_fields: tuple[str, ...] = ()) -> str:
     """Opportunities modified at or after ``since``, oldest first, with their contact roles
-    (primary first) for the contact's email."""
+    (primary first) for the contact's email, and the site's named ``custom_fields`` (only
+    those: a field the org lacks fails the whole query)."""
     roles = (
         "(SELECT ContactId, Contact.Email, Contact.Phone, IsPrimary "
         f"FROM {CONTACT_ROLES} ORDER BY IsPrimary DESC)"
     )
     where = "" if since is None else f" WHERE SystemModstamp >= {soql_datetime(since)}"
+    selected = ", ".join(dict.fromkeys((*OPPORTUNITY_FIELDS, *custom_fields)))
     return (
-        f"SELECT {', '.join(OPPORTUNITY_FIELDS)}, {roles} FROM Opportunity{where} "
+        f"SELECT {selected}, {roles} FROM Opportunity{where} "
         "ORDER BY SystemModstamp ASC, Id ASC"
     )
 
@@ -447,22 +449,28 @@ class OpportunityQuery:
         client: ApiClient,
         api_version: str = API_VERSION,
         stage_map: Mapping[str, str] | None = None,
+        field_names: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.api_version = api_version
         self.stage_map = stage_map
+        # The site's salesforce_fields: selected, and read before the contact roles' email.
+        self.field_names = dict(field_names or {})
 
     def fetch(self, since: dt.datetime | None, cursor: str | None) -> Page:
         if cursor is None:
             path = f"/services/data/{self.api_version}/query"
-            answer = self.client.request("GET", path, params={"q": opportunity_query(since)})
+            query = opportunity_query(since, tuple(sorted(set(self.field_names.values()))))
+            answer = self.client.request("GET", path, params={"q": query})
         else:
             answer = self.client.request("GET", cursor)
         records = answer.get("records")
         if not isinstance(records, list):
             raise ApiError(None, "the answer has no 'records' list", retryable=False)
         deals = tuple(
-            pulled_deal(record, self.stage_map) for record in records if isinstance(record, dict)
+            pulled_deal(record, self.stage_map, self.field_names)
+            for record in records
+            if isinstance(record, dict)
         )
         following = answer.get("nextRecordsUrl")
         more = answer.get("done") is False and isinstance(following, str) and following
@@ -499,9 +507,15 @@ def _record_fields(record: Mapping[str, object]) -> dict[str, str | None]:
     return values
 
 
-def pulled_deal(record: Mapping[str, object], stage_map: Mapping[str, str] | None) -> PulledDeal:
+def pulled_deal(
+    record: Mapping[str, object],
+    stage_map: Mapping[str, str] | None,
+    field_names: Mapping[str, str] | None = None,
+) -> PulledDeal:
     """An Opportunity record as the full state of the deal at its ``LastModifiedDate``,
-    checkpointed by ``SystemModstamp``. Raises :class:`PayloadInvalid` naming the field."""
+    checkpointed by ``SystemModstamp``: the contact's email from the site's named field
+    (``field_names``, as in ``salesforce_fields``), else its primary contact role. Raises
+    :class:`PayloadInvalid` naming the field."""
     fields = _record_fields(record)
     deal_id = identifier(fields.get("Id"), "Id")
     stamp = fields.get("SystemModstamp")
@@ -510,14 +524,23 @@ def pulled_deal(record: Mapping[str, object], stage_map: Mapping[str, str] | Non
     modified_at = iso_datetime(stamp, "SystemModstamp")
     occurred_at = _modified_at(fields, "record", modified_at)
     event_id = pulled_event_id(deal_id, modified_at)
-    event = _opportunity(fields, "record", event_id, occurred_at, stage_map, _PULLED_FIELDS)
+    names = OpportunityFields.named(field_names)
+    # _record_fields puts the primary contact role's email under ``ContactEmail``.
+    configured = (field_names or {}).get("contact_email")
+    names = OpportunityFields(
+        contact_email=(configured, "ContactEmail") if configured else ("ContactEmail",),
+        contact_phone=names.contact_phone,
+        lead_id=names.lead_id,
+    )
+    event = _opportunity(fields, "record", event_id, occurred_at, stage_map, names)
     return PulledDeal(record=record, event=event, modified_at=modified_at)
 
 
-# A pulled record carries its primary contact role's email as ``ContactEmail``.
-_PULLED_FIELDS = OpportunityFields(contact_email=("ContactEmail",))
-
-
-def parse_record(body: bytes, *, stage_map: Mapping[str, str] | None = None) -> list[DealEvent]:
+def parse_record(
+    body: bytes,
+    *,
+    stage_map: Mapping[str, str] | None = None,
+    field_names: Mapping[str, str] | None = None,
+) -> list[DealEvent]:
     """The event of a pulled record as the inbox stored it (:meth:`PulledDeal.body`)."""
-    return [pulled_deal(as_object(load_json(body), "body"), stage_map).event]
+    return [pulled_deal(as_object(load_json(body), "body"), stage_map, field_names).event]
