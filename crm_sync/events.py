@@ -131,6 +131,42 @@ class DealEvent:
         return {name: getattr(self, name) for name in sorted(self.fields)}
 
 
+@dataclass(frozen=True, slots=True)
+class ContactEvent:
+    """What a CRM said about one of its person records (a Pipedrive person, a Salesforce
+    lead) at ``occurred_at``: its emails, phone, and our lead id when the record carries one.
+
+    Deals name their person by the CRM's id only (Pipedrive v2's ``person_id``, Salesforce's
+    ``ConvertedOpportunityId`` on the lead); this is how such a deal finds its lead. Raises
+    ``ValueError`` when the invariants of :class:`DealEvent`'s matching fields do not hold.
+    """
+
+    provider: str
+    external_contact_id: str
+    provider_event_id: str
+    occurred_at: dt.datetime
+    contact_emails: tuple[str, ...] = ()
+    contact_phone: str | None = None
+    lead_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {self.provider!r}")
+        _check_id("external_contact_id", self.external_contact_id, MAX_ID_LENGTH)
+        _check_id("provider_event_id", self.provider_event_id, MAX_EVENT_ID_LENGTH)
+        if self.occurred_at.utcoffset() is None:
+            raise ValueError("occurred_at must be timezone-aware")
+        if len(self.contact_emails) > MAX_CONTACT_EMAILS:
+            raise ValueError("too many contact emails")
+        for email in self.contact_emails:
+            if email != email.lower() or "@" not in email or len(email) > MAX_EMAIL_LENGTH:
+                raise ValueError("contact emails must be lower-case addresses")
+        if self.contact_phone is not None and len(self.contact_phone) > MAX_PHONE_LENGTH:
+            raise ValueError("contact_phone too long")
+        if self.lead_id is not None:
+            _check_id("lead_id", self.lead_id, MAX_ID_LENGTH)
+
+
 _DEFAULTS: Mapping[str, object] = {
     "name": None,
     "stage": None,

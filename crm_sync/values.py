@@ -28,6 +28,7 @@ MAX_BODY_BYTES = 1_048_576
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Plausible epoch bounds (2000-01-01 .. 2100-01-01), to tell seconds from milliseconds
 # mistakes early instead of storing a deal closed in 1970 or in 55,000 AD.
 _MIN_EPOCH_S = 946_684_800
@@ -88,13 +89,24 @@ def optional_identifier(value: object, field: str, limit: int = MAX_ID_LENGTH) -
     return identifier(value, field, limit)
 
 
+def storable(value: str) -> bool:
+    """Whether ``value`` can be stored as text: no NUL (PostgreSQL refuses it in text) and no
+    lone UTF-16 surrogate (JSON's ``\\ud800`` escapes decode to one; no database encodes it).
+    A delivery holding such a value could never be applied, so it is refused before it is
+    acknowledged."""
+    return "\x00" not in value and not _SURROGATE.search(value)
+
+
 def text(value: object, field: str, limit: int = MAX_TEXT_LENGTH) -> str | None:
-    """Free text (a deal name, a stage label, an owner); empty is ``None``, long is cut."""
+    """Free text (a deal name, a stage label, an owner); empty is ``None``, long is cut (by
+    code point). Raises :class:`PayloadInvalid` for text that cannot be stored."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise PayloadInvalid(field, "expected a string")
     text_value = str(value).strip()
+    if not storable(text_value):
+        raise PayloadInvalid(field, "holds a NUL character or a lone UTF-16 surrogate")
     return text_value[:limit] or None
 
 
@@ -128,7 +140,7 @@ def email(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     address = value.strip().lower()
-    if len(address) > MAX_EMAIL_LENGTH or not _EMAIL.match(address):
+    if len(address) > MAX_EMAIL_LENGTH or not _EMAIL.match(address) or not storable(address):
         return None
     return address
 
@@ -137,6 +149,8 @@ def phone(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     number = str(value).strip()
+    if not storable(number):
+        return None
     return number[:MAX_PHONE_LENGTH] or None
 
 

@@ -12,16 +12,30 @@
   var FORMS_OPT_IN = attr("forms") === "opt-in";
   var LINKED = (attr("linked") || "").split(",").filter(Boolean);
   var CLICK_IDS = "gclid gbraid wbraid dclid msclkid fbclid ttclid li_fat_id twclid epik rdt_cid".split(" ");
-  var COOKIE = "_lt_vid", QUEUE = "_lt_q", TOUCH = "_lt_touch", MAX_QUEUE = 100;
+  var COOKIE = "_lt_vid", QUEUE = "_lt_q", ASIDE = "_lt_aside", TOUCH = "_lt_touch", MAX_QUEUE = 100;
+  // A batch answered 5xx this many times is set aside so newer events go first; one set aside
+  // is retried after later sends succeed, and dropped after MAX_ATTEMPTS answers in all.
+  var SET_ASIDE_AFTER = 3, MAX_ATTEMPTS = 6, ASIDE_DELAY = 30000;
   var TWO_YEARS = 63072000;
   var SKIP_FIELD = /pass|card|cc-|cvc|cvv|iban|ssn|secret|token|csrf|captcha/i;
   if (attr("gpc") === "honor" && navigator.globalPrivacyControl) return;
 
-  var consent = !NEEDS_CONSENT, vid = null, queue = [], timer = 0, backoff = 2000, sending = 0;
+  var consent = !NEEDS_CONSENT, vid = null, queue = [], aside = [], timer = 0, backoff = 1000, sending = 0;
   var lastUrl = null, touch = null, xdToken = null;
 
   function safe(fn) {
     return function () { try { return fn.apply(this, arguments); } catch (e) { /* never break the page */ } };
+  }
+  // At most max code points (what the collector counts), never half of a surrogate pair: a
+  // lone surrogate is replaced by U+FFFD, as the collector refuses strings holding one.
+  function cut(value, max) {
+    var s = String(value), out = "", n = 0;
+    for (var i = 0; i < s.length && n < max; i++, n++) {
+      var c = s.charCodeAt(i), next = s.charCodeAt(i + 1);
+      if (c >= 0xD800 && c <= 0xDBFF && next >= 0xDC00 && next <= 0xDFFF) { out += s.charAt(i) + s.charAt(i + 1); i++; }
+      else out += c >= 0xD800 && c <= 0xDFFF ? "\uFFFD" : s.charAt(i);
+    }
+    return out;
   }
   function rid(n) {
     var a = new Uint8Array(n), s = "";
@@ -59,24 +73,25 @@
   function forget() {
     setCookie("", 0);
     var ls = store("localStorage");
-    if (ls) { ls.removeItem(COOKIE); ls.removeItem(QUEUE); }
+    if (ls) { ls.removeItem(COOKIE); ls.removeItem(QUEUE); ls.removeItem(ASIDE); }
     vid = null;
     queue = [];
+    aside = [];
   }
 
   // The landing touch: UTMs and the first click id, with the time they were first seen.
   function captureTouch() {
     var q = new URLSearchParams(location.search), t = {}, found = 0, ss = store("sessionStorage");
     ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id"].forEach(function (p) {
-      if (q.get(p)) { t[p] = q.get(p).slice(0, 500); found = 1; }
+      if (q.get(p)) { t[p] = cut(q.get(p), 500); found = 1; }
     });
     for (var i = 0; i < CLICK_IDS.length; i++) {
-      if (q.get(CLICK_IDS[i])) { t.click_id_kind = CLICK_IDS[i]; t.click_id = q.get(CLICK_IDS[i]).slice(0, 500); found = 1; break; }
+      if (q.get(CLICK_IDS[i])) { t.click_id_kind = CLICK_IDS[i]; t.click_id = cut(q.get(CLICK_IDS[i]), 500); found = 1; break; }
     }
     if (found) {
       t.seen_at = Date.now();
-      t.url = location.href.slice(0, 2048);
-      if (d.referrer) t.ref = d.referrer.slice(0, 2048);
+      t.url = cut(location.href, 2048);
+      if (d.referrer) t.ref = cut(d.referrer, 2048);
       if (ss) ss.setItem(TOUCH, JSON.stringify(t));
       return t;
     }
@@ -87,62 +102,123 @@
     return raw ? JSON.parse(raw) : null;
   }
 
+  // Queue entries: {p: "/collect" or "/identify", e: event or identify body, n: 5xx answers,
+  // at: when a set-aside entry may be tried again}. Plain events are a queue saved by an
+  // older snippet.
+  function entry(x) { return x && x.p ? x : { p: "/collect", e: x, n: 0 }; }
   function saveQueue() {
     var ls = store("localStorage");
-    if (ls && consent) ls.setItem(QUEUE, JSON.stringify(queue.slice(-MAX_QUEUE)));
+    if (!ls || !consent) return;
+    ls.setItem(QUEUE, JSON.stringify(queue));
+    ls.setItem(ASIDE, JSON.stringify(aside.slice(-MAX_QUEUE)));
+  }
+  function loadQueue(ls) {
+    var saved = JSON.parse(ls.getItem(QUEUE) || "[]") || [], later = JSON.parse(ls.getItem(ASIDE) || "[]") || [];
+    queue = saved.map(entry).concat(queue);
+    aside = later.map(entry);
   }
   function body(events) {
     var b = { k: KEY, vid: visitor(), sent_at: Date.now(), events: events };
     if (NEEDS_CONSENT) b.consent = true;
     return JSON.stringify(b);
   }
+  // The head of a list as one request: consecutive events (up to 100), or one identify.
+  // A batch that failed is retried as it was (tag b), so newer events never join a poison one.
+  function nextBatch(list) {
+    var batch = [], tag = list[0].b;
+    if (tag) return list.filter(function (x) { return x.b === tag; });
+    for (var i = 0; i < list.length && batch.length < 100; i++) {
+      if (list[i].p !== list[0].p || (batch.length && list[i].p === "/identify")) break;
+      batch.push(list[i]);
+    }
+    return batch;
+  }
+  function text(batch) {
+    if (batch[0].p === "/collect") return body(batch.map(function (x) { return x.e; }));
+    var b = { sent_at: Date.now() }, e = batch[0].e;
+    for (var k in e) b[k] = e[k];
+    return JSON.stringify(b);
+  }
   function post(path, text, done) {
     if (!w.fetch) { navigator.sendBeacon && navigator.sendBeacon(API + path, text); done && done(200); return; }
-    // keepalive only while the page is going away (the browser caps keepalive bodies at 64 KB).
-    fetch(API + path, { method: "POST", body: text, keepalive: d.visibilityState === "hidden", credentials: "include",
-      headers: { "Content-Type": "text/plain" } })
+    // keepalive while the page is going away, and for identify (a submit may leave the page);
+    // the browser caps keepalive bodies at 64 KB.
+    fetch(API + path, { method: "POST", body: text, keepalive: path === "/identify" || d.visibilityState === "hidden",
+      credentials: "include", headers: { "Content-Type": "text/plain" } })
       .then(function (r) { done && done(r.status); }, function () { done && done(0); });
   }
-  // Sends what is queued; a failure keeps the events (same ids) for a later retry.
+  function remove(list, batch) { return list.filter(function (x) { return batch.indexOf(x) < 0; }); }
+  // Sends the oldest queued batch, else a set-aside one that is due. Stored (2xx) or refused
+  // for good (4xx but 408/429): done. No answer, 408 or 429: kept, retried with backoff.
+  // 5xx: retried with backoff, set aside after SET_ASIDE_AFTER answers (newer batches go
+  // first), dropped after MAX_ATTEMPTS. Retries carry the same ids: the server ignores repeats.
   var flush = safe(function () {
     clearTimeout(timer);
-    if (!consent || sending || !queue.length) return;
-    var batch = queue.slice(0, 100);
+    if (!consent || sending) return;
+    var now = Date.now(), fromAside = !queue.length, batch;
+    if (fromAside) {
+      if (!aside.length) return;
+      if (aside[0].at > now) { timer = setTimeout(flush, aside[0].at - now); return; }
+      batch = nextBatch(aside.filter(function (x) { return x.at <= now; }));
+    } else batch = nextBatch(queue);
     sending = 1;
-    post("/collect", body(batch), safe(function (status) {
+    post(batch[0].p, text(batch), safe(function (status) {
       sending = 0;
-      if (status && status < 500) {  // stored, or refused for good (4xx): either way, done
-        queue = queue.slice(batch.length);
-        backoff = 2000;
+      var delay = 0, done = status >= 200 && status < 500 && status !== 408 && status !== 429;
+      if (done) {
+        backoff = 1000;
         var ss = store("sessionStorage");
-        if (ss && batch.some(function (e) { return e.touch; })) ss.removeItem(TOUCH);
+        if (ss && batch.some(function (x) { return x.e.touch; })) ss.removeItem(TOUCH);
+      } else if (status >= 500) {
+        var tag = batch[0].b || rid(4);
+        batch.forEach(function (x) { x.n = (x.n || 0) + 1; x.b = tag; });
+        done = batch[0].n >= MAX_ATTEMPTS;
+        if (!done && !fromAside && batch[0].n >= SET_ASIDE_AFTER) {
+          queue = remove(queue, batch);
+          aside = aside.concat(batch);
+        }
+        if (!done && (fromAside || batch[0].n >= SET_ASIDE_AFTER)) {
+          batch.forEach(function (x) { x.at = Date.now() + ASIDE_DELAY * Math.pow(2, x.n - SET_ASIDE_AFTER); });
+          aside.sort(function (a, b) { return a.at - b.at; });
+        } else if (!done) delay = backoff = Math.min(backoff * 2, 60000);
       } else {
-        backoff = Math.min(backoff * 2, 60000);
+        delay = backoff = Math.min(backoff * 2, 60000);
       }
+      if (done) { queue = remove(queue, batch); aside = remove(aside, batch); }
       saveQueue();
-      if (queue.length) timer = setTimeout(flush, status && status < 500 ? 0 : backoff);
+      if (queue.length || aside.length) timer = setTimeout(flush, delay);
     }));
   });
   var flushOnHide = safe(function () {
     if (!consent || !queue.length || !navigator.sendBeacon) return;
-    navigator.sendBeacon(API + "/collect", body(queue.slice(0, 100)));
+    for (var rest = queue, sent = 0; rest.length && sent < 4; sent++) {
+      var batch = nextBatch(rest);
+      navigator.sendBeacon(API + batch[0].p, text(batch));
+      rest = rest.slice(batch.length);
+    }
     saveQueue();  // kept until a later load confirms: the server ignores repeated ids
   });
 
-  function enqueue(event, now) {
-    event.id = rid(16);
-    event.ts = Date.now();
-    queue.push(event);
-    if (queue.length > MAX_QUEUE) queue.shift();
+  function push(item, now) {
+    queue.push(item);
+    // When full, the oldest event goes; an identify (a lead) is kept.
+    for (var i = 0; queue.length > MAX_QUEUE && i < queue.length; i++) {
+      if (queue[i].p === "/collect") queue.splice(i, 1);
+    }
     saveQueue();
     clearTimeout(timer);
     timer = setTimeout(flush, now ? 0 : 1000);
   }
+  function enqueue(event, now) {
+    event.id = rid(16);
+    event.ts = Date.now();
+    push({ p: "/collect", e: event, n: 0 }, now);
+  }
   function pageEvent(type) {
-    var e = { type: type, url: location.href.slice(0, 2048), title: d.title.slice(0, 200),
-      sw: screen.width, sh: screen.height, lang: (navigator.language || "").slice(0, 35) };
+    var e = { type: type, url: cut(location.href, 2048), title: cut(d.title, 200),
+      sw: screen.width, sh: screen.height, lang: cut(navigator.language || "", 35) };
     var ref = lastUrl || d.referrer;
-    if (ref) e.ref = ref.slice(0, 2048);
+    if (ref) e.ref = cut(ref, 2048);
     return e;
   }
   var pageview = safe(function () {
@@ -152,7 +228,13 @@
     lastUrl = location.href;
     enqueue(e, true);
   });
-  function track(name, props) { var e = pageEvent("custom"); e.name = String(name).slice(0, 100); if (props) e.props = props; enqueue(e); }
+  function track(name, props) { var e = pageEvent("custom"); e.name = cut(name, 100); if (props) e.props = wellFormed(props); enqueue(e); }
+
+  function wellFormed(props) {
+    var out = {};
+    for (var k in props) out[cut(k, 64)] = typeof props[k] === "string" ? cut(props[k], 2048) : props[k];
+    return out;
+  }
 
   // Forms: contact details by heuristics; never passwords, card numbers, hidden tokens.
   function fieldKind(el) {
@@ -173,25 +255,24 @@
     for (var i = 0; i < form.elements.length; i++) {
       var el = form.elements[i], kind = fieldKind(el), v = (el.value || "").trim();
       if (!kind || !v || (el.type === "checkbox" || el.type === "radio")) continue;
-      if (kind === "name") names.push(v); else if (!who[kind]) who[kind] = v.slice(0, 200);
+      if (kind === "name") names.push(v); else if (!who[kind]) who[kind] = cut(v, 200);
     }
-    if (names.length) who.name = names.join(" ").slice(0, 200);
-    var meta = { id: form.id || null, name: form.getAttribute("name") || null, action: (form.getAttribute("action") || "").slice(0, 200) || null };
+    if (names.length) who.name = cut(names.join(" "), 200);
+    var meta = { id: form.id || null, name: form.getAttribute("name") || null, action: cut(form.getAttribute("action") || "", 200) || null };
     if (who.email) identify(who, meta);
     else { var e = pageEvent("form_submit"); e.props = { form_id: meta.id || "", form_name: meta.name || "" }; enqueue(e, true); flushOnHide(); }
   });
+  // Identify goes through the queue like events: stored before it is sent, retried with its id
+  // until the collector answers, after the events queued before it (the visitor's first).
   function identify(who, form) {
     if (!consent || !who || !who.email) return;
     var e = pageEvent(form ? "form_submit" : "identify"), payload = { k: KEY, vid: visitor(), id: rid(16), ts: Date.now(),
-      sent_at: Date.now(), url: e.url, title: e.title, email: who.email, name: who.name, phone: who.phone, company: who.company };
+      url: e.url, title: e.title, email: cut(who.email, 254) };
+    ["name", "phone", "company"].forEach(function (k) { if (who[k]) payload[k] = cut(who[k], 200); });
     if (e.ref) payload.ref = e.ref;
     if (form) payload.form = form;
     if (NEEDS_CONSENT) payload.consent = true;
-    flush();
-    var text = JSON.stringify(payload);
-    // A submit may leave the page: the beacon survives the navigation.
-    if (form && navigator.sendBeacon) navigator.sendBeacon(API + "/identify", text);
-    else post("/identify", text);
+    push({ p: "/identify", e: payload, n: 0 }, true);
   }
 
   // Cross-domain: links to the site's other domains carry a short-lived signed visitor id.
@@ -234,8 +315,8 @@
   });
   var start = safe(function () {
     if (consent) {
-      var ls = store("localStorage"), saved = ls && ls.getItem(QUEUE);
-      if (saved) queue = JSON.parse(saved) || [];
+      var ls = store("localStorage");
+      if (ls) loadQueue(ls);
       visitor();
       refreshToken();
     }

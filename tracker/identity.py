@@ -49,6 +49,8 @@ class Stitched:
     lead: Lead
     created: bool
     linked: bool
+    # The leads the visitor's sessions were taken from, whose journeys (and scores) shrank.
+    previous_lead_ids: tuple[uuid.UUID, ...] = ()
 
 
 def normalise_email(raw: object, field: str = "email") -> str:
@@ -172,11 +174,14 @@ def upsert_lead(
     if at < lead.created_at:
         lead.created_at = at
         changes.lead_changed(session, site_id, lead.id)
-    for field in ("name", "phone", "company"):
-        value = getattr(identity, field)
-        if value and value != getattr(lead, field):
-            setattr(lead, field, value)
-            lead.updated_at = max(lead.updated_at, at)
+    # Contact details from an identification older than the lead's last change (a retry, or a
+    # delivery set aside by the snippet) do not overwrite newer ones.
+    if at >= lead.updated_at:
+        for field in ("name", "phone", "company"):
+            value = getattr(identity, field)
+            if value and value != getattr(lead, field):
+                setattr(lead, field, value)
+                lead.updated_at = at
     return lead, created
 
 
@@ -188,7 +193,13 @@ def stitch_visitor_to_lead(
     at: dt.datetime,
     cause: str = "form",
 ) -> Stitched:
-    """Make ``visitor_id`` part of the lead of ``identity``; idempotent for retries."""
+    """Make ``visitor_id`` part of the lead of ``identity``, as of ``at``.
+
+    Idempotent for retries, and ordered by ``at``: an identification older than the visitor's
+    current link (one the snippet set aside, delivered after a later one) takes the sessions
+    it would have taken had it arrived in order, and leaves the current link alone; a retry of
+    one already in effect changes nothing.
+    """
     if session.get(Visitor, (site_id, visitor_id)) is None:
         raise ValidationError("vid", "unknown visitor: send a page view first")
     lead, created = upsert_lead(session, site_id, identity, at, cause)
@@ -201,7 +212,11 @@ def stitch_visitor_to_lead(
     ).first()
     identifying = session_at(session, site_id, visitor_id, at)
     linked = False
-    if current is None or current.lead_id != lead.id:
+    previous: tuple[uuid.UUID, ...] = ()
+    if current is not None and current.lead_id != lead.id and current.linked_at > at:
+        previous = _link_late(session, site_id, visitor_id, lead, at, identifying)
+        linked = bool(previous)
+    elif current is None or current.lead_id != lead.id:
         valid_from = None
         if current is not None:
             switch_at = identifying.started_at if identifying is not None else at
@@ -219,13 +234,66 @@ def stitch_visitor_to_lead(
             )
         )
         linked = True
+        previous = (current.lead_id,) if current is not None else ()
         session.flush()
     if identifying is not None and (created or lead.creation_session_id is None):
         lead.creation_session_id = identifying.id
     refresh_first_touch(session, lead)
     if linked:
-        changes.lead_changed(session, site_id, lead.id, current.lead_id if current else None)
-    return Stitched(lead=lead, created=created, linked=linked)
+        changes.lead_changed(session, site_id, lead.id, *previous)
+    return Stitched(lead=lead, created=created, linked=linked, previous_lead_ids=previous)
+
+
+def _link_late(
+    session: Session,
+    site_id: int,
+    visitor_id: str,
+    lead: Lead,
+    at: dt.datetime,
+    identifying: VisitSession | None,
+) -> tuple[uuid.UUID, ...]:
+    """Insert ``lead``'s link among the visitor's links as if its identification (at ``at``,
+    older than the current link) had arrived in order; the leads whose windows shrank (none:
+    nothing changed, as for a retry of an identification already in effect)."""
+    links = session.scalars(
+        select(LeadVisitor)
+        .where(LeadVisitor.site_id == site_id, LeadVisitor.visitor_id == visitor_id)
+        .order_by(LeadVisitor.linked_at, LeadVisitor.id)
+    ).all()
+    prior = next((link for link in reversed(links) if link.linked_at <= at), None)
+    following = next(link for link in links if link.linked_at > at)
+    if prior is not None and prior.lead_id == lead.id:
+        return ()
+    start = None if prior is None else identifying.started_at if identifying else at
+    end = following.valid_from
+    shrunk = [prior.lead_id] if prior is not None else []
+    if end is None:  # the following identification was the first: it back-filled everything
+        took_over = session_at(session, site_id, visitor_id, following.linked_at)
+        end = took_over.started_at if took_over is not None else following.linked_at
+    if start is not None and start >= end:
+        return ()  # in order, the following identification took this very session too
+    if following.valid_from is None:
+        following.valid_from = end
+        shrunk.append(following.lead_id)
+    if prior is not None:
+        prior.valid_to = start
+    session.add(
+        LeadVisitor(
+            site_id=site_id,
+            id=uuid.uuid4(),
+            lead_id=lead.id,
+            visitor_id=visitor_id,
+            valid_from=start,
+            valid_to=end,
+            linked_at=at,
+        )
+    )
+    session.flush()
+    for shrunk_id in shrunk:
+        shrunk_lead = session.get(Lead, (site_id, shrunk_id))
+        if shrunk_lead is not None:
+            refresh_first_touch(session, shrunk_lead)
+    return tuple(dict.fromkeys(shrunk))
 
 
 def _owns(link: LeadVisitor, started_at: dt.datetime) -> bool:

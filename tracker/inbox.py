@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,15 +22,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from crm_sync.errors import CrmSyncError
-from crm_sync.events import DealEvent, delivery_key
+from crm_sync.errors import ApiError, CrmSyncError, PayloadInvalid
+from crm_sync.events import ContactEvent, DealEvent, delivery_key
+from crm_sync.http import RetryPolicy
 from crm_sync.ports import apply_events
 from crm_sync.providers import generic, hubspot, pipedrive, salesforce
 from crm_sync.stages import map_stage
 from tracker.db import insert_ignore, write_engine
-from tracker.deals import DealUpdate, apply_deal_update
+from tracker.deals import ContactUpdate, DealUpdate, apply_contact_update, apply_deal_update
 from tracker.errors import NotFound, ValidationError
-from tracker.models import CrmEvent, Lead, Site
+from tracker.models import CrmContact, CrmEvent, Lead, Site
 from tracker.models.base import utcnow
 from tracker.sites import SiteSettings, site_settings
 
@@ -42,6 +44,11 @@ RECEIVED, APPLIED, FAILED = "received", "applied", "failed"
 WEBHOOK, PULL = "webhook", "pull"
 MAX_ERROR_LENGTH = 500
 REPLAY_BATCH = 500
+# Looking a Pipedrive person up while its webhook is applied: one short try (Pipedrive gives
+# up on a webhook after 10 s). A person not found now is found on a replay, when we push the
+# lead into it, or when a person webhook reports it.
+LOOKUP_TIMEOUT_SECONDS = 4.0
+LOOKUP_POLICY = RetryPolicy(max_attempts=1)
 
 
 def parse_delivery(
@@ -64,10 +71,35 @@ def parse_delivery(
     if provider == "pipedrive":
         return pipedrive.parse(body)
     if provider == "salesforce":
-        return salesforce.parse(body, now=received_at, stage_map=maps.get("salesforce"))
+        return salesforce.parse(
+            body,
+            now=received_at,
+            stage_map=maps.get("salesforce"),
+            fields=opportunity_fields(settings),
+        )
     if provider == "generic":
         return generic.parse(body)
     raise NotFound(f"no CRM provider {provider!r}", "provider")
+
+
+def opportunity_fields(settings: SiteSettings) -> salesforce.OpportunityFields:
+    """Where the site's Opportunities keep the contact's email and phone and our lead id
+    (``salesforce_fields``, checked when the setting is written)."""
+    return salesforce.OpportunityFields.named(settings.salesforce_fields)
+
+
+def parse_contacts(
+    provider: str, body: bytes, received_at: dt.datetime, source: str = WEBHOOK
+) -> list[ContactEvent]:
+    """The CRM person records a verified delivery reports (Pipedrive person webhooks,
+    Salesforce Lead notifications); ``[]`` for every other delivery."""
+    if source == PULL:
+        return []
+    if provider == "pipedrive":
+        return pipedrive.parse_contacts(body)
+    if provider == "salesforce":
+        return salesforce.parse_contacts(body, now=received_at)
+    return []
 
 
 def _parse_pulled(provider: str, settings: SiteSettings, body: bytes) -> list[DealEvent]:
@@ -77,7 +109,9 @@ def _parse_pulled(provider: str, settings: SiteSettings, body: bytes) -> list[De
     if provider == "pipedrive":
         return pipedrive.parse_record(body)
     if provider == "salesforce":
-        return salesforce.parse_record(body, stage_map=maps.get("salesforce"))
+        return salesforce.parse_record(
+            body, stage_map=maps.get("salesforce"), field_names=settings.salesforce_fields
+        )
     raise NotFound(f"no CRM API for {provider!r}", "provider")
 
 
@@ -90,12 +124,7 @@ def to_update(event: DealEvent, stage_maps: Mapping[str, Mapping[str, str]]) -> 
             values["contact_email"] = event.contact_emails[0] if event.contact_emails else None
         else:
             values[name] = value
-    lead_id = None
-    if event.lead_id is not None:
-        try:
-            lead_id = uuid.UUID(event.lead_id)
-        except ValueError:
-            raise ValidationError("lead_id", "expected a LeadTrail lead id (a UUID)") from None
+    lead_id = _lead_uuid(event.lead_id, "lead_id")
     mapped = None
     if {"stage", "status"} & event.fields:
         mapped = map_stage(
@@ -112,6 +141,30 @@ def to_update(event: DealEvent, stage_maps: Mapping[str, Mapping[str, str]]) -> 
         values=values,
         lead_id=lead_id,
         mapped_stage=mapped,
+        converted_from=event.converted_from_lead_id,
+    )
+
+
+def _lead_uuid(raw: str | None, field: str) -> uuid.UUID | None:
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValidationError(field, "expected a LeadTrail lead id (a UUID)") from None
+
+
+def to_contact_update(event: ContactEvent) -> ContactUpdate:
+    """Tracker's view of a contact event. Raises :class:`ValidationError` for a ``lead_id``
+    that is not a LeadTrail lead id (a UUID)."""
+    return ContactUpdate(
+        provider=event.provider,
+        external_id=event.external_contact_id,
+        occurred_at=event.occurred_at.astimezone(dt.UTC),
+        update_id=event.provider_event_id,
+        email=event.contact_emails[0] if event.contact_emails else None,
+        phone=event.contact_phone,
+        lead_id=_lead_uuid(event.lead_id, "lead_id"),
     )
 
 
@@ -132,6 +185,64 @@ class SiteDealStore:
             # Not one of this site's leads (erased, or another tenant's id): match by contact.
             update = replace(update, lead_id=None)
         return apply_deal_update(self.session, self.site_id, update).changed
+
+    def apply_contact(self, event: ContactEvent) -> int:
+        """Record a CRM person record; the number of waiting deals it linked."""
+        update = to_contact_update(event)
+        if (
+            update.lead_id is not None
+            and self.session.get(Lead, (self.site_id, update.lead_id)) is None
+        ):
+            update = replace(update, lead_id=None)
+        return apply_contact_update(self.session, self.site_id, update)
+
+
+def look_up_persons(
+    engine: Engine,
+    site_id: int,
+    settings: SiteSettings,
+    events: Sequence[DealEvent],
+    now: dt.datetime,
+) -> list[ContactEvent]:
+    """The Pipedrive persons that ``events`` name by ``person_id`` only and that we know no
+    email or phone of, from the site's Pipedrive API connection (none: ``[]``). Never raises
+    for the API's sake: an unreachable API leaves the deals waiting for their person."""
+    if not settings.pipedrive_api_token:
+        return []
+    wanted = sorted({
+        event.external_contact_id for event in events
+        if event.provider == "pipedrive" and event.external_contact_id
+        and not event.contact_emails and not event.contact_phone
+    })
+    if not wanted:
+        return []
+    with Session(engine) as session:
+        known = set(session.scalars(
+            select(CrmContact.external_id).where(
+                CrmContact.site_id == site_id,
+                CrmContact.provider == "pipedrive",
+                CrmContact.external_id.in_(wanted),
+                (CrmContact.email.is_not(None)) | (CrmContact.phone.is_not(None)),
+            )
+        ))
+    missing = [person_id for person_id in wanted if person_id not in known]
+    if not missing:
+        return []
+    client = pipedrive.api_client(
+        settings.pipedrive_api_token,
+        settings.pipedrive_api_url,
+        sleep=time.sleep,
+        timeout=LOOKUP_TIMEOUT_SECONDS,
+        policy=LOOKUP_POLICY,
+    )
+    try:
+        return pipedrive.fetch_person_contacts(client, missing, now)
+    except (ApiError, PayloadInvalid) as error:
+        logger.warning(
+            "pipedrive person lookup failed",
+            extra={"site_id": site_id, "persons": len(missing), "error": str(error)[:200]},
+        )
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +313,7 @@ def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
     which stays replayable. Never raises for a failed apply.
     """
     try:
+        persons = _persons_to_look_up(engine, site_id, event_id)
         with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
             row = session.get(CrmEvent, (site_id, event_id), with_for_update=True)
             site = session.get(Site, site_id)
@@ -209,7 +321,13 @@ def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
                 raise NotFound(f"no CRM event {event_id}", "event_id")
             settings = site_settings(site)
             events = parse_delivery(row.provider, settings, row.body, row.received_at, row.source)
-            apply_events(SiteDealStore(session, site_id, settings), events)
+            contacts = parse_contacts(row.provider, row.body, row.received_at, row.source)
+            store = SiteDealStore(session, site_id, settings)
+            for contact in sorted(
+                [*persons, *contacts], key=lambda c: (c.occurred_at, c.provider_event_id)
+            ):
+                store.apply_contact(contact)
+            apply_events(store, events)
             row.status = APPLIED
             row.attempts += 1
             row.error = None
@@ -220,6 +338,21 @@ def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
     except Exception as error:  # noqa: BLE001 - any failure is kept on the row for replay
         _record_failure(engine, site_id, event_id, error)
         return FAILED
+
+
+def _persons_to_look_up(engine: Engine, site_id: int, event_id: uuid.UUID) -> list[ContactEvent]:
+    """Before the apply's transaction (no lock is held over the network): the persons its
+    Pipedrive deals name by id only, looked up in the site's Pipedrive API."""
+    with Session(engine) as session:
+        row = session.get(CrmEvent, (site_id, event_id))
+        site = session.get(Site, site_id)
+        # A pulled deal came with its person already (crm_sync.providers.pipedrive.DealList).
+        if row is None or site is None or row.provider != "pipedrive" or row.source != WEBHOOK:
+            return []
+        settings = site_settings(site)
+        events = parse_delivery(row.provider, settings, row.body, row.received_at, row.source)
+        received_at = row.received_at
+    return look_up_persons(engine, site_id, settings, events, received_at)
 
 
 def _record_failure(engine: Engine, site_id: int, event_id: uuid.UUID, error: Exception) -> None:

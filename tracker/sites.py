@@ -93,6 +93,10 @@ class SiteSettings:
     crm_push: tuple[str, ...] = ()
     # Our push field (crm_sync.push.PUSH_FIELDS) -> the site's Pipedrive person field key.
     pipedrive_person_fields: dict[str, str] = field(default_factory=dict)
+    # Which Opportunity fields (API names, custom ones end in __c) hold the contact's email
+    # and phone and our lead id: contact_email, contact_phone, lead_id -> API name
+    # (crm_sync.providers.salesforce.OpportunityFields; docs/crm.md).
+    salesforce_fields: dict[str, str] = field(default_factory=dict)
     # Attribution (docs/reports.md): the models whose credits are stored and reported, and
     # per model its keyword parameters (e.g. {"time_decay": {"half_life_days": 14}}).
     # Changing either, or lookback_days, recomputes the stored credits.
@@ -123,6 +127,7 @@ class SiteSettings:
         data["crm_stage_maps"] = {k: dict(v) for k, v in self.crm_stage_maps.items()}
         data["crm_push"] = list(self.crm_push)
         data["pipedrive_person_fields"] = dict(self.pipedrive_person_fields)
+        data["salesforce_fields"] = dict(self.salesforce_fields)
         data["attribution_models"] = list(self.attribution_models)
         data["attribution_params"] = {k: dict(v) for k, v in self.attribution_params.items()}
         return data
@@ -162,6 +167,7 @@ _CRM_SETTINGS = frozenset(
         "salesforce_api_version",
         "crm_push",
         "pipedrive_person_fields",
+        "salesforce_fields",
     }
 )
 SECRET_SETTINGS = (
@@ -215,6 +221,8 @@ def _coerce_crm_setting(name: str, key: str, raw: Any) -> Any:
         return tuple(dict.fromkeys(raw))
     if key == "pipedrive_person_fields":
         return _person_fields(name, raw)
+    if key == "salesforce_fields":
+        return _salesforce_fields(name, raw)
     if key == "pipedrive_username":
         if raw is None:
             return None
@@ -236,6 +244,25 @@ def _coerce_crm_setting(name: str, key: str, raw: Any) -> Any:
     if key == "crm_stage_maps":
         return _stage_maps(name, raw)
     raise ValidationError(name, "unknown setting")  # pragma: no cover - guarded by caller
+
+
+def _salesforce_fields(name: str, raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ValidationError(name, "expected an object of field role -> Salesforce API name")
+    for role, api_name in raw.items():
+        if role not in salesforce.FIELD_ROLES:
+            raise ValidationError(
+                f"{name}.{role}", f"expected one of {', '.join(salesforce.FIELD_ROLES)}"
+            )
+        if not isinstance(api_name, str):
+            raise ValidationError(f"{name}.{role}", "expected a Salesforce API name")
+        try:
+            salesforce.OpportunityFields.named({role: api_name})
+        except ValueError:
+            raise ValidationError(
+                f"{name}.{role}", "expected a Salesforce API name such as ContactEmail__c"
+            ) from None
+    return dict(raw)
 
 
 def _secret(name: str, raw: Any) -> str:

@@ -95,12 +95,17 @@ def verified_events(
     try:
         _verify(provider, settings, body, received_at)
         events = inbox.parse_delivery(provider, settings, body, received_at)
+        contacts = inbox.parse_contacts(provider, body, received_at)
     except crm_errors.SignatureInvalid as error:
         raise _signature_error(provider, error) from None
     except crm_errors.PayloadInvalid as error:
         raise ValidationError(error.field, error.message) from None
+    # Everything the apply will read is read now: a delivery is acknowledged only if it can
+    # apply (a bad lead id, like a NUL, is refused before anything is stored).
     for event in events:
-        inbox.to_update(event, settings.crm_stage_maps)  # refuses a bad lead id before storing
+        inbox.to_update(event, settings.crm_stage_maps)
+    for contact in contacts:
+        inbox.to_contact_update(contact)
     return events
 
 

@@ -26,11 +26,12 @@ from crm_sync.errors import ApiError, PayloadInvalid, SignatureInvalid, Signatur
 from crm_sync.events import (
     MAX_CONTACT_EMAILS,
     MAX_EVENT_ID_LENGTH,
+    ContactEvent,
     DealDraft,
     DealEvent,
     DealStatus,
 )
-from crm_sync.http import ApiClient, JsonObject, Sleep
+from crm_sync.http import ApiClient, JsonObject, RetryPolicy, Sleep
 from crm_sync.providers import same_secret
 from crm_sync.pull import Page, PulledDeal, pulled_event_id
 from crm_sync.push import LeadContact
@@ -98,6 +99,50 @@ def parse(body: bytes) -> list[DealEvent]:
     if "current" in document or "v" in document or "v" in meta:
         return _parse_v1(document, meta)
     raise PayloadInvalid("body", "expected a Pipedrive v1 or v2 webhook body")
+
+
+def parse_contacts(body: bytes) -> list[ContactEvent]:
+    """The person of a person webhook (v2 ``create``/``change``, v1 ``added``/``updated``):
+    its emails and phone, for deals that name it by ``person_id`` only. ``[]`` for other
+    objects and for deletions. Raises :class:`PayloadInvalid` naming the field."""
+    document = as_object(load_json(body), "body")
+    meta = as_object(document.get("meta"), "meta")
+    if "data" in document or meta.get("version") == "2.0":
+        if meta.get("entity") != "person" or meta.get("action") not in {"create", "change"}:
+            return []
+        person = as_object(document.get("data"), "data")
+        event_id = identifier(meta.get("id"), "meta.id", MAX_EVENT_ID_LENGTH)
+        occurred_at = iso_datetime(meta.get("timestamp"), "meta.timestamp")
+        return [person_contact(person, "data", event_id, occurred_at)]
+    if meta.get("object") != "person" or meta.get("action") not in {"added", "updated"}:
+        return []
+    person = as_object(document.get("current"), "current")
+    occurred_at = epoch(meta.get("timestamp"), "meta.timestamp", milliseconds=False)
+    stamp = meta.get("timestamp_micro", meta.get("timestamp"))
+    person_id = identifier(person.get("id"), "current.id")
+    event_id = f"v1:person:{person_id}:{stamp}"[:MAX_EVENT_ID_LENGTH]
+    return [person_contact(person, "current", event_id, occurred_at)]
+
+
+def person_contact(
+    person: Mapping[str, object], prefix: str, event_id: str, occurred_at: dt.datetime
+) -> ContactEvent:
+    """A person (v1 ``email``/``phone`` or v2 ``emails``/``phones`` lists, primary first)."""
+    emails = _emails(person.get("emails", person.get("email")))
+    phones = person.get("phones", person.get("phone"))
+    number = None
+    if isinstance(phones, list):
+        number = next(
+            (found for found in (phone(_primary_value(p)) for p in _primary_first(phones))
+             if found), None)
+    return ContactEvent(
+        provider=PROVIDER,
+        external_contact_id=identifier(person.get("id"), join(prefix, "id")),
+        provider_event_id=event_id,
+        occurred_at=occurred_at,
+        contact_emails=emails,
+        contact_phone=number,
+    )
 
 
 def _parse_v2(document: Mapping[str, object], meta: Mapping[str, object]) -> list[DealEvent]:
@@ -248,10 +293,17 @@ PERSON_KEY = "leadtrail_person"
 
 
 def api_client(
-    token: str, base_url: str = API_URL, *, sleep: Sleep, timeout: float = 30.0
+    token: str,
+    base_url: str = API_URL,
+    *,
+    sleep: Sleep,
+    timeout: float = 30.0,
+    policy: RetryPolicy | None = None,
 ) -> ApiClient:
     """A client for a user's API token (``https://<company>.pipedrive.com`` or the default)."""
-    return ApiClient(base_url, {"x-api-token": token}, sleep=sleep, timeout=timeout)
+    return ApiClient(
+        base_url, {"x-api-token": token}, sleep=sleep, timeout=timeout, policy=policy
+    )
 
 
 def _data(answer: JsonObject) -> list[JsonObject]:
@@ -308,6 +360,20 @@ class DealList:
             for person in _data(self.client.request("GET", PERSONS_PATH, params=params)):
                 found[str(person.get("id"))] = person
         return found
+
+
+def fetch_person_contacts(
+    client: ApiClient, person_ids: list[str], now: dt.datetime
+) -> list[ContactEvent]:
+    """The persons of ``person_ids`` from the API (one request per 100), as contacts at their
+    ``update_time`` (else ``now``); a person no longer visible is left out. Raises
+    :class:`ApiError` (and :class:`PayloadInvalid` for a person the API describes badly)."""
+    contacts = []
+    for person_id, person in sorted(DealList(client).persons(list(person_ids)).items()):
+        updated = _time(person.get("update_time"), "update_time") or now
+        event_id = f"api:person:{person_id}:{rfc3339(updated)}"[:MAX_EVENT_ID_LENGTH]
+        contacts.append(person_contact(person, "data", event_id, updated))
+    return contacts
 
 
 def pulled_deal(record: Mapping[str, object]) -> PulledDeal:

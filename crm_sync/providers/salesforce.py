@@ -16,12 +16,14 @@ follows ``nextRecordsUrl``. Imports the standard library, ``requests`` (through
 from __future__ import annotations
 
 import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from dataclasses import dataclass
 from xml.parsers import expat
 
 from crm_sync.errors import ApiError, PayloadInvalid, SignatureInvalid, SignatureReason
-from crm_sync.events import MAX_EVENT_ID_LENGTH, DealDraft, DealEvent
+from crm_sync.events import MAX_EVENT_ID_LENGTH, ContactEvent, DealDraft, DealEvent
 from crm_sync.http import ApiClient, Sleep
 from crm_sync.providers import same_secret
 from crm_sync.pull import Page, PulledDeal, pulled_event_id
@@ -49,6 +51,51 @@ ACK_CONTENT_TYPE = "text/xml; charset=utf-8"
 MAX_NOTIFICATIONS = 100
 # A custom field holding the LeadTrail lead id we pushed, on Lead or Opportunity.
 LEAD_ID_FIELD = "LeadTrail_Lead_Id__c"
+# The Opportunity has no contact email or phone of its own: orgs add formula or custom fields
+# for them, which the API and Outbound Messages name with ``__c``.
+CONTACT_EMAIL_FIELD = "ContactEmail__c"
+CONTACT_PHONE_FIELD = "ContactPhone__c"
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityFields:
+    """Which Opportunity fields (API names) hold the contact's email and phone and our lead
+    id, each tried in order. The defaults are the ``__c`` names (and ``ContactEmail``, the
+    name this reader used before); a site names its own with the ``salesforce_fields``
+    setting (docs/crm.md)."""
+
+    contact_email: tuple[str, ...] = (CONTACT_EMAIL_FIELD, "ContactEmail")
+    contact_phone: tuple[str, ...] = (CONTACT_PHONE_FIELD,)
+    lead_id: tuple[str, ...] = (LEAD_ID_FIELD,)
+
+    @classmethod
+    def named(cls, names: Mapping[str, str] | None) -> OpportunityFields:
+        """The defaults with each of ``names`` (``contact_email``, ``contact_phone``,
+        ``lead_id`` -> an API name) in place of its default. Raises ``ValueError``."""
+        chosen = dict(names or {})
+        unknown = set(chosen) - set(FIELD_ROLES)
+        if unknown:
+            raise ValueError(f"unknown Salesforce field roles {sorted(unknown)}")
+        for name in chosen.values():
+            if not _API_NAME.match(name):
+                raise ValueError(f"{name!r} is not a Salesforce API name")
+        defaults = cls()
+        return cls(**{
+            role: (chosen[role],) if role in chosen else getattr(defaults, role)
+            for role in FIELD_ROLES
+        })
+
+
+FIELD_ROLES: tuple[str, ...] = ("contact_email", "contact_phone", "lead_id")
+
+
+def _first(fields: Mapping[str, str | None], names: tuple[str, ...]) -> tuple[str, str | None]:
+    """The first of ``names`` present in ``fields`` (name, value); the first name when none."""
+    for name in names:
+        if fields.get(name):
+            return name, fields[name]
+    return names[0], None
 
 _ACK = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -143,6 +190,7 @@ def parse(
     *,
     now: dt.datetime,
     stage_map: Mapping[str, str] | None = None,
+    fields: OpportunityFields = OpportunityFields(),
 ) -> list[DealEvent]:
     """One event per Opportunity notification, and per Lead notification of a converted lead
     (linking ``ConvertedOpportunityId`` to the lead's email and our lead id); other objects
@@ -166,17 +214,53 @@ def parse(
         if record is None:
             raise PayloadInvalid(f"{prefix}.sObject", "missing")
         kind = (record.get(f"{{{XSI_NS}}}type") or "").rpartition(":")[2]
-        fields = _fields(record)
-        occurred_at = _modified_at(fields, f"{prefix}.sObject", now)
+        values = _fields(record)
+        occurred_at = _modified_at(values, f"{prefix}.sObject", now)
         if kind == "Opportunity":
             events.append(
-                _opportunity(fields, f"{prefix}.sObject", notification_id, occurred_at, stage_map)
+                _opportunity(
+                    values, f"{prefix}.sObject", notification_id, occurred_at, stage_map, fields
+                )
             )
         elif kind == "Lead":
-            event = _converted_lead(fields, f"{prefix}.sObject", notification_id, occurred_at)
+            event = _converted_lead(values, f"{prefix}.sObject", notification_id, occurred_at)
             if event is not None:
                 events.append(event)
     return events
+
+
+def parse_contacts(body: bytes, *, now: dt.datetime) -> list[ContactEvent]:
+    """One contact per Lead notification (converted or not): the Salesforce lead's email,
+    phone and our lead id, so an opportunity converted from it finds its lead by the lead's
+    id (``ConvertedOpportunityId``) even when the conversion's own message has no email.
+    Raises :class:`PayloadInvalid` naming the notification and field."""
+    notifications = _notifications(parse_xml(body))
+    contacts: list[ContactEvent] = []
+    for index, item in enumerate(notifications.findall(f"{{{OUTBOUND_NS}}}Notification")):
+        prefix = f"Notification.{index}"
+        record = item.find(f"{{{OUTBOUND_NS}}}sObject")
+        kind = "" if record is None else (record.get(f"{{{XSI_NS}}}type") or "")
+        if record is None or kind.rpartition(":")[2] != "Lead":
+            continue
+        values = _fields(record)
+        address = email(values.get("Email"))
+        number = phone(values.get("Phone"))
+        contacts.append(
+            ContactEvent(
+                provider=PROVIDER,
+                external_contact_id=identifier(values.get("Id"), f"{prefix}.sObject.Id"),
+                provider_event_id=identifier(
+                    item.findtext(f"{{{OUTBOUND_NS}}}Id"), f"{prefix}.Id", MAX_EVENT_ID_LENGTH
+                ),
+                occurred_at=_modified_at(values, f"{prefix}.sObject", now),
+                contact_emails=(address,) if address else (),
+                contact_phone=number,
+                lead_id=optional_identifier(
+                    values.get(LEAD_ID_FIELD), f"{prefix}.sObject.{LEAD_ID_FIELD}"
+                ),
+            )
+        )
+    return contacts
 
 
 def _fields(record: ET.Element) -> dict[str, str | None]:
@@ -203,6 +287,7 @@ def _opportunity(
     notification_id: str,
     occurred_at: dt.datetime,
     stage_map: Mapping[str, str] | None,
+    names: OpportunityFields = OpportunityFields(),
 ) -> DealEvent:
     deal_id = identifier(fields.get("Id"), f"{prefix}.Id")
     draft = DealDraft()
@@ -220,16 +305,20 @@ def _opportunity(
         draft.owner = optional_identifier(fields["OwnerId"], f"{prefix}.OwnerId")
     if "ContactId" in fields:
         draft.external_contact_id = optional_identifier(fields["ContactId"], f"{prefix}.ContactId")
-    address = email(fields.get("ContactEmail"))
+    address = email(_first(fields, names.contact_email)[1])
     if address:
         draft.contact_emails = (address,)
+    number = phone(_first(fields, names.contact_phone)[1])
+    if number:
+        draft.contact_phone = number
     _read_status(draft, fields, prefix, stage_map)
+    lead_field, lead_id = _first(fields, names.lead_id)
     return draft.event(
         PROVIDER,
         deal_id,
         notification_id,
         occurred_at,
-        lead_id=optional_identifier(fields.get(LEAD_ID_FIELD), f"{prefix}.{LEAD_ID_FIELD}"),
+        lead_id=optional_identifier(lead_id, f"{prefix}.{lead_field}"),
     )
 
 
@@ -334,16 +423,18 @@ def soql_datetime(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def opportunity_query(since: dt.datetime | None) -> str:
+def opportunity_query(since: dt.datetime | None, custom_fields: tuple[str, ...] = ()) -> str:
     """Opportunities modified at or after ``since``, oldest first, with their contact roles
-    (primary first) for the contact's email."""
+    (primary first) for the contact's email, and the site's named ``custom_fields`` (only
+    those: a field the org lacks fails the whole query)."""
     roles = (
         "(SELECT ContactId, Contact.Email, Contact.Phone, IsPrimary "
         f"FROM {CONTACT_ROLES} ORDER BY IsPrimary DESC)"
     )
     where = "" if since is None else f" WHERE SystemModstamp >= {soql_datetime(since)}"
+    selected = ", ".join(dict.fromkeys((*OPPORTUNITY_FIELDS, *custom_fields)))
     return (
-        f"SELECT {', '.join(OPPORTUNITY_FIELDS)}, {roles} FROM Opportunity{where} "
+        f"SELECT {selected}, {roles} FROM Opportunity{where} "
         "ORDER BY SystemModstamp ASC, Id ASC"
     )
 
@@ -358,22 +449,28 @@ class OpportunityQuery:
         client: ApiClient,
         api_version: str = API_VERSION,
         stage_map: Mapping[str, str] | None = None,
+        field_names: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.api_version = api_version
         self.stage_map = stage_map
+        # The site's salesforce_fields: selected, and read before the contact roles' email.
+        self.field_names = dict(field_names or {})
 
     def fetch(self, since: dt.datetime | None, cursor: str | None) -> Page:
         if cursor is None:
             path = f"/services/data/{self.api_version}/query"
-            answer = self.client.request("GET", path, params={"q": opportunity_query(since)})
+            query = opportunity_query(since, tuple(sorted(set(self.field_names.values()))))
+            answer = self.client.request("GET", path, params={"q": query})
         else:
             answer = self.client.request("GET", cursor)
         records = answer.get("records")
         if not isinstance(records, list):
             raise ApiError(None, "the answer has no 'records' list", retryable=False)
         deals = tuple(
-            pulled_deal(record, self.stage_map) for record in records if isinstance(record, dict)
+            pulled_deal(record, self.stage_map, self.field_names)
+            for record in records
+            if isinstance(record, dict)
         )
         following = answer.get("nextRecordsUrl")
         more = answer.get("done") is False and isinstance(following, str) and following
@@ -410,9 +507,15 @@ def _record_fields(record: Mapping[str, object]) -> dict[str, str | None]:
     return values
 
 
-def pulled_deal(record: Mapping[str, object], stage_map: Mapping[str, str] | None) -> PulledDeal:
+def pulled_deal(
+    record: Mapping[str, object],
+    stage_map: Mapping[str, str] | None,
+    field_names: Mapping[str, str] | None = None,
+) -> PulledDeal:
     """An Opportunity record as the full state of the deal at its ``LastModifiedDate``,
-    checkpointed by ``SystemModstamp``. Raises :class:`PayloadInvalid` naming the field."""
+    checkpointed by ``SystemModstamp``: the contact's email from the site's named field
+    (``field_names``, as in ``salesforce_fields``), else its primary contact role. Raises
+    :class:`PayloadInvalid` naming the field."""
     fields = _record_fields(record)
     deal_id = identifier(fields.get("Id"), "Id")
     stamp = fields.get("SystemModstamp")
@@ -421,10 +524,23 @@ def pulled_deal(record: Mapping[str, object], stage_map: Mapping[str, str] | Non
     modified_at = iso_datetime(stamp, "SystemModstamp")
     occurred_at = _modified_at(fields, "record", modified_at)
     event_id = pulled_event_id(deal_id, modified_at)
-    event = _opportunity(fields, "record", event_id, occurred_at, stage_map)
+    names = OpportunityFields.named(field_names)
+    # _record_fields puts the primary contact role's email under ``ContactEmail``.
+    configured = (field_names or {}).get("contact_email")
+    names = OpportunityFields(
+        contact_email=(configured, "ContactEmail") if configured else ("ContactEmail",),
+        contact_phone=names.contact_phone,
+        lead_id=names.lead_id,
+    )
+    event = _opportunity(fields, "record", event_id, occurred_at, stage_map, names)
     return PulledDeal(record=record, event=event, modified_at=modified_at)
 
 
-def parse_record(body: bytes, *, stage_map: Mapping[str, str] | None = None) -> list[DealEvent]:
+def parse_record(
+    body: bytes,
+    *,
+    stage_map: Mapping[str, str] | None = None,
+    field_names: Mapping[str, str] | None = None,
+) -> list[DealEvent]:
     """The event of a pulled record as the inbox stored it (:meth:`PulledDeal.body`)."""
-    return [pulled_deal(as_object(load_json(body), "body"), stage_map).event]
+    return [pulled_deal(as_object(load_json(body), "body"), stage_map, field_names).event]

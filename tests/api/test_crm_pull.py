@@ -534,6 +534,32 @@ def test_salesforce_follows_next_records_url_through_a_429_and_a_500(
     assert pages[-1].checkpoint == minutes(3)
 
 
+def test_salesforce_pulls_the_sites_named_contact_field(
+    engine: Engine, sites: SiteMaker, httpserver: HTTPServer, db_session: Session
+) -> None:
+    site_id = sites.make(
+        salesforce_instance_url=base_url(httpserver),
+        salesforce_access_token=SALESFORCE_TOKEN,
+        salesforce_fields={"contact_email": "Buyer_Email__c"},
+    ).site.id
+    with db_session.begin():
+        lead, _ = upsert_lead(db_session, site_id, Identity(email="ada@example.com"), T0, "form")
+        ada = lead.id
+    record = {**opportunity("006000000000001AAA", minutes(1), 50000.0, True),
+              "Buyer_Email__c": "Ada@Example.com"}
+    httpserver.expect_request("/services/data/v62.0/query").respond_with_json(
+        {"totalSize": 1, "done": True, "records": [record]}
+    )
+
+    run(engine, site_id, "salesforce")
+
+    soql = httpserver.log[0][0].args["q"]
+    assert ", Buyer_Email__c, (SELECT ContactId" in soql
+    with Session(engine) as session:
+        deal = session.scalars(select(Deal).where(Deal.site_id == site_id)).one()
+        assert deal.lead_id == ada
+
+
 # --- the command ---------------------------------------------------------------------------
 
 

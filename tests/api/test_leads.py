@@ -147,6 +147,78 @@ def test_a_retried_identify_changes_nothing(
     assert len(db_session.scalars(select(LeadVisitor)).all()) == 1
 
 
+def test_a_retried_identify_arriving_after_later_ones_changes_nothing(
+    client: FlaskClient, sites: SiteMaker, db_session: Session
+) -> None:
+    # The snippet retries an identify it got no answer for, and may set one aside: the retry
+    # can arrive after the same browser identified again.
+    site = sites.make(session_timeout_minutes=30)
+    visit(client, site, "shared-pc1", "https://example.com/", 180)
+    first = {
+        "k": site.write_key,
+        "vid": "shared-pc1",
+        "id": new_id(),
+        "ts": now_ms() - 179 * 60_000,
+        "url": "https://example.com/",
+        "email": "ada@example.com",
+        "name": "Ada Old",
+    }
+    headers = {"User-Agent": BROWSER, "Origin": ORIGIN}
+    assert client.post("/identify", data=json.dumps(first), headers=headers).status_code == 200
+    identify(client, site, "shared-pc1", "ada@example.com", minutes_ago=178, name="Ada New")
+    visit(client, site, "shared-pc1", "https://example.com/", 60, ref="https://www.bing.com/")
+    identify(client, site, "shared-pc1", "bob@example.com", minutes_ago=59)
+    before = (
+        sorted((str(link.lead_id), str(link.valid_from), str(link.valid_to))
+               for link in db_session.scalars(select(LeadVisitor))),
+        sorted((lead.email, lead.name, lead.score) for lead in db_session.scalars(select(Lead))),
+    )
+    db_session.expire_all()
+
+    retried = client.post("/identify", data=json.dumps(first), headers=headers)
+
+    after = (
+        sorted((str(link.lead_id), str(link.valid_from), str(link.valid_to))
+               for link in db_session.scalars(select(LeadVisitor))),
+        sorted((lead.email, lead.name, lead.score) for lead in db_session.scalars(select(Lead))),
+    )
+    assert retried.status_code == 200
+    assert after == before
+    assert ("ada@example.com", "Ada New") in [(email, name) for email, name, _ in after[1]]
+
+
+@pytest.mark.parametrize("first_identified", [True, False])
+def test_a_late_identify_ends_as_if_it_had_arrived_in_order(
+    client: FlaskClient, sites: SiteMaker, first_identified: bool
+) -> None:
+    # The same three visits of one browser on two sites, identifying as (Ada,) Bob and Carol:
+    # on one site in order, on the other with Bob's identify set aside and delivered last.
+    sources = {180: "newsletter", 120: "twitter", 60: "partner"}
+    people = [(179, "ada@example.com")] if first_identified else []
+    people += [(119, "bob@example.com"), (59, "carol@example.com")]
+    late_order = [p for p in people if p[1] != "bob@example.com"] + [people[-2]]
+    journeys = []
+    for order in (people, late_order):
+        site = sites.make(session_timeout_minutes=30)
+        for minutes, source in sources.items():
+            visit(client, site, "browser-01",
+                  f"https://example.com/?utm_source={source}&utm_medium=referral", minutes)
+        for minutes, email in order:
+            response = identify(client, site, "browser-01", email, minutes_ago=minutes)
+            assert response.status_code == 200
+        journey = {}
+        for _, email in people:
+            lead = api(client, site, "GET", f"/api/v1/leads?q={email}").json["leads"][0]
+            detail = api(client, site, "GET", f"/api/v1/leads/{lead['id']}").json
+            journey[email] = (sorted(s["source"] for s in detail["sessions"]), lead["score"])
+        journeys.append(journey)
+
+    in_order, late = journeys
+    bobs = ["twitter"] if first_identified else ["newsletter", "twitter"]  # back-filled
+    assert in_order["bob@example.com"][0] == bobs
+    assert late == in_order
+
+
 def test_a_visitor_identifying_as_someone_else_keeps_its_past_with_the_first_lead(
     client: FlaskClient, sites: SiteMaker, db_session: Session
 ) -> None:

@@ -381,6 +381,36 @@ def test_a_signed_but_malformed_body_is_400_naming_the_field_and_stores_nothing(
     assert count(engine, CrmEvent) == 0
 
 
+@pytest.mark.parametrize(
+    ("provider", "field"),
+    [
+        ("generic", "deal.name"),
+        ("hubspot", "propertyValue"),
+        ("pipedrive", "data.title"),
+    ],
+)
+@pytest.mark.parametrize("bad", ["Big\u0000deal", "Big \ud83d deal"])
+def test_a_value_that_could_never_be_stored_is_refused_before_it_is_acknowledged(
+    client: FlaskClient, engine: Engine, site: CreatedSite, provider: str, field: str, bad: str
+) -> None:
+    # Acknowledged means it will apply: a NUL (PostgreSQL refuses it) or a lone surrogate (no
+    # database encodes it) would leave the delivery failed forever, so it is a 400 now.
+    if provider == "generic":
+        response = post_generic(
+            client, site.site.id, generic_event("evt_1", "deal.created", 0, name=bad)
+        )
+    elif provider == "hubspot":
+        response = post_hubspot(client, site.site.id, [hubspot_change(1, 0, "dealname", bad)])
+    else:
+        document = {**PIPEDRIVE_V2_WON, "data": {**PIPEDRIVE_V2_WON["data"], "title": bad}}
+        response = post_pipedrive(client, site.site.id, document)
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"].endswith(field)
+    assert count(engine, CrmEvent) == 0
+    assert deals(engine, site.site.id) == {}
+
+
 @pytest.mark.parametrize("provider", ["generic", "hubspot", "pipedrive", "salesforce"])
 def test_an_oversized_body_is_refused_with_a_json_error(
     client: FlaskClient, engine: Engine, site: CreatedSite, provider: str

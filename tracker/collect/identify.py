@@ -18,6 +18,7 @@ from tracker.collect.service import SiteInfo
 from tracker.db import write_engine
 from tracker.errors import ValidationError
 from tracker.identity import Identity, parse_identity, stitch_visitor_to_lead
+from tracker.models import Lead
 from tracker.score_rules import rules_from_settings
 from tracker.scoring import rescore_lead
 
@@ -91,3 +92,7 @@ def stitch_and_score(
         )
         rules = rules_from_settings(site.settings.score_rules)
         rescore_lead(session, stitched.lead, rules, site.settings.mql_threshold, now)
+        for previous_id in stitched.previous_lead_ids:
+            previous = session.get(Lead, (site.id, previous_id))
+            if previous is not None:
+                rescore_lead(session, previous, rules, site.settings.mql_threshold, now)

@@ -45,5 +45,5 @@ def deal_source(provider: str, settings: SiteSettings, *, sleep: Sleep) -> DealS
     if provider == "pipedrive":
         return pipedrive.DealList(client)
     return salesforce.OpportunityQuery(
-        client, settings.salesforce_api_version, maps.get("salesforce")
+        client, settings.salesforce_api_version, maps.get("salesforce"), settings.salesforce_fields
     )

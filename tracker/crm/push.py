@@ -27,6 +27,7 @@ from crm_sync.push import LeadContact
 from tracker.crm.clients import api_client
 from tracker.crm.outbox import FAILED, PENDING, SENT, retry_delay
 from tracker.db import write_engine
+from tracker.deals import ContactUpdate, apply_contact_update
 from tracker.errors import ValidationError
 from tracker.models import CrmOutbox, Lead, Site, VisitSession
 from tracker.models.base import utcnow
@@ -209,8 +210,18 @@ def record_outcome(
             elif outcome.status == PENDING:
                 row.next_attempt_at = now + retry_delay(row.attempts)
         lead = session.get(Lead, (delivery.site_id, delivery.lead_id))
-        if outcome.status == SENT and lead is not None:
+        if outcome.status == SENT and lead is not None and outcome.external_id is not None:
             lead.crm_ids = {**(lead.crm_ids or {}), delivery.provider: outcome.external_id}
+            # The contact is now known to be this lead: deals naming it by id only link.
+            apply_contact_update(session, delivery.site_id, ContactUpdate(
+                provider=delivery.provider,
+                external_id=outcome.external_id,
+                occurred_at=now,
+                update_id=f"push:{delivery.lead_id}",
+                email=lead.email,
+                phone=lead.phone,
+                lead_id=lead.id,
+            ))
     logger.info(
         "crm push",
         extra={

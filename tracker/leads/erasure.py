@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker import changes
 from tracker.models import (
     AttributionCredit,
+    CrmContact,
     CrmOutbox,
     Deal,
     Event,
@@ -69,6 +70,11 @@ def erase_person(session: Session, lead: Lead) -> Erased:
     # Queued CRM pushes carry no contact details, but would re-create the person in the CRM.
     for model in (OfflineTouch, StageChange, ScoreChange, LeadVisitor, CrmOutbox):
         session.execute(delete(model).where(model.site_id == site_id, model.lead_id == lead.id))
+    # What CRMs told us of the person's records (email, phone, the link to the lead).
+    session.execute(delete(CrmContact).where(
+        CrmContact.site_id == site_id,
+        or_(CrmContact.lead_id == lead.id, CrmContact.email == lead.email),
+    ))
     for visitor_id in {link.visitor_id for link in links}:
         other_owner = session.scalar(
             select(func.count())

@@ -4,7 +4,7 @@ from tracker.models.attribution import AttributionCredit, AttributionFit
 from tracker.models.base import Base
 from tracker.models.bot import BotHit
 from tracker.models.cost import Cost, ExchangeRate
-from tracker.models.crm import CrmCheckpoint, CrmOutbox
+from tracker.models.crm import CrmCheckpoint, CrmContact, CrmOutbox
 from tracker.models.deal import CrmEvent, Deal
 from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
@@ -24,6 +24,7 @@ __all__ = [
     "Cost",
     "CreditRollup",
     "CrmCheckpoint",
+    "CrmContact",
     "CrmEvent",
     "CrmOutbox",
     "Deal",

@@ -1,5 +1,6 @@
-"""CRM sync state: where each pull left off (``crm_checkpoints``) and the durable outbox of
-leads to push into CRMs (``crm_outbox``)."""
+"""CRM sync state: where each pull left off (``crm_checkpoints``), the durable outbox of
+leads to push into CRMs (``crm_outbox``), and what we know of the CRMs' person records
+(``crm_contacts``)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,28 @@ class CrmOutbox(Base):
     external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[timestamp]
     sent_at: Mapped[optional_timestamp]
+
+
+class CrmContact(Base):
+    """One of a CRM's person records (a Pipedrive person, a Salesforce lead) as last reported:
+    its email and phone, and our lead id when the record carries it or we pushed the lead
+    into it. A deal that names its person by the CRM's id only finds its lead here. Later
+    reports replace earlier ones by CRM time (``reported_at``, ties by ``report_id``)."""
+
+    __tablename__ = "crm_contacts"
+    __table_args__ = (
+        Index("ix_crm_contacts_site_email", "site_id", "email"),
+        Index("ix_crm_contacts_site_lead", "site_id", "lead_id"),
+    )
+
+    site_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # No foreign key: erasing a person clears it (tracker.leads.erasure).
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), nullable=True)
+    reported_at: Mapped[timestamp]
+    report_id: Mapped[str] = mapped_column(String(128), nullable=False)

@@ -33,6 +33,8 @@ class Deal(Base):
         UniqueConstraint("site_id", "provider", "external_id"),
         Index("ix_deals_site_lead", "site_id", "lead_id"),
         Index("ix_deals_site_status_closed", "site_id", "status", "closed_at"),
+        Index("ix_deals_site_contact", "site_id", "provider", "external_contact_id"),
+        Index("ix_deals_site_converted_from", "site_id", "provider", "converted_from_id"),
     )
 
     site_id: Mapped[int] = mapped_column(
@@ -46,6 +48,8 @@ class Deal(Base):
     contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     contact_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
     external_contact_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The CRM's lead record this opportunity was converted from (Salesforce), if any.
+    converted_from_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     name: Mapped[optional_text]
     amount: Mapped[decimal.Decimal | None] = mapped_column(Numeric(16, 4), nullable=True)
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)

@@ -266,3 +266,31 @@ def test_malformed_bodies_are_refused_naming_the_field(
     with pytest.raises(PayloadInvalid) as refused:
         pipedrive.parse(body(document))
     assert refused.value.field == field
+
+
+def test_person_webhooks_report_the_persons_emails_and_phone() -> None:
+    v2 = {
+        "meta": {"action": "change", "entity": "person", "entity_id": "17", "version": "2.0",
+                 "id": "5b1e0000-0000-0000-0000-000000000017",
+                 "timestamp": "2026-10-01T09:05:00.000Z"},
+        "data": {"id": 17, "emails": [{"value": "x@example.com", "primary": False},
+                                       {"value": "Ada@Example.com", "primary": True}],
+                 "phones": [{"value": "+44 20 7946 0000", "primary": True}]},
+    }
+    v1 = {
+        "v": 1,
+        "meta": {"v": 1, "action": "updated", "object": "person", "id": 17,
+                 "timestamp": 1790845500},
+        "current": {"id": 17, "email": [{"value": "ada@example.com", "primary": True}],
+                    "phone": [{"value": "+44 20 7946 0000", "primary": True}]},
+    }
+
+    (from_v2,) = pipedrive.parse_contacts(body(v2))
+    (from_v1,) = pipedrive.parse_contacts(body(v1))
+
+    for contact in (from_v2, from_v1):
+        assert contact.external_contact_id == "17"
+        assert contact.contact_emails[0] == "ada@example.com"
+        assert contact.contact_phone == "+44 20 7946 0000"
+    assert pipedrive.parse(body(v2)) == []
+    assert pipedrive.parse_contacts(body({**v2, "meta": {**v2["meta"], "entity": "deal"}})) == []

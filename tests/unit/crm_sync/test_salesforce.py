@@ -286,3 +286,58 @@ def test_malformed_messages_are_refused_naming_the_field(body: bytes, field: str
     with pytest.raises(PayloadInvalid) as refused:
         salesforce.parse(body, now=NOW)
     assert refused.value.field == field
+
+
+def test_every_lead_notification_reports_its_lead_record() -> None:
+    body = envelope(
+        notification(
+            "04l000000000009AAA",
+            "Lead",
+            """<sf:Id>00Q000000000002AAA</sf:Id><sf:Email>Ada@Example.com</sf:Email>
+            <sf:Phone>+44 20 7946 0000</sf:Phone><sf:IsConverted>false</sf:IsConverted>
+            <sf:LeadTrail_Lead_Id__c>5f0c3a52-0000-4000-8000-000000000001</sf:LeadTrail_Lead_Id__c>
+            <sf:LastModifiedDate>2025-06-01T08:00:00.000Z</sf:LastModifiedDate>""",
+        ),
+        WON_OPPORTUNITY,
+    )
+
+    (contact,) = salesforce.parse_contacts(body, now=NOW)
+
+    assert (contact.external_contact_id, contact.contact_emails, contact.contact_phone) == (
+        "00Q000000000002AAA", ("ada@example.com",), "+44 20 7946 0000"
+    )
+    assert contact.lead_id == "5f0c3a52-0000-4000-8000-000000000001"
+    assert contact.occurred_at == dt.datetime(2025, 6, 1, 8, tzinfo=dt.UTC)
+    assert salesforce.parse(body, now=NOW)[0].external_deal_id == "006000000000001AAA"
+
+
+@pytest.mark.parametrize(
+    ("names", "field"),
+    [
+        (None, "ContactEmail__c"),
+        (None, "ContactEmail"),
+        ({"contact_email": "Buyer_Email__c"}, "Buyer_Email__c"),
+    ],
+)
+def test_the_contact_email_comes_from_the_sites_opportunity_field(
+    names: dict[str, str] | None, field: str
+) -> None:
+    body = envelope(
+        notification(
+            "04l000000000010AAA",
+            "Opportunity",
+            f"""<sf:Id>006000000000002AAA</sf:Id><sf:{field}>ada@example.com</sf:{field}>
+            <sf:ContactPhone__c>+44 20 7946 0000</sf:ContactPhone__c>""",
+        )
+    )
+
+    (event,) = salesforce.parse(body, now=NOW, fields=salesforce.OpportunityFields.named(names))
+
+    assert event.contact_emails == ("ada@example.com",)
+    assert event.contact_phone == "+44 20 7946 0000"
+
+
+@pytest.mark.parametrize("names", [{"contact_email": "Email Field"}, {"owner": "Owner__c"}])
+def test_bad_field_names_are_refused(names: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        salesforce.OpportunityFields.named(names)
