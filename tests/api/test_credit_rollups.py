@@ -132,6 +132,15 @@ def rollup_rows(db_session: Session, site_id: int) -> set[tuple[Any, ...]]:
         }
 
 
+def rebuilt_rows(db_session: Session, site: Site) -> set[tuple[Any, ...]]:
+    """The site's credit rollup rows after a rebuild from scratch."""
+    with db_session.begin():
+        fresh = db_session.get(Site, site.id)
+        assert fresh is not None
+        rebuild_credits(db_session, fresh)
+    return rollup_rows(db_session, site.id)
+
+
 def _same(left: Any, right: Any) -> bool:
     if isinstance(left, float) and isinstance(right, float):
         return math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-9)
@@ -227,12 +236,7 @@ def test_the_workers_refresh_leaves_what_a_rebuild_leaves(
             assert lead is not None
             erase_person(db_session, lead)
     drain_queue(engine)
-    refreshed = rollup_rows(db_session, site.id)
-    with db_session.begin():
-        fresh = db_session.get(Site, site.id)
-        assert fresh is not None
-        rebuild_credits(db_session, fresh)
-    assert refreshed == rollup_rows(db_session, site.id)
+    assert rollup_rows(db_session, site.id) == rebuilt_rows(db_session, site)
     whole = WINDOWS[timezone].date()
     assert_same_report(db_session, site, ReportQuery(
         model="linear", start=whole - dt.timedelta(days=1), end=whole + dt.timedelta(days=9),
@@ -275,12 +279,7 @@ def test_a_lost_deal_closing_on_another_day_leaves_its_old_day(
     moved = {**history["deals"][0], "closed_after": 4 * 24 * 60}
     update_deal(db_session, site, "deal-0", leads[0], moved, version=2)
     drain_queue(engine)
-    refreshed = rollup_rows(db_session, site.id)
-    with db_session.begin():
-        fresh = db_session.get(Site, site.id)
-        assert fresh is not None
-        rebuild_credits(db_session, fresh)
-    assert refreshed == rollup_rows(db_session, site.id)
+    assert rollup_rows(db_session, site.id) == rebuilt_rows(db_session, site)
     one_day = ReportQuery(model="linear", start=dt.date(2026, 2, 1), end=dt.date(2026, 2, 1),
                           timezone="UTC", group_by="channel")
     with db_session.begin():

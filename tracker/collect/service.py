@@ -488,9 +488,13 @@ def plan_still_valid(conn: Connection, rows: _Rows) -> bool:
     )
 
 
-# What the collector notes waits this long for the worker: while visitors browse, today's
-# traffic and their leads are recomputed once per interval, not once per write group.
+# What the collector notes waits this long for the worker: while visitors browse, their
+# leads are recomputed once per interval, not once per write group. Today's traffic waits
+# longer: refreshing a day re-reads all its sessions, so on a busy site a short interval
+# would spend the box on re-reading what barely changed (a visitor reads the rollups at
+# most this stale; the dashboard flags data older than a minute).
 NOTE_DELAY = dt.timedelta(seconds=5)
+TRAFFIC_DELAY = dt.timedelta(seconds=30)
 _HOST = socket.gethostname()[:40]
 
 
@@ -500,11 +504,11 @@ def _queue_stale(conn: Connection, rows: _Rows, stale_leads: list[tuple[int, str
     the leads (present or past owners) of visitors whose sessions were added or re-tagged —
     a late-arriving session reaches their stored credits through the worker."""
     writer = f"{_HOST}:{os.getpid()}"  # this process's part of the key (after a fork too)
-    stale = list(stale_leads)
-    for site_id, moments in rows.traffic_moments.items():
-        stale += [(site_id, TRAFFIC, traffic_key(day, writer))
-                  for day in {utc_day(m) for m in moments}]
-    enqueue(conn, stale, delay=NOTE_DELAY)
+    traffic = [(site_id, TRAFFIC, traffic_key(day, writer))
+               for site_id, moments in rows.traffic_moments.items()
+               for day in {utc_day(m) for m in moments}]
+    enqueue(conn, stale_leads, delay=NOTE_DELAY)
+    enqueue(conn, traffic, delay=TRAFFIC_DELAY)
 
 
 def write_rows(conn: Connection, rows: _Rows) -> dict[int, list[uuid.UUID]]:

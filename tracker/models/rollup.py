@@ -26,7 +26,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tracker.models.base import Base, BigInt, timestamp
 
 
-class TrafficRollup(Base):
+class _LevelValues:
+    """A rollup row's dimension values at its level, '' where missing or not in the level."""
+
+    channel: Mapped[str] = mapped_column(String(40), nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    medium: Mapped[str] = mapped_column(String(200), nullable=False)
+    campaign: Mapped[str] = mapped_column(String(200), nullable=False)
+    keyword: Mapped[str] = mapped_column(String(200), nullable=False)
+    landing_page: Mapped[str] = mapped_column(String(2048), nullable=False)
+
+
+class TrafficRollup(_LevelValues, Base):
     __tablename__ = "traffic_rollups"
 
     site_id: Mapped[int] = mapped_column(
@@ -35,14 +46,8 @@ class TrafficRollup(Base):
     day: Mapped[dt.date] = mapped_column(Date(), primary_key=True)
     level: Mapped[int] = mapped_column(SmallInteger(), primary_key=True)
     # A hash of the level's dimension values (text keys of up to 6 URLs' length do not fit
-    # an index entry); the values themselves are the columns below, '' where missing.
+    # an index entry); the values themselves are the _LevelValues columns.
     path: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(40), nullable=False)
-    source: Mapped[str] = mapped_column(String(200), nullable=False)
-    medium: Mapped[str] = mapped_column(String(200), nullable=False)
-    campaign: Mapped[str] = mapped_column(String(200), nullable=False)
-    keyword: Mapped[str] = mapped_column(String(200), nullable=False)
-    landing_page: Mapped[str] = mapped_column(String(2048), nullable=False)
     sessions: Mapped[int] = mapped_column(Integer(), nullable=False)
     visitors: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)
 
@@ -61,7 +66,7 @@ class RollupState(Base):
     credits_timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class CreditRollup(Base):
+class CreditRollup(_LevelValues, Base):
     """Attributed figures per site, local day, model, level and dimension values (the traffic
     levels): credit sums of the conversions dated that day (leads by creation, split by the
     furthest funnel stage reached; opportunities and pipeline by opening, customers and revenue
@@ -79,12 +84,6 @@ class CreditRollup(Base):
     model: Mapped[str] = mapped_column(String(40), primary_key=True)
     level: Mapped[int] = mapped_column(SmallInteger(), primary_key=True)
     path: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(40), nullable=False)
-    source: Mapped[str] = mapped_column(String(200), nullable=False)
-    medium: Mapped[str] = mapped_column(String(200), nullable=False)
-    campaign: Mapped[str] = mapped_column(String(200), nullable=False)
-    keyword: Mapped[str] = mapped_column(String(200), nullable=False)
-    landing_page: Mapped[str] = mapped_column(String(2048), nullable=False)
     leads: Mapped[float] = mapped_column(Float(), nullable=False)
     mqls: Mapped[float] = mapped_column(Float(), nullable=False)
     sqls: Mapped[float] = mapped_column(Float(), nullable=False)

@@ -85,11 +85,20 @@ class _Aggregate:
     def __init__(self, timezone: str) -> None:
         self.tz = zone(timezone)
         self.rows: dict[tuple[dt.date, str, int, tuple[str, ...]], _Row] = defaultdict(_Row)
+        # A day's credits repeat few (model, dimensions) pairs: their rows, looked up once.
+        self.targets: dict[tuple[dt.date, str, tuple[Any, ...]], list[_Row]] = {}
 
-    def _targets(self, at: dt.datetime, model: str, dims: tuple[str, ...]) -> Iterator[_Row]:
+    def _targets(self, at: dt.datetime, model: str, dims: tuple[Any, ...]) -> list[_Row]:
         day = at.astimezone(self.tz).date()
-        for level, indexes in enumerate(_INDEXES):
-            yield self.rows[day, model, level, tuple(dims[i] for i in indexes)]
+        key = (day, model, dims)
+        found = self.targets.get(key)
+        if found is None:
+            values = tuple(d or "" for d in dims)
+            found = self.targets[key] = [
+                self.rows[day, model, level, tuple(values[i] for i in indexes)]
+                for level, indexes in enumerate(_INDEXES)
+            ]
+        return found
 
     def add_credit(self, row: Any, rank: int) -> None:
         (model, conversion, conversion_id, converted_at, credit, value, new_customer, seconds,
@@ -98,7 +107,7 @@ class _Aggregate:
         times = None
         if seconds is not None and credit > 0 and conversion in ("lead", "won"):
             times = (conversion_hash(conversion_id), float(seconds))
-        for target in self._targets(converted_at, model, tuple(d or "" for d in dims)):
+        for target in self._targets(converted_at, model, tuple(dims)):
             sums = target.sums
             target.touches += 1
             if conversion == "lead":
@@ -124,7 +133,7 @@ class _Aggregate:
 
     def add_closed(self, row: Any) -> None:
         model, credit, status, closed_at, *dims = row
-        for target in self._targets(closed_at, model, tuple(d or "" for d in dims)):
+        for target in self._targets(closed_at, model, tuple(dims)):
             target.sums[_WON if status == "won" else _LOST] += float(credit)
 
     def table_rows(self, site_id: int) -> Iterator[tuple[Any, ...]]:

@@ -9,6 +9,7 @@ filters no level covers is answered from the sessions (tracker/reports/queries.p
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -77,6 +78,8 @@ TIMES = np.dtype([("conversion", "<i8"), ("seconds", "<f8")])
 
 
 def encode_times(times: Mapping[int, float]) -> bytes:
+    if len(times) < 2:  # most rows: no numpy round trip
+        return b"".join(struct.pack("<qd", *pair) for pair in times.items())
     pairs = np.fromiter(times.items(), dtype=TIMES, count=len(times))
     pairs.sort(order="conversion")
     return pairs.tobytes()
