@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     No network, no migrations, no prompts: building an app has no side effects, so tests and
     every gunicorn worker can call it freely.
     """
-    from tracker import ops
+    from tracker import guards, ops
     from tracker.cli import register_commands
     from tracker.collect.runtime import Collector
     from tracker.collect.views import bp as collect_bp
@@ -40,9 +40,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.config.update(
         LEADTRAIL_SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=max(settings.max_body_bytes, 1_048_576),
         JSON_SORT_KEYS=False,
     )
+    guards.init_app(app)
     configure_logging(app, settings.log_level)
     install_hooks()  # writers' notes (tracker.changes) become refresh-queue rows on commit
     db.init_app(app, engine)

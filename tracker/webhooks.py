@@ -24,10 +24,12 @@ from crm_sync.values import MAX_BODY_BYTES
 from tracker import inbox
 from tracker.auth import site_from_api_key
 from tracker.db import get_engine, get_session, write_session
-from tracker.errors import NotFound, PayloadTooLarge, SignatureInvalid, ValidationError
+from tracker.errors import NotFound, SignatureInvalid, ValidationError
+from tracker.guards import limit_body
 from tracker.models import CrmEvent, Site
 from tracker.models.base import utcnow
 from tracker.sites import SiteSettings, site_settings
+from tracker.validation import check_json_depth, check_record
 
 bp = Blueprint("webhooks", __name__)
 api_bp = Blueprint("crm", __name__, url_prefix="/api/v1/crm")
@@ -50,11 +52,10 @@ MAX_LISTED = 500
 
 
 @bp.post("/webhooks/<provider>/<int:site_id>")
+@limit_body(MAX_BODY_BYTES)
 def receive(provider: str, site_id: int) -> Response:
     """Verify, store, acknowledge, apply one CRM delivery."""
     body = request.get_data(cache=True)
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"bodies are limited to {MAX_BODY_BYTES} bytes", "body")
     received_at = utcnow()
     settings = _configured_settings(provider, site_id)
     events = verified_events(provider, settings, body, received_at)
@@ -94,12 +95,16 @@ def verified_events(
     become :class:`SignatureInvalid` (with its reason) and :class:`ValidationError`."""
     try:
         _verify(provider, settings, body, received_at)
+        if provider != "salesforce":  # the others send JSON
+            check_json_depth(body)
         events = inbox.parse_delivery(provider, settings, body, received_at)
     except crm_errors.SignatureInvalid as error:
         raise _signature_error(provider, error) from None
     except crm_errors.PayloadInvalid as error:
         raise ValidationError(error.field, error.message) from None
+    # Nothing is acknowledged that could never apply: every value must fit its column.
     for event in events:
+        check_record(event)
         inbox.to_update(event, settings.crm_stage_maps)  # refuses a bad lead id before storing
     return events
 

@@ -8,20 +8,26 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from tracker import crossdomain
 from tracker.collect import http
-from tracker.collect.identify import parse_identify, stitch_and_score
+from tracker.collect.identify import parse_identify, store_identify
 from tracker.collect.parsing import decode_body, parse_batch, parse_visitor_id, require_text
 from tracker.collect.pixel import pixel_batch
 from tracker.collect.runtime import Collector
 from tracker.collect.service import SiteInfo, check_origin
 from tracker.collect.snippet import load_snippet
+from tracker.config import Settings
 from tracker.db import get_engine
 from tracker.devices import describe_user_agent
 from tracker.errors import LeadTrailError
-from tracker.metrics import count_rejection
+from tracker.guards import limit_body
+from tracker.metrics import count_rejection, count_stored
 from tracker.models.base import utcnow
 
 bp = Blueprint("collect", __name__)
 SNIPPET_MAX_AGE_S = 3600
+
+
+def _collector_limit(settings: Settings) -> int:
+    return settings.max_body_bytes
 
 
 def _collector() -> Collector:
@@ -65,6 +71,7 @@ def collect_preflight() -> Response:
 
 
 @bp.post("/collect")
+@limit_body(_collector_limit)
 def collect() -> tuple[Response, int]:
     collector = _collector()
     data = decode_body(request.get_data(cache=False), collector.max_body_bytes)
@@ -81,6 +88,7 @@ def collect() -> tuple[Response, int]:
 
 
 @bp.post("/identify")
+@limit_body(_collector_limit)
 def identify() -> tuple[Response, int]:
     collector = _collector()
     now = utcnow()
@@ -90,10 +98,12 @@ def identify() -> tuple[Response, int]:
     check_origin(site, request.origin)
     gpc = request.headers.get("Sec-GPC") == "1"
     user_agent = request.headers.get("User-Agent")
-    stored = collector.accept(parsed.batch, site, user_agent, request.remote_addr, gpc)
-    if stored and not describe_user_agent(user_agent).is_bot:
-        stitch_and_score(get_engine(), site, parsed, now)
-    return jsonify(stored=stored), 200
+    prepared = collector.prepare(parsed.batch, site, user_agent, request.remote_addr, gpc)
+    if prepared is None:
+        return jsonify(stored=0), 200
+    store_identify(get_engine(), prepared, parsed, now, collector.keep_bots)
+    count_stored(1, prepared.device.is_bot)
+    return jsonify(stored=1), 200
 
 
 def _site_request() -> tuple[dict[str, Any], SiteInfo]:
@@ -106,6 +116,7 @@ def _site_request() -> tuple[dict[str, Any], SiteInfo]:
 
 
 @bp.post("/xd/sign")
+@limit_body(_collector_limit)
 def sign_cross_domain() -> Response:
     data, site = _site_request()
     visitor_id = parse_visitor_id(data.get("vid"))
@@ -116,6 +127,7 @@ def sign_cross_domain() -> Response:
 
 
 @bp.post("/xd/adopt")
+@limit_body(_collector_limit)
 def adopt_cross_domain() -> Response:
     data, site = _site_request()
     secret = current_app.config["SECRET_KEY"]

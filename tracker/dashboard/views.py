@@ -38,6 +38,7 @@ from tracker.dashboard.context import PageContext, page_context
 from tracker.dashboard.filters import FILTER_KEYS, LEVELS, parse_filters
 from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
 from tracker.errors import LeadTrailError, NotFound, Unauthorized
+from tracker.guards import limit_body
 from tracker.leads.service import LeadFilter, get_lead, list_leads
 from tracker.models import User
 from tracker.models.base import utcnow
@@ -210,6 +211,7 @@ def revoke_key(key_id: str) -> BaseResponse:
 
 
 @bp.route("/setup/costs", methods=["GET", "POST"])
+@limit_body(MAX_UPLOAD_BYTES + 65_536)  # the file plus its multipart envelope
 def cost_upload() -> tuple[str, int]:
     ctx = _context()
     if request.method == "GET":
