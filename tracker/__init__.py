@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     No network, no migrations, no prompts: building an app has no side effects, so tests and
     every gunicorn worker can call it freely.
     """
-    from tracker import guards, ops
+    from tracker import guards, headers, ops
     from tracker.cli import register_commands
     from tracker.collect.runtime import Collector
     from tracker.collect.views import bp as collect_bp
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         JSON_SORT_KEYS=False,
     )
     guards.init_app(app)
+    headers.init_app(app)
     configure_logging(app, settings.log_level)
     install_hooks()  # writers' notes (tracker.changes) become refresh-queue rows on commit
     db.init_app(app, engine)

@@ -98,12 +98,27 @@ class PreparedBatch:
     received_at: dt.datetime
 
 
+def accepts_origin(site: SiteInfo, origin: str) -> bool:
+    """True when ``origin`` is one of the site's own or linked domains, or a subdomain.
+
+    ``Origin: null`` (a sandboxed frame, a ``file:`` page, some cross-site redirects) names no
+    site, so it is never accepted: its events are refused and it is never echoed back.
+    """
+    if origin == "null":
+        return False
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
+    domains = (*site.domains, *site.settings.linked_domains)
+    return bool(host) and matching_domain(domains, host or "") is not None
+
+
 def check_origin(site: SiteInfo, origin: str | None) -> None:
-    """The CORS rule: a browser's ``Origin`` must be one of the site's domains."""
+    """The CORS rule: a browser's ``Origin`` must be one of the site's own or linked domains."""
     if origin is None:
         return  # server-to-server senders have no Origin
-    host = urlsplit(origin).hostname if origin != "null" else None
-    if not host or not site.owns_host(host):
+    if not accepts_origin(site, origin):
         raise Forbidden("this write key does not accept events from that origin", "origin")
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from tracker import crossdomain
 from tracker.collect import http
@@ -24,6 +25,8 @@ from tracker.models.base import utcnow
 
 bp = Blueprint("collect", __name__)
 SNIPPET_MAX_AGE_S = 3600
+CORS_PATHS = frozenset({"/collect", "/identify", "/xd/sign", "/xd/adopt"})
+_WRITE_KEY_IN_BODY = re.compile(rb'"k"\s*:\s*"([A-Za-z0-9_.-]{1,64})"')
 
 
 def _collector_limit(settings: Settings) -> int:
@@ -56,10 +59,30 @@ def snippet() -> Response:
 @bp.after_request
 def add_cors_headers(response: Response) -> Response:
     # Errors carry CORS headers too, so the snippet can tell a refusal (drop) from a network
-    # failure (retry).
-    if request.path in {"/collect", "/identify", "/xd/sign", "/xd/adopt"}:
-        http.allow_origin(response, request.origin)
+    # failure (retry): the site comes from the handler or, when it failed before finding it,
+    # from the write key in the query or the body.
+    if request.path in CORS_PATHS:
+        http.allow_origin(response, request.origin, g.get("collect_site") or _named_site())
     return response
+
+
+def _named_site() -> SiteInfo | None:
+    found = _WRITE_KEY_IN_BODY.search(request.get_data())
+    key = request.args.get("k") or (found.group(1).decode() if found else None)
+    if not key:
+        return None
+    try:
+        return _collector().sites.by_write_key(key)
+    except LeadTrailError:
+        return None
+
+
+def _site_of(write_key: str) -> SiteInfo:
+    """The write key's site, whose ``Origin`` rule is checked (and remembered for CORS)."""
+    site = _collector().sites.by_write_key(write_key)
+    g.collect_site = site
+    check_origin(site, request.origin)
+    return site
 
 
 @bp.route("/collect", methods=["OPTIONS"])
@@ -74,10 +97,9 @@ def collect_preflight() -> Response:
 @limit_body(_collector_limit)
 def collect() -> tuple[Response, int]:
     collector = _collector()
-    data = decode_body(request.get_data(cache=False), collector.max_body_bytes)
+    data = decode_body(request.get_data(), collector.max_body_bytes)
     batch = parse_batch(data, utcnow(), request.args.get("k"))
-    site = collector.sites.by_write_key(batch.write_key)
-    check_origin(site, request.origin)
+    site = _site_of(batch.write_key)
     gpc = request.headers.get("Sec-GPC") == "1"
     user_agent = request.headers.get("User-Agent")
     stored = collector.accept(batch, site, user_agent, request.remote_addr, gpc)
@@ -92,10 +114,9 @@ def collect() -> tuple[Response, int]:
 def identify() -> tuple[Response, int]:
     collector = _collector()
     now = utcnow()
-    data = decode_body(request.get_data(cache=False), collector.max_body_bytes)
+    data = decode_body(request.get_data(), collector.max_body_bytes)
     parsed = parse_identify(data, now, request.args.get("k"))
-    site = collector.sites.by_write_key(parsed.batch.write_key)
-    check_origin(site, request.origin)
+    site = _site_of(parsed.batch.write_key)
     gpc = request.headers.get("Sec-GPC") == "1"
     user_agent = request.headers.get("User-Agent")
     prepared = collector.prepare(parsed.batch, site, user_agent, request.remote_addr, gpc)
@@ -109,9 +130,8 @@ def identify() -> tuple[Response, int]:
 def _site_request() -> tuple[dict[str, Any], SiteInfo]:
     """Body and site of a small snippet request keyed by ``k``, origin checked."""
     collector = _collector()
-    data = dict(decode_body(request.get_data(cache=False), collector.max_body_bytes))
-    site = collector.sites.by_write_key(require_text(data, "k"))
-    check_origin(site, request.origin)
+    data = dict(decode_body(request.get_data(), collector.max_body_bytes))
+    site = _site_of(require_text(data, "k"))
     return data, site
 
 
