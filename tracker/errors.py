@@ -65,6 +65,25 @@ class Conflict(LeadTrailError):
     code = "conflict"
 
 
+class TooManyAttempts(LeadTrailError):
+    """Sign-in refused before the password is checked: wait ``retry_after`` seconds."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: float, field: str = "password") -> None:
+        seconds = max(1, round(retry_after + 0.5))
+        super().__init__(f"too many failed sign-ins; try again in {seconds} s", field)
+        self.retry_after = seconds
+
+
+class ServiceUnavailable(LeadTrailError):
+    """A service this request needs (Redis for sign-in throttling) cannot be reached."""
+
+    status = 503
+    code = "unavailable"
+
+
 class SignatureInvalid(LeadTrailError):
     status = 401
     code = "signature_invalid"

@@ -1,0 +1,35 @@
+"""add users.session_generation
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-04 08:40:00.000000
+
+A dashboard session cookie carries the generation of its user at sign-in; signing out or
+changing the password increments it, so every earlier cookie stops working on the server
+side (a signed cookie cannot be recalled otherwise). Existing users start at 0, so the
+cookies they hold now stay valid until their next sign-out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("session_generation", sa.Integer(), nullable=False, server_default="0")
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("session_generation")
