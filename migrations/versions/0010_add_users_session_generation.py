@@ -6,8 +6,9 @@ Create Date: 2026-12-04 08:40:00.000000
 
 A dashboard session cookie carries the generation of its user at sign-in; signing out or
 changing the password increments it, so every earlier cookie stops working on the server
-side (a signed cookie cannot be recalled otherwise). Existing users start at 0, so the
-cookies they hold now stay valid until their next sign-out.
+side (a signed cookie cannot be recalled otherwise). Existing users start at 0; cookies
+issued before this revision carry no generation and are refused, so everyone signs in once
+more after the upgrade.
 """
 
 from __future__ import annotations
