@@ -206,3 +206,31 @@ def test_a_session_forged_with_the_old_default_key_opens_nothing(
     assert app.config["SECRET_KEY"] != "dev-insecure-change-me"
     assert forged.get("/dashboard/").status_code == 302
     assert without_generation.get("/dashboard/").status_code == 302
+
+
+def test_changing_the_password_in_the_dashboard_ends_the_other_sessions_only(
+    app: Flask, db_session: Session, site: CreatedSite
+) -> None:
+    make_user(db_session, "marketer@example.com", site.site.id)
+    browser = app.test_client()
+    log_in(browser, "marketer@example.com")
+    other_device = app.test_client()
+    log_in(other_device, "marketer@example.com")
+
+    def change(current: str, new: str) -> object:
+        token = csrf_from(browser, "/dashboard/account/password")
+        return browser.post("/dashboard/account/password",
+                            data={"current": current, "new": new, "csrf_token": token})
+
+    wrong_current = change("not my password", "a brand new passphrase")
+    too_common = change(PASSWORD, "1qaz2wsx3edc")
+    changed = change(PASSWORD, "a brand new passphrase")
+
+    assert wrong_current.status_code == 401  # type: ignore[attr-defined]
+    assert too_common.status_code == 400  # type: ignore[attr-defined]
+    assert "too common" in too_common.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert changed.status_code == 200  # type: ignore[attr-defined]
+    assert browser.get(f"/dashboard/?site={site.site.id}").status_code == 200
+    assert other_device.get(f"/dashboard/?site={site.site.id}").status_code == 302
+    assert log_in(other_device, "marketer@example.com", "a brand new passphrase"
+                  ).status_code == 302

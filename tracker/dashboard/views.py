@@ -40,12 +40,19 @@ from tracker.dashboard.auth import (
 from tracker.dashboard.context import PageContext, page_context
 from tracker.dashboard.filters import FILTER_KEYS, LEVELS, parse_filters
 from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
-from tracker.errors import LeadTrailError, NotFound, TooManyAttempts, Unauthorized
+from tracker.errors import (
+    LeadTrailError,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+    ValidationError,
+)
 from tracker.guards import limit_body
 from tracker.leads.service import LeadFilter, get_lead, list_leads
 from tracker.models import User
 from tracker.models.base import utcnow
 from tracker.reports.query import NONE_LABEL
+from tracker.users import set_password
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 STATIC = PROJECT_ROOT / "static"
@@ -129,6 +136,28 @@ def logout() -> BaseResponse:
     with write_session() as session:
         sign_out(session, session.get_one(User, current_user().id))
     return redirect(url_for("dashboard.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password() -> tuple[str, int]:
+    """Check the current password (throttled like a sign-in), set the new one, end every
+    other session of the user and keep this one."""
+    if request.method == "GET":
+        return render_template("dashboard/password.html", error=None, changed=False), 200
+    try:
+        with write_session() as session:
+            user = authenticate_throttled(
+                session, current_app.extensions["leadtrail.login_throttle"],
+                current_user().email, request.form.get("current", ""),
+                request.remote_addr, time.time(),
+            )
+            set_password(session, user, request.form.get("new", ""))
+            session.flush()
+            sign_in(user)
+    except (Unauthorized, TooManyAttempts, ValidationError) as error:
+        page = render_template("dashboard/password.html", error=error.message, changed=False)
+        return page, error.status
+    return render_template("dashboard/password.html", error=None, changed=True), 200
 
 
 @bp.get("/")
