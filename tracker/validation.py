@@ -22,7 +22,7 @@ from tracker.errors import ValidationError
 # surrogate (a JavaScript string cut inside an emoji): both fail in the database as a 500,
 # after earlier statements of the request may already have run.
 _UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
-# Deep enough for every body we accept (the deepest, a CRM webhook, nests 5 levels), shallow
+# Deep enough for every body we accept (the deepest, a CRM webhook, nests 4 levels), shallow
 # enough that no parser recurses anywhere near Python's recursion limit.
 MAX_JSON_DEPTH = 32
 # A string token (skipped: brackets inside strings do not nest) or one bracket.

@@ -67,7 +67,10 @@ def add_cors_headers(response: Response) -> Response:
 
 
 def _named_site() -> SiteInfo | None:
-    found = _WRITE_KEY_IN_BODY.search(request.get_data())
+    length = request.content_length
+    # Only a body the guard let through (an oversized one stays unread).
+    readable = length is not None and length <= _collector().max_body_bytes
+    found = _WRITE_KEY_IN_BODY.search(request.get_data()) if readable else None
     key = request.args.get("k") or (found.group(1).decode() if found else None)
     if not key:
         return None
