@@ -51,4 +51,4 @@ bench: install
 	$(BIN)/python bench/reports.py
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache leadtrail.db leadtrail.db-*
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache leadtrail.db leadtrail.db-* leadtrail.db.secret-key
