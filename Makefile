@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint unit chromium bench clean
+.PHONY: install run test lint unit chromium redis bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ install: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# Redis for the fleet-mode sign-in throttling tests (LEADTRAIL_TEST_REDIS_URL overrides).
+redis:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+
 run: install
 	$(BIN)/leadtrail db upgrade
 	$(BIN)/leadtrail sites demo
@@ -33,7 +38,7 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy tracker attribution crm_sync
 
-test: install chromium lint
+test: install chromium redis lint
 	mkdir -p build
 	$(BIN)/pytest -n 2 --junitxml=build/junit.xml $(PYTEST_ARGS)
 
@@ -46,4 +51,4 @@ bench: install
 	$(BIN)/python bench/reports.py
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache leadtrail.db leadtrail.db-*
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache leadtrail.db leadtrail.db-* leadtrail.db.secret-key

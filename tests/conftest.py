@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -24,6 +25,11 @@ from tracker import create_app, migrate
 from tracker.config import Settings, _as_database_url
 from tracker.db import make_engine
 from tracker.models import Base
+
+# Tests never assert on time: Hypothesis's per-example deadline (200 ms by default) is one,
+# and fails at random on a loaded machine. Tests that set their own settings keep them.
+hypothesis_settings.register_profile("leadtrail", deadline=None)
+hypothesis_settings.load_profile("leadtrail")
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DIALECTS = ("sqlite", "postgresql")

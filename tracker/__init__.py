@@ -20,7 +20,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     No network, no migrations, no prompts: building an app has no side effects, so tests and
     every gunicorn worker can call it freely.
     """
-    from tracker import ops
+    from tracker import guards, headers, ops
+    from tracker.auth import SessionCookies
     from tracker.cli import register_commands
     from tracker.collect.runtime import Collector
     from tracker.collect.views import bp as collect_bp
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from tracker.logging import configure_logging
     from tracker.openapi import bp as openapi_bp
     from tracker.reports.views import bp as reports_bp
+    from tracker.secret_key import app_secret_key
+    from tracker.throttle import build_throttle
     from tracker.webhooks import api_bp as crm_api_bp
     from tracker.webhooks import bp as webhooks_bp
     from tracker.worker.queue import install_hooks
@@ -39,10 +42,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = Flask(__name__, static_folder=None)
     app.config.update(
         LEADTRAIL_SETTINGS=settings,
-        SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=max(settings.max_body_bytes, 1_048_576),
+        SECRET_KEY=app_secret_key(settings),
+        # Lax keeps the session cookie off cross-site POSTs (a second line behind the CSRF
+        # token); Secure is set per request when it came over https (SessionCookies).
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
         JSON_SORT_KEYS=False,
     )
+    app.session_interface = SessionCookies()
+    app.extensions["leadtrail.login_throttle"] = build_throttle(settings.redis_url)
+    guards.init_app(app)
+    headers.init_app(app)
     configure_logging(app, settings.log_level)
     install_hooks()  # writers' notes (tracker.changes) become refresh-queue rows on commit
     db.init_app(app, engine)

@@ -3,12 +3,14 @@ lt_sk_…``), or the dashboard user signed in by Flask's session cookie."""
 
 from __future__ import annotations
 
-from flask import request, session
+from flask import Flask, request, session
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.db import get_engine
 from tracker.errors import Unauthorized
-from tracker.models import Site
+from tracker.models import Site, User
 from tracker.sites import authenticate_api_key
 
 
@@ -28,6 +30,20 @@ def site_from_api_key() -> Site:
 
 
 def signed_in_user_id() -> int | None:
-    """The dashboard user id in Flask's signed session cookie, if any."""
-    value = session.get("user_id")
-    return value if isinstance(value, int) else None
+    """The dashboard user id in Flask's signed session cookie, if the cookie is still of the
+    user's current session generation (signing out or a new password recalls older ones)."""
+    user_id, generation = session.get("user_id"), session.get("generation")
+    if not isinstance(user_id, int) or not isinstance(generation, int):
+        return None
+    with Session(get_engine()) as db:
+        current = db.scalar(select(User.session_generation).where(User.id == user_id))
+    return user_id if current == generation else None
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with ``Secure`` whenever the request came over https
+    (also through a trusted proxy: ``request.is_secure`` reads ProxyFix's scheme), so one
+    deployment serves plain http on loopback and https behind its proxy."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure) or super().get_cookie_secure(app)

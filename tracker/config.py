@@ -70,6 +70,20 @@ def _as_text(raw: str) -> str:
     return raw.strip()
 
 
+# Published defaults (ours before issue 11, Flask's docs): a session signed with one is forgeable.
+KNOWN_SECRET_KEYS = frozenset({"dev-insecure-change-me", "dev", "secret", "changeme"})
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _as_secret_key(raw: str) -> str:
+    key = raw.strip()
+    if key in KNOWN_SECRET_KEYS:
+        raise ValueError("a published default key; generate one with secrets.token_urlsafe(48)")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(f"expected at least {MIN_SECRET_KEY_LENGTH} random characters")
+    return key
+
+
 def _as_log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -89,7 +103,8 @@ class Settings:
     """
 
     database_url: str = _env("LEADTRAIL_DATABASE_URL", _as_database_url, DEFAULT_DATABASE_URL)
-    secret_key: str = _env("LEADTRAIL_SECRET_KEY", _as_text, "dev-insecure-change-me")
+    # Empty: generated and kept beside an SQLite database (tracker/secret_key.py).
+    secret_key: str = _env("LEADTRAIL_SECRET_KEY", _as_secret_key, "")
     host: str = _env("LEADTRAIL_HOST", _as_text, "127.0.0.1")
     port: int = _env("LEADTRAIL_PORT", _as_int(1, 65535), 8000)
     workers: int = _env("LEADTRAIL_WORKERS", _as_int(1, 64), 2)
@@ -102,6 +117,8 @@ class Settings:
     switch_interval_ms: float = _env("LEADTRAIL_SWITCH_INTERVAL_MS", _as_float(0.1, 100.0), 0.5)
     # Behind a reverse proxy the client address comes from X-Forwarded-For; trust this many hops.
     trusted_proxies: int = _env("LEADTRAIL_TRUSTED_PROXIES", _as_int(0, 10), 0)
+    # Redis shared by a fleet for sign-in throttling; empty: counts kept in each process.
+    redis_url: str = _env("LEADTRAIL_REDIS_URL", _as_text, "")
     # Bodies larger than this are refused before parsing (bytes).
     max_body_bytes: int = _env("LEADTRAIL_MAX_BODY_BYTES", _as_int(1024, 10_485_760), 65_536)
     # Set the visitor cookie from the server when the collector runs on the site's own domain.

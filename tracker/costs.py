@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from tracker.db import dialect_insert
 from tracker.errors import ValidationError
 from tracker.models import Cost, ExchangeRate
+from tracker.validation import check_text, parse_date
 
 COLUMNS = (
     "date",
@@ -40,6 +41,10 @@ MAX_ROWS = 100_000
 MAX_ERRORS = 50
 _TEXT_LIMIT = {"channel": 40, "source": 200, "medium": 200, "campaign": 200, "keyword": 200}
 _CENTS = decimal.Decimal("0.0001")
+# Money columns are Numeric(16, 4) and rates Numeric(18, 8): larger numbers fail in the
+# database (PostgreSQL) or come back changed (SQLite), so they are refused as input.
+MAX_ABS_NUMBER = decimal.Decimal(10) ** 12
+MAX_RATE = decimal.Decimal(10) ** 10
 
 
 class CostImportError(ValidationError):
@@ -69,13 +74,17 @@ class CostRow:
         return (self.day, self.channel, self.source, self.medium, self.campaign, self.keyword)
 
 
-def _decimal(raw: str, low: decimal.Decimal | None = None) -> decimal.Decimal:
+def _decimal(
+    raw: str, low: decimal.Decimal | None = None, high: decimal.Decimal = MAX_ABS_NUMBER
+) -> decimal.Decimal:
     try:
         value = decimal.Decimal(raw.replace(",", "").strip())
     except decimal.InvalidOperation:
         raise ValueError("expected a number such as 1234.56") from None
     if not value.is_finite() or (low is not None and value <= low):
         raise ValueError("expected a positive number" if low is not None else "expected a number")
+    if abs(value) >= high:
+        raise ValueError(f"expected a number below {high:,}")
     return value
 
 
@@ -92,10 +101,15 @@ def _row(
     def problem(column: str, message: str) -> None:
         problems.append((f"{where}.{column}", message))
 
+    for column, value in values.items():
+        try:
+            check_text(value, column)
+        except ValidationError as error:
+            problem(column, error.message)
     try:
-        day = dt.date.fromisoformat(values["date"])
-    except ValueError:
-        problem("date", "expected a date as YYYY-MM-DD")
+        day = parse_date(values["date"], "date")
+    except ValidationError as error:
+        problem("date", error.message)
     if not values["channel"] and not values["source"]:
         problem("channel", "give a channel (e.g. Paid Search) or at least a source")
     for column, limit in _TEXT_LIMIT.items():
@@ -111,7 +125,7 @@ def _row(
     rate = None
     if values["exchange_rate"]:
         try:
-            rate = _decimal(values["exchange_rate"], low=decimal.Decimal(0))
+            rate = _decimal(values["exchange_rate"], low=decimal.Decimal(0), high=MAX_RATE)
         except ValueError as exc:
             problem("exchange_rate", str(exc))
     if len(problems) > found_before:
@@ -156,11 +170,13 @@ def parse_cost_rows(rows: Iterable[Mapping[str, Any]], site_currency: str) -> li
 def parse_cost_csv(text: str, site_currency: str) -> list[CostRow]:
     """Rows of a CSV with a header line; column names are case-insensitive. Row numbers in
     errors count data rows from 1 (the header is row 0)."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
-        header = [name.strip().lower() for name in next(reader)]
-    except StopIteration:
-        raise CostImportError([("rows", "empty file")]) from None
+        lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as error:  # a cell over the csv module's field size limit
+        raise CostImportError([("file", f"not a readable CSV file: {error}")]) from None
+    if not lines:
+        raise CostImportError([("rows", "empty file")])
+    header = [name.strip().lower() for name in lines[0]]
     for index, name in enumerate(header):
         if name not in COLUMNS:
             raise CostImportError(
@@ -170,7 +186,7 @@ def parse_cost_csv(text: str, site_currency: str) -> list[CostRow]:
         if required not in header:
             raise CostImportError([(f"header.{required}", "required column missing")])
     return parse_cost_rows(
-        (dict(zip(header, line, strict=False)) for line in reader if any(line)), site_currency
+        (dict(zip(header, line, strict=False)) for line in lines[1:] if any(line)), site_currency
     )
 
 
@@ -256,6 +272,10 @@ def import_costs(
             entry["currency"], entry["amount"] = site_currency, entry["amount_site"]
         entry["amount"] += row.amount if entry["currency"] == row.currency else converted
         entry["amount_site"] += converted
+        if max(abs(entry["amount"]), abs(entry["amount_site"])) >= MAX_ABS_NUMBER:
+            problems.append(
+                (f"rows.{number}.amount", f"the day's total reaches {MAX_ABS_NUMBER:,}")
+            )
     if problems:
         raise CostImportError(problems[:MAX_ERRORS])
     values = list(merged.values())
@@ -283,12 +303,9 @@ def set_exchange_rate(session: Session, site_id: int, data: Mapping[str, Any]) -
     currency = str(data.get("currency") or "").upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ValidationError("currency", "expected a three-letter currency code such as EUR")
+    valid_from = parse_date(str(data.get("valid_from")), "valid_from")
     try:
-        valid_from = dt.date.fromisoformat(str(data.get("valid_from")))
-    except ValueError:
-        raise ValidationError("valid_from", "expected a date as YYYY-MM-DD") from None
-    try:
-        rate = _decimal(str(data.get("rate")), low=decimal.Decimal(0))
+        rate = _decimal(str(data.get("rate")), low=decimal.Decimal(0), high=MAX_RATE)
     except ValueError as exc:
         raise ValidationError("rate", str(exc)) from None
     record = session.get(ExchangeRate, (site_id, currency, valid_from))

@@ -10,21 +10,22 @@ from tracker import costs
 from tracker.auth import site_from_api_key
 from tracker.db import get_session, write_session
 from tracker.errors import ValidationError
+from tracker.guards import limit_body
 from tracker.models.base import utcnow
 from tracker.sites import site_settings
+from tracker.validation import load_json, load_json_object, parse_date
 
 bp = Blueprint("costs", __name__, url_prefix="/api/v1")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
 def _rows_from_request(currency: str) -> list[costs.CostRow]:
-    if request.content_length and request.content_length > MAX_UPLOAD_BYTES:
-        raise ValidationError("body", f"larger than {MAX_UPLOAD_BYTES} bytes")
     if request.mimetype in {"text/csv", "text/plain"}:
         return costs.parse_cost_csv(request.get_data(as_text=True), currency)
     if "file" in request.files:
         return costs.parse_cost_csv(request.files["file"].read().decode("utf-8-sig"), currency)
-    data = request.get_json(silent=True)
+    body = request.get_data()
+    data = load_json(body, check_values=False) if body else None
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
         raise ValidationError(
             "rows", "send text/csv, a multipart 'file', or JSON {\"rows\": [...]}"
@@ -36,15 +37,11 @@ def _rows_from_request(currency: str) -> list[costs.CostRow]:
 
 def _day(name: str) -> dt.date | None:
     raw = request.args.get(name)
-    if raw is None:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(name, "expected a date as YYYY-MM-DD") from None
+    return None if raw is None else parse_date(raw, name)
 
 
 @bp.post("/costs")
+@limit_body(MAX_UPLOAD_BYTES)
 def import_costs() -> tuple[Response, int]:
     site = site_from_api_key()
     currency = site_settings(site).currency
@@ -81,9 +78,7 @@ def list_costs() -> Response:
 @bp.post("/exchange-rates")
 def set_rate() -> tuple[Response, int]:
     site = site_from_api_key()
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError("body", "expected a JSON object")
+    data = load_json_object(request.get_data())
     with write_session() as session:
         rate = costs.set_exchange_rate(session, site.id, data)
         body = {

@@ -3,14 +3,19 @@ with the snippet embedded, to watch visits become sessions."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, send_from_directory
 from sqlalchemy import func, select
 
-from tracker.db import get_session
+from tracker.db import PROJECT_ROOT, get_session
 from tracker.models import Event, Site, VisitSession
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 PAGES = {"": "Home", "pricing": "Pricing", "features": "Features", "contact": "Contact"}
+
+
+@bp.get("/assets/demo.css")
+def stylesheet() -> Response:
+    return send_from_directory(PROJECT_ROOT / "static" / "demo", "demo.css", max_age=3600)
 
 
 @bp.get("/", defaults={"page": ""})

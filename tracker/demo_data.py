@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tracker.collect.directory import site_info
-from tracker.collect.identify import parse_identify, stitch_and_score
+from tracker.collect.identify import parse_identify, store_identify
 from tracker.collect.parsing import parse_batch
 from tracker.collect.service import PreparedBatch, SiteInfo, prepare_batch, store_group
 from tracker.costs import import_costs, parse_cost_rows
@@ -258,9 +258,7 @@ def _identify(
     received = at + dt.timedelta(seconds=1)
     request = parse_identify(body, received, None)
     prepared = prepare_batch(request.batch, site, describe_user_agent(DESKTOP_UA), None)
-    leads = store_group(engine, [prepared])
-    rescore_active_leads(engine, [prepared], leads)
-    stitch_and_score(engine, site, request, received)
+    store_identify(engine, prepared, request, received)
 
 
 def _deal_events(

@@ -11,7 +11,7 @@ import uuid
 from enum import Enum
 
 from flask import Flask, Response, g, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from tracker.metrics import count_rejection
 
@@ -65,6 +65,25 @@ class Conflict(LeadTrailError):
     code = "conflict"
 
 
+class TooManyAttempts(LeadTrailError):
+    """Sign-in refused before the password is checked: wait ``retry_after`` seconds."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: float, field: str = "password") -> None:
+        seconds = max(1, round(retry_after + 0.5))
+        super().__init__(f"too many failed sign-ins; try again in {seconds} s", field)
+        self.retry_after = seconds
+
+
+class ServiceUnavailable(LeadTrailError):
+    """A service this request needs (Redis for sign-in throttling) cannot be reached."""
+
+    status = 503
+    code = "unavailable"
+
+
 class SignatureInvalid(LeadTrailError):
     status = 401
     code = "signature_invalid"
@@ -97,9 +116,17 @@ def _render(error: LeadTrailError) -> tuple[Response, int]:
     return jsonify(body), error.status
 
 
-def _render_http(error: HTTPException) -> tuple[Response, int]:
+def _render_http(error: HTTPException) -> Response:
+    if isinstance(error, RequestEntityTooLarge):  # Werkzeug's own backstop on Content-Length
+        response, status = _render(PayloadTooLarge("the body is too large", "body"))
+        response.status_code = status
+        return response
     code = (error.name or "error").lower().replace(" ", "_")
-    return jsonify(error_body(code, error.description or error.name)), error.code or 500
+    response = jsonify(error_body(code, error.description or error.name))
+    response.status_code = error.code or 500
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)  # RFC 9110 §15.5.6
+    return response
 
 
 def _render_unexpected(error: Exception) -> tuple[Response, int]:

@@ -28,6 +28,8 @@ from tracker.models.base import utcnow
 WRITE_KEY_PREFIX = "wk_"
 SECRET_KEY_PREFIX = "lt_sk_"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+|\d{1,3}(\.\d{1,3}){3})$")
+# A site id of at most 18 digits: always within BIGINT, so never a database error.
+_SITE_ID = re.compile(r"^[1-9][0-9]{0,17}$")
 _KEY_ID = re.compile(r"^[a-z0-9]{8,32}$")
 # PBKDF2 with a per-key salt: API keys are long random strings, so a modest iteration count
 # suffices and keeps key checks cheap on every API request.
@@ -588,7 +590,7 @@ def authenticate_api_key(session: Session, plain: str, now: dt.datetime | None =
     if not plain.startswith(SECRET_KEY_PREFIX):
         raise Unauthorized("expected a secret API key (lt_sk_…)", "authorization")
     parts = plain.removeprefix(SECRET_KEY_PREFIX).split("_", 2)
-    if len(parts) != 3 or not parts[0].isdigit() or not _KEY_ID.match(parts[1]):
+    if len(parts) != 3 or not _SITE_ID.match(parts[0]) or not _KEY_ID.match(parts[1]):
         raise Unauthorized("malformed API key", "authorization")
     site_id, key_id, secret = int(parts[0]), parts[1], parts[2]
     key = session.get(ApiKey, (site_id, key_id))

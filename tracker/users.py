@@ -2,7 +2,7 @@
 may open (the sites granted to them, or every site for an admin).
 
 Passwords are hashed with werkzeug's salted scrypt; only the hash is stored and the plain
-password is never logged nor echoed.
+password is never logged nor echoed. New passwords follow :mod:`tracker.passwords`.
 """
 
 from __future__ import annotations
@@ -18,20 +18,10 @@ from tracker.errors import Forbidden, NotFound, Unauthorized, ValidationError
 from tracker.identity import normalise_email
 from tracker.models import Site, User, UserSite
 from tracker.models.base import utcnow
+from tracker.passwords import check_new_password
 
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 200
 # Checked when the email is unknown, so a login takes as long whether or not the user exists.
 _DUMMY_HASH = generate_password_hash("never a real password")
-
-
-def check_password(raw: object, field: str = "password") -> str:
-    if not isinstance(raw, str) or not MIN_PASSWORD_LENGTH <= len(raw) <= MAX_PASSWORD_LENGTH:
-        raise ValidationError(
-            field,
-            f"expected a password of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
-        )
-    return raw
 
 
 def create_user(
@@ -44,13 +34,14 @@ def create_user(
     now: dt.datetime | None = None,
 ) -> User:
     """Add a user granted ``site_ids``. Raises :class:`ValidationError` for a bad email,
-    a short password, an existing email or an unknown site."""
+    a password the rule of :mod:`tracker.passwords` refuses, an existing email or an unknown
+    site."""
     address = normalise_email(email)
     if session.scalars(select(User.id).where(User.email == address)).first() is not None:
         raise ValidationError("email", "a user with this email exists")
     user = User(
         email=address,
-        password_hash=generate_password_hash(check_password(password)),
+        password_hash=generate_password_hash(check_new_password(password, address)),
         is_admin=is_admin,
         created_at=now or utcnow(),
     )
@@ -59,6 +50,18 @@ def create_user(
     for site_id in dict.fromkeys(site_ids):
         grant_site(session, user, site_id)
     return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Replace ``user``'s password and sign them out everywhere (every session cookie issued
+    before carries the old generation)."""
+    user.password_hash = generate_password_hash(check_new_password(password, user.email))
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """Recall every session cookie of ``user`` (see ``User.session_generation``)."""
+    user.session_generation += 1
 
 
 def grant_site(session: Session, user: User, site_id: int) -> None:

@@ -24,10 +24,12 @@ from crm_sync.values import MAX_BODY_BYTES
 from tracker import inbox
 from tracker.auth import site_from_api_key
 from tracker.db import get_engine, get_session, write_session
-from tracker.errors import NotFound, PayloadTooLarge, SignatureInvalid, ValidationError
+from tracker.errors import NotFound, SignatureInvalid, ValidationError
+from tracker.guards import limit_body
 from tracker.models import CrmEvent, Site
 from tracker.models.base import utcnow
 from tracker.sites import SiteSettings, site_settings
+from tracker.validation import check_json_depth, check_record
 
 bp = Blueprint("webhooks", __name__)
 api_bp = Blueprint("crm", __name__, url_prefix="/api/v1/crm")
@@ -50,11 +52,10 @@ MAX_LISTED = 500
 
 
 @bp.post("/webhooks/<provider>/<int:site_id>")
+@limit_body(MAX_BODY_BYTES)
 def receive(provider: str, site_id: int) -> Response:
     """Verify, store, acknowledge, apply one CRM delivery."""
     body = request.get_data(cache=True)
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"bodies are limited to {MAX_BODY_BYTES} bytes", "body")
     received_at = utcnow()
     settings = _configured_settings(provider, site_id)
     events = verified_events(provider, settings, body, received_at)
@@ -94,6 +95,8 @@ def verified_events(
     become :class:`SignatureInvalid` (with its reason) and :class:`ValidationError`."""
     try:
         _verify(provider, settings, body, received_at)
+        if provider != "salesforce":  # the others send JSON
+            check_json_depth(body)
         events = inbox.parse_delivery(provider, settings, body, received_at)
         contacts = inbox.parse_contacts(provider, body, received_at)
     except crm_errors.SignatureInvalid as error:
@@ -101,8 +104,10 @@ def verified_events(
     except crm_errors.PayloadInvalid as error:
         raise ValidationError(error.field, error.message) from None
     # Everything the apply will read is read now: a delivery is acknowledged only if it can
-    # apply (a bad lead id, like a NUL, is refused before anything is stored).
+    # apply (every value fits its column; a bad lead id, like a NUL, is refused before
+    # anything is stored).
     for event in events:
+        check_record(event)
         inbox.to_update(event, settings.crm_stage_maps)
     for contact in contacts:
         inbox.to_contact_update(contact)

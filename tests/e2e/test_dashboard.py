@@ -148,7 +148,7 @@ def test_sign_in_switch_model_and_drill_into_a_campaign(
     seeded: Seeded, new_tab: Callable[..., Tab]
 ) -> None:
     tab = new_tab(viewport={"width": 1280, "height": 900})
-    tab.page.goto(seeded.url("/dashboard/login"))
+    login = tab.page.goto(seeded.url("/dashboard/login"))
     _shoot(tab, "login")
     _log_in(tab, seeded)
     tab.page.select_option("#f-model", "first_touch")
@@ -174,6 +174,9 @@ def test_sign_in_switch_model_and_drill_into_a_campaign(
     assert "campaign=spring" in tab.page.url and "model=last_touch" in tab.page.url
     assert tab.page.evaluate("document.querySelectorAll('canvas[data-chart]').length") == 4
     assert tab.page.evaluate("Object.keys(Chart.instances).length") == 4
+    # ...all drawn under the strict CSP (a violation would be a console error, failing new_tab)
+    assert login is not None
+    assert "script-src 'self'" in login.headers["content-security-policy"]
 
 
 def test_lead_journey_and_a_narrow_screen(seeded: Seeded, new_tab: Callable[..., Tab]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from tests.conftest import DIALECTS, drop_postgres_database, fresh_database_url, worker_name
 from tracker import migrate
@@ -61,3 +61,26 @@ def test_every_primary_and_unique_key_starts_with_site_id() -> None:
             columns = getattr(constraint, "columns", None)
             if constraint.__class__.__name__ == "UniqueConstraint" and columns is not None:
                 assert columns.keys()[0] == "site_id", (table.name, constraint.name)
+
+
+def test_session_generation_keeps_existing_users_up_and_down(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        migrate.upgrade(engine, "0011")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (email, password_hash, is_admin, created_at) "
+                "VALUES ('ada@example.com', 'x', false, CURRENT_TIMESTAMP)"))
+        migrate.upgrade(engine, "0012")
+        with engine.connect() as conn:
+            at_0012 = conn.execute(text("SELECT email, session_generation FROM users")).all()
+        migrate.downgrade(engine, "0011")
+        columns = {c["name"] for c in inspect(engine).get_columns("users")}
+        with engine.connect() as conn:
+            at_0011 = conn.execute(text("SELECT email FROM users")).all()
+    finally:
+        engine.dispose()
+
+    assert [tuple(row) for row in at_0012] == [("ada@example.com", 0)]
+    assert "session_generation" not in columns
+    assert [tuple(row) for row in at_0011] == [("ada@example.com",)]

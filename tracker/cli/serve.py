@@ -13,9 +13,10 @@ from flask import current_app
 from gunicorn.app.base import BaseApplication
 
 from tracker import create_app, migrate
-from tracker.config import Settings
+from tracker.config import ConfigError, Settings
 from tracker.db import get_engine
 from tracker.metrics import MULTIPROC_VARIABLE, process_exited, use_multiprocess_dir
+from tracker.secret_key import serving_secret_key
 from tracker.worker.runner import start_thread
 
 
@@ -82,6 +83,11 @@ def serve_command(
         migrate.upgrade(engine)
         click.echo(f"migrated the SQLite database to {migrate.current_revision(engine)}")
     engine.dispose()  # no connection may cross the fork into the workers
+    try:
+        # Resolved once here, before the fork, so every worker signs with the same key.
+        settings = dataclasses.replace(settings, secret_key=serving_secret_key(settings))
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     if not os.environ.get(MULTIPROC_VARIABLE):
         # Each worker process writes its counters here; a scrape of any of them sums all.
         use_multiprocess_dir(tempfile.mkdtemp(prefix="leadtrail-metrics-"))

@@ -1,4 +1,4 @@
-"""``leadtrail users create|list``: dashboard logins."""
+"""``leadtrail users create|password|list``: dashboard logins."""
 
 from __future__ import annotations
 
@@ -31,6 +31,25 @@ def create(email: str, admin: bool, site_ids: tuple[int, ...], password: str) ->
         address = user.email
     scope = "all sites" if admin else f"sites {', '.join(map(str, site_ids)) or '(none yet)'}"
     click.echo(f"user {address} created ({scope})")
+
+
+@users_group.command("password")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for when not given.",
+)
+def change_password(email: str, password: str) -> None:
+    """Set a user's password; every session they have open ends."""
+    with in_transaction() as session:
+        user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        users.set_password(session, user, password)
+    click.echo(f"password of {email.strip().lower()} changed; their sessions ended")
 
 
 @users_group.command("list")

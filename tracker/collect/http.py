@@ -8,20 +8,23 @@ import ipaddress
 
 from flask import Request, Response
 
-from tracker.collect.service import SiteInfo, matching_domain
+from tracker.collect.service import SiteInfo, accepts_origin, matching_domain
 
 VISITOR_COOKIE = "_lt_vid"
 VISITOR_COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
-def allow_origin(response: Response, origin: str | None) -> Response:
-    if origin:
+def allow_origin(response: Response, origin: str | None, site: SiteInfo | None) -> Response:
+    """CORS headers echoing ``origin`` only when it is one of ``site``'s own or linked
+    domains: credentials (the ``_lt_vid`` cookie) are never shared with another origin, with
+    ``null``, or when the site is unknown."""
+    if origin and site is not None and accepts_origin(site, origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
-        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-        response.headers["Access-Control-Max-Age"] = "86400"
+    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "86400"
     response.vary.add("Origin")
     return response
 

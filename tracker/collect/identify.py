@@ -1,7 +1,7 @@
 """``POST /identify``: a form submit or ``leadtrail('identify', …)`` turns the visitor into a
 lead. The event goes through the collector like any other (sessionized, deduplicated), then
-the visitor is stitched to the lead and the lead rescored, in one more transaction; the answer
-comes after both, and a retry with the same event id changes nothing."""
+the visitor is stitched to the lead and the lead rescored, all in one transaction; the answer
+comes after it, and a retry with the same event id changes nothing."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tracker.collect.parsing import Batch, parse_batch
-from tracker.collect.service import SiteInfo
+from tracker.collect.service import PreparedBatch, store_batches
 from tracker.db import write_engine
 from tracker.errors import ValidationError
 from tracker.identity import Identity, parse_identity, stitch_visitor_to_lead
 from tracker.models import Lead
 from tracker.score_rules import rules_from_settings
-from tracker.scoring import rescore_lead
+from tracker.scoring import rescore_active_leads, rescore_lead
 
 _IDENTITY_KEYS = ("email", "name", "phone", "company")
 _FORM_KEYS = frozenset({"id", "name", "action"})
@@ -76,12 +76,22 @@ def parse_identify(
     return IdentifyRequest(batch=parse_batch(body, now, query_key), identity=identity)
 
 
-def stitch_and_score(
-    engine: Engine, site: SiteInfo, request: IdentifyRequest, now: dt.datetime
+def store_identify(
+    engine: Engine,
+    prepared: PreparedBatch,
+    request: IdentifyRequest,
+    now: dt.datetime,
+    keep_bots: bool = False,
 ) -> None:
-    """Link the visitor to the lead and rescore it, in one transaction."""
+    """Store the event, link the visitor to the lead and rescore it, in one transaction: a
+    request that fails anywhere leaves nothing behind (no event without its lead), and a
+    retry with the same event id changes nothing."""
+    site = prepared.site
     event = request.batch.events[0]
     with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+        active = store_batches(session.connection(), [prepared], keep_bots)
+        if prepared.device.is_bot:
+            return
         stitched = stitch_visitor_to_lead(
             session,
             site.id,
@@ -92,7 +102,10 @@ def stitch_and_score(
         )
         rules = rules_from_settings(site.settings.score_rules)
         rescore_lead(session, stitched.lead, rules, site.settings.mql_threshold, now)
+        # Leads whose sessions this identify took (a late one, or a shared computer).
         for previous_id in stitched.previous_lead_ids:
             previous = session.get(Lead, (site.id, previous_id))
             if previous is not None:
                 rescore_lead(session, previous, rules, site.settings.mql_threshold, now)
+    # The visitor's earlier lead (a shared computer) lost or kept touches: rescore it too.
+    rescore_active_leads(engine, [prepared], active)

@@ -16,6 +16,13 @@ from typing import Any
 
 from tracker.channels import CLICK_ID_PARAMS, UTM_PARAMS
 from tracker.errors import PayloadTooLarge, ValidationError
+from tracker.validation import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    check_json_values,
+    check_text,
+    load_json_object,
+)
 
 MAX_BODY_BYTES = 65_536
 MAX_EVENTS = 100
@@ -34,6 +41,8 @@ MAX_EVENT_AGE = dt.timedelta(days=30)
 MAX_CLOCK_AHEAD = dt.timedelta(minutes=10)
 
 EVENT_TYPES = frozenset({"pageview", "custom", "form_submit", "identify"})
+_EARLIEST_MS = 0
+_LATEST_MS = int(dt.datetime.combine(LATEST_DATE, dt.time.max, dt.UTC).timestamp() * 1000)
 _ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _LANGUAGE = re.compile(r"^[A-Za-z0-9-]{1,35}$")
 _BATCH_KEYS = frozenset({"k", "vid", "sent_at", "consent", "events"})
@@ -81,18 +90,11 @@ class Batch:
 
 
 def decode_body(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Mapping[str, Any]:
-    """JSON object from a raw body (text/plain from sendBeacon is JSON too)."""
+    """JSON object from a raw body (text/plain from sendBeacon is JSON too), under the shared
+    rules of :mod:`tracker.validation` (depth, storable text, finite numbers)."""
     if len(body) > max_bytes:
         raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {max_bytes}", "body")
-    if not body:
-        raise ValidationError("body", "empty body; expected a JSON object")
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise ValidationError("body", "not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ValidationError("body", "expected a JSON object")
-    return data
+    return load_json_object(body)
 
 
 def _unknown_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
@@ -110,7 +112,7 @@ def _string(value: Any, field_name: str, max_length: int, required: bool = False
         raise ValidationError(field_name, "expected a string")
     if len(value) > max_length:
         raise ValidationError(field_name, f"longer than {max_length} characters")
-    return value
+    return check_text(value, field_name)  # the pixel's query strings come here undecoded
 
 
 def _identifier(value: Any, field_name: str) -> str:
@@ -141,8 +143,12 @@ def _url(value: Any, field_name: str, required: bool = False) -> str | None:
 def _millis(value: Any, field_name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(field_name, "expected Unix time in milliseconds")
-    if not 0 < value < 10**14:
-        raise ValidationError(field_name, "expected Unix time in milliseconds")
+    # Inside the shared date window, so adding a clock skew can never overflow a datetime.
+    if not _EARLIEST_MS < value < _LATEST_MS:
+        raise ValidationError(
+            field_name,
+            f"expected Unix time in milliseconds from {EARLIEST_DATE} to {LATEST_DATE}",
+        )
     return int(value)
 
 
@@ -166,6 +172,7 @@ def _props(value: Any, field_name: str) -> Mapping[str, Any]:
             raise ValidationError(f"{field_name}.{key[:20]}", "property name too long")
         if item is not None and not isinstance(item, str | int | float | bool):
             raise ValidationError(f"{field_name}.{key}", "expected a string, number or boolean")
+    check_json_values(value, field_name)
     if len(json.dumps(value)) > MAX_PROPS_BYTES:
         raise ValidationError(field_name, f"larger than {MAX_PROPS_BYTES} bytes")
     return dict(value)
@@ -225,6 +232,8 @@ def _event(data: Any, index: int, now: dt.datetime, skew: dt.timedelta) -> Incom
     title = data.get("title")
     if title is not None and not isinstance(title, str):
         raise ValidationError(f"{where}.title", "expected a string")
+    if title:
+        check_text(title, f"{where}.title")
     return IncomingEvent(
         id=_identifier(data.get("id"), f"{where}.id"),
         type=event_type,

@@ -30,6 +30,7 @@ class Collector:
     committer: GroupCommitter[PreparedBatch, dict[int, list[uuid.UUID]]]
     max_body_bytes: int
     server_cookie: bool
+    keep_bots: bool = False
 
     @classmethod
     def build(cls, engine: Engine, settings: Settings) -> Collector:
@@ -43,6 +44,7 @@ class Collector:
             ),
             max_body_bytes=settings.max_body_bytes,
             server_cookie=settings.server_cookie,
+            keep_bots=keep_bots,
         )
 
     def accept(
@@ -53,11 +55,19 @@ class Collector:
         A browser sending Global Privacy Control to a site that honours it is not tracked:
         nothing is stored and 0 is answered.
         """
+        prepared = self.prepare(batch, site, user_agent, client_ip, gpc)
+        if prepared is None:
+            return 0
+        self.committer.submit(prepared)
+        count_stored(len(batch.events), prepared.device.is_bot)
+        return len(batch.events)
+
+    def prepare(
+        self, batch: Batch, site: SiteInfo, user_agent: str | None, client_ip: str | None, gpc: bool
+    ) -> PreparedBatch | None:
+        """``batch`` ready to store, or None when the browser must not be tracked (GPC)."""
         check_consent(site, batch)
         if gpc and site.settings.honor_gpc:
             count_rejection_reason(RejectionReason.GPC)
-            return 0
-        device = describe_user_agent(user_agent)
-        self.committer.submit(prepare_batch(batch, site, device, client_ip))
-        count_stored(len(batch.events), device.is_bot)
-        return len(batch.events)
+            return None
+        return prepare_batch(batch, site, describe_user_agent(user_agent), client_ip)

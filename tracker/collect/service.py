@@ -98,12 +98,27 @@ class PreparedBatch:
     received_at: dt.datetime
 
 
+def accepts_origin(site: SiteInfo, origin: str) -> bool:
+    """True when ``origin`` is one of the site's own or linked domains, or a subdomain.
+
+    ``Origin: null`` (a sandboxed frame, a ``file:`` page, some cross-site redirects) names no
+    site, so it is never accepted: its events are refused and it is never echoed back.
+    """
+    if origin == "null":
+        return False
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
+    domains = (*site.domains, *site.settings.linked_domains)
+    return bool(host) and matching_domain(domains, host or "") is not None
+
+
 def check_origin(site: SiteInfo, origin: str | None) -> None:
-    """The CORS rule: a browser's ``Origin`` must be one of the site's domains."""
+    """The CORS rule: a browser's ``Origin`` must be one of the site's own or linked domains."""
     if origin is None:
         return  # server-to-server senders have no Origin
-    host = urlsplit(origin).hostname if origin != "null" else None
-    if not host or not site.owns_host(host):
+    if not accepts_origin(site, origin):
         raise Forbidden("this write key does not accept events from that origin", "origin")
 
 
@@ -488,13 +503,9 @@ def plan_still_valid(conn: Connection, rows: _Rows) -> bool:
     )
 
 
-# What the collector notes waits this long for the worker: while visitors browse, their
-# leads are recomputed once per interval, not once per write group. Today's traffic waits
-# longer: refreshing a day re-reads all its sessions, so on a busy site a short interval
-# would spend the box on re-reading what barely changed (a visitor reads the rollups at
-# most this stale; the dashboard flags data older than a minute).
+# What the collector notes waits this long for the worker: while visitors browse, today's
+# traffic and their leads are recomputed once per interval, not once per write group.
 NOTE_DELAY = dt.timedelta(seconds=5)
-TRAFFIC_DELAY = dt.timedelta(seconds=30)
 _HOST = socket.gethostname()[:40]
 
 
@@ -507,8 +518,7 @@ def _queue_stale(conn: Connection, rows: _Rows, stale_leads: list[tuple[int, str
     traffic = [(site_id, TRAFFIC, traffic_key(day, writer))
                for site_id, moments in rows.traffic_moments.items()
                for day in {utc_day(m) for m in moments}]
-    enqueue(conn, stale_leads, delay=NOTE_DELAY)
-    enqueue(conn, traffic, delay=TRAFFIC_DELAY)
+    enqueue(conn, [*stale_leads, *traffic], delay=NOTE_DELAY)
 
 
 def write_rows(conn: Connection, rows: _Rows) -> dict[int, list[uuid.UUID]]:

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from tracker import crossdomain
 from tracker.collect import http
-from tracker.collect.identify import parse_identify, stitch_and_score
+from tracker.collect.identify import parse_identify, store_identify
 from tracker.collect.parsing import decode_body, parse_batch, parse_visitor_id, require_text
 from tracker.collect.pixel import pixel_batch
 from tracker.collect.runtime import Collector
 from tracker.collect.service import SiteInfo, check_origin
 from tracker.collect.snippet import load_snippet
+from tracker.config import Settings
 from tracker.db import get_engine
 from tracker.devices import describe_user_agent
 from tracker.errors import LeadTrailError
-from tracker.metrics import count_rejection
+from tracker.guards import limit_body
+from tracker.metrics import count_rejection, count_stored
 from tracker.models.base import utcnow
 
 bp = Blueprint("collect", __name__)
 SNIPPET_MAX_AGE_S = 3600
+CORS_PATHS = frozenset({"/collect", "/identify", "/xd/sign", "/xd/adopt"})
+_WRITE_KEY_IN_BODY = re.compile(rb'"k"\s*:\s*"([A-Za-z0-9_.-]{1,64})"')
+
+
+def _collector_limit(settings: Settings) -> int:
+    return settings.max_body_bytes
 
 
 def _collector() -> Collector:
@@ -50,10 +59,33 @@ def snippet() -> Response:
 @bp.after_request
 def add_cors_headers(response: Response) -> Response:
     # Errors carry CORS headers too, so the snippet can tell a refusal (drop) from a network
-    # failure (retry).
-    if request.path in {"/collect", "/identify", "/xd/sign", "/xd/adopt"}:
-        http.allow_origin(response, request.origin)
+    # failure (retry): the site comes from the handler or, when it failed before finding it,
+    # from the write key in the query or the body.
+    if request.path in CORS_PATHS:
+        http.allow_origin(response, request.origin, g.get("collect_site") or _named_site())
     return response
+
+
+def _named_site() -> SiteInfo | None:
+    length = request.content_length
+    # Only a body the guard let through (an oversized one stays unread).
+    readable = length is not None and length <= _collector().max_body_bytes
+    found = _WRITE_KEY_IN_BODY.search(request.get_data()) if readable else None
+    key = request.args.get("k") or (found.group(1).decode() if found else None)
+    if not key:
+        return None
+    try:
+        return _collector().sites.by_write_key(key)
+    except LeadTrailError:
+        return None
+
+
+def _site_of(write_key: str) -> SiteInfo:
+    """The write key's site, whose ``Origin`` rule is checked (and remembered for CORS)."""
+    site = _collector().sites.by_write_key(write_key)
+    g.collect_site = site
+    check_origin(site, request.origin)
+    return site
 
 
 @bp.route("/collect", methods=["OPTIONS"])
@@ -65,12 +97,12 @@ def collect_preflight() -> Response:
 
 
 @bp.post("/collect")
+@limit_body(_collector_limit)
 def collect() -> tuple[Response, int]:
     collector = _collector()
-    data = decode_body(request.get_data(cache=False), collector.max_body_bytes)
+    data = decode_body(request.get_data(), collector.max_body_bytes)
     batch = parse_batch(data, utcnow(), request.args.get("k"))
-    site = collector.sites.by_write_key(batch.write_key)
-    check_origin(site, request.origin)
+    site = _site_of(batch.write_key)
     gpc = request.headers.get("Sec-GPC") == "1"
     user_agent = request.headers.get("User-Agent")
     stored = collector.accept(batch, site, user_agent, request.remote_addr, gpc)
@@ -81,31 +113,33 @@ def collect() -> tuple[Response, int]:
 
 
 @bp.post("/identify")
+@limit_body(_collector_limit)
 def identify() -> tuple[Response, int]:
     collector = _collector()
     now = utcnow()
-    data = decode_body(request.get_data(cache=False), collector.max_body_bytes)
+    data = decode_body(request.get_data(), collector.max_body_bytes)
     parsed = parse_identify(data, now, request.args.get("k"))
-    site = collector.sites.by_write_key(parsed.batch.write_key)
-    check_origin(site, request.origin)
+    site = _site_of(parsed.batch.write_key)
     gpc = request.headers.get("Sec-GPC") == "1"
     user_agent = request.headers.get("User-Agent")
-    stored = collector.accept(parsed.batch, site, user_agent, request.remote_addr, gpc)
-    if stored and not describe_user_agent(user_agent).is_bot:
-        stitch_and_score(get_engine(), site, parsed, now)
-    return jsonify(stored=stored), 200
+    prepared = collector.prepare(parsed.batch, site, user_agent, request.remote_addr, gpc)
+    if prepared is None:
+        return jsonify(stored=0), 200
+    store_identify(get_engine(), prepared, parsed, now, collector.keep_bots)
+    count_stored(1, prepared.device.is_bot)
+    return jsonify(stored=1), 200
 
 
 def _site_request() -> tuple[dict[str, Any], SiteInfo]:
     """Body and site of a small snippet request keyed by ``k``, origin checked."""
     collector = _collector()
-    data = dict(decode_body(request.get_data(cache=False), collector.max_body_bytes))
-    site = collector.sites.by_write_key(require_text(data, "k"))
-    check_origin(site, request.origin)
+    data = dict(decode_body(request.get_data(), collector.max_body_bytes))
+    site = _site_of(require_text(data, "k"))
     return data, site
 
 
 @bp.post("/xd/sign")
+@limit_body(_collector_limit)
 def sign_cross_domain() -> Response:
     data, site = _site_request()
     visitor_id = parse_visitor_id(data.get("vid"))
@@ -116,6 +150,7 @@ def sign_cross_domain() -> Response:
 
 
 @bp.post("/xd/adopt")
+@limit_body(_collector_limit)
 def adopt_cross_domain() -> Response:
     data, site = _site_request()
     secret = current_app.config["SECRET_KEY"]

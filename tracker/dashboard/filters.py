@@ -11,6 +11,7 @@ from typing import Any
 
 from attribution import model_names
 from tracker.errors import ValidationError
+from tracker.validation import parse_date, parse_id
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
@@ -59,20 +60,14 @@ class Filters:
 
 
 def _date(raw: str | None, name: str) -> dt.date | None:
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(name, "expected a date as YYYY-MM-DD") from None
+    return parse_date(raw, name) if raw else None
 
 
 def parse_filters(args: Mapping[str, str], today: dt.date) -> Filters:
     """Filters from a query string; missing values take defaults (the last 30 days, the
     linear model). Raises :class:`ValidationError` naming the bad parameter."""
     raw_site = args.get("site")
-    if raw_site and not raw_site.isdigit():
-        raise ValidationError("site", "expected a site id")
+    site_id = parse_id(raw_site, "site") if raw_site else None
     last = _date(args.get("to"), "to") or today
     first = _date(args.get("from"), "from") or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
@@ -89,7 +84,7 @@ def parse_filters(args: Mapping[str, str], today: dt.date) -> Filters:
             break
         drill.append((level, value))
     return Filters(
-        int(raw_site) if raw_site else None,
+        site_id,
         first,
         last + dt.timedelta(days=1),
         model,

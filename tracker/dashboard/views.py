@@ -4,12 +4,14 @@ session's CSRF token (checked before the handler runs)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import (
     Blueprint,
     Flask,
     Response,
+    current_app,
     flash,
     g,
     jsonify,
@@ -27,6 +29,7 @@ from tracker.costs import CostImportError
 from tracker.dashboard import journeys, setup
 from tracker.dashboard import overview as overview_figures
 from tracker.dashboard.auth import (
+    authenticate_throttled,
     check_csrf,
     csrf_token,
     current_user,
@@ -37,12 +40,19 @@ from tracker.dashboard.auth import (
 from tracker.dashboard.context import PageContext, page_context
 from tracker.dashboard.filters import FILTER_KEYS, LEVELS, parse_filters
 from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
-from tracker.errors import LeadTrailError, NotFound, Unauthorized
+from tracker.errors import (
+    LeadTrailError,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+    ValidationError,
+)
+from tracker.guards import limit_body
 from tracker.leads.service import LeadFilter, get_lead, list_leads
 from tracker.models import User
 from tracker.models.base import utcnow
 from tracker.reports.query import NONE_LABEL
-from tracker.users import authenticate
+from tracker.users import set_password
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 STATIC = PROJECT_ROOT / "static"
@@ -54,8 +64,6 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 @bp.record_once
 def _configure(state: Any) -> None:
     app: Flask = state.app
-    # Lax keeps the session cookie off cross-site POSTs (a second line behind the token).
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.jinja_env.globals.update(csrf_token=csrf_token)
 
 
@@ -103,25 +111,53 @@ def asset(name: str) -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | str | tuple[str, int]:
+def login() -> BaseResponse | str | tuple[str, int, dict[str, str]]:
     target = safe_next(request.values.get("next"), url_for("dashboard.overview"))
     if request.method == "GET":
         return render_template("dashboard/login.html", next=target, error=None)
     try:
         with write_session() as session:
-            user = authenticate(
-                session, request.form.get("email", ""), request.form.get("password", "")
+            user = authenticate_throttled(
+                session, current_app.extensions["leadtrail.login_throttle"],
+                request.form.get("email", ""), request.form.get("password", ""),
+                request.remote_addr, time.time(),
             )
             sign_in(user)
-    except Unauthorized as error:
-        return render_template("dashboard/login.html", next=target, error=error.message), 401
+    except (Unauthorized, TooManyAttempts) as error:
+        page = render_template("dashboard/login.html", next=target, error=error.message)
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(
+            error, TooManyAttempts) else {}
+        return page, error.status, headers
     return redirect(target)
 
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    sign_out()
+    with write_session() as session:
+        sign_out(session, session.get_one(User, current_user().id))
     return redirect(url_for("dashboard.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password() -> tuple[str, int]:
+    """Check the current password (throttled like a sign-in), set the new one, end every
+    other session of the user and keep this one."""
+    if request.method == "GET":
+        return render_template("dashboard/password.html", error=None, changed=False), 200
+    try:
+        with write_session() as session:
+            user = authenticate_throttled(
+                session, current_app.extensions["leadtrail.login_throttle"],
+                current_user().email, request.form.get("current", ""),
+                request.remote_addr, time.time(),
+            )
+            set_password(session, user, request.form.get("new", ""))
+            session.flush()
+            sign_in(user)
+    except (Unauthorized, TooManyAttempts, ValidationError) as error:
+        page = render_template("dashboard/password.html", error=error.message, changed=False)
+        return page, error.status
+    return render_template("dashboard/password.html", error=None, changed=True), 200
 
 
 @bp.get("/")
@@ -210,6 +246,7 @@ def revoke_key(key_id: str) -> BaseResponse:
 
 
 @bp.route("/setup/costs", methods=["GET", "POST"])
+@limit_body(MAX_UPLOAD_BYTES + 65_536)  # the file plus its multipart envelope
 def cost_upload() -> tuple[str, int]:
     ctx = _context()
     if request.method == "GET":

@@ -38,6 +38,7 @@ from tracker.score_rules import label_for, rules_from_settings
 from tracker.scoring import rescore_lead
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
+from tracker.validation import check_date
 
 MAX_PAGE = 500
 OFFLINE_KINDS = frozenset(
@@ -68,6 +69,7 @@ def parse_time(raw: object, field: str) -> dt.datetime:
         ) from None
     if value.tzinfo is None:
         raise ValidationError(field, "give a time zone (Z or +hh:mm)")
+    check_date(value, field)  # before the shift to UTC, which overflows near year 1 or 9999
     return value.astimezone(dt.UTC)
 
 
@@ -301,7 +303,7 @@ class LeadFilter:
             raw = args.get(name)
             if raw is None:
                 return default
-            if not raw.isdigit() or not 0 <= int(raw) <= high:
+            if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= high:
                 raise ValidationError(name, f"expected a whole number from 0 to {high}")
             return int(raw)
 

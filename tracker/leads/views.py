@@ -14,16 +14,14 @@ from tracker.leads import service
 from tracker.leads.erasure import erase_person
 from tracker.models.base import utcnow
 from tracker.sites import site_settings
+from tracker.validation import load_json_object
 
 bp = Blueprint("leads", __name__, url_prefix="/api/v1")
 MAX_BULK = 1000
 
 
 def _json_object() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError("body", "expected a JSON object")
-    return data
+    return load_json_object(request.get_data())
 
 
 @bp.post("/conversions")

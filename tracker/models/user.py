@@ -7,7 +7,7 @@ Users are global principals, like the sites they are granted: they belong to no 
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.models.base import Base, BigInt, optional_timestamp, timestamp
@@ -24,6 +24,11 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean(), nullable=False, default=False)
     created_at: Mapped[timestamp]
     last_login_at: Mapped[optional_timestamp]
+    # Sessions signed with another generation are refused: signing out and changing the
+    # password increment it, recalling every cookie issued before.
+    session_generation: Mapped[int] = mapped_column(
+        Integer(), nullable=False, default=0, server_default="0"
+    )
 
 
 class UserSite(Base):

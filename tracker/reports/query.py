@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from tracker.errors import ValidationError
 from tracker.localtime import UTC_NAME, local_midnight, local_today
 from tracker.sites import SiteSettings
+from tracker.validation import parse_date
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "keyword", "landing_page")
 WIN_RATE_GROUPS = ("owner", *DIMENSIONS)
@@ -67,12 +68,7 @@ class ReportQuery:
 
 def _date(args: Mapping[str, str], name: str, default: dt.date) -> dt.date:
     raw = args.get(name)
-    if raw is None:
-        return default
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(name, "expected a date as YYYY-MM-DD") from None
+    return default if raw is None else parse_date(raw, name)
 
 
 def _choice(args: Mapping[str, str], name: str, choices: Collection[str], default: str) -> str:
@@ -86,7 +82,7 @@ def _whole(args: Mapping[str, str], name: str, default: int, low: int, high: int
     raw = args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ValidationError(name, f"expected a whole number from {low} to {high}")
     return int(raw)
 

@@ -7,14 +7,13 @@ undefined figure is ``null`` in JSON and an empty cell in CSV, never 0.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, jsonify
 
+from tracker.csv_export import write_csv
 from tracker.reports.queries import Column, Report
 
 DECIMALS = {"money": 2, "count": 4, "percent": 4, "ratio": 6, "days": 4}
@@ -57,16 +56,13 @@ def report_json(report: Report) -> dict[str, Any]:
 
 
 def report_csv(report: Report) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([column.name for column in report.columns])
+    """The report as CSV through the one export writer (formula cells neutralised)."""
     lines = [_row(row, report.columns) for row in report.rows]
     if report.totals is not None:
         first = report.columns[0].name
         lines.append(_row({first: TOTAL_LABEL, **report.totals}, report.columns))
-    for line in lines:
-        writer.writerow(["" if value is None else value for value in line.values()])
-    return buffer.getvalue()
+    return write_csv([column.name for column in report.columns],
+                     (list(line.values()) for line in lines))
 
 
 def respond(report: Report, output: str) -> Response:

@@ -9,7 +9,6 @@ from werkzeug.datastructures import MultiDict
 
 from tracker.auth import signed_in_user_id, site_from_api_key
 from tracker.db import get_session
-from tracker.errors import ValidationError
 from tracker.models import Site, User
 from tracker.reports import queries
 from tracker.reports.query import (
@@ -21,6 +20,7 @@ from tracker.reports.query import (
 from tracker.reports.render import respond
 from tracker.sites import site_settings
 from tracker.users import site_for_user
+from tracker.validation import parse_id
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
@@ -45,14 +45,12 @@ def _authorised_site() -> tuple[Site, MultiDict[str, str]]:
     if "Authorization" in request.headers or user_id is None:
         return site_from_api_key(), MultiDict(request.args)
     args = MultiDict(request.args)
-    raw = args.pop("site", "")
-    if not raw.isdigit():
-        raise ValidationError("site", "expected the id of a site you may open")
+    site_id = parse_id(args.pop("site", ""), "site")
     session = get_session()
     user = session.get(User, user_id)
     if user is None:
         return site_from_api_key(), args
-    return site_for_user(session, user, int(raw)), args
+    return site_for_user(session, user, site_id), args
 
 
 def _report(name: str) -> Response:

@@ -1,0 +1,45 @@
+"""The snippet under LeadTrail's own strict CSP: the demo page (served by the app, with the
+snippet from the same origin) records a campaign visit in Chromium with no CSP violation
+(any console error fails ``new_tab``)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Tab
+from tests.servers import BIN, LiveServer, serve
+
+CAMPAIGN = "?utm_source=newsletter&utm_medium=email&utm_campaign=launch"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    database = f"sqlite:///{Path(tmp_path_factory.mktemp('demo')) / 'demo.db'}"
+    with serve(database, {"LEADTRAIL_DEMO": "1", "LEADTRAIL_WORKERS": "1"}) as server:
+        subprocess.run([str(BIN / "leadtrail"), "sites", "demo"], check=True,
+                       capture_output=True, env={"LEADTRAIL_DATABASE_URL": database,
+                                                 "PATH": str(BIN)})
+        yield server
+
+
+def test_the_demo_page_tracks_a_campaign_visit_under_the_strict_csp(
+    demo_server: LiveServer, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab()
+
+    response = tab.page.goto(f"{demo_server.url}/demo/{CAMPAIGN}")
+    stored = demo_server.wait_for(
+        "SELECT count(*) FROM sessions WHERE source = 'newsletter' AND medium = 'email'", 1)
+
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert stored == 1
+    assert tab.page.evaluate(
+        "getComputedStyle(document.body).maxWidth") == "800px"  # demo.css applied (50rem)
