@@ -27,7 +27,10 @@ TRAFFIC = "traffic"  # key: a UTC day[@writer]; sessions started that day were a
 CREDITS = "credits"  # key: a UTC day; its credit rollups are stale (credits deleted, a deal
 # closing moved away from it)
 SETTINGS = "settings"  # key: ""; the site's attribution or rollup settings changed
-KINDS = (SETTINGS, LEAD, TRAFFIC, CREDITS)
+# key: a local day of the site; the worker's own note that the credit rollups of a day its
+# lead batches touched are stale (refreshed once, in a later batch, for every batch since)
+ROLLUP_DAY = "rollup_day"
+KINDS = (SETTINGS, LEAD, TRAFFIC, CREDITS, ROLLUP_DAY)
 
 
 @dataclass

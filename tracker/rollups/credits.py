@@ -284,18 +284,27 @@ def credit_moments(session: Session, site_id: int, lead_ids: Collection[uuid.UUI
     return found
 
 
-def refresh_credits(session: Session, site: Site, moments: Collection[dt.datetime | dt.date]
-                    ) -> int:
-    """What the worker does after credits changed at ``moments`` (UTC instants or days). A
-    site whose credit rollups were never built, or were built in another time zone, is
-    rebuilt whole."""
+def local_days_of_moments(site: Site, moments: Collection[dt.datetime]) -> set[dt.date]:
+    """The site's local days of ``moments`` (UTC instants)."""
+    tz = zone(site_settings(site).timezone)
+    return {moment.astimezone(tz).date() for moment in moments}
+
+
+def refresh_credits(
+    session: Session,
+    site: Site,
+    moments: Collection[dt.datetime | dt.date],
+    local_days: Collection[dt.date] = (),
+) -> int:
+    """What the worker does after credits changed at ``moments`` (UTC instants or days) and
+    on ``local_days``. A site whose credit rollups were never built, or were built in another
+    time zone, is rebuilt whole."""
     timezone = site_settings(site).timezone
     state = session.get(RollupState, site.id)
     if state is None or state.credits_timezone != timezone:
         return rebuild_credits(session, site)
-    tz = zone(timezone)
-    instants = {m.astimezone(tz).date() for m in moments if isinstance(m, dt.datetime)}
+    instants = local_days_of_moments(site, [m for m in moments if isinstance(m, dt.datetime)])
     utc_days = {m for m in moments if not isinstance(m, dt.datetime)}
-    local_days = instants | traffic_rollups.local_days_of(utc_days, timezone)
-    return refresh_credit_days(session, site.id, timezone, local_days)
+    days = {*local_days, *instants, *traffic_rollups.local_days_of(utc_days, timezone)}
+    return refresh_credit_days(session, site.id, timezone, days)
 
