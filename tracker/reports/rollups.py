@@ -70,7 +70,7 @@ def traffic_from_rollups(
         return None
     group_column = getattr(R, group_by) if group_by is not None else R.level
     statement = _rows_in_range(query, site_id, level, group_column, R.sessions, R.visitors)
-    rows = session.execute(statement).all()
+    rows = session.connection().execute(statement).all()  # Core: plain tuples, no ORM rows
     if not rows:
         return None
     sessions: dict[Key, int] = defaultdict(int)
@@ -122,15 +122,15 @@ CR = CreditRollup
 
 def _credit_rows(session: Session, site_id: int, query: ReportQuery, level: int,
                  key: Any, *columns: Any, every_model: bool = False) -> list[Any] | None:
-    """``(model, key, *columns)`` of the credit rollup rows of ``level`` in the query's range
-    and filters (under the query's model unless ``every_model``), or None when the site's
-    credit rollups were not built in the query's time zone."""
+    """``(site_id, model, key, *columns)`` of the credit rollup rows of ``level`` in the
+    query's range and filters (under the query's model unless ``every_model``), or None when
+    the site's credit rollups were not built in the query's time zone."""
     statement = _rows_in_range(query, site_id, level, CR.model, key, *columns, table=CR,
                                every_model=every_model)
     rows = session.connection().execute(statement).all()
     if not rows:
         return None
-    return [row[1:] for row in rows if row[1] is not None]
+    return [row for row in rows if row[1] is not None]
 
 
 def credits_from_rollups(
@@ -150,7 +150,7 @@ def credits_from_rollups(
     sums: dict[Key, list[float]] = {}
     blobs: dict[Key, dict[str, list[bytes]]] = {}
     every: dict[str, list[bytes]] = {"lead": [], "won": []}
-    for _model, key, *values in rows:
+    for _site, _model, key, *values in rows:
         group: Key = (key or None) if group_by is not None else None
         *figures, lead_times, won_times = values
         found = sums.get(group)
@@ -204,7 +204,7 @@ def attributed_from_rollups(
         return None
     # Rows without a touch hold only win-rate credit (a deal closed that day): not listed.
     keyed = [((model, (key or None) if group_by is not None else None), *values)
-             for model, key, touches, *values in rows if touches]
+             for _site, model, key, touches, *values in rows if touches]
     return _summed(keyed, names)
 
 
@@ -220,4 +220,5 @@ def credits_by_day_from_rollups(
                         *(getattr(CR, name) for name in names))
     if rows is None:
         return None
-    return _summed([(day, *values) for _model, day, touches, *values in rows if touches], names)
+    return _summed([(day, *values) for _site, _model, day, touches, *values in rows if touches],
+                   names)
