@@ -185,6 +185,20 @@ def upsert_lead(
     return lead, created
 
 
+def _add_link(
+    session: Session,
+    site_id: int,
+    lead_id: uuid.UUID,
+    visitor_id: str,
+    window: tuple[dt.datetime | None, dt.datetime | None],
+    at: dt.datetime,
+) -> None:
+    """The visitor's sessions started in ``window`` (open ends unbounded) belong to the lead."""
+    session.add(LeadVisitor(site_id=site_id, id=uuid.uuid4(), lead_id=lead_id,
+                            visitor_id=visitor_id, valid_from=window[0], valid_to=window[1],
+                            linked_at=at))
+
+
 def stitch_visitor_to_lead(
     session: Session,
     site_id: int,
@@ -222,17 +236,7 @@ def stitch_visitor_to_lead(
             switch_at = identifying.started_at if identifying is not None else at
             current.valid_to = switch_at
             valid_from = switch_at
-        session.add(
-            LeadVisitor(
-                site_id=site_id,
-                id=uuid.uuid4(),
-                lead_id=lead.id,
-                visitor_id=visitor_id,
-                valid_from=valid_from,
-                valid_to=None,
-                linked_at=at,
-            )
-        )
+        _add_link(session, site_id, lead.id, visitor_id, (valid_from, None), at)
         linked = True
         previous = (current.lead_id,) if current is not None else ()
         session.flush()
@@ -277,17 +281,7 @@ def _link_late(
         shrunk.append(following.lead_id)
     if prior is not None:
         prior.valid_to = start
-    session.add(
-        LeadVisitor(
-            site_id=site_id,
-            id=uuid.uuid4(),
-            lead_id=lead.id,
-            visitor_id=visitor_id,
-            valid_from=start,
-            valid_to=end,
-            linked_at=at,
-        )
-    )
+    _add_link(session, site_id, lead.id, visitor_id, (start, end), at)
     session.flush()
     for shrunk_id in shrunk:
         shrunk_lead = session.get(Lead, (site_id, shrunk_id))
