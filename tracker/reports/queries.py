@@ -42,6 +42,7 @@ from tracker.models import (
 )
 from tracker.reports.query import ReportQuery
 from tracker.reports.rollups import (
+    ATTRIBUTED,
     REACHED,
     CreditFigures,
     attributed_from_rollups,
@@ -231,7 +232,6 @@ def costs_by_group(
     return {key or None: float(total) for key, total in session.execute(statement)}
 
 
-ATTRIBUTED = ("leads", "mqls", "sqls", "opportunities", "pipeline", "customers", "revenue")
 
 
 def _stage_ranks(site_id: int, query: ReportQuery) -> Any:

@@ -36,7 +36,7 @@ from tracker.models import (
     StageChange,
 )
 from tracker.rollups import traffic as traffic_rollups
-from tracker.rollups.levels import LEVELS, encode_times, path_hash
+from tracker.rollups.levels import LEVEL_INDEXES, encode_times, level_columns
 from tracker.sites import site_settings
 from tracker.stages import FUNNEL
 
@@ -50,8 +50,6 @@ COLUMNS = (
 _LEADS, _OPPS, _PIPELINE, _CUSTOMERS, _REVENUE, _WON, _LOST = (
     MEASURES.index(name) for name in ("leads", "opportunities", "pipeline", "customers",
                                       "revenue", "won", "lost"))
-_INDEXES = [tuple(("channel", "source", "medium", "campaign", "keyword", "landing_page").index(d)
-                  for d in level) for level in LEVELS]
 _DIMS = (C.channel, C.source, C.medium, C.campaign, C.keyword, C.landing_page)
 # Days aggregated per read while rebuilding a whole site: bounded memory, few statements.
 CHUNK_DAYS = 14
@@ -96,7 +94,7 @@ class _Aggregate:
             values = tuple(d or "" for d in dims)
             found = self.targets[key] = [
                 self.rows[day, model, level, tuple(values[i] for i in indexes)]
-                for level, indexes in enumerate(_INDEXES)
+                for level, indexes in enumerate(LEVEL_INDEXES)
             ]
         return found
 
@@ -138,14 +136,9 @@ class _Aggregate:
 
     def table_rows(self, site_id: int) -> Iterator[tuple[Any, ...]]:
         for (day, model, level, values), row in self.rows.items():
-            named = dict(zip(LEVELS[level], values, strict=True))
-            yield (
-                site_id, day, model, level, path_hash(level, values),
-                named.get("channel", ""), named.get("source", ""), named.get("medium", ""),
-                named.get("campaign", ""), named.get("keyword", ""),
-                named.get("landing_page", ""), *row.sums, row.touches, row.lead_touches,
-                encode_times(row.lead_times), encode_times(row.won_times),
-            )
+            yield (site_id, day, model, level, *level_columns(level, values), *row.sums,
+                   row.touches, row.lead_touches, encode_times(row.lead_times),
+                   encode_times(row.won_times))
 
 
 def _stage_ranks(session: Session, site_id: int, start: dt.datetime, end: dt.datetime

@@ -1,4 +1,5 @@
-"""What a traffic rollup row is keyed by, and how visitor sets are stored.
+"""What a rollup row is keyed by (traffic and credits alike), and how visitor sets and
+conversion times are stored.
 
 A level is a tuple of dimensions. The drill-down levels (channel → source → campaign →
 keyword) serve the dashboard and every report grouped or filtered along that path; medium
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +26,8 @@ LEVELS: tuple[tuple[str, ...], ...] = (
     ("medium",),
     ("landing_page",),
 )
+# Where each level's dimensions sit in DIMENSIONS (a source row's values are in that order).
+LEVEL_INDEXES = [tuple(DIMENSIONS.index(name) for name in level) for level in LEVELS]
 # Cheapest first: fewer distinct values per day means fewer rows to read.
 _BY_SIZE = (0, 4, 1, 2, 3, 5)
 
@@ -44,6 +48,12 @@ def _hash64(text: str) -> int:
 def path_hash(level: int, values: Sequence[str]) -> int:
     """A row's key within its day and level: a hash of the level's dimension values."""
     return _hash64("\x1f".join((str(level), *values)))
+
+
+def level_columns(level: int, values: Sequence[str]) -> tuple[Any, ...]:
+    """A row's ``path`` and its six dimension columns: the level's ``values``, '' elsewhere."""
+    named = dict(zip(LEVELS[level], values, strict=True))
+    return (path_hash(level, values), *(named.get(name, "") for name in DIMENSIONS))
 
 
 def visitor_hash(visitor_id: str) -> int:

@@ -21,7 +21,7 @@ from tracker.db import bulk_insert
 from tracker.localtime import local_midnight, zone
 from tracker.models import RollupState, Site, TrafficRollup, VisitSession
 from tracker.models.base import utcnow
-from tracker.rollups.levels import LEVELS, encode_visitors, path_hash, visitor_hash
+from tracker.rollups.levels import LEVEL_INDEXES, encode_visitors, level_columns, visitor_hash
 from tracker.sites import site_settings
 
 S = VisitSession
@@ -29,8 +29,6 @@ COLUMNS = (
     "site_id", "day", "level", "path", "channel", "source", "medium", "campaign", "keyword",
     "landing_page", "sessions", "visitors",
 )
-_INDEXES = [tuple(("channel", "source", "medium", "campaign", "keyword", "landing_page").index(d)
-                  for d in level) for level in LEVELS]
 WRITE_BATCH = 20_000
 _SESSION_COLUMNS = (S.visitor_id, S.started_at, S.channel, S.source, S.medium, S.campaign,
                     S.term, S.landing_url)
@@ -54,21 +52,15 @@ class _DayAggregate:
         visitor = self.hashes.get(visitor_id)
         if visitor is None:
             visitor = self.hashes[visitor_id] = visitor_hash(visitor_id)
-        for level, indexes in enumerate(_INDEXES):
+        for level, indexes in enumerate(LEVEL_INDEXES):
             key = (level, tuple(dims[i] for i in indexes))
             self.sessions[key] += 1
             self.visitors[key].add(visitor)
 
     def table_rows(self, site_id: int, day: dt.date) -> Iterator[tuple[Any, ...]]:
         for (level, values), sessions in self.sessions.items():
-            named = dict(zip(LEVELS[level], values, strict=True))
-            yield (
-                site_id, day, level, path_hash(level, values),
-                named.get("channel", ""), named.get("source", ""), named.get("medium", ""),
-                named.get("campaign", ""), named.get("keyword", ""),
-                named.get("landing_page", ""), sessions,
-                encode_visitors(self.visitors[level, values]),
-            )
+            yield (site_id, day, level, *level_columns(level, values), sessions,
+                   encode_visitors(self.visitors[level, values]))
 
 
 def _dims(row: Any) -> tuple[str, ...]:
