@@ -24,11 +24,10 @@ INFO_KEY = "leadtrail.changes"
 # Queue kinds (the ``kind`` column of ``refresh_queue``).
 LEAD = "lead"  # key: the lead id; its credits (and their rollups) are stale
 TRAFFIC = "traffic"  # key: a UTC day[@writer]; sessions started that day were added or changed
-CREDITS = "credits"  # key: a UTC day; its credit rollups are stale (credits deleted, a deal
-# closing moved away from it)
+CREDITS = "credits"  # key: a UTC day; its credit rollups are stale (credits deleted by cascade)
 SETTINGS = "settings"  # key: ""; the site's attribution or rollup settings changed
-# key: a local day of the site; the worker's own note that the credit rollups of a day its
-# lead batches touched are stale (refreshed once, in a later batch, for every batch since)
+# key: a local day of the site whose credit rollups are rebuilt whole; queued by workers before
+# the rollups followed credit rows one by one (migration 0013), still drained after an upgrade
 ROLLUP_DAY = "rollup_day"
 KINDS = (SETTINGS, LEAD, TRAFFIC, CREDITS, ROLLUP_DAY)
 
@@ -86,8 +85,9 @@ def traffic_changed(holder: Any, site_id: int, moments: Iterable[dt.datetime | d
 
 def credit_days_stale(holder: Any, site_id: int, moments: Iterable[dt.datetime]) -> None:
     """What the credit rollups hold for the days of ``moments`` changed in a way the worker
-    cannot see from the leads it refreshes: stored credits deleted with their lead, or a deal
-    whose closing (or status) moved away from that day."""
+    cannot see from the leads it refreshes: stored credits deleted with their lead (a deal's
+    moved closing needs no note: its lead is refreshed, and its credit rows carry the
+    closing)."""
     notes = _notes(holder)
     for moment in moments:
         notes.add(site_id, CREDITS, utc_day(moment).isoformat())

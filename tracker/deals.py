@@ -214,7 +214,6 @@ def apply_deal_update(session: Session, site_id: int, update: DealUpdate) -> App
     deal = session.get(Deal, (site_id, deal_id), populate_existing=True, with_for_update=True)
     assert deal is not None
     previous_lead = deal.lead_id
-    closing = (deal.closed_at, deal.status, deal.deleted)
     times = dict(deal.field_times or {})
     changed = []
     values = dict(update.values)
@@ -252,10 +251,6 @@ def apply_deal_update(session: Session, site_id: int, update: DealUpdate) -> App
     session.flush()
     _advance_lead(session, deal, times)
     changes.lead_changed(session, site_id, previous_lead, deal.lead_id)
-    if closing[0] is not None and closing != (deal.closed_at, deal.status, deal.deleted):
-        # The lead refresh sees the deal's new closing only; the old day's win-rate credit
-        # must go too.
-        changes.credit_days_stale(session, site_id, [closing[0]])
     return Applied(deal=deal, changed=tuple(changed))
 
 

@@ -316,3 +316,30 @@ def test_a_lead_identified_earlier_leaves_its_old_creation_day(
     with db_session.begin():
         report = revenue_report(db_session, site, later_day)
     assert report.totals is not None and report.totals["leads"] == 0.0
+
+
+def test_a_reopened_deal_whose_lead_is_erased_leaves_its_old_closing_day(
+    make_site: Any, db_session: Session, engine: Engine
+) -> None:
+    """A lost deal is reopened and its lead erased before the worker runs: the lead's credits
+    go by cascade, so the worker cannot subtract them; the erasure notes the days they count
+    on, the deal's old closing among them (read from the credits, not the reopened deal)."""
+    site = make_site("UTC")
+    history = {
+        "sessions": [{"visitor": 0, "minute": 10, "channel": "Email", "source": "newsletter",
+                      "medium": "email", "campaign": None, "keyword": None,
+                      "landing_url": "https://example.com/"}],
+        "leads": [{"visitor": 0, "minute": 20, "stage": None}],
+        "deals": [{"lead": 0, "opened": 30, "status": "lost", "closed_after": 2 * 24 * 60,
+                   "amount": 100}],
+    }
+    leads = add_history(db_session, site, history)
+    drain_queue(engine)
+    reopened = {**history["deals"][0], "status": "open", "closed_after": 0}
+    update_deal(db_session, site, "deal-0", leads[0], reopened, version=2)
+    with db_session.begin():
+        lead = db_session.get(Lead, (site.id, leads[0].id))
+        assert lead is not None
+        erase_person(db_session, lead)
+    drain_queue(engine)
+    assert rollup_rows(db_session, site.id) == rebuilt_rows(db_session, site) == set()

@@ -26,12 +26,13 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from attribution import JourneyBatch
 from tracker.costs import load_exchange_rates, rate_on
-from tracker.models import Deal, Lead, LeadVisitor, OfflineTouch, VisitSession
+from tracker.models import Deal, Lead, LeadVisitor, OfflineTouch, StageChange, VisitSession
+from tracker.stages import FUNNEL
 
 CONVERSIONS = ("lead", "opportunity", "won")
 UNATTRIBUTED = "(unattributed)"
@@ -66,6 +67,7 @@ class LeadHistory:
 
     created_at: dt.datetime
     creation_session_id: str | None
+    stage_rank: int = 0  # the furthest funnel stage reached (tracker.stages.FUNNEL index)
     touches: list[TouchRecord] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
 
@@ -80,6 +82,12 @@ class ConversionRecord:
     lead_created_at: dt.datetime
     opened_at: dt.datetime | None = None  # won deals: when the opportunity was opened
     new_customer: bool = False
+    # What the credit rollups need beside the credit (stored with each credit row): the
+    # lead's furthest stage (lead conversions), the deal's status and reported closing
+    # (opportunity conversions).
+    stage_rank: int | None = None
+    deal_status: str | None = None
+    deal_closed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +110,7 @@ def load_histories(
     session: Session, site_id: int, lead_ids: Collection[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, LeadHistory]:
     """Every (or the given) lead's touches: sessions of its visitors inside each link's
-    validity window, and offline touches. Three queries."""
+    validity window, offline touches, and the furthest funnel stage of each. Four queries."""
     histories = {
         lead_id: LeadHistory(created_at, str(creation) if creation else None)
         for lead_id, created_at, creation in session.execute(
@@ -111,6 +119,15 @@ def load_histories(
             )
         )
     }
+    rank = case(*[(StageChange.to_stage == stage, i) for i, stage in enumerate(FUNNEL)], else_=0)
+    for lead_id, found_rank in session.execute(
+        select(StageChange.lead_id, func.max(rank))
+        .where(StageChange.site_id == site_id, _in(StageChange.lead_id, lead_ids))
+        .group_by(StageChange.lead_id)
+    ):
+        history = histories.get(lead_id)
+        if history is not None:
+            history.stage_rank = int(found_rank)
     owned = (
         select(
             LeadVisitor.lead_id,
@@ -173,6 +190,7 @@ class DealRow:
     value: float
     opened_at: dt.datetime
     closed_at: dt.datetime | None
+    reported_closed_at: dt.datetime | None = None  # the CRM's own closing, when it gave one
 
 
 def load_deals(
@@ -209,7 +227,8 @@ def load_deals(
         if deal.currency and deal.currency.upper() != currency:
             day = (closed or opened).date()
             amount *= rate_on(rates.get(deal.currency.upper(), []), day) or 1
-        rows.append(DealRow(deal.id, deal.lead_id, deal.status, float(amount), opened, closed))
+        rows.append(DealRow(deal.id, deal.lead_id, deal.status, float(amount), opened, closed,
+                            deal.closed_at))
     return rows
 
 
@@ -220,7 +239,8 @@ def build_conversions(
     result: dict[str, list[ConversionRecord]] = {kind: [] for kind in CONVERSIONS}
     for lead_id, history in histories.items():
         result["lead"].append(
-            ConversionRecord("lead", lead_id, lead_id, history.created_at, 0.0, history.created_at)
+            ConversionRecord("lead", lead_id, lead_id, history.created_at, 0.0, history.created_at,
+                             stage_rank=history.stage_rank)
         )
     first_won: dict[uuid.UUID, tuple[dt.datetime, uuid.UUID]] = {}
     known = [deal for deal in deals if deal.lead_id in histories]
@@ -233,7 +253,8 @@ def build_conversions(
         open_value = deal.value if deal.status == "open" else 0.0
         result["opportunity"].append(
             ConversionRecord("opportunity", deal.id, deal.lead_id, deal.opened_at, open_value,
-                             created)
+                             created, deal_status=deal.status,
+                             deal_closed_at=deal.reported_closed_at)
         )
         if deal.status == "won" and deal.closed_at is not None:
             result["won"].append(

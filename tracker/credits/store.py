@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -152,7 +153,8 @@ def _credit_rows(
             seconds = (conversion.at - first).total_seconds() if first else None
         else:
             seconds = (conversion.at - conversion.lead_created_at).total_seconds()
-        tail = (conversion.new_customer, seconds)
+        tail = (conversion.new_customer, seconds, conversion.stage_rank, conversion.deal_status,
+                conversion.deal_closed_at)
         if start == stop:
             yield (*head, 0, conversion.lead_id, conversion.at, None, "none", None,
                    UNATTRIBUTED, None, None, None, None, None, 1.0, conversion.value, *tail)
@@ -167,8 +169,30 @@ def _credit_rows(
 COLUMNS = (
     "site_id", "model", "conversion", "conversion_id", "position", "lead_id", "converted_at",
     "touch_at", "touch_kind", "touch_id", "channel", "source", "medium", "campaign", "keyword",
-    "landing_page", "credit", "value", "new_customer", "seconds_to_convert",
+    "landing_page", "credit", "value", "new_customer", "seconds_to_convert", "stage_rank",
+    "deal_status", "deal_closed_at",
 )
+
+
+# The columns of a credit row its rollups read (tracker/rollups/credits.py), in this order.
+ROLLUP_COLUMNS = (
+    "model", "conversion", "conversion_id", "converted_at", "credit", "value", "new_customer",
+    "seconds_to_convert", "stage_rank", "deal_status", "deal_closed_at", "channel", "source",
+    "medium", "campaign", "keyword", "landing_page",
+)
+_ROLLUP_INDEXES = tuple(COLUMNS.index(name) for name in ROLLUP_COLUMNS)
+_MODEL, _KIND, _POSITION, _LEAD = (
+    COLUMNS.index(name) for name in ("model", "conversion", "position", "lead_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class Recredited:
+    """What :func:`refresh_leads` replaced: the rows it deleted and the rows it wrote (of the
+    leads whose rows changed), each as :data:`ROLLUP_COLUMNS` tuples, so the rollups can
+    subtract the one and add the other."""
+
+    removed: list[tuple[Any, ...]]
+    added: list[tuple[Any, ...]]
 
 
 def _write_rows(session: Session, rows: Iterator[tuple[Any, ...]], bulk: bool) -> int:
@@ -256,15 +280,17 @@ def rebuild_site(
     return written
 
 
-def refresh_leads(session: Session, site: Site, lead_ids: Collection[uuid.UUID | None]) -> int:
+def refresh_leads(
+    session: Session, site: Site, lead_ids: Collection[uuid.UUID | None]
+) -> Recredited:
     """Recompute the stored credits of every conversion of ``lead_ids`` under every
-    configured model (a lead, its deals or its touches changed). Returns rows written.
+    configured model (a lead, its deals or its touches changed). Returns the rows replaced.
 
     A data-driven model that was never fitted for the site is fitted first (once).
     """
     wanted = {lead_id for lead_id in lead_ids if lead_id is not None}
     if not wanted:
-        return 0
+        return Recredited([], [])
     site_id = site.id
     settings = site_settings(site)
     specs = model_specs(settings)
@@ -273,7 +299,7 @@ def refresh_leads(session: Session, site: Site, lead_ids: Collection[uuid.UUID |
     if missing:
         rebuild_site(session, site, missing)
     fits = _stored_fits(session, site_id)
-    before = _delete_credits(session, site_id, wanted, specs)
+    stored = _stored_rows(session, site_id, wanted)
     journeys, _histories = load_journeys(
         session,
         site_id,
@@ -281,26 +307,67 @@ def refresh_leads(session: Session, site: Site, lead_ids: Collection[uuid.UUID |
         lookback_days=settings.lookback_days,
         lead_ids=wanted,
     )
+    fresh: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
+    for kind, found in journeys.items():
+        if not found.conversions:
+            continue
+        for spec in specs:
+            fitted = fits.get((spec.name, kind))
+            fit = (
+                Fit(tuple(fitted.channels), tuple(fitted.conversion_shares),
+                    tuple(fitted.value_shares))
+                if fitted is not None
+                else None
+            )
+            for row in _credit_rows(site_id, spec.name, found, attribute(spec, found.batch, fit)):
+                fresh.setdefault(row[_LEAD], []).append(row)
+    # A lead whose recomputed rows equal its stored ones (most of a batch: re-queued by a
+    # change that moves no credit) is left as it is: no delete, no insert, nothing for the
+    # rollups to follow.
+    changed = sorted(
+        lead_id for lead_id in wanted
+        if Counter(stored.get(lead_id, ())) != Counter(fresh.get(lead_id, ()))
+    )
+    if changed:
+        session.execute(delete(AttributionCredit).where(
+            AttributionCredit.site_id == site_id, AttributionCredit.lead_id.in_(changed)))
+        # One COPY for the whole batch: row-by-row INSERTs were most of a refresh's time.
+        _write_rows(session, (row for lead_id in changed for row in fresh.get(lead_id, ())),
+                    bulk=True)
+    _count_changes(specs, fits, _conversions_by_kind(specs, stored), journeys)
 
-    def rows() -> Iterator[tuple[Any, ...]]:
-        for kind, found in journeys.items():
-            if not found.conversions:
-                continue
-            for spec in specs:
-                stored = fits.get((spec.name, kind))
-                fit = (
-                    Fit(tuple(stored.channels), tuple(stored.conversion_shares),
-                        tuple(stored.value_shares))
-                    if stored is not None
-                    else None
-                )
-                credits = attribute(spec, found.batch, fit)
-                yield from _credit_rows(site_id, spec.name, found, credits)
+    def projected(rows: dict[uuid.UUID, list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+        return [tuple(row[i] for i in _ROLLUP_INDEXES)
+                for lead_id in changed for row in rows.get(lead_id, ())]
 
-    # One COPY for the whole batch: row-by-row INSERTs were most of a refresh's time.
-    written = _write_rows(session, rows(), bulk=True)
-    _count_changes(specs, fits, before, journeys)
-    return written
+    return Recredited(projected(stored), projected(fresh))
+
+
+def _stored_rows(session: Session, site_id: int, lead_ids: Collection[uuid.UUID]
+                 ) -> dict[uuid.UUID, list[tuple[Any, ...]]]:
+    """The stored credit rows of ``lead_ids`` (:data:`COLUMNS` order), by lead."""
+    C = AttributionCredit
+    found: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
+    for row in session.connection().execute(
+        select(*(getattr(C, name) for name in COLUMNS))
+        .where(C.site_id == site_id, C.lead_id.in_(sorted(lead_ids)))
+    ).all():
+        found.setdefault(row[_LEAD], []).append(tuple(row))
+    return found
+
+
+def _conversions_by_kind(specs: Sequence[ModelSpec],
+                         stored: dict[uuid.UUID, list[tuple[Any, ...]]]) -> dict[str, int]:
+    """How many conversions of each type the stored rows held, counted under one data-driven
+    model (they all credit the same conversions)."""
+    counted = next((spec.name for spec in specs if spec.data_driven), None)
+    before: dict[str, int] = {}
+    for rows in stored.values():
+        for row in rows:
+            # Every conversion has a first (or unattributed) row.
+            if row[_POSITION] == 0 and row[_MODEL] == counted:
+                before[row[_KIND]] = before.get(row[_KIND], 0) + 1
+    return before
 
 
 def unfitted_models(session: Session, site: Site) -> set[str]:
@@ -313,26 +380,6 @@ def unfitted_models(session: Session, site: Site) -> set[str]:
     if all((spec.name, kind) in fits for spec in specs for kind in CONVERSIONS):
         return set()
     return {spec.name for spec in specs}
-
-
-def _delete_credits(
-    session: Session, site_id: int, lead_ids: Collection[uuid.UUID], specs: Sequence[ModelSpec]
-) -> dict[str, int]:
-    """Delete the stored credits of ``lead_ids``; how many conversions of each type they
-    held (counted under one data-driven model: they all credit the same conversions)."""
-    where = [AttributionCredit.site_id == site_id, AttributionCredit.lead_id.in_(lead_ids)]
-    counted = next((spec.name for spec in specs if spec.data_driven), None)
-    before: dict[str, int] = {}
-    if counted is not None:
-        for kind, position in session.execute(
-            delete(AttributionCredit)
-            .where(*where, AttributionCredit.model == counted)
-            .returning(AttributionCredit.conversion, AttributionCredit.position)
-        ):
-            if position == 0:  # every conversion has a first (or unattributed) row
-                before[kind] = before.get(kind, 0) + 1
-    session.execute(delete(AttributionCredit).where(*where))
-    return before
 
 
 def _count_changes(

@@ -19,7 +19,6 @@ from tracker.models import (
     AttributionCredit,
     CrmContact,
     CrmOutbox,
-    Deal,
     Event,
     Lead,
     LeadVisitor,
@@ -96,23 +95,15 @@ def erase_person(session: Session, lead: Lead) -> Erased:
                 delete(Visitor).where(Visitor.site_id == site_id, Visitor.id == visitor_id)
             )
         )
-    # The lead's stored credits go with it (ON DELETE CASCADE): the rollups of their days,
-    # and of its deals' closings (win-rate credit), are stale.
+    # The lead's stored credits go with it (ON DELETE CASCADE): the rollups of the days they
+    # count on (their conversions' and their deals' closings) are stale.
+    credit_days = session.execute(
+        select(AttributionCredit.converted_at, AttributionCredit.deal_closed_at)
+        .where(AttributionCredit.site_id == site_id, AttributionCredit.lead_id == lead.id)
+        .distinct()
+    ).all()
     changes.credit_days_stale(
-        session,
-        site_id,
-        [
-            *session.scalars(
-                select(AttributionCredit.converted_at)
-                .where(AttributionCredit.site_id == site_id, AttributionCredit.lead_id == lead.id)
-                .distinct()
-            ),
-            *session.scalars(
-                select(Deal.closed_at)
-                .where(Deal.site_id == site_id, Deal.lead_id == lead.id,
-                       Deal.closed_at.is_not(None))
-            ),
-        ],
+        session, site_id, {moment for row in credit_days for moment in row if moment is not None}
     )
     changes.lead_changed(session, site_id, lead.id)
     session.execute(delete(Lead).where(Lead.site_id == site_id, Lead.id == lead.id))

@@ -19,8 +19,10 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    SmallInteger,
     String,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,6 +59,13 @@ class AttributionCredit(Base):
             "converted_at",
         ),
         Index("ix_attribution_credits_site_lead", "site_id", "lead_id"),
+        Index(
+            "ix_attribution_credits_site_deal_closed_at",
+            "site_id",
+            "deal_closed_at",
+            postgresql_where=text("deal_closed_at IS NOT NULL"),
+            sqlite_where=text("deal_closed_at IS NOT NULL"),
+        ),
     )
 
     site_id: Mapped[int] = mapped_column(BigInt, primary_key=True)
@@ -79,6 +88,13 @@ class AttributionCredit(Base):
     value: Mapped[float] = mapped_column(Float(), nullable=False)
     new_customer: Mapped[bool] = mapped_column(Boolean(), nullable=False)
     seconds_to_convert: Mapped[float | None] = mapped_column(Float(), nullable=True)
+    # What the credit rollups count, kept with the row so a rollup is a pure sum over credit
+    # rows (the worker subtracts a lead's old rows and adds its new ones): the furthest funnel
+    # stage of the lead (lead conversions) and the deal's status and reported closing
+    # (opportunity conversions; win-rate credit is dated by the closing).
+    stage_rank: Mapped[int | None] = mapped_column(SmallInteger(), nullable=True)
+    deal_status: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    deal_closed_at: Mapped[optional_timestamp]
 
 
 class AttributionFit(Base):

@@ -100,5 +100,7 @@ class CreditRollup(_LevelValues, Base):
     # with a touch but no credit (first touch's later touches) is still listed.
     touches: Mapped[int] = mapped_column(Integer(), nullable=False)
     lead_touches: Mapped[int] = mapped_column(Integer(), nullable=False)
+    # Closed-deal credit rows behind ``won`` and ``lost``: a row is kept while any count is set.
+    closed_touches: Mapped[int] = mapped_column(Integer(), nullable=False, server_default="0")
     lead_times: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)
     won_times: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)

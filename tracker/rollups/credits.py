@@ -1,10 +1,17 @@
-"""Building and refreshing ``credit_rollups`` from ``attribution_credits`` (the worker's job).
+"""Building and maintaining ``credit_rollups`` from ``attribution_credits`` (the worker's job).
 
-As for traffic, a local day is always rebuilt whole: delete its rows, aggregate the stored
-credits dated that day and the deals closed that day, insert. The worker learns which days
-changed from the credits it replaces (their days before and after) and from the CRM's deal
-updates (a deal's old closing day), so a refresh is idempotent and runs in the batch's
-transaction.
+A rollup row is a pure sum over credit rows: each credit row carries what its rollups count
+(the lead's furthest funnel stage, the deal's status and reported closing), so
+
+* the worker keeps the rows current by subtracting the credit rows a batch replaced and
+  adding the ones it wrote (:func:`apply_recredited`): its cost follows the batch, not the
+  days it touches, and the same batch twice gives the same rows (the second finds its own
+  rows to subtract);
+* a local day can still be rebuilt whole from the credits dated that day
+  (:func:`refresh_credit_days`): erasures, whose credits go by ``ON DELETE CASCADE``, note
+  their days for that;
+* ``leadtrail rollups rebuild`` recreates everything (:func:`rebuild_credits`) and must give
+  the same rows, up to float rounding.
 
 What a row holds follows the reports' definitions (tracker/reports/queries.py): leads, MQLs
 and SQLs by the lead's creation day (a stage reached later re-queues the lead, so "reached by
@@ -17,42 +24,44 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, case, delete, func, select
+import numpy as np
+from sqlalchemy import Table, delete, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from tracker.credits.store import ROLLUP_COLUMNS, Recredited
 from tracker.db import bulk_insert
 from tracker.localtime import local_midnight, zone
-from tracker.models import (
-    AttributionCredit,
-    CreditRollup,
-    Deal,
-    Lead,
-    RollupState,
-    Site,
-    StageChange,
-)
+from tracker.models import AttributionCredit, CreditRollup, RollupState, Site
 from tracker.rollups import traffic as traffic_rollups
-from tracker.rollups.levels import LEVEL_INDEXES, encode_times, level_columns
+from tracker.rollups.levels import LEVEL_INDEXES, TIMES, encode_times, level_columns
 from tracker.sites import site_settings
 from tracker.stages import FUNNEL
 
 C = AttributionCredit
+CR = CreditRollup
 MEASURES = ("leads", "mqls", "sqls", "opportunity_leads", "customer_leads", "opportunities",
             "pipeline", "customers", "revenue", "won", "lost")
+COUNTS = ("touches", "lead_touches", "closed_touches")
+KEY = ("site_id", "day", "model", "level", "path")
 COLUMNS = (
     "site_id", "day", "model", "level", "path", "channel", "source", "medium", "campaign",
-    "keyword", "landing_page", *MEASURES, "touches", "lead_touches", "lead_times", "won_times",
+    "keyword", "landing_page", *MEASURES, *COUNTS, "lead_times", "won_times",
 )
 _LEADS, _OPPS, _PIPELINE, _CUSTOMERS, _REVENUE, _WON, _LOST = (
     MEASURES.index(name) for name in ("leads", "opportunities", "pipeline", "customers",
                                       "revenue", "won", "lost"))
-_DIMS = (C.channel, C.source, C.medium, C.campaign, C.keyword, C.landing_page)
+_CREDIT_COLUMNS = tuple(getattr(C, name) for name in ROLLUP_COLUMNS)
+_CLOSED = ("won", "lost")
 # Days aggregated per read while rebuilding a whole site: bounded memory, few statements.
 CHUNK_DAYS = 14
+# Rollup rows fetched, merged and rewritten per statement when a batch's changes are applied.
+APPLY_CHUNK = 2_000
+# Sums below this after a subtraction are float residue of credits that cancelled out.
+RESIDUE = 1e-9
 
 
 def _table() -> Table:
@@ -67,18 +76,42 @@ def conversion_hash(conversion_id: uuid.UUID) -> int:
 
 
 class _Row:
-    __slots__ = ("lead_times", "lead_touches", "sums", "touches", "won_times")
+    """One rollup row's change (or, in a rebuild, its content) while credit rows stream in.
+    ``dropped_*`` hold the (hash, seconds) pairs of the conversions a subtraction removes."""
+
+    __slots__ = ("counts", "dropped_lead", "dropped_won", "lead_times", "sums", "won_times")
 
     def __init__(self) -> None:
         self.sums = [0.0] * len(MEASURES)
-        self.touches = 0
-        self.lead_touches = 0
+        self.counts = [0, 0, 0]  # touches, lead_touches, closed_touches
         self.lead_times: dict[int, float] = {}
         self.won_times: dict[int, float] = {}
+        self.dropped_lead: dict[int, float] = {}
+        self.dropped_won: dict[int, float] = {}
+
+    def appended(self) -> tuple[dict[int, float], dict[int, float]] | None:
+        """The pairs this change only adds to the row's (lead, won) times, or None when it
+        also takes some away (the row's pairs must then be read and rewritten). A conversion
+        dropped and added back with the same seconds (its credits moved within the day, or
+        its lead's stage changed) leaves the pairs as they are."""
+        found = []
+        for dropped, added in ((self.dropped_lead, self.lead_times),
+                               (self.dropped_won, self.won_times)):
+            if any(added.get(conversion) != seconds for conversion, seconds in dropped.items()):
+                return None
+            found.append({conversion: seconds for conversion, seconds in added.items()
+                          if conversion not in dropped})
+        return found[0], found[1]
+
+
+def _keep_time(times: dict[int, float], conversion: int, seconds: float) -> None:
+    found = times.get(conversion)
+    times[conversion] = seconds if found is None else max(found, seconds)
 
 
 class _Aggregate:
-    """Rows keyed by (local day, model, level, dimension values) while credits stream in."""
+    """Rows keyed by (local day, model, level, dimension values) while credit rows stream in,
+    each added (``sign=1``) or subtracted (``sign=-1``)."""
 
     def __init__(self, timezone: str) -> None:
         self.tz = zone(timezone)
@@ -98,25 +131,24 @@ class _Aggregate:
             ]
         return found
 
-    def add_credit(self, row: Any, rank: int) -> None:
+    def add_credit(self, row: Sequence[Any], sign: int = 1) -> None:
+        """A credit row's figures on its conversion's day (:data:`ROLLUP_COLUMNS` order)."""
         (model, conversion, conversion_id, converted_at, credit, value, new_customer, seconds,
-         *dims) = row
-        credit, value = float(credit), float(value)
+         rank, _status, _closed_at, *dims) = row
         times = None
         if seconds is not None and credit > 0 and conversion in ("lead", "won"):
             times = (conversion_hash(conversion_id), float(seconds))
+        credit, value = sign * float(credit), sign * float(value)
         for target in self._targets(converted_at, model, tuple(dims)):
             sums = target.sums
-            target.touches += 1
+            target.counts[0] += sign
             if conversion == "lead":
-                target.lead_touches += 1
+                target.counts[1] += sign
                 # leads, mqls, sqls, opportunity_leads, customer_leads: one funnel stage each.
-                for stage in range(min(rank, len(FUNNEL) - 1) + 1):
+                for stage in range(min(rank or 0, len(FUNNEL) - 1) + 1):
                     sums[_LEADS + stage] += credit
                 if times is not None:
-                    found = target.lead_times.get(times[0])
-                    target.lead_times[times[0]] = times[1] if found is None else max(found,
-                                                                                   times[1])
+                    _keep_time(target.dropped_lead if sign < 0 else target.lead_times, *times)
             elif conversion == "opportunity":
                 sums[_OPPS] += credit
                 sums[_PIPELINE] += value
@@ -125,37 +157,22 @@ class _Aggregate:
                     sums[_CUSTOMERS] += credit
                 sums[_REVENUE] += value
                 if times is not None:
-                    found = target.won_times.get(times[0])
-                    target.won_times[times[0]] = times[1] if found is None else max(found,
-                                                                                  times[1])
+                    _keep_time(target.dropped_won if sign < 0 else target.won_times, *times)
 
-    def add_closed(self, row: Any) -> None:
-        model, credit, status, closed_at, *dims = row
-        for target in self._targets(closed_at, model, tuple(dims)):
-            target.sums[_WON if status == "won" else _LOST] += float(credit)
+    def add_closed(self, row: Sequence[Any], sign: int = 1) -> None:
+        """An opportunity's win-rate credit on its deal's closing day, if it closed."""
+        model, conversion, _id, _at, credit, _value, _new, _seconds, _rank, status, closed_at = (
+            row[:11])
+        if conversion != "opportunity" or status not in _CLOSED or closed_at is None:
+            return
+        for target in self._targets(closed_at, model, tuple(row[11:])):
+            target.sums[_WON if status == "won" else _LOST] += sign * float(credit)
+            target.counts[2] += sign
 
     def table_rows(self, site_id: int) -> Iterator[tuple[Any, ...]]:
         for (day, model, level, values), row in self.rows.items():
             yield (site_id, day, model, level, *level_columns(level, values), *row.sums,
-                   row.touches, row.lead_touches, encode_times(row.lead_times),
-                   encode_times(row.won_times))
-
-
-def _stage_ranks(session: Session, site_id: int, start: dt.datetime, end: dt.datetime
-                 ) -> dict[uuid.UUID, int]:
-    """The furthest funnel stage (0 = lead) of each lead created in ``[start, end)``."""
-    rank = case(*[(StageChange.to_stage == stage, i) for i, stage in enumerate(FUNNEL)], else_=0)
-    created = select(Lead.id).where(
-        Lead.site_id == site_id, Lead.created_at >= start, Lead.created_at < end
-    )
-    return {
-        lead_id: int(found)
-        for lead_id, found in session.execute(
-            select(StageChange.lead_id, func.max(rank))
-            .where(StageChange.site_id == site_id, StageChange.lead_id.in_(created))
-            .group_by(StageChange.lead_id)
-        )
-    }
+                   *row.counts, encode_times(row.lead_times), encode_times(row.won_times))
 
 
 def _aggregate(session: Session, site_id: int, timezone: str, start: dt.datetime,
@@ -164,28 +181,19 @@ def _aggregate(session: Session, site_id: int, timezone: str, start: dt.datetime
     of ``models``."""
     aggregate = _Aggregate(timezone)
     of_models = [] if models is None else [C.model.in_(sorted(models))]
-    ranks = _stage_ranks(session, site_id, start, end)
     connection = session.connection()
     for row in connection.execute(
-        select(C.model, C.conversion, C.conversion_id, C.converted_at, C.credit, C.value,
-               C.new_customer, C.seconds_to_convert, C.lead_id, *_DIMS)
+        select(*_CREDIT_COLUMNS)
         .where(C.site_id == site_id, C.converted_at >= start, C.converted_at < end, *of_models)
     ):
-        *head, lead_id = row[:9]
-        aggregate.add_credit((*head, *row[9:]), ranks.get(lead_id, 0))
-    closed = and_(
-        Deal.site_id == site_id,
-        Deal.deleted.is_(False),
-        Deal.status.in_(("won", "lost")),
-        Deal.closed_at >= start,
-        Deal.closed_at < end,
-    )
-    for closed_row in connection.execute(
-        select(C.model, C.credit, Deal.status, Deal.closed_at, *_DIMS)
-        .join(Deal, and_(Deal.site_id == C.site_id, Deal.id == C.conversion_id))
-        .where(C.site_id == site_id, C.conversion == "opportunity", closed, *of_models)
+        aggregate.add_credit(row)
+    for row in connection.execute(
+        select(*_CREDIT_COLUMNS)
+        .where(C.site_id == site_id, C.deal_closed_at >= start, C.deal_closed_at < end,
+               C.deal_closed_at.is_not(None), C.conversion == "opportunity",
+               C.deal_status.in_(_CLOSED), *of_models)
     ):
-        aggregate.add_closed(closed_row)
+        aggregate.add_closed(row)
     return aggregate
 
 
@@ -237,16 +245,13 @@ def rebuild_credits(session: Session, site: Site, models: Collection[str] | None
     state = _state(session, site)
     if state.credits_timezone != timezone:
         models = None
-    of_models = [] if models is None else [CreditRollup.model.in_(sorted(models))]
-    session.execute(delete(CreditRollup).where(CreditRollup.site_id == site.id, *of_models))
-    first, last = session.execute(
-        select(func.min(C.converted_at), func.max(C.converted_at)).where(C.site_id == site.id)
+    of_models = [] if models is None else [CR.model.in_(sorted(models))]
+    session.execute(delete(CR).where(CR.site_id == site.id, *of_models))
+    found = session.execute(
+        select(func.min(C.converted_at), func.max(C.converted_at), func.min(C.deal_closed_at),
+               func.max(C.deal_closed_at)).where(C.site_id == site.id)
     ).one()
-    closed_first, closed_last = session.execute(
-        select(func.min(Deal.closed_at), func.max(Deal.closed_at)).where(
-            Deal.site_id == site.id, Deal.closed_at.is_not(None))
-    ).one()
-    moments = [m for m in (first, last, closed_first, closed_last) if m is not None]
+    moments = [moment for moment in found if moment is not None]
     written = 0
     if moments:
         tz = zone(timezone)
@@ -262,21 +267,6 @@ def rebuild_credits(session: Session, site: Site, models: Collection[str] | None
     return written
 
 
-def credit_moments(session: Session, site_id: int, lead_ids: Collection[uuid.UUID]
-                   ) -> set[dt.datetime]:
-    """The instants that date the rollup rows ``lead_ids`` contribute to: their stored
-    conversions and their deals' closings. Read before and after their credits change."""
-    if not lead_ids:
-        return set()
-    wanted = sorted(lead_ids)
-    found = set(session.scalars(
-        select(C.converted_at).where(C.site_id == site_id, C.lead_id.in_(wanted)).distinct()))
-    found.update(session.scalars(
-        select(Deal.closed_at).where(Deal.site_id == site_id, Deal.lead_id.in_(wanted),
-                                     Deal.closed_at.is_not(None))))
-    return found
-
-
 def local_days_of_moments(site: Site, moments: Collection[dt.datetime]) -> set[dt.date]:
     """The site's local days of ``moments`` (UTC instants)."""
     tz = zone(site_settings(site).timezone)
@@ -289,9 +279,9 @@ def refresh_credits(
     moments: Collection[dt.datetime | dt.date],
     local_days: Collection[dt.date] = (),
 ) -> int:
-    """What the worker does after credits changed at ``moments`` (UTC instants or days) and
-    on ``local_days``. A site whose credit rollups were never built, or were built in another
-    time zone, is rebuilt whole."""
+    """Rebuild the days of ``moments`` (UTC instants or UTC days) and ``local_days`` whole.
+    A site whose credit rollups were never built, or were built in another time zone, is
+    rebuilt whole."""
     timezone = site_settings(site).timezone
     state = session.get(RollupState, site.id)
     if state is None or state.credits_timezone != timezone:
@@ -301,3 +291,193 @@ def refresh_credits(
     days = {*local_days, *instants, *traffic_rollups.local_days_of(utc_days, timezone)}
     return refresh_credit_days(session, site.id, timezone, days)
 
+
+def _decode_times(blob: bytes) -> dict[int, float]:
+    pairs = np.frombuffer(blob, dtype=TIMES)
+    return dict(zip(pairs["conversion"].tolist(), pairs["seconds"].tolist(), strict=True))
+
+
+def _merged_times(blob: bytes | None, dropped: Collection[int], added: dict[int, float]
+                  ) -> bytes:
+    if not dropped and not added:
+        return blob or b""
+    times = _decode_times(blob) if blob else {}
+    for conversion in dropped:
+        times.pop(conversion, None)
+    for conversion, seconds in added.items():
+        found = times.get(conversion)
+        times[conversion] = seconds if found is None else max(found, seconds)
+    return encode_times(times)
+
+
+def _settled(value: float) -> float:
+    return 0.0 if abs(value) < RESIDUE else value
+
+
+def _take_rows(session: Session, site_id: int, keys: list[tuple[Any, ...]]
+               ) -> dict[tuple[Any, ...], Any]:
+    """Delete the rows of ``keys`` ((day, model, level, path) tuples), returning them by key."""
+    measures = [getattr(CR, name) for name in (*MEASURES, *COUNTS, "lead_times", "won_times")]
+    if session.get_bind().dialect.name == "postgresql":
+        # A join against the keys as arrays: one index probe each, whatever their number.
+        statement = text(
+            "DELETE FROM credit_rollups r USING unnest(CAST(:days AS date[]), "
+            "CAST(:models AS text[]), CAST(:levels AS smallint[]), CAST(:paths AS bigint[])) "
+            "AS k(day, model, level, path) WHERE r.site_id = :site AND r.day = k.day "
+            "AND r.model = k.model AND r.level = k.level AND r.path = k.path RETURNING "
+            + ", ".join(f"r.{name}" for name in ("day", "model", "level", "path", *MEASURES,
+                                                   *COUNTS, "lead_times", "won_times")))
+        days, models, levels, paths = (list(column) for column in zip(*keys, strict=True))
+        found = session.connection().execute(statement, {
+            "site": site_id, "days": days, "models": models, "levels": levels, "paths": paths})
+    else:
+        found = session.connection().execute(
+            delete(CR)
+            .where(CR.site_id == site_id,
+                   tuple_(CR.day, CR.model, CR.level, CR.path).in_(keys))
+            .returning(CR.day, CR.model, CR.level, CR.path, *measures))
+    return {tuple(row[:4]): row[4:] for row in found}
+
+
+def _merged_rows(site_id: int, changes: dict[tuple[Any, ...], _Row],
+                 keys: dict[tuple[Any, ...], tuple[Any, ...]],
+                 taken: dict[tuple[Any, ...], Any]) -> Iterator[tuple[Any, ...]]:
+    n = len(MEASURES)
+    for key, change in changes.items():
+        day, model, level, _values = key
+        columns = keys[key]
+        old = taken.get((day, model, level, columns[0]))
+        if old is None:
+            sums, counts, lead_blob, won_blob = [0.0] * n, [0, 0, 0], None, None
+        else:
+            sums, counts = list(old[:n]), list(old[n:n + 3])
+            lead_blob, won_blob = old[n + 3], old[n + 4]
+        counts = [a + b for a, b in zip(counts, change.counts, strict=True)]
+        if counts[0] <= 0 and counts[2] <= 0:
+            continue  # its last credit row went
+        yield (site_id, day, model, level, *columns,
+               *(_settled(a + b) for a, b in zip(sums, change.sums, strict=True)), *counts,
+               _merged_times(lead_blob, change.dropped_lead, change.lead_times),
+               _merged_times(won_blob, change.dropped_won, change.won_times))
+
+
+def _changed_conversions(recredited: Recredited) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+    """``(sign, rows)`` of the conversions (under one model) whose rows differ before and
+    after. Most of a batch recomputes to the same rows (a lead re-queued by a change that
+    moves no credit): those cancel out, and a conversion is replaced whole or not at all, so
+    its (hash, seconds) pairs are re-derived from its complete new rows."""
+    before: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
+    after: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
+    for rows, by_conversion in ((recredited.removed, before), (recredited.added, after)):
+        for row in rows:
+            by_conversion[row[:3]].append(row)  # model, conversion, conversion_id
+    for conversion in before.keys() | after.keys():
+        old, new = before.get(conversion, []), after.get(conversion, [])
+        if len(old) == len(new) and Counter(old) == Counter(new):
+            continue
+        yield -1, old
+        yield 1, new
+
+
+_PG_TYPES = {
+    "site_id": "bigint", "day": "date", "model": "text", "level": "smallint", "path": "bigint",
+    **{name: "text" for name in ("channel", "source", "medium", "campaign", "keyword",
+                                 "landing_page")},
+    **{name: "float8" for name in MEASURES}, **{name: "integer" for name in COUNTS},
+    "lead_times": "bytea", "won_times": "bytea",
+}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """Add rows to the stored rows of the same keys, inserting new keys: sums and counts
+    added, time pairs appended (an appended pair is of a conversion the row does not hold,
+    so no pair is there twice). On PostgreSQL the rows come as one array per column (one
+    statement, whatever their number); on SQLite as an executemany."""
+    def settled(total: str) -> str:
+        return f"CASE WHEN abs({total}) < {RESIDUE} THEN 0 ELSE {total} END"
+
+    updates = ", ".join([
+        *(f"{name} = {settled(f'credit_rollups.{name} + excluded.{name}')}" for name in MEASURES),
+        *(f"{name} = credit_rollups.{name} + excluded.{name}" for name in COUNTS),
+        *(f"{name} = CAST(credit_rollups.{name} || excluded.{name} AS "
+          f"{'bytea' if dialect == 'postgresql' else 'BLOB'})"
+          for name in ("lead_times", "won_times")),
+    ])
+    if dialect == "postgresql":
+        rows = "SELECT * FROM unnest({})".format(", ".join(
+            f"CAST(:{name} AS {_PG_TYPES[name]}[])" for name in COLUMNS))
+    else:
+        rows = "VALUES ({})".format(", ".join(f":{name}" for name in COLUMNS))
+    return text(
+        f"INSERT INTO credit_rollups ({', '.join(COLUMNS)}) {rows} "
+        f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}")
+
+
+def _upsert(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect.name
+    statement = _upsert_statement(dialect)
+    if dialect == "postgresql":
+        columns = zip(*rows, strict=True)
+        connection.execute(statement, dict(zip(COLUMNS, (list(c) for c in columns),
+                                               strict=True)))
+    else:
+        connection.execute(statement, [dict(zip(COLUMNS, row, strict=True)) for row in rows])
+
+
+def _delete_emptied(session: Session, site_id: int, keys: list[tuple[Any, ...]]) -> None:
+    """Delete the rows of ``keys`` left without any credit row."""
+    for i in range(0, len(keys), APPLY_CHUNK):
+        session.connection().execute(delete(CR).where(
+            CR.site_id == site_id, CR.touches <= 0, CR.closed_touches <= 0,
+            tuple_(CR.day, CR.model, CR.level, CR.path).in_(keys[i:i + APPLY_CHUNK])))
+
+
+def apply_recredited(session: Session, site: Site, recredited: Recredited) -> int:
+    """Bring the rollups in line with a batch's replaced credit rows: subtract the removed
+    rows, add the written ones. Rows changed. A site whose credit rollups were never built,
+    or were built in another time zone, is rebuilt whole instead.
+
+    Most rows change by addition alone (sums, counts, and new conversions' time pairs): one
+    upsert adds them in the database. A row that loses a conversion's pair is read, merged
+    and rewritten."""
+    if not recredited.removed and not recredited.added:
+        return 0
+    timezone = site_settings(site).timezone
+    state = session.get(RollupState, site.id)
+    if state is None or state.credits_timezone != timezone:
+        return rebuild_credits(session, site)
+    change = _Aggregate(timezone)
+    for sign, rows in _changed_conversions(recredited):
+        for row in rows:
+            change.add_credit(row, sign)
+            change.add_closed(row, sign)
+    keys = {key: level_columns(key[2], key[3]) for key in change.rows}
+    additions: list[tuple[Any, ...]] = []
+    rewritten = []
+    shrunk = []  # keys that lost credit rows: some may be left with none
+    for key, changed in change.rows.items():
+        appended = changed.appended()
+        if appended is None:
+            rewritten.append(key)
+            continue
+        day, model, level, _values = key
+        additions.append((site.id, day, model, level, *keys[key],
+                          *(_settled(x) for x in changed.sums), *changed.counts,
+                          encode_times(appended[0]), encode_times(appended[1])))
+        if changed.counts[0] < 0 or changed.counts[2] < 0:
+            shrunk.append((day, model, level, keys[key][0]))
+    for i in range(0, len(additions), APPLY_CHUNK):
+        _upsert(session, additions[i:i + APPLY_CHUNK])
+    _delete_emptied(session, site.id, shrunk)
+    rewritten.sort(key=lambda key: (key[0], key[1], key[2], keys[key][0]))
+    for i in range(0, len(rewritten), APPLY_CHUNK):
+        chunk = rewritten[i:i + APPLY_CHUNK]
+        taken = _take_rows(session, site.id,
+                           [(day, model, level, keys[day, model, level, values][0])
+                            for day, model, level, values in chunk])
+        bulk_insert(session, _table(), COLUMNS, _merged_rows(
+            site.id, {key: change.rows[key] for key in chunk}, keys, taken))
+    return len(change.rows)

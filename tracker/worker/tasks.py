@@ -2,13 +2,11 @@
 
 Order matters: a settings change first (it may rebuild every credit, which makes the lead
 items of the same batch cheap no-ops; a new time zone rebuilds the traffic rollups), then the
-leads' credits, then the traffic rollups of the noted days, then the data-driven refits that
-the new conversions, new traffic (the non-converting paths Markov learns from) or erased
-leads made due, and last the credit rollups: the days the leads' conversions and deal
-closings were on before and after are queued as ``rollup_day`` items (so a backlog of lead
-batches rebuilds each day once); a batch holding such items, or days noted by erasures and
-deal updates, rebuilds those days (all of them, when credits were rebuilt or the time zone
-changed).
+leads' credits, whose replaced rows the credit rollups subtract and whose new rows they add,
+then the traffic rollups of the noted days, then the data-driven refits that the new
+conversions, new traffic (the non-converting paths Markov learns from) or erased leads made
+due, and last the credit rollups that cannot follow row by row: every row of the rebuilt or
+refitted models, or the days noted by erasures (their credits went by cascade).
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ from tracker.credits.store import unfitted_models
 from tracker.models import Lead, Site
 from tracker.rollups import credits as credit_rollups
 from tracker.rollups import traffic as traffic_rollups
-from tracker.worker.queue import Item, enqueue
+from tracker.worker.queue import Item
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,27 +72,20 @@ def process(
         rebuilt = apply_settings(session, site)
         traffic_rollups.apply_settings(session, site)
     lead_ids = sorted(uuid.UUID(hex=key) for key in keys.get(changes.LEAD, ()))
-    moments: set[dt.datetime] = set()
     if lead_ids:
         _lock_leads(session, site.id, lead_ids)
-        moments |= credit_rollups.credit_moments(session, site.id, lead_ids)
         rebuilt.extend(unfitted_models(session, site))  # refresh_leads fits them first
-        refresh_leads(session, site, lead_ids)
-        moments |= credit_rollups.credit_moments(session, site.id, lead_ids)
+        credit_rollups.apply_recredited(session, site, refresh_leads(session, site, lead_ids))
     traffic = {changes.day_of_traffic_key(key) for key in keys.get(changes.TRAFFIC, ())}
     if traffic:
         traffic_rollups.refresh_traffic(session, site, traffic)
     credit_days = {dt.date.fromisoformat(key) for key in keys.get(changes.CREDITS, ())}
     refitted = refit_due(session, site, now, refit)
+    # Items of this kind were queued by earlier versions (days rebuilt whole after a batch).
     rollup_days = {dt.date.fromisoformat(key) for key in keys.get(changes.ROLLUP_DAY, ())}
     if rebuilt or refitted:
         # Dropped models' rows go too: a whole rebuild when the model list changed.
         credit_rollups.rebuild_credits(session, site, None if settings else {*rebuilt, *refitted})
     elif rollup_days or credit_days or settings:
-        credit_rollups.refresh_credits(session, site, moments | credit_days, rollup_days)
-    elif moments:
-        # A day is rebuilt whole: a backlog of lead batches touching the same days (today's
-        # identifies, a CRM backfill) rebuilds each once, in a later batch, not once per batch.
-        enqueue(session, [(site.id, changes.ROLLUP_DAY, day.isoformat())
-                          for day in credit_rollups.local_days_of_moments(site, moments)])
+        credit_rollups.refresh_credits(session, site, credit_days, rollup_days)
     return Done(len(lead_ids), len(traffic), len(credit_days), settings, tuple(refitted))
