@@ -8,10 +8,12 @@ On a fresh PostgreSQL database (``leadtrail_bench_worker``) loaded like ``bench/
    lead under all 10 models, refits included), as leads per second. Then ``--stale`` random
    leads are queued as the writers would queue them and one worker drains them
    (``Worker.run_once``, batches of ``--batch-size``): leads per second, and the ratio to the
-   baseline, twice: leads created in the last 7 days (what identifies and CRM updates of new
-   deals make stale) and leads from all over the year (a CRM backfill). Both include the
-   credit rollups' refresh of the days those leads' conversions fall on. Target: >= 2,000
-   leads/s.
+   baseline, three times: leads created in the last 7 days (what identifies and CRM updates
+   of new deals make stale) and leads from all over the year (a CRM backfill), both queued
+   again with nothing changed (their recomputed credits equal the stored ones and are left
+   as they are), and leads from all over the year each moved on a funnel stage (every
+   model's lead credit changes: credit rows rewritten, credit rollups updated). Target:
+   >= 2,000 leads/s.
 2. **Identify -> report lag.** A real ``leadtrail serve`` (2 processes, each with its built-in
    worker thread) gets ``/identify`` calls for anonymous visitors of the data set, paced at
    ``--rate`` per second for ``--seconds``; a poller reads today's revenue report every 100 ms.
@@ -57,6 +59,7 @@ from tracker.models import Lead, Site  # noqa: E402
 from tracker.rollups.credits import rebuild_credits  # noqa: E402
 from tracker.rollups.traffic import rebuild_traffic  # noqa: E402
 from tracker.sites import create_site  # noqa: E402
+from tracker.stages import FUNNEL, change_stage  # noqa: E402
 from tracker.worker.queue import enqueue  # noqa: E402
 from tracker.worker.runner import Worker  # noqa: E402
 
@@ -123,9 +126,17 @@ def recredit_throughput(url: str, site_id: int, stale: int, batch_size: int) -> 
     # Fresh leads are what identifies and CRM updates of new deals make stale; leads from
     # all over the year are what a CRM backfill makes stale (each touches other days, and a
     # day's credit rollups are rebuilt whole).
-    for label, pool in (("created in the last 7 days", recent), ("from all over the year", ids)):
+    scenarios = (("created in the last 7 days", recent, False),
+                 ("from all over the year", ids, False),
+                 ("from all over the year, each moved a funnel stage on", ids, True))
+    for label, pool, advanced in scenarios:
         chosen = [pool[i] for i in rng.choice(len(pool), min(stale, len(pool)), replace=False)]
         with Session(engine) as session, session.begin():
+            if advanced:  # a real change: every model's lead credit moves to another stage
+                for lead in session.scalars(select(Lead).where(Lead.id.in_(chosen))):
+                    at = FUNNEL.index(lead.stage) if lead.stage in FUNNEL else 0
+                    change_stage(session, lead, FUNNEL[min(at + 1, len(FUNNEL) - 1)],
+                                 cause="manual", at=now)
             enqueue(session, [(site_id, LEAD, lead_id.hex) for lead_id in chosen])
         progress = Worker(engine, batch_size=batch_size).run_once()
         rate = progress.leads / progress.seconds

@@ -1,4 +1,4 @@
-"""credits carry what their rollups need; credit rollups count closed-deal rows
+"""credits carry what their rollups need; credit rollups count closed-deal rows; rollup read indexes
 
 Revision ID: 0013
 Revises: 0012
@@ -33,6 +33,13 @@ depends_on: str | Sequence[str] | None = None
 # tracker.stages.FUNNEL as of this revision (a migration must not follow later edits).
 FUNNEL = ("lead", "mql", "sql", "opportunity", "customer")
 CLOSED_INDEX = "ix_attribution_credits_site_deal_closed_at"
+# A report reads one level (and model) over a range of days; the keys' (site, day) prefix
+# made it read every level of those days.
+READ_INDEXES = (
+    ("ix_traffic_rollups_site_level_day", "traffic_rollups", ["site_id", "level", "day"]),
+    ("ix_credit_rollups_site_model_level_day", "credit_rollups",
+     ["site_id", "model", "level", "day"]),
+)
 
 
 def upgrade() -> None:
@@ -49,6 +56,8 @@ def upgrade() -> None:
     with op.batch_alter_table("credit_rollups", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("closed_touches", sa.Integer(), nullable=False, server_default="0"))
+    for name, table, columns in READ_INDEXES:
+        op.create_index(name, table, columns)
     rank = " ".join(f"WHEN '{stage}' THEN {i}" for i, stage in enumerate(FUNNEL))
     op.execute(
         "UPDATE attribution_credits SET stage_rank = COALESCE(("
@@ -70,6 +79,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for name, table, _columns in READ_INDEXES:
+        op.drop_index(name, table_name=table)
     with op.batch_alter_table("credit_rollups", schema=None) as batch_op:
         batch_op.drop_column("closed_touches")
     op.drop_index(CLOSED_INDEX, table_name="attribution_credits")

@@ -31,7 +31,8 @@ from tracker.deals import DealUpdate, apply_deal_update
 from tracker.models import AttributionCredit, Lead, RefreshItem, Site
 from tracker.sites import update_site_settings
 from tracker.worker.queue import complete, due_items, enqueue
-from tracker.worker.runner import Worker
+from tracker.worker.runner import Worker, requeue_hold
+from tracker.worker.tasks import Done
 
 PAID = "https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=brand"
 
@@ -143,6 +144,32 @@ def test_an_item_noted_again_during_the_work_stays_queued(
     assert (len(items), deleted, version) == (1, 0, 2)
     assert drain_queue(app).items == 1
     assert queued(db_session, site.site.id) == set()
+
+
+def test_a_traffic_day_noted_again_waits_in_proportion_to_its_rebuild(
+    app: Flask, sites: SiteMaker, db_session: Session, engine: Engine
+) -> None:
+    """A busy day is not re-read back to back: noted again while the worker rebuilt it, it
+    waits ten times the rebuild's duration; a lead noted again is taken at once."""
+    site = sites.make()
+    lead = uuid.uuid4().hex
+    with db_session.begin():
+        enqueue(db_session, [(site.site.id, changes.TRAFFIC, "2026-12-01"),
+                             (site.site.id, changes.LEAD, lead)])
+    now = dt.datetime.now(dt.UTC)
+    with db_session.begin():
+        items = due_items(db_session, site.site.id, now, 10)
+    with Session(engine) as writer, writer.begin():
+        enqueue(writer, [(site.site.id, changes.TRAFFIC, "2026-12-01"),
+                         (site.site.id, changes.LEAD, lead)])
+    with db_session.begin():
+        complete(db_session, items, now, requeue_hold(Done(traffic_seconds=2.0)))
+    available = dict(db_session.execute(select(RefreshItem.kind, RefreshItem.available_at)).all())
+    db_session.rollback()
+
+    assert available[changes.TRAFFIC] - now == dt.timedelta(seconds=20)
+    assert available[changes.LEAD] == now
+    assert requeue_hold(Done(traffic_seconds=60.0))[changes.TRAFFIC] == dt.timedelta(seconds=60)
 
 
 def test_a_failing_item_is_kept_with_its_error_and_the_rest_is_done(

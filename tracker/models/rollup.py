@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -39,6 +40,9 @@ class _LevelValues:
 
 class TrafficRollup(_LevelValues, Base):
     __tablename__ = "traffic_rollups"
+    # A report reads one level over a range of days: without this the key's (site, day)
+    # prefix reads every level of those days to keep one.
+    __table_args__ = (Index("ix_traffic_rollups_site_level_day", "site_id", "level", "day"),)
 
     site_id: Mapped[int] = mapped_column(
         BigInt, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
@@ -76,6 +80,10 @@ class CreditRollup(_LevelValues, Base):
     counting a conversion twice."""
 
     __tablename__ = "credit_rollups"
+    # A report reads one model's level over a range of days (see traffic_rollups).
+    __table_args__ = (
+        Index("ix_credit_rollups_site_model_level_day", "site_id", "model", "level", "day"),
+    )
 
     site_id: Mapped[int] = mapped_column(
         BigInt, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True

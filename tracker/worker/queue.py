@@ -15,7 +15,7 @@ connection, calls :func:`enqueue` itself.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Table, delete, event, func, select, tuple_, update
@@ -117,9 +117,15 @@ def due_items(bind: Session | Connection, site_id: int, now: dt.datetime, limit:
     return [Item(*row) for row in rows]
 
 
-def complete(bind: Session | Connection, items: Sequence[Item], started: dt.datetime) -> int:
+def complete(
+    bind: Session | Connection,
+    items: Sequence[Item],
+    started: dt.datetime,
+    hold: Mapping[str, dt.timedelta] | None = None,
+) -> int:
     """Delete the items nobody noted again since they were read; the others stay queued, as
-    noted at ``started`` (their new note came while the work ran). Returns rows deleted.
+    noted at ``started`` (their new note came while the work ran), and wait ``hold[kind]``
+    more before a worker takes them again. Returns rows deleted.
 
     One DELETE per site and chunk (a statement per item was most of a batch's queue time)."""
     done = 0
@@ -142,15 +148,19 @@ def complete(bind: Session | Connection, items: Sequence[Item], started: dt.date
                 )
             }
             done += len(deleted)
-            noted_again = [(i.kind, i.key) for i in chunk if (i.kind, i.key) not in deleted]
-            if noted_again:
+            noted_again: dict[dt.datetime, list[tuple[str, str]]] = {}
+            for item in chunk:
+                if (item.kind, item.key) not in deleted:
+                    available = started + (hold or {}).get(item.kind, dt.timedelta(0))
+                    noted_again.setdefault(available, []).append((item.kind, item.key))
+            for available, keys in noted_again.items():
                 bind.execute(
                     update(QUEUE)
                     .where(
                         QUEUE.c.site_id == site_id,
-                        tuple_(QUEUE.c.kind, QUEUE.c.key).in_(noted_again),
+                        tuple_(QUEUE.c.kind, QUEUE.c.key).in_(keys),
                     )
-                    .values(enqueued_at=started, available_at=started, attempts=0,
+                    .values(enqueued_at=started, available_at=available, attempts=0,
                             last_error=None)
                 )
     return done

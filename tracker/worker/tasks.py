@@ -12,6 +12,7 @@ refitted models, or the days noted by erasures (their credits went by cascade).
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ class Done:
     credit_days: int = 0
     settings: bool = False
     refitted: tuple[str, ...] = ()
+    traffic_seconds: float = 0.0  # spent rebuilding traffic days (the runner paces them)
 
 
 def _lock_leads(session: Session, site_id: int, lead_ids: Sequence[uuid.UUID]) -> None:
@@ -77,8 +79,11 @@ def process(
         rebuilt.extend(unfitted_models(session, site))  # refresh_leads fits them first
         credit_rollups.apply_recredited(session, site, refresh_leads(session, site, lead_ids))
     traffic = {changes.day_of_traffic_key(key) for key in keys.get(changes.TRAFFIC, ())}
+    traffic_seconds = 0.0
     if traffic:
+        began = time.monotonic()
         traffic_rollups.refresh_traffic(session, site, traffic)
+        traffic_seconds = time.monotonic() - began
     credit_days = {dt.date.fromisoformat(key) for key in keys.get(changes.CREDITS, ())}
     refitted = refit_due(session, site, now, refit)
     # Items of this kind were queued by earlier versions (days rebuilt whole after a batch).
@@ -88,4 +93,5 @@ def process(
         credit_rollups.rebuild_credits(session, site, None if settings else {*rebuilt, *refitted})
     elif rollup_days or credit_days or settings:
         credit_rollups.refresh_credits(session, site, credit_days, rollup_days)
-    return Done(len(lead_ids), len(traffic), len(credit_days), settings, tuple(refitted))
+    return Done(len(lead_ids), len(traffic), len(credit_days), settings, tuple(refitted),
+                traffic_seconds)
