@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from tracker.models import CreditRollup, RollupState, TrafficRollup
 from tracker.reports.query import ReportQuery
-from tracker.rollups.levels import count_unique, level_for, merge_times
+from tracker.rollups.levels import count_unique, level_for, merge_times, merge_times_by_group
 
 R = TrafficRollup
 Key = str | None
@@ -147,30 +147,28 @@ def credits_from_rollups(
                         CR.won_times)
     if rows is None:
         return None
-    sums: dict[Key, list[float]] = {}
-    blobs: dict[Key, dict[str, list[bytes]]] = {}
-    every: dict[str, list[bytes]] = {"lead": [], "won": []}
-    for _site, _model, key, *values in rows:
-        group: Key = (key or None) if group_by is not None else None
-        *figures, lead_times, won_times = values
-        found = sums.get(group)
-        if found is None:
-            sums[group] = [float(x) for x in figures]
-            blobs[group] = {"lead": [], "won": []}
-        else:
-            for i, x in enumerate(figures):
-                found[i] += x
-        for kind, blob in (("lead", lead_times), ("won", won_times)):
-            if blob:
-                blobs[group][kind].append(blob)
-                every[kind].append(blob)
+    found: dict[Key, int] = {}
+    groups = np.fromiter(
+        (found.setdefault((row[2] or None) if group_by is not None else None, len(found))
+         for row in rows), np.int64, len(rows))
     n = len(ATTRIBUTED)
+    figures = np.array([row[3:5 + n] for row in rows], dtype=np.float64).reshape(-1, n + 2)
+    sums = np.stack([np.bincount(groups, weights=figures[:, i], minlength=len(found))
+                     for i in range(n + 2)], axis=1).tolist()
+    keys = list(found)
+    times: dict[Key, dict[str, npt.NDArray[np.float64]]] = {key: {} for key in keys}
+    all_times = {}
+    for kind, column in (("lead", 5 + n), ("won", 6 + n)):
+        blobs = [row[column] or b"" for row in rows]
+        for key, merged in zip(keys, merge_times_by_group(blobs, groups, len(keys)),
+                               strict=True):
+            times[key][kind] = merged
+        all_times[kind] = merge_times([blob for blob in blobs if blob])
     return CreditFigures(
-        sums={key: dict(zip(ATTRIBUTED, found[:n], strict=True)) for key, found in sums.items()},
-        closed={key: (found[n], found[n + 1]) for key, found in sums.items()},
-        times={key: {kind: merge_times(found) for kind, found in kinds.items()}
-               for key, kinds in blobs.items()},
-        all_times={kind: merge_times(found) for kind, found in every.items()},
+        sums={key: dict(zip(ATTRIBUTED, sums[i][:n], strict=True)) for i, key in enumerate(keys)},
+        closed={key: (sums[i][n], sums[i][n + 1]) for i, key in enumerate(keys)},
+        times=times,
+        all_times=all_times,
     )
 
 
