@@ -4,6 +4,8 @@ One database per xdist worker and dialect, migrated once by ``alembic upgrade he
 each test every table is emptied (tenancy would keep tests apart anyway, but counts must be
 exact). PostgreSQL comes from LEADTRAIL_TEST_DATABASE_URL (default: the local server's
 ``test`` database as ``postgres``): when it cannot be reached the tests fail, never skip.
+With LEADTRAIL_TEST_CITUS_URL (a Citus coordinator's database) the PostgreSQL tests run
+there instead, each worker's database a schema of it (docs/scaling.md, "Testing on Citus").
 """
 
 from __future__ import annotations
@@ -44,8 +46,38 @@ def _postgres_url() -> str:
     return _as_database_url(os.environ.get("LEADTRAIL_TEST_DATABASE_URL", DEFAULT_POSTGRES_URL))
 
 
+def citus_url() -> str | None:
+    """The Citus coordinator the PostgreSQL tests run on instead, if one is given."""
+    raw = os.environ.get("LEADTRAIL_TEST_CITUS_URL")
+    return _as_database_url(raw) if raw else None
+
+
+def _create_citus_schema(coordinator: str, name: str) -> str:
+    """On Citus a test "database" is a schema of the coordinator's database: creating
+    databases would need the extension and the worker nodes set up in each. Tables of a
+    schema distribute like any others (``tracker/citus.py`` works in ``current_schema()``)."""
+    admin = create_engine(coordinator, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'citus'")).first() \
+                    is None:
+                pytest.fail("LEADTRAIL_TEST_CITUS_URL names a database without the citus "
+                            "extension: CREATE EXTENSION citus there (docs/scaling.md)",
+                            pytrace=False)
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(coordinator).update_query_dict(
+        {"options": f"-csearch_path={name}"}).render_as_string(hide_password=False)
+
+
 def create_postgres_database(name: str) -> str:
-    """A fresh PostgreSQL database ``name`` next to the configured one; its URL."""
+    """A fresh PostgreSQL database ``name`` next to the configured one (a schema ``name``
+    of the Citus coordinator's database when LEADTRAIL_TEST_CITUS_URL is set); its URL."""
+    coordinator = citus_url()
+    if coordinator is not None:
+        return _create_citus_schema(coordinator, name)
     admin_url = make_url(_postgres_url())
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
@@ -73,10 +105,16 @@ def fresh_database_url(dialect: str, name: str, tmp_dir: Path) -> str:
 
 def drop_postgres_database(url: str) -> None:
     """Remove a database :func:`create_postgres_database` made (runs leave nothing behind)."""
-    admin = create_engine(_postgres_url(), isolation_level="AUTOCOMMIT")
+    coordinator = citus_url()
+    admin = create_engine(coordinator or _postgres_url(), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+            if coordinator is not None:
+                schema = make_url(url).query["options"].removeprefix("-csearch_path=")
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            else:
+                conn.execute(text(
+                    f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
     finally:
         admin.dispose()
 
