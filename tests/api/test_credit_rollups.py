@@ -255,20 +255,24 @@ def test_reports_read_stored_credits_until_the_credit_rollups_are_built(
         assert credits_from_rollups(db_session, site.id, query, "channel") is None
 
 
+# One emailed visitor, her lead and a deal lost two days after it opened.
+ONE_LOST_DEAL: dict[str, Any] = {
+    "sessions": [{"visitor": 0, "minute": 10, "channel": "Email", "source": "newsletter",
+                  "medium": "email", "campaign": None, "keyword": None,
+                  "landing_url": "https://example.com/"}],
+    "leads": [{"visitor": 0, "minute": 20, "stage": None}],
+    "deals": [{"lead": 0, "opened": 30, "status": "lost", "closed_after": 2 * 24 * 60,
+               "amount": 100}],
+}
+
+
 def test_a_lost_deal_closing_on_another_day_leaves_its_old_day(
     make_site: Any, db_session: Session, engine: Engine
 ) -> None:
-    """The lead refresh sees only the deal's new closing day; the CRM write notes the old
-    one (a lost deal has no credit dated by its closing to find it by)."""
+    """The deal's credit rows carry its closing: the lead's refresh subtracts the old day's
+    win-rate credit and adds the new day's."""
     site = make_site("UTC")
-    history = {
-        "sessions": [{"visitor": 0, "minute": 10, "channel": "Email", "source": "newsletter",
-                      "medium": "email", "campaign": None, "keyword": None,
-                      "landing_url": "https://example.com/"}],
-        "leads": [{"visitor": 0, "minute": 20, "stage": None}],
-        "deals": [{"lead": 0, "opened": 30, "status": "lost", "closed_after": 2 * 24 * 60,
-                   "amount": 100}],
-    }
+    history = ONE_LOST_DEAL
     leads = add_history(db_session, site, history)
     drain_queue(engine)
     query = ReportQuery(model="linear", start=dt.date(2026, 1, 29), end=dt.date(2026, 2, 5),
@@ -325,14 +329,7 @@ def test_a_reopened_deal_whose_lead_is_erased_leaves_its_old_closing_day(
     go by cascade, so the worker cannot subtract them; the erasure notes the days they count
     on, the deal's old closing among them (read from the credits, not the reopened deal)."""
     site = make_site("UTC")
-    history = {
-        "sessions": [{"visitor": 0, "minute": 10, "channel": "Email", "source": "newsletter",
-                      "medium": "email", "campaign": None, "keyword": None,
-                      "landing_url": "https://example.com/"}],
-        "leads": [{"visitor": 0, "minute": 20, "stage": None}],
-        "deals": [{"lead": 0, "opened": 30, "status": "lost", "closed_after": 2 * 24 * 60,
-                   "amount": 100}],
-    }
+    history = ONE_LOST_DEAL
     leads = add_history(db_session, site, history)
     drain_queue(engine)
     reopened = {**history["deals"][0], "status": "open", "closed_after": 0}
