@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from crm_sync.providers import generic
 from tests.e2e.conftest import USER_AGENT, LiveServer, Tab
 from tracker import inbox
-from tracker.db import PROJECT_ROOT
+from tracker.db import PROJECT_ROOT, write_engine
 from tracker.models.base import utcnow
 from tracker.sites import CreatedSite
 from tracker.users import create_user
@@ -85,7 +85,9 @@ class Seeded:
 def seeded(live_server: LiveServer) -> Iterator[Seeded]:
     site = live_server.make_site(generic_secrets=[SECRET])
     email = f"marketer{site.site.id}@example.com"
-    with Session(live_server.engine) as session, session.begin():
+    # A write beside the server's worker thread: BEGIN IMMEDIATE on SQLite, as the app's own
+    # writers do (a deferred read turned write fails at once if the worker committed between).
+    with Session(write_engine(live_server.engine)) as session, session.begin():
         create_user(session, email, PASSWORD, site_ids=[site.site.id])
     # Alice: a paid click (campaign and keyword), back later from organic search, then a form.
     _visit(live_server, site, "visitor-alice",
@@ -113,7 +115,7 @@ def _store_failed_delivery(server: LiveServer, site: CreatedSite, body: bytes) -
         raise ConnectionError("deal store unavailable")
 
     received = utcnow()
-    with Session(server.engine) as session, session.begin():
+    with Session(write_engine(server.engine)) as session, session.begin():
         from tracker.sites import site_settings
 
         settings = site_settings(session.merge(site.site))
