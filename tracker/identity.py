@@ -51,6 +51,8 @@ class Stitched:
     linked: bool
     # The leads the visitor's sessions were taken from, whose journeys (and scores) shrank.
     previous_lead_ids: tuple[uuid.UUID, ...] = ()
+    # The lead's sessions after the stitch, in time order (its scoring reads them again).
+    sessions: tuple[VisitSession, ...] = ()
 
 
 def normalise_email(raw: object, field: str = "email") -> str:
@@ -242,10 +244,11 @@ def stitch_visitor_to_lead(
         session.flush()
     if identifying is not None and (created or lead.creation_session_id is None):
         lead.creation_session_id = identifying.id
-    refresh_first_touch(session, lead)
+    visits = refresh_first_touch(session, lead)
     if linked:
         changes.lead_changed(session, site_id, lead.id, *previous)
-    return Stitched(lead=lead, created=created, linked=linked, previous_lead_ids=previous)
+    return Stitched(lead=lead, created=created, linked=linked, previous_lead_ids=previous,
+                    sessions=tuple(visits))
 
 
 def _link_late(
@@ -322,8 +325,10 @@ def lead_sessions(session: Session, lead: Lead) -> list[VisitSession]:
     ]
 
 
-def refresh_first_touch(session: Session, lead: Lead) -> None:
+def refresh_first_touch(session: Session, lead: Lead) -> list[VisitSession]:
+    """Point the lead at its first session; the lead's sessions, in time order."""
     visits = lead_sessions(session, lead)
     first = visits[0].id if visits else None
     lead.first_session_id = first
     session.flush()
+    return visits

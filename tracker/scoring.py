@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from tracker.db import write_engine
 from tracker.identity import lead_sessions
-from tracker.models import Event, Lead, ScoreChange
+from tracker.models import Event, Lead, ScoreChange, VisitSession
 from tracker.score_rules import (
     Activity,
     ScoreRule,
@@ -56,8 +56,12 @@ class PreparedBatchLike(Protocol):
     def device(self) -> _DeviceLike: ...
 
 
-def lead_activity(session: Session, lead: Lead) -> list[Activity]:
-    visits = lead_sessions(session, lead)
+def lead_activity(session: Session, lead: Lead,
+                  visits: Sequence[VisitSession] | None = None) -> list[Activity]:
+    """What the lead did: return visits and the events of its sessions (``visits``, when the
+    caller has just read them)."""
+    if visits is None:
+        visits = lead_sessions(session, lead)
     activity = [Activity("return_visit", visit.started_at) for visit in visits[1:]]
     if not visits:
         return activity
@@ -96,9 +100,11 @@ def rescore_lead(
     rules: Sequence[ScoreRule],
     mql_threshold: int,
     now: dt.datetime,
+    visits: Sequence[VisitSession] | None = None,
 ) -> int:
-    """Recompute ``lead.score``; record what changed; promote to MQL at the threshold."""
-    totals = score_activity(rules, lead_activity(session, lead), now)
+    """Recompute ``lead.score``; record what changed; promote to MQL at the threshold.
+    ``visits``: the lead's sessions, when the caller has just read them."""
+    totals = score_activity(rules, lead_activity(session, lead, visits), now)
     before = dict(
         session.execute(
             select(ScoreChange.rule, func.sum(ScoreChange.points))

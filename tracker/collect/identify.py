@@ -101,7 +101,8 @@ def store_identify(
             cause="form" if event.type == "form_submit" else "identify",
         )
         rules = rules_from_settings(site.settings.score_rules)
-        rescore_lead(session, stitched.lead, rules, site.settings.mql_threshold, now)
+        rescore_lead(session, stitched.lead, rules, site.settings.mql_threshold, now,
+                     stitched.sessions)
         # Leads whose sessions this identify took (a late one, or a shared computer).
         for previous_id in stitched.previous_lead_ids:
             previous = session.get(Lead, (site.id, previous_id))
