@@ -37,8 +37,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,12 +57,13 @@ from tracker.models import (  # noqa: E402
     LeadVisitor,
     Site,
     StageChange,
+    User,
     Visitor,
     VisitSession,
 )
 from tracker.rollups.credits import rebuild_credits  # noqa: E402
 from tracker.rollups.traffic import rebuild_traffic  # noqa: E402
-from tracker.sites import create_site  # noqa: E402
+from tracker.sites import create_api_key, create_site  # noqa: E402
 from tracker.users import create_user  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -218,22 +220,53 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def _loaded(dialect: str, sessions: int) -> tuple[str, int, str] | None:
+    """With ``--reuse``: the PostgreSQL database a run already loaded at this size (its URL,
+    site id and a new API key), or None. Loading 10M sessions takes about 20 minutes."""
+    if dialect != "postgresql":
+        return None
+    admin_url = make_url(os.environ.get("LEADTRAIL_BENCH_DATABASE_URL", DEFAULT_POSTGRES))
+    url = admin_url.set(database="leadtrail_bench").render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            site = session.scalars(select(Site).where(Site.name == "bench")).first()
+            if site is None or session.scalar(
+                    select(func.count()).select_from(VisitSession)
+                    .where(VisitSession.site_id == site.id)) != sessions:
+                return None
+            key = create_api_key(session, site, name="bench").plain
+    except OperationalError:
+        return None
+    finally:
+        engine.dispose()
+    return url, site.id, key
+
+
 def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
     scale = args.scale
-    url = fresh_url(dialect, workdir)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    now = dt.datetime.now(dt.UTC)
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        created = create_site(session, name="bench", domains=["example.com"])
-    site_id = created.site.id
     sizes = (int(1_000_000 * scale), int(400_000 * scale), int(100_000 * scale),
              int(20_000 * scale))
-    log(f"[{dialect}] loading {sizes[0]:,} sessions, {sizes[2]:,} leads, {sizes[3]:,} deals")
-    began = time.perf_counter()
-    generate(engine, site_id, *sizes, now=now, rng=np.random.default_rng(6))
-    migrate.analyze(engine)
-    log(f"[{dialect}] loaded in {time.perf_counter() - began:.1f} s")
+    now = dt.datetime.now(dt.UTC)
+    loaded = _loaded(dialect, sizes[0]) if args.reuse else None
+    if loaded is not None:
+        url, site_id, api_key = loaded
+        engine = make_engine(url)
+        log(f"[{dialect}] reusing the loaded database ({sizes[0]:,} sessions)")
+    else:
+        url = fresh_url(dialect, workdir)
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            created = create_site(session, name="bench", domains=["example.com"])
+        site_id, api_key = created.site.id, created.api_key
+        log(f"[{dialect}] loading {sizes[0]:,} sessions, {sizes[2]:,} leads, "
+            f"{sizes[3]:,} deals")
+        began = time.perf_counter()
+        generate(engine, site_id, *sizes, now=now, rng=np.random.default_rng(6))
+        migrate.analyze(engine)
+        log(f"[{dialect}] loaded in {time.perf_counter() - began:.1f} s")
 
     began = time.perf_counter()
     with Session(engine, expire_on_commit=False) as session, session.begin():
@@ -247,7 +280,7 @@ def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
 
     app = create_app(Settings(database_url=url, log_level="WARNING"), engine=engine)
     client = app.test_client()
-    headers = {"Authorization": f"Bearer {created.api_key}"}
+    headers = {"Authorization": f"Bearer {api_key}"}
     end = now.date()
     begin = end - dt.timedelta(days=89)
     statements: list[str] = []
@@ -274,8 +307,9 @@ def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
     # The whole overview page (KPI tiles with the previous period, revenue table, trend,
     # funnel, model comparison), signed in as a marketer, after one warm-up.
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        create_user(session, "bench@example.com", "bench-overview-9f3kq2x",
-                    site_ids=[site_id])
+        if session.scalar(select(User).where(User.email == "bench@example.com")) is None:
+            create_user(session, "bench@example.com", "bench-overview-9f3kq2x",
+                        site_ids=[site_id])
     page = client.get("/dashboard/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
@@ -332,6 +366,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="fraction of the issue's sizes (1.0 = 1M sessions)")
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--reuse", action="store_true",
+                        help="PostgreSQL: keep the database an earlier run loaded at this size")
     args = parser.parse_args(argv)
     dialects = ("postgresql", "sqlite") if args.dialect == "both" else (args.dialect,)
     with tempfile.TemporaryDirectory() as workdir:
