@@ -1,0 +1,147 @@
+"""``leadtrail spend connect|sync|status``: ad accounts pulled into the costs (docs/spend.md).
+Credentials go in by file or option and are never printed back (fingerprints only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from crm_sync.errors import ApiError
+from tracker.adspend import accounts, pull, status
+from tracker.adspend.mapping import PLATFORMS, account_mapping
+from tracker.cli.common import echo_error, in_transaction
+from tracker.db import get_engine
+from tracker.errors import LeadTrailError
+from tracker.localtime import local_today
+from tracker.models import AdAccount
+from tracker.models.base import utcnow
+from tracker.sites import find_site, site_settings
+
+spend_group = AppGroup("spend", help="Ad spend pulled from Google Ads, Meta, Microsoft, LinkedIn.")
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    found = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
+        found[key.strip()] = text
+    return found
+
+
+@spend_group.command("connect")
+@click.argument("site")
+@click.argument("platform", type=click.Choice(PLATFORMS))
+@click.argument("account_id")
+@click.option("--credentials-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A JSON object of credentials (keeps secrets off the command line).")
+@click.option("--credential", "credential", multiple=True, metavar="KEY=VALUE",
+              help="One credential, e.g. client_id=...; repeatable.")
+@click.option("--map", "mapping", multiple=True, metavar="KEY=VALUE",
+              help="Override the mapping: source, medium, campaign_from, keyword_from.")
+@click.option("--start", "start_day", type=click.DateTime(["%Y-%m-%d"]),
+              help="First day to pull (default: 90 days ago).")
+def connect_command(site: str, platform: str, account_id: str, credentials_file: Path | None,
+                    credential: tuple[str, ...], mapping: tuple[str, ...],
+                    start_day: dt.datetime | None) -> None:
+    """Connect PLATFORM's ACCOUNT_ID to SITE; the worker pulls it next (or `spend sync`)."""
+    given: dict[str, object] = {}
+    if credentials_file is not None:
+        try:
+            loaded = json.loads(credentials_file.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--credentials-file") from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("expected a JSON object", param_hint="--credentials-file")
+        given.update(loaded)
+    given.update(_pairs(credential, "--credential"))
+    now = utcnow()
+    with in_transaction() as session:
+        found = find_site(session, site)
+        first = start_day.date() if start_day else local_today(
+            site_settings(found).timezone, now) - dt.timedelta(days=90)
+        account = accounts.connect_account(
+            session, found, platform, account_id, credentials=given,
+            mapping=_pairs(mapping, "--map"), start_day=first, now=now)
+        rules = account_mapping(platform, account.mapping).to_json()
+    click.echo(f"connected {platform}:{account.account_id} to site {found.name}, from {first}")
+    click.echo("mapping: " + ", ".join(f"{k}={v}" for k, v in rules.items()))
+
+
+@spend_group.command("sync")
+@click.option("--site", required=True, help="Site id or name.")
+@click.option("--account", "reference", help="platform:account_id (default: every account).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+              help="Pull again from this day (e.g. after changing the mapping).")
+def sync_command(site: str, reference: str | None, since: dt.datetime | None) -> None:
+    """Pull spend now: from the checkpoint (less the restatement window) to today."""
+    with in_transaction() as session:
+        found = find_site(session, site)
+        if reference:
+            chosen = [accounts.find_account(session, found.id, reference)]
+        else:
+            chosen = list(session.query(AdAccount).filter(AdAccount.site_id == found.id))
+        targets = [(a.id, f"{a.platform}:{a.account_id}") for a in chosen]
+    if not targets:
+        click.echo("no ad account connected: run `leadtrail spend connect`")
+        return
+    failed = False
+    for account_uuid, name in targets:
+        rows = 0
+        try:
+            for chunk in pull.pull_account(get_engine(), found.id, account_uuid,
+                                           since=since.date() if since else None):
+                rows += chunk.rows
+                click.echo(f"{name}: {chunk.start}..{chunk.end} stored {chunk.rows} rows "
+                           f"(synced through {chunk.synced_through})")
+        except ApiError as error:
+            failed = True
+            click.echo(f"{name}: failed: {error}", err=True)
+            continue
+        except LeadTrailError as error:
+            failed = True
+            click.echo(f"{name}: failed:", err=True, nl=False)
+            echo_error(error)
+            continue
+        click.echo(f"{name}: done, {rows} rows")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@spend_group.command("status")
+@click.option("--site", required=True)
+@click.option("--days", type=click.IntRange(1, 730), default=30, show_default=True,
+              help="Spend and unmatched spend over this many days up to today.")
+def status_command(site: str, days: int) -> None:
+    """Each account: checkpoint, last pull, rows and spend, and spend no session matches."""
+    with in_transaction() as session:
+        found = find_site(session, site)
+        settings = site_settings(found)
+        end = local_today(settings.timezone)
+        start = end - dt.timedelta(days=days - 1)
+        found_statuses = status.account_statuses(session, found.id, settings, start, end)
+    if not found_statuses:
+        click.echo("no ad account connected")
+        return
+    for item in found_statuses:
+        a = item.account
+        click.echo(f"{a.platform}:{a.account_id} {a.name!r} currency={a.currency or '?'} "
+                   f"timezone={a.timezone or '?'}")
+        click.echo(f"  synced through {a.synced_through or 'never'}; last success "
+                   f"{a.last_success_at or 'never'}; next pull {a.next_pull_at}")
+        if a.last_error:
+            click.echo(f"  last error: {a.last_error}")
+        click.echo(f"  {start}..{end}: {item.rows} rows, spend {item.spend:.2f} "
+                   f"{settings.currency}, {item.impressions} impressions, {item.clicks} clicks")
+        click.echo(f"  spend with no matching sessions: {item.unmatched_spend:.2f} "
+                   f"{settings.currency}")
+        for u in item.unmatched:
+            click.echo(f"    {u.spend:.2f}  {u.source}/{u.medium} campaign={u.campaign!r} "
+                       f"keyword={u.keyword!r}")
+
+
