@@ -1,4 +1,5 @@
-"""``leadtrail worker [--once]``: drain the refresh queue (credits, fits, rollups)."""
+"""``leadtrail worker [--once]``: drain the refresh queue (credits, fits, rollups) and pull
+the ad spend that is due."""
 
 from __future__ import annotations
 
@@ -27,12 +28,16 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
     settings: Settings = current_app.config["LEADTRAIL_SETTINGS"]
     worker = Worker.from_settings(get_engine(), settings, batch_size)
     if once:
+        spend = worker.pull_spend()
         progress = worker.run_once(max_seconds=max_seconds)
         click.echo(
             f"refreshed {progress.items} items ({progress.leads} leads) in "
             f"{progress.batches} batches, {progress.seconds:.2f}s; {progress.failures} failed"
         )
-        if progress.failures:
+        if spend is not None and spend.accounts:
+            click.echo(f"pulled spend of {spend.accounts} ad accounts ({spend.rows} rows); "
+                       f"{spend.failures} failed")
+        if progress.failures or (spend is not None and spend.failures):
             raise click.exceptions.Exit(1)
         return
     stop = threading.Event()

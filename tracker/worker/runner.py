@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from tracker.adspend.pull import DuePulls, pull_due
 from tracker.config import Settings
 from tracker.credits import RefitPolicy
 from tracker.db import write_engine
@@ -35,6 +36,8 @@ from tracker.worker.queue import Item, complete, due_items, due_sites, record_fa
 from tracker.worker.tasks import Done, process
 
 logger = logging.getLogger(__name__)
+# How often a running worker looks for ad accounts whose spend pull is due.
+SPEND_CHECK_SECONDS = 60.0
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Worker:
         # Also take items not due for this long yet (tests, which must not wait for the
         # collector's note delay).
         self.lookahead = lookahead
+        self._spend_checked: float | None = None
 
     @classmethod
     def from_settings(
@@ -152,11 +156,21 @@ class Worker:
                 continue
             self._count(progress, [item], done)
 
+    def pull_spend(self, every_seconds: float = 0.0) -> DuePulls | None:
+        """Pull the ad accounts whose pull is due (tracker/adspend/pull.py), outside any
+        refresh transaction; looks at most once per ``every_seconds``."""
+        now = time.monotonic()
+        if self._spend_checked is not None and now - self._spend_checked < every_seconds:
+            return None
+        self._spend_checked = now
+        return pull_due(self.engine, self.clock())
+
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
-        """Drain, sleep while idle, repeat until ``stop`` is set. A failure to reach the
-        database is logged and retried; it never ends the loop."""
+        """Drain, pull due ad spend, sleep while idle, repeat until ``stop`` is set. A
+        failure to reach the database is logged and retried; it never ends the loop."""
         while not stop.is_set():
             try:
+                self.pull_spend(every_seconds=SPEND_CHECK_SECONDS)
                 progress = self.run_once(max_seconds=30.0)
             except Exception:  # the database may be restarting
                 logger.exception("refresh worker pass failed")
