@@ -31,6 +31,8 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
 OPTIONAL = ("client_secret", "login_customer_id", "access_token", "api_url", "token_url",
             "api_version", "currency", "timezone")
 SECRETS = ("developer_token", "client_secret", "refresh_token", "access_token")
+# next_pull_at of an account that is never pulled (fed by the demo).
+NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 MAX_CREDENTIAL_LENGTH = 2000
 
 
@@ -97,6 +99,39 @@ def connect_account(
     return found
 
 
+def add_fed_account(
+    session: Session,
+    site_id: int,
+    platform: str,
+    account_id: str,
+    *,
+    name: str,
+    mapping: Mapping[str, Any],
+    first_day: dt.date,
+    last_day: dt.date,
+    currency: str,
+    timezone: str,
+    now: dt.datetime,
+) -> AdAccount:
+    """An account whose rows are fed to :func:`tracker.adspend.store.replace_days` by
+    LeadTrail itself (the demo), not pulled: no credentials, never due."""
+    _check_platform(platform)
+    account_mapping(platform, mapping)
+    found = session.scalars(select(AdAccount).where(
+        AdAccount.site_id == site_id, AdAccount.platform == platform,
+        AdAccount.account_id == account_id)).first()
+    if found is None:
+        found = AdAccount(site_id=site_id, id=uuid.uuid4(), platform=platform,
+                          account_id=account_id, credentials={}, created_at=now)
+        session.add(found)
+    found.name, found.mapping, found.currency, found.timezone = name, dict(mapping), currency, \
+        timezone
+    found.start_day, found.synced_through = first_day, last_day
+    found.next_pull_at, found.last_success_at, found.last_rows = NEVER, now, 0
+    session.flush()
+    return found
+
+
 def find_account(session: Session, site_id: int, reference: str) -> AdAccount:
     """An account of the site by ``platform:account id`` or by account id alone."""
     platform, _, account_id = reference.rpartition(":")
@@ -138,6 +173,8 @@ def build_source(
 ) -> SpendSource:
     """The connector of ``account`` with its stored credentials."""
     given = dict(account.credentials or {})
+    # Refused like at connect time: a missing credential names itself, not a KeyError.
+    _credentials(account.platform, {k: v for k, v in given.items() if k != "expires_at"})
     expires = given.get("expires_at")
     token = OAuthToken(
         access_token=given.get("access_token"),

@@ -187,7 +187,7 @@ def pull_due(engine: Engine, now: dt.datetime | None = None, *, sleep: Sleep = t
             select(AdAccount).where(AdAccount.next_pull_at <= now)
             .order_by(AdAccount.next_pull_at)))
     for account in due:
-        if not _claim(engine, account, now):
+        if not account.credentials or not _claim(engine, account, now):
             continue
         done.accounts += 1
         try:
