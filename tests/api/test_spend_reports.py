@@ -33,11 +33,14 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 from pytest_httpserver import HTTPServer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.api.test_dashboard import csrf_from, log_in, make_user
 from tests.api.test_reports import by_group, days_ago, deal, identified, pageview, report
 from tests.api.test_spend_pull import GOOGLE, SEARCH, GoogleAds, g_row, google_token_endpoint
 from tests.factories import SiteMaker
+from tracker.models import AdAccount
 from tracker.sites import CreatedSite
 
 BRAND_URL = ("https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=Brand"
@@ -191,3 +194,35 @@ def test_spend_status_reports_spend_with_no_matching_sessions(
     assert "25.00  google/cpc campaign='Competitors' keyword='hubspot alternative'" \
         in result.output
     assert "last error" not in result.output
+
+
+def test_the_set_up_page_shows_each_account_and_pull_now_only_queues_it(
+    client: FlaskClient, spend_scenario: CreatedSite, db_session: Session, sites: SiteMaker,
+    google_server: HTTPServer,
+) -> None:
+    site_id = spend_scenario.site.id
+    other = sites.make(domains=["other.example"])
+    make_user(db_session, "marketer@example.com", site_id)
+    make_user(db_session, "stranger@example.com", other.site.id)
+    account = db_session.scalars(select(AdAccount)).one()
+    assert log_in(client, "marketer@example.com").status_code == 302
+    page = client.get(f"/dashboard/setup/costs?site={site_id}").get_data(as_text=True)
+    token = csrf_from(client, f"/dashboard/setup/costs?site={site_id}")
+    calls_before = len(google_server.log)
+
+    queued = client.post(f"/dashboard/setup/spend/{account.id}/pull?site={site_id}",
+                         data={"csrf_token": token})
+
+    assert "google_ads:1234567890 (Acme Ads)" in page
+    assert "130.00" in page and "25.00" in page and "hubspot alternative" in page
+    assert queued.status_code == 302
+    assert len(google_server.log) == calls_before  # no pull inside the request
+    db_session.rollback()  # end the read snapshot taken above
+    due = db_session.get(AdAccount, (site_id, account.id))
+    assert due is not None and due.next_pull_at <= dt.datetime.now(dt.UTC)
+    client.post("/dashboard/logout", data={"csrf_token": token})
+    assert log_in(client, "stranger@example.com").status_code == 302
+    token = csrf_from(client, "/dashboard/")
+    foreign = client.post(f"/dashboard/setup/spend/{account.id}/pull?site={other.site.id}",
+                          data={"csrf_token": token})
+    assert foreign.status_code == 404
