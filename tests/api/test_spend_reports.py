@@ -182,9 +182,10 @@ def test_cost_is_known_where_the_account_vouches_and_unknown_elsewhere(
 
 
 def test_spend_status_reports_spend_with_no_matching_sessions(
-    spend_scenario: CreatedSite, runner: FlaskCliRunner
+    spend_scenario: CreatedSite, runner: FlaskCliRunner, client: FlaskClient
 ) -> None:
     result = runner.invoke(args=["spend", "status", "--site", str(spend_scenario.site.id)])
+    exposed = client.get("/metrics").get_data(as_text=True)
 
     assert result.exit_code == 0, result.output
     assert "google_ads:1234567890 'Acme Ads' currency=EUR timezone=Europe/Berlin" in result.output
@@ -194,6 +195,7 @@ def test_spend_status_reports_spend_with_no_matching_sessions(
     assert "25.00  google/cpc campaign='Competitors' keyword='hubspot alternative'" \
         in result.output
     assert "last error" not in result.output
+    assert 'leadtrail_spend_rows_pulled_total{platform="google_ads"}' in exposed
 
 
 def test_the_set_up_page_shows_each_account_and_pull_now_only_queues_it(
