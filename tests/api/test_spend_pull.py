@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask.testing import FlaskCliRunner
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -547,6 +548,22 @@ def test_the_worker_pulls_due_accounts_once_and_schedules_the_next(
     found = account_row(engine, account)
     assert found.next_pull_at == NOW + dt.timedelta(hours=6)
     assert found.pull_started_at is None and found.last_success_at == NOW
+
+
+def test_worker_once_pulls_what_is_due(
+    engine: Engine, usd_site: CreatedSite, httpserver: HTTPServer, runner: FlaskCliRunner
+) -> None:
+    google_token_endpoint(httpserver, [])
+    fake = GoogleAds(campaigns=[[g_row(D8, BRAND, 1_000_000, 10, 1)]], keywords=[])
+    fake.throttle_once = False
+    httpserver.expect_request(SEARCH, method="POST").respond_with_handler(fake)
+    google_account(engine, usd_site, httpserver)
+
+    result = runner.invoke(args=["worker", "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "pulled spend of 1 ad accounts (1 rows); 0 failed" in result.output
+    assert len(stored(engine, usd_site.site.id)) == 1
 
 
 def test_connect_refuses_missing_credentials_and_bad_mapping_naming_the_field(

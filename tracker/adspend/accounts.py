@@ -50,6 +50,8 @@ def _credentials(platform: str, given: Mapping[str, Any]) -> dict[str, str]:
         name = f"credentials.{key}"
         if key not in known:
             raise ValidationError(name, f"not used by {platform}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # ids written as JSON numbers
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_CREDENTIAL_LENGTH:
             raise ValidationError(name, "expected a non-empty value")
         if key in {"api_url", "token_url"} and not value.startswith(("https://", "http://")):

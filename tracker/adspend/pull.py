@@ -95,8 +95,9 @@ def pull_account(
     the exception raised again (:class:`crm_sync.errors.ApiError` from the platform,
     :class:`~tracker.errors.ValidationError` for a missing exchange rate)."""
     now = now or utcnow()
-    engine = write_engine(engine)
-    with Session(engine, expire_on_commit=False) as session:
+    reader, engine = engine, write_engine(engine)
+    # A plain read: on SQLite a write engine's transaction would take the write lock.
+    with Session(reader, expire_on_commit=False) as session:
         account = session.get(AdAccount, (site_id, account_uuid))
         site = session.get(Site, site_id)
         if account is None or site is None:
@@ -180,12 +181,12 @@ def pull_due(engine: Engine, now: dt.datetime | None = None, *, sleep: Sleep = t
     """Pull every account whose time has come (the worker's schedule). A failing account is
     logged, keeps its error and is tried again after ``RETRY_AFTER``; the others go on."""
     now = now or utcnow()
-    engine = write_engine(engine)
     done = DuePulls()
     with Session(engine, expire_on_commit=False) as session:
         due = list(session.scalars(
             select(AdAccount).where(AdAccount.next_pull_at <= now)
             .order_by(AdAccount.next_pull_at)))
+    engine = write_engine(engine)
     for account in due:
         if not account.credentials or not _claim(engine, account, now):
             continue

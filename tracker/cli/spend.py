@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from crm_sync.errors import ApiError
 from tracker.adspend import accounts, pull, status
@@ -85,8 +86,14 @@ def sync_command(site: str, reference: str | None, since: dt.datetime | None) ->
         if reference:
             chosen = [accounts.find_account(session, found.id, reference)]
         else:
-            chosen = list(session.query(AdAccount).filter(AdAccount.site_id == found.id))
-        targets = [(a.id, f"{a.platform}:{a.account_id}") for a in chosen]
+            chosen = list(session.scalars(
+                select(AdAccount).where(AdAccount.site_id == found.id)
+                .order_by(AdAccount.platform, AdAccount.account_id)))
+        for account in chosen:
+            if not account.credentials:  # the demo's: fed, not pulled
+                click.echo(f"{account.platform}:{account.account_id}: a demo account, "
+                           "not pulled")
+        targets = [(a.id, f"{a.platform}:{a.account_id}") for a in chosen if a.credentials]
     if not targets:
         click.echo("no ad account connected: run `leadtrail spend connect`")
         return
@@ -105,7 +112,7 @@ def sync_command(site: str, reference: str | None, since: dt.datetime | None) ->
             continue
         except LeadTrailError as error:
             failed = True
-            click.echo(f"{name}: failed:", err=True, nl=False)
+            click.echo(f"{name}: failed: ", err=True, nl=False)
             echo_error(error)
             continue
         click.echo(f"{name}: done, {rows} rows")

@@ -34,10 +34,10 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
             f"refreshed {progress.items} items ({progress.leads} leads) in "
             f"{progress.batches} batches, {progress.seconds:.2f}s; {progress.failures} failed"
         )
-        if spend is not None and spend.accounts:
+        if spend.accounts:
             click.echo(f"pulled spend of {spend.accounts} ad accounts ({spend.rows} rows); "
                        f"{spend.failures} failed")
-        if progress.failures or (spend is not None and spend.failures):
+        if progress.failures or spend.failures:
             raise click.exceptions.Exit(1)
         return
     stop = threading.Event()

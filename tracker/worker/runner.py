@@ -71,7 +71,6 @@ class Worker:
         # Also take items not due for this long yet (tests, which must not wait for the
         # collector's note delay).
         self.lookahead = lookahead
-        self._spend_checked: float | None = None
 
     @classmethod
     def from_settings(
@@ -156,21 +155,29 @@ class Worker:
                 continue
             self._count(progress, [item], done)
 
-    def pull_spend(self, every_seconds: float = 0.0) -> DuePulls | None:
+    def pull_spend(self) -> DuePulls:
         """Pull the ad accounts whose pull is due (tracker/adspend/pull.py), outside any
-        refresh transaction; looks at most once per ``every_seconds``."""
-        now = time.monotonic()
-        if self._spend_checked is not None and now - self._spend_checked < every_seconds:
-            return None
-        self._spend_checked = now
+        refresh transaction."""
         return pull_due(self.engine, self.clock())
 
-    def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
-        """Drain, pull due ad spend, sleep while idle, repeat until ``stop`` is set. A
-        failure to reach the database is logged and retried; it never ends the loop."""
+    def pull_spend_forever(self, stop: threading.Event) -> None:
+        """Pull due ad spend once a minute until ``stop`` is set, beside the refresh loop (a
+        pull waits on the platforms for minutes; derived data must not wait for it)."""
         while not stop.is_set():
             try:
-                self.pull_spend(every_seconds=SPEND_CHECK_SECONDS)
+                self.pull_spend()
+            except Exception:  # the database may be restarting
+                logger.exception("spend pull pass failed")
+            stop.wait(SPEND_CHECK_SECONDS)
+
+    def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
+        """Drain, sleep while idle, repeat until ``stop`` is set, with due ad spend pulled
+        in a thread of its own. A failure to reach the database is logged and retried; it
+        never ends the loop."""
+        threading.Thread(target=self.pull_spend_forever, args=(stop,), name="leadtrail-spend",
+                         daemon=True).start()
+        while not stop.is_set():
+            try:
                 progress = self.run_once(max_seconds=30.0)
             except Exception:  # the database may be restarting
                 logger.exception("refresh worker pass failed")
