@@ -566,6 +566,52 @@ def test_worker_once_pulls_what_is_due(
     assert len(stored(engine, usd_site.site.id)) == 1
 
 
+def test_authorize_prints_the_consent_url_and_connect_trades_the_code(
+    engine: Engine, usd_site: CreatedSite, httpserver: HTTPServer, runner: FlaskCliRunner
+) -> None:
+    exchanged: list[dict[str, str]] = []
+
+    def token(request: Request) -> Response:
+        exchanged.append(dict(request.form))
+        if request.form["code"] != "4/good-code":
+            return Response(json.dumps({"error": "invalid_grant",
+                                        "error_description": "Malformed auth code."}),
+                            status=400, content_type="application/json")
+        return Response(json.dumps({"access_token": "ya29.a", "expires_in": 3599,
+                                    "refresh_token": "1//from-consent"}),
+                        content_type="application/json")
+
+    httpserver.expect_request("/token", method="POST").respond_with_handler(token)
+    site = str(usd_site.site.id)
+    options = ["--credential", "developer_token=dev", "--credential", "client_id=cid",
+               "--credential", "client_secret=csecret", "--credential",
+               f"token_url={httpserver.url_for('/token')}",
+               "--redirect-uri", "http://localhost:8765/callback"]
+
+    url = runner.invoke(args=["spend", "authorize", "google_ads", "--client-id", "cid",
+                              "--redirect-uri", "http://localhost:8765/callback"])
+    refused = runner.invoke(args=["spend", "connect", site, "google_ads", "1234567890",
+                                  *options, "--auth-code", "4/used-code"])
+    connected = runner.invoke(args=["spend", "connect", site, "google_ads", "1234567890",
+                                    *options, "--auth-code", "4/good-code"])
+
+    assert url.exit_code == 0
+    assert url.output.startswith("https://accounts.google.com/o/oauth2/v2/auth?response_type=code"
+                                 "&client_id=cid&redirect_uri=http%3A%2F%2Flocalhost%3A8765%2F"
+                                 "callback&scope=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fadwords")
+    assert "access_type=offline" in url.output
+    assert refused.exit_code == 2 and "Malformed auth code" in refused.output
+    assert connected.exit_code == 0, connected.output
+    assert exchanged[-1] == {"grant_type": "authorization_code", "code": "4/good-code",
+                             "redirect_uri": "http://localhost:8765/callback",
+                             "client_id": "cid", "client_secret": "csecret"}
+    with Session(engine) as session:
+        account = session.scalars(select(AdAccount)).one()
+        assert account.credentials["refresh_token"] == "1//from-consent"
+    status = runner.invoke(args=["spend", "status", "--site", site])
+    assert "1//from-consent" not in status.output and "refresh_token=sha256:" in status.output
+
+
 def test_connect_refuses_missing_credentials_and_bad_mapping_naming_the_field(
     engine: Engine, usd_site: CreatedSite
 ) -> None:

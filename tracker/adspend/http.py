@@ -55,7 +55,7 @@ class OAuthToken:
         return self.expires_at is None or self.expires_at - EXPIRY_MARGIN > now
 
 
-def _message(response: requests.Response) -> str:
+def error_message(response: requests.Response) -> str:
     """The platform's own error text when it sent one (Google ``error.message``, Meta
     ``error.message``, LinkedIn ``message``, Microsoft ``OperationErrors[0].Message``)."""
     text = response.reason or "error"
@@ -188,7 +188,7 @@ class AdsClient:
                 retryable = status == 429 or status >= 500 or wait is not None
                 if wait is None and retryable:
                     wait = retry_after_seconds(response.headers.get("Retry-After"), self.now())
-                error = ApiError(status, _message(response), retryable=retryable)
+                error = ApiError(status, error_message(response), retryable=retryable)
             failed += 1
             if not error.retryable or failed >= self.policy.max_attempts:
                 raise error
@@ -233,8 +233,8 @@ class AdsClient:
             if response.status_code == 429 or response.status_code >= 500:
                 failed += 1
                 if failed >= self.policy.max_attempts:
-                    raise ApiError(response.status_code, "token refresh: " + _message(response),
-                                   retryable=True)
+                    raise ApiError(response.status_code,
+                                   "token refresh: " + error_message(response), retryable=True)
                 self.sleep(self.policy.backoff(failed))
                 continue
             break
@@ -247,7 +247,7 @@ class AdsClient:
         ):
             # invalid_grant: the user revoked access or the refresh token expired.
             raise ApiError(response.status_code,
-                           "token refresh refused: " + _message(response)
+                           "token refresh refused: " + error_message(response)
                            + "; connect the account again", retryable=False)
         token.access_token = document["access_token"]
         saved = {"access_token": token.access_token}

@@ -1,10 +1,12 @@
-"""``leadtrail spend connect|sync|status``: ad accounts pulled into the costs (docs/spend.md).
+"""``leadtrail spend authorize|connect|sync|status``: ad accounts pulled into the costs
+(docs/spend.md).
 Credentials go in by file or option and are never printed back (fingerprints only)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from pathlib import Path
 
 import click
@@ -12,7 +14,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from crm_sync.errors import ApiError
-from tracker.adspend import accounts, pull, status
+from tracker.adspend import accounts, oauth, pull, status
 from tracker.adspend.mapping import PLATFORMS, account_mapping
 from tracker.cli.common import echo_error, in_transaction
 from tracker.db import get_engine
@@ -47,9 +49,13 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
               help="Override the mapping: source, medium, campaign_from, keyword_from.")
 @click.option("--start", "start_day", type=click.DateTime(["%Y-%m-%d"]),
               help="First day to pull (default: 90 days ago).")
+@click.option("--auth-code", help="The code of `spend authorize`'s consent (instead of a "
+                                  "refresh_token credential).")
+@click.option("--redirect-uri", help="With --auth-code: the redirect URI it was issued for.")
 def connect_command(site: str, platform: str, account_id: str, credentials_file: Path | None,
                     credential: tuple[str, ...], mapping: tuple[str, ...],
-                    start_day: dt.datetime | None) -> None:
+                    start_day: dt.datetime | None, auth_code: str | None,
+                    redirect_uri: str | None) -> None:
     """Connect PLATFORM's ACCOUNT_ID to SITE; the worker pulls it next (or `spend sync`)."""
     given: dict[str, object] = {}
     if credentials_file is not None:
@@ -61,6 +67,18 @@ def connect_command(site: str, platform: str, account_id: str, credentials_file:
             raise click.BadParameter("expected a JSON object", param_hint="--credentials-file")
         given.update(loaded)
     given.update(_pairs(credential, "--credential"))
+    if auth_code:
+        if not redirect_uri:
+            raise click.UsageError("--auth-code needs the --redirect-uri it was issued for")
+        try:
+            given.update(oauth.exchange_code(
+                platform, {k: str(v) for k, v in given.items()}, auth_code, redirect_uri))
+        except ApiError as error:
+            click.echo(f"error: {error}", err=True)
+            raise click.exceptions.Exit(2) from None
+        except LeadTrailError as error:
+            echo_error(error)
+            raise click.exceptions.Exit(2) from None
     now = utcnow()
     with in_transaction() as session:
         found = find_site(session, site)
@@ -72,6 +90,20 @@ def connect_command(site: str, platform: str, account_id: str, credentials_file:
         rules = account_mapping(platform, account.mapping).to_json()
     click.echo(f"connected {platform}:{account.account_id} to site {found.name}, from {first}")
     click.echo("mapping: " + ", ".join(f"{k}={v}" for k, v in rules.items()))
+
+
+@spend_group.command("authorize")
+@click.argument("platform", type=click.Choice(sorted(oauth.AUTHORIZE)))
+@click.option("--client-id", required=True, help="Your OAuth app's client id.")
+@click.option("--redirect-uri", required=True, help="A redirect URI registered on the app.")
+def authorize_command(platform: str, client_id: str, redirect_uri: str) -> None:
+    """Print PLATFORM's consent URL; after consent, pass the code the redirect carries to
+    `spend connect --auth-code`."""
+    state = secrets.token_urlsafe(16)
+    click.echo(oauth.authorization_url(platform, client_id, redirect_uri, state))
+    click.echo(f"check that the redirect carries state={state}, then run `leadtrail spend "
+               f"connect SITE {platform} ACCOUNT_ID --auth-code CODE --redirect-uri "
+               f"{redirect_uri} ...`")
 
 
 @spend_group.command("sync")
@@ -139,6 +171,11 @@ def status_command(site: str, days: int) -> None:
         a = item.account
         click.echo(f"{a.platform}:{a.account_id} {a.name!r} currency={a.currency or '?'} "
                    f"timezone={a.timezone or '?'}")
+        if a.credentials:
+            click.echo("  credentials: " + ", ".join(
+                f"{k}={v}" for k, v in accounts.redacted_credentials(a).items()))
+        if a.timezone and a.timezone != settings.timezone:
+            click.echo(f"  note: its days are {a.timezone} days, the site's {settings.timezone}")
         click.echo(f"  synced through {a.synced_through or 'never'}; last success "
                    f"{a.last_success_at or 'never'}; next pull {a.next_pull_at}")
         if a.last_error:
