@@ -340,8 +340,8 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, dict[str, str], str, dict[str, tuple[str, .
 
 def _spend_rows(profile: ChannelProfile, campaigns: dict[str, tuple[str, ...]],
                 start: dt.datetime, days: int, rng: np.random.Generator) -> list[SpendRow]:
-    """Platform-shaped daily rows: per campaign and keyword or ad, cost with clicks at a
-    few currency units each and impressions at a few percent click-through."""
+    """Platform-shaped daily rows: per campaign and keyword or ad, cost with clicks at B2B
+    prices and impressions at a few percent click-through."""
     rows = []
     for offset in range(days):
         day = (start + dt.timedelta(days=offset)).date()
@@ -350,8 +350,10 @@ def _spend_rows(profile: ChannelProfile, campaigns: dict[str, tuple[str, ...]],
             for position, item in enumerate(items):
                 spend = profile.daily_cost * growth / len(campaigns) / len(items)
                 spend *= float(rng.uniform(0.7, 1.3))
-                clicks = max(int(spend / float(rng.uniform(2.5, 6.0))), 0)
-                impressions = int(clicks / float(rng.uniform(0.02, 0.08)))
+                # B2B clicks are dear: at these prices the clicks are about the sessions
+                # the demo's paid channels get.
+                clicks = round(spend / float(rng.uniform(35.0, 70.0)))
+                impressions = round(max(clicks, 1) / float(rng.uniform(0.02, 0.06)))
                 rows.append(SpendRow(
                     day=day, campaign_id=f"{number + 1}", campaign=campaign,
                     cost=Decimal(f"{spend:.2f}"), impressions=impressions, clicks=clicks,
