@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.api.test_dashboard import csrf_from, log_in, make_user
+from tests.api.test_leads import api
 from tests.api.test_reports import by_group, days_ago, deal, identified, pageview, report
 from tests.api.test_spend_pull import GOOGLE, SEARCH, GoogleAds, g_row, google_token_endpoint
 from tests.factories import SiteMaker
@@ -186,6 +187,7 @@ def test_spend_status_reports_spend_with_no_matching_sessions(
 ) -> None:
     result = runner.invoke(args=["spend", "status", "--site", str(spend_scenario.site.id)])
     exposed = client.get("/metrics").get_data(as_text=True)
+    listed = api(client, spend_scenario, "GET", "/api/v1/costs").json["costs"]
 
     assert result.exit_code == 0, result.output
     assert "google_ads:1234567890 'Acme Ads' currency=EUR timezone=Europe/Berlin" in result.output
@@ -196,6 +198,10 @@ def test_spend_status_reports_spend_with_no_matching_sessions(
         in result.output
     assert "last error" not in result.output
     assert 'leadtrail_spend_rows_pulled_total{platform="google_ads"}' in exposed
+    acme = [c for c in listed if c["keyword"] == "acme crm"]
+    assert [(c["origin"], c["amount"], c["currency"], c["impressions"], c["clicks"])
+            for c in acme] == [("google_ads:1234567890", "30.0000", "EUR", 300, 6),
+                               ("google_ads:1234567890", "20.0000", "EUR", 200, 4)]
 
 
 def test_the_set_up_page_shows_each_account_and_pull_now_only_queues_it(
