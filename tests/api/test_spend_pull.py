@@ -156,7 +156,7 @@ def google_account(engine: Engine, site: CreatedSite, server: HTTPServer) -> AdA
                    {**GOOGLE, "api_url": base(server), "token_url": server.url_for("/token")})
 
 
-SEARCH = "/v22/customers/1234567890/googleAds:search"
+SEARCH = "/v25/customers/1234567890/googleAds:search"
 BRAND, GENERIC, PMAX = ("11", "Brand"), ("12", "Generic"), ("13", "PMax")
 
 
@@ -337,11 +337,11 @@ def test_meta_ads_paged_throttled_resumed_after_an_interruption(
                                            m_row(start + dt.timedelta(days=n), "8002", "0.50",
                                                  50, 1)]
             for n in range(16)}
-    httpserver.expect_request("/v23.0/act_101", method="GET").respond_with_json(
+    httpserver.expect_request("/v24.0/act_101", method="GET").respond_with_json(
         {"name": "Acme Meta", "currency": "USD", "timezone_name": "America/New_York",
          "id": "act_101"})
     fake = MetaInsights(httpserver, days, fail_from=dt.date(2026, 10, 2))
-    httpserver.expect_request("/v23.0/act_101/insights").respond_with_handler(fake)
+    httpserver.expect_request("/v24.0/act_101/insights").respond_with_handler(fake)
     account = connect(engine, usd_site, "meta", "act_101",
                       {"access_token": META_TOKEN, "api_url": base(httpserver)}, start=start)
     sleeps: list[float] = []
@@ -493,7 +493,7 @@ def test_linkedin_statistics_by_creative_with_campaign_names_and_a_401_refreshed
     queries: list[str] = []
 
     def analytics(request: Request) -> Response:
-        assert request.headers["LinkedIn-Version"] == "202410"
+        assert request.headers["LinkedIn-Version"] == "202607"
         assert request.headers["X-Restli-Protocol-Version"] == "2.0.0"
         queries.append(request.query_string.decode())
 

@@ -19,7 +19,7 @@ from tracker.adspend.http import AdsClient
 from tracker.adspend.rows import AccountInfo, SpendRow, to_int, with_remainders
 
 API_URL = "https://googleads.googleapis.com"
-API_VERSION = "v22"
+API_VERSION = "v25"
 TOKEN_URL = "https://oauth2.googleapis.com/token"
 MICROS = decimal.Decimal(1_000_000)
 

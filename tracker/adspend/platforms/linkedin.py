@@ -17,7 +17,7 @@ from tracker.adspend.http import AdsClient
 from tracker.adspend.rows import AccountInfo, SpendRow, to_decimal, to_int
 
 API_URL = "https://api.linkedin.com"
-API_VERSION = "202410"
+API_VERSION = "202607"
 TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"
 CAMPAIGN_PAGE_SIZE = 1000
 

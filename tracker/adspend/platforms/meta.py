@@ -20,7 +20,7 @@ from tracker.adspend.http import AdsClient
 from tracker.adspend.rows import AccountInfo, SpendRow, to_decimal, to_int
 
 API_URL = "https://graph.facebook.com"
-API_VERSION = "v23.0"
+API_VERSION = "v24.0"
 PAGE_SIZE = 500
 INSIGHT_FIELDS = (
     "campaign_id,campaign_name,adset_id,adset_name,ad_id,ad_name,spend,impressions,clicks"
