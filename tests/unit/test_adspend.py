@@ -16,7 +16,7 @@ from werkzeug import Request, Response
 from crm_sync.errors import ApiError
 from tracker.adspend.http import AdsClient, OAuthToken
 from tracker.adspend.mapping import account_mapping, cost_key
-from tracker.adspend.platforms import meta
+from tracker.adspend.platforms import meta, microsoft_ads
 from tracker.adspend.pull import pull_range
 from tracker.adspend.rows import SpendRow, with_remainders
 from tracker.channels import ChannelRule
@@ -156,3 +156,12 @@ def test_meta_throttling_answers(status: int, body: dict[str, Any], headers: dic
     response.headers.update(headers)
 
     assert meta.throttled(response) == expected
+
+
+def test_microsoft_is_never_asked_for_days_after_its_today() -> None:
+    # Pacific is behind: an account in Europe may already be on a day Microsoft refuses.
+    source = microsoft_ads.MicrosoftAdsSource(
+        AdsClient("http://127.0.0.1:9", OAuthToken("at")), "1", "2", sleep=lambda _s: None,
+        today=lambda: DAY)
+
+    assert source.fetch(DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)) == []

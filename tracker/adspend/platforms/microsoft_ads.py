@@ -16,6 +16,7 @@ import io
 import zipfile
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crm_sync.errors import ApiError
 from tracker.adspend.http import AdsClient
@@ -26,6 +27,8 @@ TOKEN_URL = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
 SCOPE = "https://ads.microsoft.com/msads.manage offline_access"
 # Report files are served from Microsoft's storage hosts, not the API's.
 DOWNLOAD_HOSTS = ("bingads.microsoft.com", "blob.core.windows.net")
+# The reporting service's "today" when a request names no ReportTimeZone.
+REPORT_TIME_ZONE = ZoneInfo("America/Los_Angeles")
 POLL_SECONDS = 5.0
 MAX_POLLS = 120
 CAMPAIGN_COLUMNS = ["TimePeriod", "CampaignId", "CampaignName", "CurrencyCode",
@@ -59,6 +62,7 @@ class MicrosoftAdsSource:
         currency: str | None = None,
         timezone: str | None = None,
         sleep: Callable[[float], None],
+        today: Callable[[], dt.date] = lambda: dt.datetime.now(REPORT_TIME_ZONE).date(),
     ) -> None:
         self.client = client
         self.account_id = account_id
@@ -67,6 +71,7 @@ class MicrosoftAdsSource:
         self.currency = currency
         self.timezone = timezone
         self.sleep = sleep
+        self.today = today
         self.seen_currency: str | None = None
 
     def account(self) -> AccountInfo:
@@ -74,6 +79,11 @@ class MicrosoftAdsSource:
         return AccountInfo("", self.seen_currency or self.currency, self.timezone)
 
     def fetch(self, start: dt.date, end: dt.date) -> list[SpendRow]:
+        # "The end date cannot be later than today's date", today being the report time
+        # zone's, Pacific when none is given (ReportTime): an account east of it is ahead.
+        end = min(end, self.today())
+        if end < start:
+            return []
         campaigns = [self._row(r) for r in self._report(
             "CampaignPerformanceReportRequest", CAMPAIGN_COLUMNS, start, end)]
         keywords = [self._row(r) for r in self._report(
