@@ -43,6 +43,8 @@ PULL_EVERY = dt.timedelta(hours=6)
 RETRY_AFTER = dt.timedelta(minutes=30)
 # A worker that died mid-pull leaves its lease; another may take the account after this.
 LEASE = dt.timedelta(hours=1)
+# How often a running worker looks for accounts whose pull is due.
+CHECK_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from tracker.adspend.pull import DuePulls, pull_due
+from tracker.adspend.pull import CHECK_EVERY_SECONDS, DuePulls, pull_due
 from tracker.config import Settings
 from tracker.credits import RefitPolicy
 from tracker.db import write_engine
@@ -36,8 +36,6 @@ from tracker.worker.queue import Item, complete, due_items, due_sites, record_fa
 from tracker.worker.tasks import Done, process
 
 logger = logging.getLogger(__name__)
-# How often a running worker looks for ad accounts whose spend pull is due.
-SPEND_CHECK_SECONDS = 60.0
 
 
 @dataclass
@@ -168,7 +166,7 @@ class Worker:
                 self.pull_spend()
             except Exception:  # the database may be restarting
                 logger.exception("spend pull pass failed")
-            stop.wait(SPEND_CHECK_SECONDS)
+            stop.wait(CHECK_EVERY_SECONDS)
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         """Drain, sleep while idle, repeat until ``stop`` is set, with due ad spend pulled
