@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -201,3 +202,23 @@ def pull_due(engine: Engine, now: dt.datetime | None = None, *, sleep: Sleep = t
                            account.platform, account.account_id, account.site_id, exc_info=True)
             done.failures += 1
     return done
+
+
+def pull_forever(engine: Engine, stop: threading.Event) -> None:
+    """Pull what is due once a minute until ``stop`` is set, in a thread of its own beside
+    the refresh worker (a pull waits on the platforms for minutes; derived data must not)."""
+    while not stop.is_set():
+        try:
+            pull_due(engine)
+        except Exception:  # the database may be restarting
+            logger.exception("spend pull pass failed")
+        stop.wait(CHECK_EVERY_SECONDS)
+
+
+def start_thread(engine: Engine, stop: threading.Event | None = None) -> threading.Event:
+    """Run :func:`pull_forever` in a daemon thread; set the returned event to stop it."""
+    stop = stop or threading.Event()
+    threading.Thread(target=pull_forever, args=(engine, stop), name="leadtrail-spend",
+                     daemon=True).start()
+    return stop
+

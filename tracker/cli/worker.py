@@ -11,6 +11,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from tracker.adspend.pull import pull_due
+from tracker.adspend.pull import start_thread as start_spend_thread
 from tracker.config import Settings
 from tracker.db import get_engine
 from tracker.worker.runner import Worker
@@ -28,7 +30,7 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
     settings: Settings = current_app.config["LEADTRAIL_SETTINGS"]
     worker = Worker.from_settings(get_engine(), settings, batch_size)
     if once:
-        spend = worker.pull_spend()
+        spend = pull_due(get_engine())
         progress = worker.run_once(max_seconds=max_seconds)
         click.echo(
             f"refreshed {progress.items} items ({progress.leads} leads) in "
@@ -48,4 +50,5 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
     click.echo("worker started; SIGTERM or Ctrl-C stops it after the current batch")
+    start_spend_thread(get_engine(), stop)
     worker.run_forever(stop, settings.worker_poll_seconds)

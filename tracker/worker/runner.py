@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from tracker.adspend.pull import CHECK_EVERY_SECONDS, DuePulls, pull_due
 from tracker.config import Settings
 from tracker.credits import RefitPolicy
 from tracker.db import write_engine
@@ -153,27 +152,9 @@ class Worker:
                 continue
             self._count(progress, [item], done)
 
-    def pull_spend(self) -> DuePulls:
-        """Pull the ad accounts whose pull is due (tracker/adspend/pull.py), outside any
-        refresh transaction."""
-        return pull_due(self.engine, self.clock())
-
-    def pull_spend_forever(self, stop: threading.Event) -> None:
-        """Pull due ad spend once a minute until ``stop`` is set, beside the refresh loop (a
-        pull waits on the platforms for minutes; derived data must not wait for it)."""
-        while not stop.is_set():
-            try:
-                self.pull_spend()
-            except Exception:  # the database may be restarting
-                logger.exception("spend pull pass failed")
-            stop.wait(CHECK_EVERY_SECONDS)
-
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
-        """Drain, sleep while idle, repeat until ``stop`` is set, with due ad spend pulled
-        in a thread of its own. A failure to reach the database is logged and retried; it
-        never ends the loop."""
-        threading.Thread(target=self.pull_spend_forever, args=(stop,), name="leadtrail-spend",
-                         daemon=True).start()
+        """Drain, sleep while idle, repeat until ``stop`` is set. A failure to reach the
+        database is logged and retried; it never ends the loop."""
         while not stop.is_set():
             try:
                 progress = self.run_once(max_seconds=30.0)
