@@ -25,8 +25,8 @@ from tracker.worker.runner import Worker
               help="Items per transaction (LEADTRAIL_WORKER_BATCH_SIZE).")
 @click.option("--max-seconds", type=click.FloatRange(0.1), help="With --once: stop after this.")
 def worker_command(once: bool, batch_size: int | None, max_seconds: float | None) -> None:
-    """Recompute what writes made stale, until stopped (SIGTERM/SIGINT finish the current
-    batch). Any number of workers may run at once."""
+    """Recompute what writes made stale and pull the ad spend that is due, until stopped
+    (SIGTERM/SIGINT finish the current batch). Any number of workers may run at once."""
     settings: Settings = current_app.config["LEADTRAIL_SETTINGS"]
     worker = Worker.from_settings(get_engine(), settings, batch_size)
     if once:
