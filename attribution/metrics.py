@@ -80,6 +80,23 @@ def cost_per_acquisition(cost: Number, new_customers: Number) -> Number | None:
     return _divide(cost, new_customers)
 
 
+def click_through_rate(clicks: Number, impressions: Number) -> Number | None:
+    """CTR in percent, from the ad platform's clicks and impressions. Example: 30 clicks on
+    1,200 impressions → 2.5."""
+    return _percent(clicks, impressions)
+
+
+def cost_per_click(cost: Number, clicks: Number) -> Number | None:
+    """CPC. Example: 90 spent for 30 clicks → 3."""
+    return _divide(cost, clicks)
+
+
+def click_to_lead_rate(leads: Number, clicks: Number) -> Number | None:
+    """Leads per 100 ad clicks (the platform's clicks, not our sessions). Example: 3 leads
+    from 60 clicks → 5."""
+    return _percent(leads, clicks)
+
+
 def average_revenue_per_customer(revenue: Number, customers: Number) -> Number | None:
     """ARPC. Example: 12,000 revenue from 6 customers → 2,000."""
     return _divide(revenue, customers)

@@ -282,7 +282,9 @@ def import_costs(
     statement = dialect_insert(session, Cost.__table__)  # type: ignore[arg-type]
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=["site_id", "day", "channel", "source", "medium", "campaign", "keyword"],
+            index_elements=[
+                "site_id", "origin", "day", "channel", "source", "medium", "campaign", "keyword"
+            ],
             set_={
                 column: statement.excluded[column]
                 for column in ("amount", "currency", "amount_site", "imported_at", "import_name")

@@ -69,6 +69,10 @@ def list_costs() -> Response:
                 "amount": str(c.amount),
                 "currency": c.currency,
                 "amount_site_currency": str(c.amount_site),
+                # "" for imported rows; "<platform>:<account>" for pulled ones.
+                "origin": c.origin,
+                "impressions": c.impressions,
+                "clicks": c.clicks,
             }
             for c in found
         ]

@@ -2,7 +2,8 @@
 
 Visits go through the collector's parser, classifier and group writer; form submits through
 ``/identify``'s parser and the identity stitcher; deals through the generic CRM webhook
-format, the durable inbox and the deal applier; ad spend through the cost importer. Each
+format, the durable inbox and the deal applier; ad spend as the ad platforms report it, down
+to keyword and ad, through the store a spend pull uses (tracker/adspend). Each
 channel has its own traffic share, lead propensity, win rate, deal size and sales cycle, so
 the reports and models have something to disagree about. The same seed gives the same data.
 """
@@ -20,11 +21,15 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from tracker.adspend.accounts import add_fed_account
+from tracker.adspend.mapping import account_mapping
+from tracker.adspend.rows import SpendRow
+from tracker.adspend.store import origin_of, replace_days
+from tracker.channels import ChannelRule
 from tracker.collect.directory import site_info
 from tracker.collect.identify import parse_identify, store_identify
 from tracker.collect.parsing import parse_batch
 from tracker.collect.service import PreparedBatch, SiteInfo, prepare_batch, store_group
-from tracker.costs import import_costs, parse_cost_rows
 from tracker.db import write_engine
 from tracker.devices import describe_user_agent
 from tracker.inbox import APPLIED, apply_stored, parse_delivery, store_delivery
@@ -69,11 +74,15 @@ def _click_id(rng: np.random.Generator) -> str:
     return "".join(rng.choice(list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"), 16))
 
 
+# Google Ads search keywords; ValueTrack's utm_term={keyword} puts them on the landing URL.
+SEARCH_KEYWORDS = (("brand", "leadtrail"), ("crm-attribution", "crm attribution software"),
+                   ("crm-attribution", "marketing attribution tool"),
+                   ("competitors", "ruler alternative"))
+
+
 def _paid_search(rng: np.random.Generator, day: dt.date) -> tuple[str, str | None]:
-    campaign, keyword = [
-        ("brand", "leadtrail"), ("crm-attribution", "crm+attribution+software"),
-        ("crm-attribution", "marketing+attribution+tool"), ("competitors", "ruler+alternative"),
-    ][int(rng.integers(4))]
+    campaign, keyword = SEARCH_KEYWORDS[int(rng.integers(4))]
+    keyword = keyword.replace(" ", "+")
     query = _query(utm_source="google", utm_medium="cpc", utm_campaign=campaign,
                    utm_term=keyword, gclid=_click_id(rng))
     return SITE_URL + "/" + query, None
@@ -84,10 +93,19 @@ def _organic_search(rng: np.random.Generator, day: dt.date) -> tuple[str, str | 
     return SITE_URL + PAGES[int(rng.integers(1, 4))], engine[int(rng.choice(3, p=[.8, .12, .08]))]
 
 
+# Meta's ads per campaign; the ad's name goes in utm_term ({{ad.name}} in Meta's URL
+# parameters), so spend per ad lands on the sessions it bought.
+META_ADS = {"retargeting": ("video-testimonial", "carousel-features"),
+            "lookalike-saas": ("static-roi-calculator", "video-demo")}
+
+
 def _paid_social(rng: np.random.Generator, day: dt.date) -> tuple[str, str | None]:
     campaign = ["retargeting", "lookalike-saas"][int(rng.integers(2))]
+    click = _click_id(rng)
+    # Picked from the click id, not the generator: the rest of the data stays as it was.
+    ad = META_ADS[campaign][sum(map(ord, click)) % 2]
     query = _query(utm_source="facebook", utm_medium="paid_social", utm_campaign=campaign,
-                   fbclid=_click_id(rng))
+                   utm_term=ad, fbclid=click)
     return SITE_URL + "/pricing" + query, "https://m.facebook.com/"
 
 
@@ -306,28 +324,65 @@ def _feed_deals(
         summary.won += int(event["type"] == "deal.won")
 
 
-def _feed_costs(
-    engine: Engine, site_id: int, currency: str, start: dt.datetime, days: int,
-    rng: np.random.Generator, now: dt.datetime, summary: DemoSummary,
-) -> None:
+# The demo's ad accounts: platform, account id, the site's mapping overrides (the demo tags
+# Meta with utm_medium=paid_social and display with utm_medium=display), the profile whose
+# daily spend they carry and its campaigns → keywords or ads ("" = the campaign itself).
+DEMO_ACCOUNTS: tuple[tuple[str, str, dict[str, str], str, dict[str, tuple[str, ...]]], ...] = (
+    ("google_ads", "1000000001", {}, "Paid Search",
+     {campaign: tuple(k for c, k in SEARCH_KEYWORDS if c == campaign)
+      for campaign, _ in SEARCH_KEYWORDS}),
+    ("google_ads", "1000000002", {"medium": "display", "keyword_from": "none"}, "Display",
+     {"remarketing": ("",)}),
+    ("meta", "2000000001", {"medium": "paid_social", "keyword_from": "ad_name"}, "Paid Social",
+     {campaign: ads for campaign, ads in META_ADS.items()}),
+)
+
+
+def _spend_rows(profile: ChannelProfile, campaigns: dict[str, tuple[str, ...]],
+                start: dt.datetime, days: int, rng: np.random.Generator) -> list[SpendRow]:
+    """Platform-shaped daily rows: per campaign and keyword or ad, cost with clicks at B2B
+    prices and impressions at a few percent click-through."""
     rows = []
     for offset in range(days):
         day = (start + dt.timedelta(days=offset)).date()
         growth = 0.5 + offset / days
-        for profile in CHANNELS:
-            for campaign in profile.campaigns:
-                spend = profile.daily_cost * growth / len(profile.campaigns)
+        for number, (campaign, items) in enumerate(campaigns.items()):
+            for position, item in enumerate(items):
+                spend = profile.daily_cost * growth / len(campaigns) / len(items)
                 spend *= float(rng.uniform(0.7, 1.3))
-                source = "facebook" if profile.name == "Paid Social" else "google"
-                medium = {"Paid Search": "cpc", "Paid Social": "paid_social",
-                          "Display": "display"}[profile.name]
-                rows.append({"date": day.isoformat(), "channel": profile.name,
-                             "source": source, "medium": medium, "campaign": campaign,
-                             "amount": f"{spend:.2f}", "currency": currency})
-    parsed = parse_cost_rows(rows, currency)
-    with Session(write_engine(engine)) as session, session.begin():
-        import_costs(session, site_id, currency, parsed, now, name="demo ad spend")
-    summary.costs = len(parsed)
+                # B2B clicks are dear: at these prices the clicks are about the sessions
+                # the demo's paid channels get.
+                clicks = round(spend / float(rng.uniform(35.0, 70.0)))
+                impressions = round(max(clicks, 1) / float(rng.uniform(0.02, 0.06)))
+                rows.append(SpendRow(
+                    day=day, campaign_id=f"{number + 1}", campaign=campaign,
+                    cost=Decimal(f"{spend:.2f}"), impressions=impressions, clicks=clicks,
+                    group_id=f"{number + 1}0", group=campaign,
+                    item_id=f"{number + 1}0{position}" if item else "", item=item))
+    return rows
+
+
+def _feed_spend(
+    engine: Engine, site: SiteInfo, start: dt.datetime, days: int,
+    rng: np.random.Generator, now: dt.datetime, summary: DemoSummary,
+) -> None:
+    """Ad spend as the platforms report it, through the same store as a pull."""
+    profiles = {profile.name: profile for profile in CHANNELS}
+    rules = [ChannelRule.from_dict(rule) for rule in site.settings.channel_rules]
+    first, last = start.date(), (start + dt.timedelta(days=days - 1)).date()
+    for platform, account_id, overrides, channel, campaigns in DEMO_ACCOUNTS:
+        rows = _spend_rows(profiles[channel], campaigns, start, days, rng)
+        with Session(write_engine(engine)) as session, session.begin():
+            account = add_fed_account(
+                session, site.id, platform, account_id, name=f"Demo {channel}",
+                mapping=overrides, first_day=first, last_day=last,
+                currency=site.settings.currency, timezone=site.settings.timezone, now=now)
+            stored = replace_days(
+                session, site.id, origin_of(platform, account_id), first, last, rows,
+                account_currency=site.settings.currency, site_currency=site.settings.currency,
+                mapping=account_mapping(platform, overrides), rules=rules, now=now)
+            account.last_rows = stored.rows
+        summary.costs += stored.rows
 
 
 def fill_demo_site(
@@ -391,5 +446,5 @@ def fill_demo_site(
     progress(f"{len(deal_events):,} CRM events")
     _feed_deals(engine, site_id, site, deal_events, summary)
     progress("ad spend")
-    _feed_costs(engine, site_id, site.settings.currency, start, days, rng, now, summary)
+    _feed_spend(engine, site, start, days, rng, now, summary)
     return summary

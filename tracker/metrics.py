@@ -43,6 +43,8 @@ class Metrics:
     refresh_items: Counter
     refresh_failures: Counter
     refresh_batch_seconds: Histogram
+    spend_rows_pulled: Counter
+    spend_pull_failures: Counter
 
 
 _lock = threading.Lock()
@@ -73,6 +75,13 @@ def _create() -> Metrics:
         refresh_batch_seconds=Histogram(
             "leadtrail_refresh_batch_seconds", "Time one worker batch took.",
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        ),
+        spend_rows_pulled=Counter(
+            "leadtrail_spend_rows_pulled", "Ad platform rows stored by spend pulls.", ["platform"]
+        ),
+        spend_pull_failures=Counter(
+            "leadtrail_spend_pull_failures", "Spend pulls that failed (retried later).",
+            ["platform"],
         ),
     )
 

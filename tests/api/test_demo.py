@@ -4,6 +4,7 @@ gets data, through the real code paths, and a second run changes nothing."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask.testing import FlaskCliRunner
 from sqlalchemy import Engine, func, select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import SiteMaker
 from tracker.demo_data import CHANNELS, fill_demo_site
-from tracker.models import Cost, Deal, Event, Lead, LeadVisitor, VisitSession
+from tracker.models import AdAccount, Cost, Deal, Event, Lead, LeadVisitor, VisitSession
 
 NOW = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
 
@@ -49,6 +50,44 @@ def test_a_demo_year_fills_every_part_and_is_repeatable(engine: Engine, sites: S
             Deal.site_id == site.site.id, Deal.status == "won"))
     assert channels == {profile.name for profile in CHANNELS}
     assert won == summary.won > 0
+
+
+def test_demo_spend_lands_on_the_keywords_and_ads_that_bought_the_clicks(
+    engine: Engine, sites: SiteMaker
+) -> None:
+    site = sites.make(domains=["localhost"])
+    fill_demo_site(engine, site.site.id, visitors=400, days=60, seed=5, now=NOW)
+
+    with Session(engine) as session:
+        def pairs(campaign: Any, keyword: Any, source: Any, medium: Any, site_id: Any,
+                  wanted: tuple[str, str]) -> set[tuple[str, str]]:
+            return {(c or "", k or "") for c, k in session.execute(
+                select(campaign, keyword).where(site_id == site.site.id, source == wanted[0],
+                                                medium == wanted[1]).distinct())}
+
+        def spend(wanted: tuple[str, str]) -> set[tuple[str, str]]:
+            return pairs(Cost.campaign, Cost.keyword, Cost.source, Cost.medium, Cost.site_id,
+                         wanted)
+
+        def visits(wanted: tuple[str, str]) -> set[tuple[str, str]]:
+            return pairs(VisitSession.campaign, VisitSession.term, VisitSession.source,
+                         VisitSession.medium, VisitSession.site_id, wanted)
+
+        search_spend, search_visits = spend(("google", "cpc")), visits(("google", "cpc"))
+        social = ("facebook", "paid_social")
+        social_spend, social_visits = spend(social), visits(social)
+        delivery = session.execute(select(func.sum(Cost.impressions), func.sum(Cost.clicks))
+                                   .where(Cost.site_id == site.site.id)).one()
+        accounts = session.scalars(select(AdAccount.platform).where(
+            AdAccount.site_id == site.site.id)).all()
+
+    # Every keyword (Google) and ad (Meta) with spend is one the sessions carry: no spend
+    # sits on a "(none)" keyword while the keywords that bought the clicks show none.
+    assert ("", "") not in search_spend and len(search_spend) == 4
+    assert search_spend <= search_visits
+    assert len(social_spend) == 4 and social_spend <= social_visits
+    assert delivery[0] > delivery[1] > 0  # impressions and clicks, as the platforms report
+    assert sorted(accounts) == ["google_ads", "google_ads", "meta"]
 
 
 def test_the_demo_command_fills_the_demo_site_once(runner: FlaskCliRunner) -> None:

@@ -149,7 +149,8 @@ def test_revenue_by_channel_under_linear_matches_the_hand_worked_figures(
     # D1 won: ada's first won deal, 1000 split 500 / 500.
     assert (paid["customers"], direct["customers"], email["customers"]) == (0.5, 0.5, 0)
     assert (paid["revenue"], direct["revenue"], email["revenue"]) == (500, 500, 0)
-    assert (paid["cost"], direct["cost"], email["cost"]) == (200, 0, 50)
+    # No spend source covers Direct: its cost is unknown (null), not 0.
+    assert (paid["cost"], direct["cost"], email["cost"]) == (200, None, 50)
     # Paid Search: lead value 500/0.5 = 1000; visitor→lead 0.5/2 = 25%; session→lead 0.5/2 =
     # 25%; lead→customer 0.5/0.5 = 100%; visitor→customer and session→customer 0.5/2 = 25%;
     # CPL 200/0.5 = 400; CPA 200/0.5 = 400; ARPC 500/0.5 = 1000; ROAS 500/200 = 2.5;
@@ -163,8 +164,9 @@ def test_revenue_by_channel_under_linear_matches_the_hand_worked_figures(
         "session_to_customer_rate": 25, "cpl": 400, "cpa": 400, "arpc": 1000, "roas": 2.5,
         "roi": 0.25,
     }
-    # Direct spent nothing: CPL = CPA = 0, but ROAS and ROI divide by a cost of 0: null.
-    assert (direct["cpl"], direct["cpa"], direct["roas"], direct["roi"]) == (0, 0, None, None)
+    # Direct's cost is unknown, so are its CPL, CPA, ROAS and ROI (never "free leads").
+    assert (direct["cpl"], direct["cpa"], direct["roas"], direct["roi"]) == (
+        None, None, None, None)
     assert (direct["visitor_to_lead_rate"], direct["lead_value"]) == (50, 1000)
     # Email: no customer, so CPA (50/0) and ARPC (0/0) are null; ROAS 0/50 = 0; ROI -1.
     assert (email["cpl"], email["cpa"], email["arpc"]) == (50, None, None)
@@ -286,7 +288,9 @@ def test_trend_by_day_and_month(client: FlaskClient, scenario: CreatedSite) -> N
     assert days[str(days_ago(2).date())]["revenue"] == 1000
     assert sum(row["sessions"] for row in months) == 4
     assert sum(row["leads"] for row in months) == 2
-    assert sum(row["cost"] for row in months) == 250
+    assert sum(row["cost"] or 0 for row in months) == 250
+    # A day no spend source covers has an unknown cost, not 0.
+    assert days[str(days_ago(10).date())]["cost"] is None
 
 
 def test_lead_list_and_one_journey(client: FlaskClient, scenario: CreatedSite) -> None:

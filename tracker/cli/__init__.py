@@ -22,6 +22,7 @@ def register_commands(app: Flask) -> None:
     from tracker.cli.rollups import rollups_group
     from tracker.cli.serve import serve_command
     from tracker.cli.sites import keys_group, sites_group
+    from tracker.cli.spend import spend_group, sync_command
     from tracker.cli.users import users_group
     from tracker.cli.worker import worker_command
 
@@ -32,6 +33,7 @@ def register_commands(app: Flask) -> None:
         leads_group,
         gdpr_group,
         costs_group,
+        spend_group,
         attribution_group,
         rollups_group,
         crm_group,
@@ -41,6 +43,8 @@ def register_commands(app: Flask) -> None:
         worker_command,
     ):
         app.cli.add_command(command)
+    # ``costs pull``: the spend pull where imports live too (same command as ``spend sync``).
+    costs_group.add_command(sync_command, name="pull")
 
 
 def _make_app() -> Flask:

@@ -47,3 +47,4 @@ def rate_command(site: str, currency: str, valid_from: str, rate: str) -> None:
         f"1 {record.currency} = {record.rate} {site_settings(found).currency} "
         f"from {record.valid_from}"
     )
+

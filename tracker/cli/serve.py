@@ -13,6 +13,7 @@ from flask import current_app
 from gunicorn.app.base import BaseApplication
 
 from tracker import create_app, migrate
+from tracker.adspend.pull import start_thread as start_spend_thread
 from tracker.config import ConfigError, Settings
 from tracker.db import get_engine
 from tracker.metrics import MULTIPROC_VARIABLE, process_exited, use_multiprocess_dir
@@ -41,6 +42,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             # Every serving process drains the refresh queue too; per-site locks keep them
             # from doing the same work (tracker/worker/runner.py).
             start_thread(get_engine(app), self._settings)
+            # And pulls the ad spend that is due (leases keep two from pulling one account).
+            start_spend_thread(get_engine(app))
         return app
 
 

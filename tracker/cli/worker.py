@@ -1,4 +1,5 @@
-"""``leadtrail worker [--once]``: drain the refresh queue (credits, fits, rollups)."""
+"""``leadtrail worker [--once]``: drain the refresh queue (credits, fits, rollups) and pull
+the ad spend that is due."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from tracker.adspend.pull import pull_due
+from tracker.adspend.pull import start_thread as start_spend_thread
 from tracker.config import Settings
 from tracker.db import get_engine
 from tracker.worker.runner import Worker
@@ -22,17 +25,21 @@ from tracker.worker.runner import Worker
               help="Items per transaction (LEADTRAIL_WORKER_BATCH_SIZE).")
 @click.option("--max-seconds", type=click.FloatRange(0.1), help="With --once: stop after this.")
 def worker_command(once: bool, batch_size: int | None, max_seconds: float | None) -> None:
-    """Recompute what writes made stale, until stopped (SIGTERM/SIGINT finish the current
-    batch). Any number of workers may run at once."""
+    """Recompute what writes made stale and pull the ad spend that is due, until stopped
+    (SIGTERM/SIGINT finish the current batch). Any number of workers may run at once."""
     settings: Settings = current_app.config["LEADTRAIL_SETTINGS"]
     worker = Worker.from_settings(get_engine(), settings, batch_size)
     if once:
+        spend = pull_due(get_engine())
         progress = worker.run_once(max_seconds=max_seconds)
         click.echo(
             f"refreshed {progress.items} items ({progress.leads} leads) in "
             f"{progress.batches} batches, {progress.seconds:.2f}s; {progress.failures} failed"
         )
-        if progress.failures:
+        if spend.accounts:
+            click.echo(f"pulled spend of {spend.accounts} ad accounts ({spend.rows} rows); "
+                       f"{spend.failures} failed")
+        if progress.failures or spend.failures:
             raise click.exceptions.Exit(1)
         return
     stop = threading.Event()
@@ -43,4 +50,5 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
     click.echo("worker started; SIGTERM or Ctrl-C stops it after the current batch")
+    start_spend_thread(get_engine(), stop)
     worker.run_forever(stop, settings.worker_poll_seconds)

@@ -30,6 +30,8 @@ TABLE_COLUMNS = (
     ("customers", "Customers", "count"),
     ("revenue", "Revenue", "money"),
     ("cost", "Cost", "money"),
+    ("clicks", "Ad clicks", "integer"),
+    ("cpc", "CPC", "money"),
     ("visitor_to_lead_rate", "Visitor → lead", "percent"),
     ("lead_to_customer_rate", "Lead → customer", "percent"),
     ("lead_value", "Lead value", "money"),

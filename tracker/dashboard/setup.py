@@ -1,5 +1,6 @@
 """What the set-up pages show and do: the snippet with the last event received, CRM
-connections with their webhook URLs and inbox, cost uploads with errors by row and column.
+connections with their webhook URLs and inbox, cost uploads with errors by row and column,
+connected ad accounts with their last pull and unmatched spend.
 
 Plain functions over the existing services (``tracker.sites``, ``tracker.inbox``,
 ``tracker.costs``); sessions come first, nothing commits here.
@@ -16,8 +17,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tracker import costs, inbox
-from tracker.errors import NotFound
-from tracker.models import CrmEvent, Event, Site
+from tracker.adspend.pull import request_pull
+from tracker.adspend.status import AccountStatus, account_statuses
+from tracker.errors import NotFound, ValidationError
+from tracker.localtime import local_today
+from tracker.models import AdAccount, CrmEvent, Event, Site
 from tracker.sites import SiteSettings, secret_fingerprint
 
 RECENT_EVENTS = 20
@@ -143,3 +147,31 @@ def upload_costs(
     """Parse and import a cost CSV (all or nothing); raises :class:`costs.CostImportError`."""
     rows = costs.parse_cost_csv(text, currency)
     return costs.import_costs(session, site_id, currency, rows, now, name)
+
+
+# The set-up page's spend figures cover this many days up to today.
+SPEND_STATUS_DAYS = 30
+
+
+def spend_accounts(session: Session, site_id: int, settings: SiteSettings, now: dt.datetime
+                   ) -> list[AccountStatus]:
+    """The site's ad accounts with their last pull, rows, spend and unmatched spend."""
+    end = local_today(settings.timezone, now)
+    start = end - dt.timedelta(days=SPEND_STATUS_DAYS - 1)
+    return account_statuses(session, site_id, settings, start, end)
+
+
+def queue_spend_pull(session: Session, site_id: int, account_id: str, now: dt.datetime) -> str:
+    """Make the account due now (the worker pulls it); its ``platform:account`` name."""
+    try:
+        key = uuid.UUID(account_id)
+    except ValueError:
+        raise NotFound("no such ad account", "account") from None
+    account = session.get(AdAccount, (site_id, key))
+    if account is None:
+        raise NotFound("no such ad account", "account")
+    if not account.credentials:
+        raise ValidationError("account", "this account is fed by the demo, not pulled")
+    request_pull(session, account, now)
+    return f"{account.platform}:{account.account_id}"
+

@@ -245,16 +245,22 @@ def revoke_key(key_id: str) -> BaseResponse:
     return redirect(url_for("dashboard.api_keys", **ctx.filters.query()))
 
 
+def _costs_page(ctx: PageContext, **values: Any) -> str:
+    accounts = setup.spend_accounts(get_session(), ctx.site.id, ctx.settings, utcnow())
+    return _render("dashboard/costs.html", ctx, accounts=accounts,
+                   spend_days=setup.SPEND_STATUS_DAYS, **values)
+
+
 @bp.route("/setup/costs", methods=["GET", "POST"])
 @limit_body(MAX_UPLOAD_BYTES + 65_536)  # the file plus its multipart envelope
 def cost_upload() -> tuple[str, int]:
     ctx = _context()
     if request.method == "GET":
-        return _render("dashboard/costs.html", ctx, problems=None, imported=None), 200
+        return _costs_page(ctx, problems=None, imported=None), 200
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _render("dashboard/costs.html", ctx, imported=None,
-                       problems=[setup.UploadProblem("—", "file", "choose a CSV file")]), 200
+        return _costs_page(ctx, imported=None,
+                           problems=[setup.UploadProblem("—", "file", "choose a CSV file")]), 200
     text = upload.read(MAX_UPLOAD_BYTES + 1).decode("utf-8-sig", errors="replace")
     try:
         with write_session() as session:
@@ -263,9 +269,18 @@ def cost_upload() -> tuple[str, int]:
     except CostImportError as error:
         # 200: the page rendered fine and lists the file's problems (a 4xx document would
         # be logged by the browser as a failed load).
-        return _render("dashboard/costs.html", ctx, imported=None,
-                       problems=setup.describe_problems(error)), 200
-    return _render("dashboard/costs.html", ctx, problems=None, imported=imported), 200
+        return _costs_page(ctx, imported=None, problems=setup.describe_problems(error)), 200
+    return _costs_page(ctx, problems=None, imported=imported), 200
+
+
+@bp.post("/setup/spend/<account_id>/pull")
+def pull_spend(account_id: str) -> BaseResponse:
+    """Queue the account for the worker's next pass; the pull never runs in this request."""
+    ctx = _context()
+    with write_session() as session:
+        name = setup.queue_spend_pull(session, ctx.site.id, account_id, utcnow())
+    flash(f"{name} will be pulled by the worker in a moment.")
+    return redirect(url_for("dashboard.cost_upload", **ctx.filters.query()))
 
 
 @bp.get("/setup/crm")

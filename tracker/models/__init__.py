@@ -1,5 +1,6 @@
 """Every mapped model, imported here so Alembic and the services see one metadata."""
 
+from tracker.models.adspend import AdAccount
 from tracker.models.attribution import AttributionCredit, AttributionFit
 from tracker.models.base import Base
 from tracker.models.bot import BotHit
@@ -16,6 +17,7 @@ from tracker.models.user import User, UserSite
 from tracker.models.visitor import Visitor
 
 __all__ = [
+    "AdAccount",
     "ApiKey",
     "AttributionCredit",
     "AttributionFit",

@@ -15,12 +15,16 @@ Money = Numeric(16, 4)
 
 
 class Cost(Base):
-    """Spend for one day and grouping. Missing dimensions are stored as '' (not NULL) so the
-    natural key is unique: importing the same day and grouping again replaces the amount."""
+    """Spend for one day and grouping from one origin. Missing dimensions are stored as ''
+    (not NULL) so the natural key is unique: importing the same day and grouping again
+    replaces the amount. ``origin`` is '' for CSV/API imports and ``<platform>:<account>``
+    for an ad account's pulled rows (a pull replaces its own days, never an import's)."""
 
     __tablename__ = "costs"
     __table_args__ = (
-        UniqueConstraint("site_id", "day", "channel", "source", "medium", "campaign", "keyword"),
+        UniqueConstraint(
+            "site_id", "origin", "day", "channel", "source", "medium", "campaign", "keyword"
+        ),
         Index("ix_costs_site_day", "site_id", "day"),
     )
 
@@ -28,6 +32,7 @@ class Cost(Base):
         BigInt, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(80), nullable=False, default="", server_default="")
     day: Mapped[dt.date] = mapped_column(Date(), nullable=False)
     channel: Mapped[str] = mapped_column(String(40), nullable=False)
     source: Mapped[str] = mapped_column(String(200), nullable=False, default="")
@@ -38,6 +43,9 @@ class Cost(Base):
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     # In the site's currency at import time; reports sum this column.
     amount_site: Mapped[decimal.Decimal] = mapped_column(Money, nullable=False)
+    # What the platform reported with the spend; NULL where the source did not say (imports).
+    impressions: Mapped[int | None] = mapped_column(BigInt, nullable=True)
+    clicks: Mapped[int | None] = mapped_column(BigInt, nullable=True)
     imported_at: Mapped[timestamp]
     import_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
 

@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
 from attribution import metrics
+from tracker.adspend.coverage import COVERED_DIMENSIONS, pulled_coverage
+from tracker.channels import ChannelRule
 from tracker.errors import NotFound
 from tracker.localtime import local_day_sql
 from tracker.models import (
@@ -214,24 +216,73 @@ def sessions_by_day(
     return dict(counts)
 
 
-def costs_by_group(
-    session: Session, site_id: int, query: ReportQuery, group_by: str | None
-) -> dict[Key, float] | None:
-    """Spend in site currency per group, or None when it cannot be known (landing pages)."""
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Spend per group in site currency where it is *known*: a group with cost rows in the
+    range, or one a connected ad account vouches for (docs/spend.md): 0 there when nothing
+    was spent. ``everywhere`` when an account vouches for every group of the query (the
+    filters pin the query to its channel, source or medium). Impressions and clicks per
+    group where a platform reported them."""
+
+    cost: dict[Key, float]
+    impressions: dict[Key, int]
+    clicks: dict[Key, int]
+    everywhere: bool = False
+
+    def cost_of(self, key: Key) -> float | None:
+        """The group's cost; None when unknown (shown as —), never a made-up 0."""
+        if key in self.cost:
+            return self.cost[key]
+        return 0.0 if self.everywhere else None
+
+    def total(self) -> float | None:
+        """The known spend of every group; None when nothing of it is known."""
+        if not self.cost and not self.everywhere:
+            return None
+        return sum(self.cost.values())
+
+    def delivery(self, key: Key) -> tuple[int | None, int | None]:
+        return self.impressions.get(key), self.clicks.get(key)
+
+
+def spend_by_group(
+    session: Session, site: Site, query: ReportQuery, group_by: str | None
+) -> Spend | None:
+    """Known spend, impressions and clicks per group (2 statements), or None when cost
+    cannot be known at all (grouped or filtered by landing page: spend has none)."""
     dims = _cost_dimensions()
     if group_by == "landing_page" or any(name == "landing_page" for name, _ in query.filters):
         return None
     g = _group(dims, group_by)
     statement = _filtered(
-        select(g, func.sum(Cost.amount_site))
-        .where(Cost.site_id == site_id, Cost.day >= query.start, Cost.day <= query.end)
+        select(g, func.sum(Cost.amount_site), func.sum(Cost.impressions), func.sum(Cost.clicks))
+        .where(Cost.site_id == site.id, Cost.day >= query.start, Cost.day <= query.end)
         .group_by(g),
         dims,
         query,
     )
-    return {key or None: float(total) for key, total in session.execute(statement)}
+    spend = Spend({}, {}, {})
+    for key, total, impressions, clicks in session.execute(statement):
+        spend.cost[key or None] = float(total)
+        if impressions is not None:
+            spend.impressions[key or None] = int(impressions)
+        if clicks is not None:
+            spend.clicks[key or None] = int(clicks)
+    rules = site_channel_rules(site)
+    covering = [c for c in pulled_coverage(session, site.id, query.start, query.end, rules)
+                if c.matches(query.filters)]
+    pinned = any(name in COVERED_DIMENSIONS for name, _ in query.filters)
+    everywhere = False
+    for account in covering:
+        if group_by in COVERED_DIMENSIONS:
+            spend.cost.setdefault(account.dimensions[group_by], 0.0)
+        elif pinned or group_by is None:
+            everywhere = True
+    return Spend(spend.cost, spend.impressions, spend.clicks, everywhere)
 
 
+def site_channel_rules(site: Site) -> list[ChannelRule]:
+    return [ChannelRule.from_dict(rule) for rule in site_settings(site).channel_rules]
 
 
 def _stage_ranks(site_id: int, query: ReportQuery) -> Any:
@@ -410,6 +461,28 @@ def derive(base: Mapping[str, Any], gross_margin: float) -> dict[str, Any]:
     }
 
 
+def delivery_figures(cost: float | None, leads: float, impressions: int | None,
+                     clicks: int | None) -> dict[str, Any]:
+    """The ad platforms' delivery and what follows from it: CTR, CPC, click → lead rate
+    (null where a figure behind them is unknown)."""
+    return {
+        "impressions": impressions,
+        "clicks": clicks,
+        "ctr": None if clicks is None or impressions is None
+        else metrics.click_through_rate(clicks, impressions),
+        "cpc": None if cost is None or clicks is None else metrics.cost_per_click(cost, clicks),
+        "click_to_lead_rate": None if clicks is None
+        else metrics.click_to_lead_rate(leads, clicks),
+    }
+
+
+def _summed_delivery(spend: Spend | None) -> tuple[int | None, int | None]:
+    if spend is None:
+        return None, None
+    return (sum(spend.impressions.values()) if spend.impressions else None,
+            sum(spend.clicks.values()) if spend.clicks else None)
+
+
 def _base_columns() -> tuple[Column, ...]:
     return (
         Column("visitors", "integer"),
@@ -442,6 +515,11 @@ REVENUE_COLUMNS = (
     Column("roas", "ratio"),
     Column("roi", "ratio"),
     Column("win_rate", "percent"),
+    Column("impressions", "integer"),
+    Column("clicks", "integer"),
+    Column("ctr", "percent"),
+    Column("cpc", "money"),
+    Column("click_to_lead_rate", "percent"),
     Column("median_days_to_lead", "days"),
     Column("mean_days_to_lead", "days"),
     Column("median_days_lead_to_won", "days"),
@@ -490,19 +568,20 @@ def credit_figures(
 def revenue_report(
     session: Session, site: Site, query: ReportQuery, *, from_raw: bool = False
 ) -> Report:
-    """Every figure per group under one model: 2 statements from the rollups, 5 from the
+    """Every figure per group under one model: 3 statements from the rollups, 6 from the
     sessions and stored credits (``from_raw``, or when the rollups cannot answer)."""
     group_by = query.group_by
     visits, visits_total = traffic(session, site.id, query, group_by, from_sessions=from_raw)
     credited = credit_figures(session, site.id, query, group_by, from_credits=from_raw)
     sums, times, deals = credited.sums, credited.times, credited.closed
-    spend = costs_by_group(session, site.id, query, group_by)
-    keys = set(visits) | set(sums) | set(spend or {}) | set(times) | set(deals)
+    spend = spend_by_group(session, site, query, group_by)
+    keys = set(visits) | set(sums) | set(spend.cost if spend else {}) | set(times) | set(deals)
     margin = _margin(site)
     no_time = np.empty(0)
 
     def row(key: Key, counts: Mapping[str, float], sessions_visitors: tuple[int, int],
-            cost: float | None, spans: Mapping[str, npt.NDArray[np.float64]],
+            cost: float | None, delivery: tuple[int | None, int | None],
+            spans: Mapping[str, npt.NDArray[np.float64]],
             won_lost: tuple[float, float]) -> dict[str, Any]:
         base: dict[str, Any] = {
             "group": key,
@@ -514,6 +593,7 @@ def revenue_report(
             "lost": won_lost[1],
         }
         base.update(derive(base, margin))
+        base.update(delivery_figures(cost, base["leads"], *delivery))
         lead_median, lead_mean = _median_mean(spans.get("lead", no_time).tolist())
         won_median, won_mean = _median_mean(spans.get("won", no_time).tolist())
         base.update(median_days_to_lead=lead_median, mean_days_to_lead=lead_mean,
@@ -522,7 +602,8 @@ def revenue_report(
 
     rows = [
         row(key, sums.get(key, {}), visits.get(key, (0, 0)),
-            None if spend is None else spend.get(key, 0.0),
+            None if spend is None else spend.cost_of(key),
+            (None, None) if spend is None else spend.delivery(key),
             times.get(key, {}), deals.get(key, (0.0, 0.0)))
         for key in keys
     ]
@@ -531,7 +612,8 @@ def revenue_report(
         None,
         {name: sum(r[name] for r in rows) for name in ATTRIBUTED},
         visits_total,
-        None if spend is None else sum(spend.values()),
+        None if spend is None else spend.total(),
+        _summed_delivery(spend),
         credited.all_times,
         (sum(r["won"] for r in rows), sum(r["lost"] for r in rows)),
     )
@@ -625,17 +707,18 @@ WIN_RATE_COLUMNS = (
 def model_comparison(
     session: Session, site: Site, query: ReportQuery, *, from_raw: bool = False
 ) -> Report:
-    """Every configured model side by side for each group (2 statements)."""
+    """Every configured model side by side for each group (3 statements)."""
     models = site_settings(site).attribution_models
     rolled = None if from_raw else attributed_from_rollups(
         session, site.id, query, query.group_by, every_model=True)
     sums = rolled if rolled is not None else attributed(
         session, site.id, query, query.group_by, by_model=True)
-    spend = costs_by_group(session, site.id, query, query.group_by)
-    keys = sorted({key for _model, key in sums} | set(spend or {}), key=lambda k: k or "")
+    spend = spend_by_group(session, site, query, query.group_by)
+    keys = sorted({key for _model, key in sums} | set(spend.cost if spend else {}),
+                  key=lambda k: k or "")
     rows = []
     for key in keys:
-        cost = None if spend is None else spend.get(key, 0.0)
+        cost = None if spend is None else spend.cost_of(key)
         for model in models:
             counts = sums.get((model, key), dict.fromkeys(ATTRIBUTED, 0.0))
             leads, customers, revenue = counts["leads"], counts["customers"], counts["revenue"]
@@ -673,6 +756,14 @@ def _period(day: dt.date, interval: str) -> dt.date:
     if interval == "month":
         return day.replace(day=1)
     return day
+
+
+def _period_end(start: dt.date, interval: str) -> dt.date:
+    if interval == "week":
+        return start + dt.timedelta(days=6)
+    if interval == "month":
+        return (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return start
 
 
 def _as_date(value: Any) -> dt.date:
@@ -722,7 +813,7 @@ def trend_report(
     session: Session, site: Site, query: ReportQuery, *, from_raw: bool = False
 ) -> Report:
     """Per day, ISO week (from Monday) or month of the site's calendar: traffic, attributed
-    conversions and spend, filtered like any report (3 statements)."""
+    conversions and spend, filtered like any report (4 statements)."""
     periods: dict[dt.date, dict[str, Any]] = {}
 
     def bucket(day: Any) -> dict[str, Any]:
@@ -738,6 +829,8 @@ def trend_report(
         for name, number in sums.items():
             entry[name] += number
     spend: Any = None
+    spent: set[dt.date] = set()  # periods with cost rows
+    covering: list[Any] = []
     if not any(name == "landing_page" for name, _ in query.filters):
         spend = _filtered(
             select(Cost.day, func.sum(Cost.amount_site))
@@ -745,10 +838,18 @@ def trend_report(
             .group_by(Cost.day), _cost_dimensions(), query)
         for day, amount in session.execute(spend):
             bucket(day)["cost"] += float(amount)
+            spent.add(_period(_as_date(day), query.interval))
+        covering = [c for c in pulled_coverage(session, site.id, query.start, query.end,
+                                               site_channel_rules(site))
+                    if c.matches(query.filters)]
     rows = []
     for start in sorted(periods):
         entry = periods[start]
-        cost = entry["cost"] if spend is not None else None
+        # Known where the period has cost rows or an ad account pulled some of its days.
+        last = _period_end(start, query.interval)
+        known = spend is not None and (
+            start in spent or any(c.overlaps(start, last) for c in covering))
+        cost = entry["cost"] if known else None
         rows.append({
             "period": start.isoformat(),
             **entry,

@@ -1,0 +1,1 @@
+"""One module per ad platform's reporting API; each builds a :class:`SpendSource`."""
