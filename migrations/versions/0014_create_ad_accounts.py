@@ -1,7 +1,7 @@
 """create ad_accounts; costs get origin, impressions and clicks
 
-Revision ID: 0016
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04 11:40:00.000000
 
 Ad accounts are connected per site and pulled daily into ``costs``. A pulled row carries its
@@ -20,8 +20,8 @@ from alembic import op
 import tracker.models.base
 from tracker import citus
 
-revision: str = "0016"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,4 @@
-"""Migration 0016 with data, up and down on SQLite and PostgreSQL: imported costs keep their
+"""Migration 0014 with data, up and down on SQLite and PostgreSQL: imported costs keep their
 rows (origin '', no impressions or clicks); going down drops the pulled rows, whose place in
 the old unique key would collide with imports, and keeps the imported ones."""
 
@@ -21,7 +21,7 @@ COST = ("INSERT INTO costs (site_id, id, {extra}day, channel, source, medium, ca
 
 @pytest.fixture(params=DIALECTS)
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = fresh_database_url(request.param, f"leadtrail_0016_{worker_name()}", tmp_path)
+    url = fresh_database_url(request.param, f"leadtrail_0014_{worker_name()}", tmp_path)
     yield url
     if request.param == "postgresql":
         drop_postgres_database(url)
@@ -30,14 +30,14 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def test_costs_keep_imports_up_and_down(empty_url: str) -> None:
     engine = make_engine(empty_url)
     try:
-        migrate.upgrade(engine, "0012")
+        migrate.upgrade(engine, "0013")
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO sites (id, name, domains, write_key, settings, "
                               "created_at) VALUES (1, 's', '[]', 'wk_1', '{}', "
                               "CURRENT_TIMESTAMP)"))
             conn.execute(text(COST.format(extra="", values="",
                                           id="00000000-0000-0000-0000-000000000001")))
-        migrate.upgrade(engine, "0016")
+        migrate.upgrade(engine, "0014")
         with engine.begin() as conn:
             imported = conn.execute(text(
                 "SELECT origin, impressions, clicks, amount_site FROM costs")).one()
@@ -45,7 +45,7 @@ def test_costs_keep_imports_up_and_down(empty_url: str) -> None:
             conn.execute(text(COST.format(
                 extra="origin, impressions, clicks, ", values="'google_ads:1', 100, 5, ",
                 id="00000000-0000-0000-0000-000000000002")))
-        migrate.downgrade(engine, "0012")
+        migrate.downgrade(engine, "0013")
         with engine.connect() as conn:
             left = conn.execute(text("SELECT id FROM costs")).scalars().all()
         columns = {c["name"] for c in inspect(engine).get_columns("costs")}
