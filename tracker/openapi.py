@@ -201,6 +201,30 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": {"204": {"description": "ok"}},
         },
     },
+    "/v1/{kind}": {
+        "post": _op(
+            "Segment HTTP Tracking API: one message (track, page, identify, alias, screen, "
+            "group, or analytics.js's t, p, i, a, s, g) or a batch (batch, b); the write "
+            "key as the basic-auth user or `writeKey` in the body; gzip allowed; 32 KB per "
+            "message, 500 KB per request (400 beyond); answers `{\"success\": true}` once "
+            "stored (docs/segment.md)",
+            "segment",
+            body=OBJECT,
+        ),
+        "parameters": [{
+            "name": "kind",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": [
+                "batch", "b", "track", "t", "page", "p", "identify", "i", "alias", "a",
+                "screen", "s", "group", "g"]},
+        }],
+        "options": {
+            "summary": "CORS preflight",
+            "tags": ["segment"],
+            "responses": {"204": {"description": "ok"}},
+        },
+    },
     "/api/v1/conversions": {
         "post": _op(
             "Record a backend conversion (call, chat, offline sign-up)",

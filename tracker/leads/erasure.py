@@ -25,6 +25,7 @@ from tracker.models import (
     LeadVisitor,
     OfflineTouch,
     ScoreChange,
+    SegmentUser,
     StageChange,
     Visitor,
     VisitSession,
@@ -74,6 +75,11 @@ def erase_person(session: Session, lead: Lead) -> Erased:
     session.execute(delete(CrmContact).where(
         CrmContact.site_id == site_id,
         or_(CrmContact.lead_id == lead.id, CrmContact.email == lead.email),
+    ))
+    # Segment userIds name the person too (tracker.segment): their links to these visitors go.
+    session.execute(delete(SegmentUser).where(
+        SegmentUser.site_id == site_id,
+        SegmentUser.visitor_id.in_({link.visitor_id for link in links}),
     ))
     for visitor_id in {link.visitor_id for link in links}:
         other_owner = session.scalar(

@@ -10,6 +10,7 @@ from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
 from tracker.models.queue import RefreshItem
 from tracker.models.rollup import CreditRollup, RollupState, TrafficRollup
+from tracker.models.segment import SegmentUser
 from tracker.models.session import VisitSession
 from tracker.models.site import ApiKey, Site
 from tracker.models.user import User, UserSite
@@ -36,6 +37,7 @@ __all__ = [
     "RefreshItem",
     "RollupState",
     "ScoreChange",
+    "SegmentUser",
     "Site",
     "StageChange",
     "TrafficRollup",
