@@ -318,10 +318,26 @@ def test_a_known_user_on_a_new_device_and_an_alias_join_the_lead(
         LeadVisitor.site_id == site.site.id, LeadVisitor.lead_id == lead.id)))
     server_visitor = db_session.scalar(select(Event.visitor_id).where(
         Event.site_id == site.site.id, Event.name == "Invoice Paid"))
-    assert linked == {"anon-first-1", "anon-tablet-1", "anon-before-1", server_visitor}
+    # The backend's event went to the browser the user was last seen with.
+    assert server_visitor == "anon-tablet-1"
+    assert linked == {"anon-first-1", "anon-tablet-1", "anon-before-1"}
     first_session = db_session.get(VisitSession, (site.site.id, lead.first_session_id))
     assert first_session is not None and first_session.visitor_id == "anon-before-1"
-    assert count(db_session, SegmentUser, site.site.id) == 4
+    assert count(db_session, SegmentUser, site.site.id) == 3
+
+
+def test_a_user_never_seen_in_a_browser_gets_a_visitor_of_its_own(
+    client: FlaskClient, sites: SiteMaker, db_session: Session
+) -> None:
+    site = sites.make()
+    backend = {"type": "identify", "userId": "crm-9", "messageId": "srv-id-0001",
+               "traits": {"email": "backend@example.com"}}
+
+    assert send(client, site, [backend]).status_code == 200
+
+    visitor = db_session.scalars(select(Visitor.id).where(Visitor.site_id == site.site.id)).one()
+    lead = db_session.scalars(select(Lead).where(Lead.site_id == site.site.id)).one()
+    assert visitor.startswith("su-") and lead.email == "backend@example.com"
 
 
 def test_group_and_screen_are_acknowledged_not_stored(

@@ -64,6 +64,8 @@ _MESSAGE_KEYS = frozenset({
 })
 _BATCH_KEYS = frozenset({"batch", "writeKey", "sentAt", "context", "integrations",
                          "_metadata", "metadata"})
+# The visitor of a message naming only a userId, until one of that user's browsers is known.
+USER_ONLY_PREFIX = "su-"
 _OUR_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _WRITE_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CAMPAIGN_UTM = {
@@ -337,7 +339,7 @@ def _message(raw: Any, index: int, path_type: str | None, now: dt.datetime,
     if anonymous_id is None and user_id is None:
         raise ValidationError(f"{where}anonymousId", "anonymousId or userId is required")
     visitor_id = (_fitting_id(anonymous_id, "sa") if anonymous_id is not None
-                  else "su-" + hashlib.sha256(f"{user_id}".encode()).hexdigest()[:40])
+                  else USER_ONLY_PREFIX + hashlib.sha256(f"{user_id}".encode()).hexdigest()[:40])
     message_id = _identifier(raw.get("messageId"), f"{where}messageId")
     if message_id is None:
         # Segment assigns one; ours is a digest of the message, so a retry keeps it.

@@ -15,7 +15,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ from tracker.metrics import RejectionReason, count_rejection_reason, count_store
 from tracker.models import Lead, LeadVisitor, SegmentUser, Visitor
 from tracker.score_rules import rules_from_settings
 from tracker.scoring import rescore_active_leads, rescore_lead
-from tracker.segment.parsing import SegmentMessage, SegmentRequest
+from tracker.segment.parsing import USER_ONLY_PREFIX, SegmentMessage, SegmentRequest
 
 # Group and screen calls describe accounts and app screens, not web visits: acknowledged (as
 # Segment does) and not stored.
@@ -182,11 +182,40 @@ def store_request(engine: Engine, collector: Collector, site: SiteInfo,
     rescore_active_leads(engine, prepared, active)
 
 
+def attach_to_known_visitors(engine: Engine, site_id: int, request: SegmentRequest
+                             ) -> SegmentRequest:
+    """Messages naming only a userId (a backend's) go to the visitor that user was last seen
+    with, in this request or before: they join that browser's session instead of opening a
+    Direct session of a made-up visitor, which would count as a touch of its own."""
+    seen: dict[str, str] = {}
+    missing = {m.user_id for m in request.messages
+               if m.user_id is not None and m.visitor_id.startswith(USER_ONLY_PREFIX)}
+    if not missing:
+        return request
+    with Session(engine) as session:
+        for user_id, visitor_id in session.execute(
+            select(SegmentUser.user_id, SegmentUser.visitor_id)
+            .where(SegmentUser.site_id == site_id, SegmentUser.user_id.in_(missing))
+            .order_by(SegmentUser.first_seen_at, SegmentUser.visitor_id)
+        ):
+            seen[user_id] = visitor_id
+    messages = []
+    for message in sorted(request.messages, key=lambda m: (m.occurred_at, m.index)):
+        if message.user_id is not None:
+            if not message.visitor_id.startswith(USER_ONLY_PREFIX):
+                seen[message.user_id] = message.visitor_id
+            elif message.user_id in seen:
+                message = replace(message, visitor_id=seen[message.user_id])
+        messages.append(message)
+    return replace(request, messages=tuple(sorted(messages, key=lambda m: m.index)))
+
+
 def accept_request(engine: Engine, collector: Collector, site: SiteInfo,
                    request: SegmentRequest, client_ip: str | None, gpc: bool,
                    now: dt.datetime) -> Stored:
     """Prepare (consent, GPC, device, classification) and store ``request``; blocks until
     committed. ``client_ip`` stands in for messages without ``context.ip``."""
+    request = attach_to_known_visitors(engine, site.id, request)
     prepared: list[PreparedBatch] = []
     skipped: set[str] = set()
     for batch, user_agent, ip in build_batches(request, now):
