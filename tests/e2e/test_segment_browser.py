@@ -147,6 +147,8 @@ def test_analytics_js_and_our_snippet_record_the_same_journey(
                       referer="https://www.google.com/")
     segment_server.wait_for("SELECT count(*) FROM events WHERE site_id = :s", 1, s=theirs.site.id)
     segment.page.click("#next")
+    segment.page.wait_for_url("**/pricing.html")
+    segment.page.wait_for_function("window.analytics !== undefined")
     segment_server.wait_for("SELECT count(*) FROM events WHERE site_id = :s", 2, s=theirs.site.id)
     segment.page.evaluate("analytics.identify('user-1', {email: 'ada@example.com'})")
     segment_server.wait_for("SELECT count(*) FROM leads WHERE site_id = :s", 1, s=theirs.site.id)
