@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """
     from tracker import guards, headers, ops
     from tracker.auth import SessionCookies
+    from tracker.calls.views import bp as calls_bp
     from tracker.cli import register_commands
     from tracker.collect.runtime import Collector
     from tracker.collect.views import bp as collect_bp
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
     app.register_blueprint(collect_bp)
     app.register_blueprint(segment_bp)
+    app.register_blueprint(calls_bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(leads_bp)
     app.register_blueprint(costs_bp)

@@ -3,6 +3,7 @@
 from tracker.models.attribution import AttributionCredit, AttributionFit
 from tracker.models.base import Base
 from tracker.models.bot import BotHit
+from tracker.models.call import Call, CallAssignment, CallNumber, CallPool, CallSettings
 from tracker.models.cost import Cost, ExchangeRate
 from tracker.models.crm import CrmCheckpoint, CrmContact, CrmOutbox
 from tracker.models.deal import CrmEvent, Deal
@@ -22,6 +23,11 @@ __all__ = [
     "AttributionFit",
     "Base",
     "BotHit",
+    "Call",
+    "CallAssignment",
+    "CallNumber",
+    "CallPool",
+    "CallSettings",
     "Cost",
     "CreditRollup",
     "CrmCheckpoint",
