@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from crm_sync.providers import generic
+from tests.api.test_dashboard import log_in
 from tests.badinputs import row_count
 from tests.factories import BatchBuilder, SiteMaker
 from tracker.calls.assign import show_number
 from tracker.calls.providers import callrail_signature
 from tracker.models import Call, Lead, LeadVisitor, OfflineTouch, VisitSession
 from tracker.sites import CreatedSite
+from tracker.users import create_user
 
 BROWSER = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/131.0.0.0 Safari/537.36")
@@ -306,3 +308,28 @@ def test_the_calls_report_and_tenancy(
          "average_duration_s": 95.0, "leads": 1},
     ]
     assert theirs["rows"] == []
+
+
+def test_the_journey_shows_the_call_and_erasure_forgets_the_caller(
+    client: FlaskClient, site: CreatedSite, db_session: Session
+) -> None:
+    visitor = visit(client, site, PAID)
+    number_for(client, site, visitor)
+    lead_id = generic_call(client, site).json["lead_id"]
+
+    journey = api(client, site, "GET", f"/api/v1/leads/{lead_id}").json
+    with db_session.begin():
+        create_user(db_session, "calls@example.com", "correct horse battery staple",
+                    site_ids=(site.site.id,))
+    dashboard = client.application.test_client()
+    log_in(dashboard, "calls@example.com", "correct horse battery staple")
+    page = dashboard.get(f"/dashboard/leads/{lead_id}?site={site.site.id}").get_data(as_text=True)
+    erased = api(client, site, "POST", "/api/v1/gdpr/erase",
+                 {"email": "16505550199@phone.invalid"})
+
+    assert [(c["tracking_number"], c["channel"], c["term"], c["answered"])
+            for c in journey["calls"]] == [("+14155550101", "Paid Search", "crm software", True)]
+    assert "Phone call to +14155550101 (answered, 95 s)" in page and "crm software" in page
+    assert erased.status_code == 200
+    call = db_session.get(Call, (site.site.id, "generic", "call-1"))
+    assert call is not None and (call.caller, call.lead_id, call.visitor_id) == (None, None, None)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker import changes
 from tracker.models import (
     AttributionCredit,
+    Call,
     CrmContact,
     CrmOutbox,
     Deal,
@@ -76,6 +77,9 @@ def erase_person(session: Session, lead: Lead) -> Erased:
         CrmContact.site_id == site_id,
         or_(CrmContact.lead_id == lead.id, CrmContact.email == lead.email),
     ))
+    # Their tracked calls stay in the call counts, without the caller's number or the link.
+    session.execute(update(Call).where(Call.site_id == site_id, Call.lead_id == lead.id)
+                    .values(caller=None, lead_id=None, visitor_id=None))
     # Segment userIds name the person too (tracker.segment): their links to these visitors go.
     session.execute(delete(SegmentUser).where(
         SegmentUser.site_id == site_id,
