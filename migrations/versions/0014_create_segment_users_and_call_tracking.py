@@ -52,7 +52,7 @@ def _create_call_tables() -> None:
         sa.Column("channel", sa.String(length=64), nullable=True),
         sa.Column("campaign", sa.String(length=255), nullable=True),
         sa.Column("scope", sa.String(length=10), nullable=False),
-        sa.Column("hold_minutes", sa.Integer(), nullable=False),
+        sa.Column("hold_minutes", sa.Float(), nullable=False),
         _site_fk("call_pools"),
         sa.PrimaryKeyConstraint("site_id", "id", name=op.f("pk_call_pools")),
     )

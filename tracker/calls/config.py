@@ -20,6 +20,8 @@ SCOPES = ("channel", "campaign", "visitor")
 MAX_POOLS = 50
 MAX_NUMBERS = 500
 MAX_SECRETS = 3
+# A hold shorter than a page view is no hold; fractions of a minute serve short tests.
+MIN_HOLD_MINUTES = 0.05
 MAX_HOLD_MINUTES = 7 * 24 * 60
 _POOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _KEYS = frozenset({"default_number", "default_display", "min_duration_s", "region",
@@ -40,7 +42,7 @@ class PoolConfig:
     channel: str | None
     campaign: str | None
     scope: str
-    hold_minutes: int
+    hold_minutes: float
     numbers: tuple[NumberConfig, ...]
 
 
@@ -64,6 +66,14 @@ def _whole(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValidationError(field, f"expected a whole number from {low} to {high}")
     return value
+
+
+def _minutes(value: Any, field: str) -> float:
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not MIN_HOLD_MINUTES <= value <= MAX_HOLD_MINUTES):
+        raise ValidationError(field, f"expected minutes from {MIN_HOLD_MINUTES} to "
+                                     f"{MAX_HOLD_MINUTES}")
+    return float(value)
 
 
 def _number(raw: Any, field: str, region: str) -> NumberConfig:
@@ -110,8 +120,7 @@ def _pool(raw: Any, index: int, region: str) -> PoolConfig:
         channel=_text(raw.get("channel"), f"{where}.channel", 64),
         campaign=_text(raw.get("campaign"), f"{where}.campaign", 255),
         scope=scope,
-        hold_minutes=_whole(raw.get("hold_minutes", 30), f"{where}.hold_minutes", 1,
-                            MAX_HOLD_MINUTES),
+        hold_minutes=_minutes(raw.get("hold_minutes", 30), f"{where}.hold_minutes"),
         numbers=tuple(_number(item, f"{where}.numbers.{i}", region)
                       for i, item in enumerate(numbers)),
     )

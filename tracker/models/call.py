@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.models.base import Base, BigInt, optional_timestamp, timestamp
@@ -42,7 +42,7 @@ class CallPool(Base):
     campaign: Mapped[str | None] = mapped_column(String(255))
     # What one number stands for while held: a channel, a campaign, or one visitor.
     scope: Mapped[str] = mapped_column(String(10))
-    hold_minutes: Mapped[int] = mapped_column(Integer)
+    hold_minutes: Mapped[float] = mapped_column(Float)
 
 
 class CallNumber(Base):
