@@ -303,6 +303,25 @@ CASES: tuple[BadInput, ...] = (
              lambda t: t.client.post("/v1/t", data=json.dumps(
                  {**_segment_page(type="track", event="x"), "writeKey": "wk_unknown"})),
              "writeKey", 401),
+    # Call tracking (/calls/…, /api/v1/calls/…)
+    BadInput("calls: NUL in the visitor id",
+             lambda t: t.client.post("/calls/number", data=json.dumps(
+                 {"k": t.site.write_key, "vid": f"v.{NUL}12345678"})), "vid"),
+    BadInput("calls: a number lookup without a write key",
+             lambda t: t.client.post("/calls/number", data=json.dumps({"vid": "v.12345678"})),
+             "k"),
+    BadInput("calls: JSON nested 30,000 deep in the configuration",
+             lambda t: t.api("PUT", "/api/v1/calls/config", data=DEEP,
+                             content_type="application/json"), "body"),
+    BadInput("calls: a pool number that is no phone number",
+             lambda t: t.api("PUT", "/api/v1/calls/config",
+                             json={"pools": [{"id": "p", "numbers": [f"+1{NUL}"]}]}),
+             "pools.0.numbers.0"),
+    BadInput("calls: a webhook for a site without call tracking",
+             lambda t: t.client.post(f"/calls/webhooks/generic/{t.site.site.id}", data="{}"),
+             "site_id", 404),
+    BadInput("calls: a report from year 1",
+             lambda t: t.api("GET", "/api/v1/reports/calls?start=0001-01-01"), "start"),
     # API query strings and URLs
     BadInput("api: NUL in the lead search", lambda t: t.api("GET", "/api/v1/leads?q=%00"), "q"),
     BadInput("api: NUL in a lead filter",
