@@ -139,12 +139,17 @@ def _link_users(session: Session, site_id: int, messages: Sequence[SegmentMessag
     with an email takes every visitor the user was seen with; a visitor seen with a user who
     already has a lead joins it."""
     stitching = _Stitching()
+    settled: set[tuple[str | None, str]] = set()
     for message in sorted(messages, key=lambda m: (m.occurred_at, m.index)):
         if message.type not in {*STORED_TYPES, "alias"}:
             continue
         visitor_id = message.previous_visitor_id or message.visitor_id
         if visitor_id in skipped_visitors:
             continue  # a bot, or a browser that asked not to be tracked
+        pair = (message.user_id, visitor_id)
+        if message.identity is None and pair in settled:
+            continue  # this request already linked them: a batch of one user's events
+        settled.add(pair)
         visitors = [visitor_id]
         if message.user_id is not None:
             insert_ignore(session, SegmentUser.__table__,  # type: ignore[arg-type]
