@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint unit chromium redis bench clean
+.PHONY: install run test lint unit chromium redis segment-js bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,17 @@ redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
 
+# Segment's analytics.js (@segment/analytics-next from npm, pinned by the lock file) bundled
+# locally for the browser contract test: the test page never loads Segment's CDN.
+SEGMENT_JS_DIR := tests/e2e/segment_js
+SEGMENT_JS := build/segment/analytics-next.js
+$(SEGMENT_JS): $(SEGMENT_JS_DIR)/package.json $(SEGMENT_JS_DIR)/package-lock.json $(SEGMENT_JS_DIR)/entry.js
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(SEGMENT_JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	$(SEGMENT_JS_DIR)/node_modules/.bin/esbuild $(SEGMENT_JS_DIR)/entry.js --bundle --format=iife --log-level=warning --outfile=$@
+
+segment-js: $(SEGMENT_JS)
+
 run: install
 	$(BIN)/leadtrail db upgrade
 	$(BIN)/leadtrail sites demo
@@ -38,7 +49,7 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy tracker attribution crm_sync
 
-test: install chromium redis lint
+test: install chromium redis segment-js lint
 	mkdir -p build
 	$(BIN)/pytest -n 2 --junitxml=build/junit.xml $(PYTEST_ARGS)
 

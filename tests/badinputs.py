@@ -6,6 +6,7 @@ against any checkout and prints how many answers were 5xx (the figures of issue 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -119,6 +120,20 @@ def _chunked(t: Target, path: str, size: int) -> TestResponse:
         headers={"Transfer-Encoding": "chunked"},
         environ_overrides={"wsgi.input_terminated": True},
     )
+
+
+def _segment(t: Target, message: dict[str, Any] | str, path: str = "/v1/batch",
+             **headers: str) -> TestResponse:
+    """A Segment batch of ``message`` (or a raw body) with the write key as basic auth."""
+    auth = base64.b64encode(f"{t.site.write_key}:".encode()).decode()
+    body = message if isinstance(message, str) else json.dumps({"batch": [message]})
+    return t.client.post(path, data=body, content_type="application/json",
+                         headers={"Authorization": f"Basic {auth}", **headers})
+
+
+def _segment_page(**fields: Any) -> dict[str, Any]:
+    return {"type": "page", "messageId": "msg-" + new_id(), "anonymousId": "anon-" + new_id(),
+            "properties": {"url": "https://example.com/"}, **fields}
 
 
 @dataclass(frozen=True)
@@ -263,6 +278,50 @@ CASES: tuple[BadInput, ...] = (
              lambda t: t.api("POST", "/api/v1/exchange-rates",
                              json={"currency": "EUR", "valid_from": "2026-01-01", "rate": "1e30"}),
              "rate"),
+    # Segment-compatible intake (/v1/…)
+    BadInput("segment: NUL in a page url",
+             lambda t: _segment(t, _segment_page(properties={"url": f"https://e.com/{NUL}"})),
+             "batch.0.properties.url"),
+    BadInput("segment: lone surrogate in an event name",
+             lambda t: _segment(t, _with_surrogate(
+                 {"batch": [_segment_page(type="track", event="@@")]}, "@@")),
+             "batch.0.event"),
+    BadInput("segment: JSON nested 30,000 deep", lambda t: _segment(t, DEEP), "body"),
+    BadInput("segment: a message of 40 KB",
+             lambda t: _segment(t, _segment_page(properties={"title": "x" * 40_000})), "batch.0"),
+    BadInput("segment: a timestamp in year 9999",
+             lambda t: _segment(t, _segment_page(timestamp="9999-12-31T23:59:59Z")),
+             "batch.0.timestamp"),
+    BadInput("segment: an identify whose email is a number",
+             lambda t: _segment(t, _segment_page(type="identify", traits={"email": 5})),
+             "batch.0.traits.email"),
+    BadInput("segment: a userId that is an object",
+             lambda t: _segment(t, _segment_page(userId={"id": 1})), "batch.0.userId"),
+    BadInput("segment: gzip header on a plain body",
+             lambda t: _segment(t, _segment_page(), **{"Content-Encoding": "gzip"}), "body"),
+    BadInput("segment: an unknown write key",
+             lambda t: t.client.post("/v1/t", data=json.dumps(
+                 {**_segment_page(type="track", event="x"), "writeKey": "wk_unknown"})),
+             "writeKey", 401),
+    # Call tracking (/calls/…, /api/v1/calls/…)
+    BadInput("calls: NUL in the visitor id",
+             lambda t: t.client.post("/calls/number", data=json.dumps(
+                 {"k": t.site.write_key, "vid": f"v.{NUL}12345678"})), "vid"),
+    BadInput("calls: a number lookup without a write key",
+             lambda t: t.client.post("/calls/number", data=json.dumps({"vid": "v.12345678"})),
+             "k"),
+    BadInput("calls: JSON nested 30,000 deep in the configuration",
+             lambda t: t.api("PUT", "/api/v1/calls/config", data=DEEP,
+                             content_type="application/json"), "body"),
+    BadInput("calls: a pool number that is no phone number",
+             lambda t: t.api("PUT", "/api/v1/calls/config",
+                             json={"pools": [{"id": "p", "numbers": [f"+1{NUL}"]}]}),
+             "pools.0.numbers.0"),
+    BadInput("calls: a webhook for a site without call tracking",
+             lambda t: t.client.post(f"/calls/webhooks/generic/{t.site.site.id}", data="{}"),
+             "site_id", 404),
+    BadInput("calls: a report from year 1",
+             lambda t: t.api("GET", "/api/v1/reports/calls?start=0001-01-01"), "start"),
     # API query strings and URLs
     BadInput("api: NUL in the lead search", lambda t: t.api("GET", "/api/v1/leads?q=%00"), "q"),
     BadInput("api: NUL in a lead filter",

@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """
     from tracker import guards, headers, ops
     from tracker.auth import SessionCookies
+    from tracker.calls.views import bp as calls_bp
     from tracker.cli import register_commands
     from tracker.collect.runtime import Collector
     from tracker.collect.views import bp as collect_bp
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from tracker.openapi import bp as openapi_bp
     from tracker.reports.views import bp as reports_bp
     from tracker.secret_key import app_secret_key
+    from tracker.segment.views import bp as segment_bp
     from tracker.throttle import build_throttle
     from tracker.webhooks import api_bp as crm_api_bp
     from tracker.webhooks import bp as webhooks_bp
@@ -65,6 +67,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             x_host=settings.trusted_proxies,
         )
     app.register_blueprint(collect_bp)
+    app.register_blueprint(segment_bp)
+    app.register_blueprint(calls_bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(leads_bp)
     app.register_blueprint(costs_bp)

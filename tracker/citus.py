@@ -25,7 +25,8 @@ DISTRIBUTED = (
     "attribution_credits", "bot_hits", "costs", "exchange_rates", "crm_checkpoints",
     "crm_events", "crm_outbox", "deals", "refresh_queue", "lead_score_changes",
     "lead_stage_changes", "lead_visitors", "offline_touches", "traffic_rollups", "rollup_state",
-    "credit_rollups", "crm_contacts", "ad_accounts",
+    "credit_rollups", "crm_contacts", "ad_accounts", "segment_users", "call_settings",
+    "call_pools", "call_numbers", "call_assignments", "calls",
 )
 DISTRIBUTION_COLUMN = "site_id"
 

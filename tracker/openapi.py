@@ -201,6 +201,84 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": {"204": {"description": "ok"}},
         },
     },
+    "/v1/{kind}": {
+        "post": _op(
+            "Segment HTTP Tracking API: one message (track, page, identify, alias, screen, "
+            "group, or analytics.js's t, p, i, a, s, g) or a batch (batch, b); the write "
+            "key as the basic-auth user or `writeKey` in the body; gzip allowed; 32 KB per "
+            "message, 500 KB per request (400 beyond); answers `{\"success\": true}` once "
+            "stored (docs/segment.md)",
+            "segment",
+            body=OBJECT,
+        ),
+        "parameters": [{
+            "name": "kind",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": [
+                "batch", "b", "track", "t", "page", "p", "identify", "i", "alias", "a",
+                "screen", "s", "group", "g"]},
+        }],
+        "options": {
+            "summary": "CORS preflight",
+            "tags": ["segment"],
+            "responses": {"204": {"description": "ok"}},
+        },
+    },
+    "/calls.js": {
+        "get": {
+            "summary": "The call-tracking swap script (docs/calls.md)",
+            "tags": ["calls"],
+            "responses": {"200": {"description": "JavaScript"}},
+        }
+    },
+    "/calls/number": {
+        "post": _op(
+            "The tracking number this visitor is shown (`{k, vid}`), held for the pool's hold "
+            "time; the default number without a matching pool or when the pool is used up",
+            "calls",
+            body=OBJECT,
+            content_type="text/plain",
+        ),
+        "options": {
+            "summary": "CORS preflight",
+            "tags": ["calls"],
+            "responses": {"204": {"description": "ok"}},
+        },
+    },
+    "/calls/webhooks/{provider}/{site_id}": {
+        "post": {
+            **_op(
+                "A call reported by Twilio (voice status callback, X-Twilio-Signature), "
+                "CallRail (Signature) or our signed format (LeadTrail-Signature)",
+                "calls",
+                body=OBJECT,
+            ),
+            "parameters": [
+                {"name": "provider", "in": "path", "required": True,
+                 "schema": {"type": "string", "enum": ["twilio", "callrail", "generic"]}},
+                {"name": "site_id", "in": "path", "required": True,
+                 "schema": {"type": "integer"}},
+            ],
+        }
+    },
+    "/api/v1/calls/config": {
+        "get": _op("The site's call-tracking configuration (secrets as fingerprints)", "calls",
+                   secret=True),
+        "put": _op("Replace the call-tracking configuration: default number, minimum "
+                   "duration, provider secrets, number pools", "calls", secret=True,
+                   body=OBJECT),
+    },
+    "/api/v1/reports/calls": {
+        "get": _op(
+            "Calls by channel, source, campaign, keyword or number: answered, missed, talk "
+            "time, leads",
+            "reports",
+            secret=True,
+            params=[_query("start", "YYYY-MM-DD"), _query("end", "YYYY-MM-DD"),
+                    _query("group_by", "channel, source, campaign, keyword or number")],
+        )
+    },
     "/api/v1/conversions": {
         "post": _op(
             "Record a backend conversion (call, chat, offline sign-up)",

@@ -52,7 +52,7 @@ def test_the_table_covers_every_kind_of_endpoint() -> None:
     kinds = {case.name.split(":")[0] for case in CASES}
 
     assert kinds >= {"collect", "collect.gif", "identify", "xd/sign", "xd/adopt", "api",
-                     "webhook", "dashboard"}
+                     "webhook", "dashboard", "segment", "calls"}
     assert len({case.name for case in CASES}) == len(CASES)
 
 

@@ -1,5 +1,6 @@
 """Property tests of the public parsers on SQLite and PostgreSQL: whatever bytes reach
-``/collect``, ``/identify`` or a signed generic webhook, the answer is a 2xx or a 4xx, never a
+``/collect``, ``/identify``, Segment's ``/v1/batch``, a signed generic webhook or a signed call
+webhook, the answer is a 2xx or a 4xx, never a
 5xx, and a 4xx writes nothing. Bodies are drawn three ways: raw bytes, arbitrary JSON, and a
 valid body with one field replaced by an arbitrary value (NUL, lone surrogates, huge or
 non-finite numbers, deep nesting, wrong types), which reaches past the first check.
@@ -7,6 +8,8 @@ non-finite numbers, deep nesting, wrong types), which reaches past the first che
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -163,5 +166,60 @@ def test_any_signed_generic_webhook_is_answered_2xx_or_4xx_and_never_acked_unapp
                 failed = conn.execute(select(CrmEvent.error).where(
                     CrmEvent.site_id == site.site.id, CrmEvent.status == "failed")).all()
             assert failed == []
+
+    answer()
+
+
+def _valid_segment_batch() -> dict[str, Any]:
+    context = {"userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36",
+               "ip": "203.0.113.9", "campaign": {"source": "google", "medium": "cpc"},
+               "page": {"url": "https://example.com/?gclid=abc", "referrer": "https://google.com/"}}
+    sent_at = dt.datetime.now(dt.UTC).isoformat()
+    return {"sentAt": sent_at, "batch": [
+        {"type": "page", "messageId": "m-page-0001", "anonymousId": "anon-prop-1",
+         "properties": {"url": "https://example.com/?gclid=abc", "title": "Home"},
+         "context": context},
+        {"type": "identify", "messageId": "m-ident-0001", "anonymousId": "anon-prop-1",
+         "userId": "u-1", "traits": {"email": "ada@example.com", "name": "Ada",
+                                     "company": {"name": "Acme"}}, "context": context},
+        {"type": "track", "messageId": "m-track-0001", "userId": "u-1", "event": "Signed Up",
+         "properties": {"plan": "pro", "revenue": 10}},
+        {"type": "alias", "messageId": "m-alias-0001", "previousId": "anon-prop-0",
+         "userId": "u-1"},
+    ]}
+
+
+def test_any_segment_body_is_answered_2xx_or_4xx_and_a_4xx_writes_nothing(
+    client: FlaskClient, engine: Engine, site: CreatedSite
+) -> None:
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{site.write_key}:".encode()).decode()}
+
+    @SETTINGS
+    @given(body=bodies(_valid_segment_batch()))
+    def answer(body: bytes) -> None:
+        status = _check(client, engine, "/v1/batch", body, auth)
+        assert status in {200, 400, 401, 403}
+
+    answer()
+
+
+def test_any_signed_call_webhook_is_answered_2xx_or_4xx_and_a_4xx_writes_nothing(
+    client: FlaskClient, engine: Engine, site: CreatedSite
+) -> None:
+    configured = client.put("/api/v1/calls/config", json={
+        "default_number": "+14155550100", "generic_secrets": [SECRET],
+        "pools": [{"id": "paid", "channel": "Paid Search", "numbers": ["+14155550101"]}]},
+        headers={"Authorization": f"Bearer {site.api_key}"})
+    assert configured.status_code == 200
+    valid = {"id": "call-1", "called": "+14155550101", "caller": "+16505550199",
+             "started_at": dt.datetime.now(dt.UTC).isoformat(), "duration_s": 30,
+             "answered": True}
+
+    @SETTINGS
+    @given(body=bodies(valid))
+    def answer(body: bytes) -> None:
+        header = generic.sign(body, SECRET, int(time.time()))
+        _check(client, engine, f"/calls/webhooks/generic/{site.site.id}", body,
+               {generic.SIGNATURE_HEADER: header})
 
     answer()

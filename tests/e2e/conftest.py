@@ -67,6 +67,8 @@ class _PageHandler(BaseHTTPRequestHandler):
         html = template.replace(
             "{{SNIPPET}}",
             f'<script async src="{self.collector}/t.js" data-key="{key}"{options}></script>',
+        ).replace(  # the call-tracking swap script, on pages that have a place for it
+            "{{CALLS}}", f'<script async src="{self.collector}/calls.js" data-key="{key}"></script>'
         )
         body = html.encode()
         self.send_response(200)

@@ -20,7 +20,7 @@ CONVERSION_LABELS = {"lead": "Lead", "opportunity": "Opportunity", "won": "Won d
 @dataclass(slots=True)
 class TimelineItem:
     at: str
-    kind: str  # session, offline, stage, deal
+    kind: str  # session, offline, call, stage, deal
     title: str
     detail: dict[str, Any]
     # conversion type → this touch's share (0..1) under the model, when it is a touch.
@@ -102,6 +102,17 @@ def journey_timeline(
                 f"Offline {touch['kind']} ({touch['channel']})",
                 {"source": touch["source"], "campaign": touch["campaign"], "note": touch["note"]},
                 credits.get(str(touch["id"]), {}),
+            )
+        )
+    for call in journey["calls"]:
+        answered = "answered" if call["answered"] else "missed"
+        items.append(
+            TimelineItem(
+                call["started_at"],
+                "call",
+                f"Phone call to {call['tracking_number']} ({answered}, {call['duration_s']} s)",
+                {"channel": call["channel"], "source": call["source"],
+                 "campaign": call["campaign"], "keyword": call["term"]},
             )
         )
     for change in journey["stage_history"]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker import changes
 from tracker.models import (
     AttributionCredit,
+    Call,
     CrmContact,
     CrmOutbox,
     Event,
@@ -24,6 +25,7 @@ from tracker.models import (
     LeadVisitor,
     OfflineTouch,
     ScoreChange,
+    SegmentUser,
     StageChange,
     Visitor,
     VisitSession,
@@ -73,6 +75,14 @@ def erase_person(session: Session, lead: Lead) -> Erased:
     session.execute(delete(CrmContact).where(
         CrmContact.site_id == site_id,
         or_(CrmContact.lead_id == lead.id, CrmContact.email == lead.email),
+    ))
+    # Their tracked calls stay in the call counts, without the caller's number or the link.
+    session.execute(update(Call).where(Call.site_id == site_id, Call.lead_id == lead.id)
+                    .values(caller=None, lead_id=None, visitor_id=None))
+    # Segment userIds name the person too (tracker.segment): their links to these visitors go.
+    session.execute(delete(SegmentUser).where(
+        SegmentUser.site_id == site_id,
+        SegmentUser.visitor_id.in_({link.visitor_id for link in links}),
     ))
     for visitor_id in {link.visitor_id for link in links}:
         other_owner = session.scalar(

@@ -25,6 +25,7 @@ from tracker.identity import (
     upsert_lead,
 )
 from tracker.models import (
+    Call,
     Deal,
     Event,
     Lead,
@@ -464,6 +465,25 @@ def lead_journey(session: Session, lead: Lead, mql_threshold: int) -> dict[str, 
                 "note": t.note,
             }
             for t in touches
+        ],
+        # Tracked phone calls (tracker.calls) this lead made, with the source they resolved to.
+        "calls": [
+            {
+                "provider": c.provider,
+                "call_id": c.call_id,
+                "started_at": _iso(c.started_at),
+                "tracking_number": c.called,
+                "duration_s": c.duration_s,
+                "answered": c.answered,
+                "channel": c.channel,
+                "source": c.source,
+                "campaign": c.campaign,
+                "term": c.term,
+            }
+            for c in session.scalars(
+                select(Call).where(Call.site_id == lead.site_id, Call.lead_id == lead.id)
+                .order_by(Call.started_at)
+            )
         ],
         "stage_history": [
             {

@@ -4,6 +4,7 @@ from tracker.models.adspend import AdAccount
 from tracker.models.attribution import AttributionCredit, AttributionFit
 from tracker.models.base import Base
 from tracker.models.bot import BotHit
+from tracker.models.call import Call, CallAssignment, CallNumber, CallPool, CallSettings
 from tracker.models.cost import Cost, ExchangeRate
 from tracker.models.crm import CrmCheckpoint, CrmContact, CrmOutbox
 from tracker.models.deal import CrmEvent, Deal
@@ -11,6 +12,7 @@ from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
 from tracker.models.queue import RefreshItem
 from tracker.models.rollup import CreditRollup, RollupState, TrafficRollup
+from tracker.models.segment import SegmentUser
 from tracker.models.session import VisitSession
 from tracker.models.site import ApiKey, Site
 from tracker.models.user import User, UserSite
@@ -23,6 +25,11 @@ __all__ = [
     "AttributionFit",
     "Base",
     "BotHit",
+    "Call",
+    "CallAssignment",
+    "CallNumber",
+    "CallPool",
+    "CallSettings",
     "Cost",
     "CreditRollup",
     "CrmCheckpoint",
@@ -38,6 +45,7 @@ __all__ = [
     "RefreshItem",
     "RollupState",
     "ScoreChange",
+    "SegmentUser",
     "Site",
     "StageChange",
     "TrafficRollup",

@@ -1,0 +1,137 @@
+"""Record a reported call: resolve the number and time to whoever held the number, store the
+call (deduplicated by the provider's call id) and make it a lead conversion through the same
+code as ``/api/v1/conversions``. Services take the session first and never commit.
+
+A lead needs an email (tracker.identity); a caller known only by phone becomes the lead of an
+address under the reserved ``.invalid`` domain (RFC 2606) built from the number, so the same
+caller is always the same lead, until a form or the CRM names a real address for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.calls.assign import assignment_at
+from tracker.calls.providers import CallReport
+from tracker.db import insert_ignore
+from tracker.identity import Identity
+from tracker.leads.service import Conversion, OfflineTouchInput, record_conversion
+from tracker.models import (
+    Call,
+    CallAssignment,
+    CallPool,
+    CallSettings,
+    Lead,
+    LeadVisitor,
+    VisitSession,
+)
+from tracker.sites import SiteSettings
+
+PHONE_ONLY_DOMAIN = "phone.invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    call: Call
+    created: bool  # False: a retry of a call already stored
+
+
+def phone_identity(session: Session, site_id: int, caller: str) -> Identity:
+    """The identity of an existing lead with this phone, else the caller's phone-only one."""
+    lead = session.scalars(
+        select(Lead).where(Lead.site_id == site_id, Lead.phone == caller)
+        .order_by(Lead.created_at).limit(1)
+    ).first()
+    if lead is not None:
+        return Identity(email=lead.email, phone=caller)
+    return Identity(email=f"{caller.lstrip('+')}@{PHONE_ONLY_DOMAIN}", phone=caller)
+
+
+def _visitor_lead(session: Session, site_id: int, visitor_id: str) -> Lead | None:
+    lead_id = session.scalars(select(LeadVisitor.lead_id).where(
+        LeadVisitor.site_id == site_id, LeadVisitor.visitor_id == visitor_id,
+        LeadVisitor.valid_to.is_(None))).first()
+    return session.get(Lead, (site_id, lead_id)) if lead_id is not None else None
+
+
+def _source(session: Session, site_id: int, assignment: CallAssignment | None
+            ) -> tuple[CallPool | None, VisitSession | None]:
+    if assignment is None:
+        return None, None
+    pool = session.get(CallPool, (site_id, assignment.pool_id))
+    visit = (session.get(VisitSession, (site_id, assignment.session_id))
+             if assignment.session_id is not None else None)
+    return pool, visit
+
+
+def _source_fields(pool: CallPool | None, visit: VisitSession | None
+                   ) -> dict[str, str | None]:
+    """What the held number says of the call's source: everything of the visitor's session
+    for a per-visitor number; of a shared number only what it stands for (the channel, or the
+    campaign with its source and medium), as other visitors saw it too."""
+    fields: dict[str, str | None] = dict.fromkeys(("channel", "source", "medium", "campaign",
+                                                   "term"))
+    if pool is None or visit is None:
+        return fields
+    fields["channel"] = visit.channel
+    if pool.scope in {"campaign", "visitor"}:
+        fields.update(source=visit.source, medium=visit.medium, campaign=visit.campaign)
+    if pool.scope == "visitor":
+        fields["term"] = visit.term
+    return fields
+
+
+def record_call(session: Session, site_id: int, settings: SiteSettings, report: CallReport,
+                now: dt.datetime) -> Recorded:
+    """Store ``report`` and its conversion; the same provider call id again changes nothing."""
+    existing = session.get(Call, (site_id, report.provider, report.call_id))
+    if existing is not None:
+        return Recorded(existing, created=False)
+    assignment = assignment_at(session, site_id, report.called, report.started_at)
+    pool, visit = _source(session, site_id, assignment)
+    per_visitor = pool is not None and pool.scope == "visitor"
+    fields = _source_fields(pool, visit)
+    visitor_id = assignment.visitor_id if assignment is not None and per_visitor else None
+    call_settings = session.get(CallSettings, site_id)
+    min_duration = call_settings.min_duration_s if call_settings else 0
+    lead_id = None
+    if report.caller is not None and report.duration_s >= min_duration:
+        lead_id = _convert(session, site_id, settings, report, visitor_id, fields, now)
+    insert_ignore(session, Call.__table__, [{  # type: ignore[arg-type]
+        "site_id": site_id, "provider": report.provider, "call_id": report.call_id,
+        "called": report.called, "caller": report.caller, "started_at": report.started_at,
+        "duration_s": report.duration_s, "answered": report.answered,
+        "assignment_id": assignment.id if assignment else None, "visitor_id": visitor_id,
+        "lead_id": lead_id, **fields, "payload": dict(report.payload), "received_at": now,
+    }], ["site_id", "provider", "call_id"])
+    call = session.get(Call, (site_id, report.provider, report.call_id))
+    assert call is not None
+    return Recorded(call, created=True)
+
+
+def _convert(session: Session, site_id: int, settings: SiteSettings, report: CallReport,
+             visitor_id: str | None, fields: dict[str, str | None], now: dt.datetime
+             ) -> uuid.UUID:
+    assert report.caller is not None
+    known = _visitor_lead(session, site_id, visitor_id) if visitor_id else None
+    identity = (Identity(email=known.email, phone=report.caller) if known is not None
+                else phone_identity(session, site_id, report.caller))
+    conversion_id = f"call-{report.provider}-{report.call_id}"[:64]
+    # The visitor's sessions are the call's touches; without one, the call is a touch itself.
+    touch = None if visitor_id is not None else OfflineTouchInput(
+        id=conversion_id, kind="call", occurred_at=report.started_at,
+        channel=fields["channel"] or "Direct",
+        fields={"source": fields["source"], "medium": fields["medium"],
+                "campaign": fields["campaign"], "term": fields["term"], "content": None},
+        note="answered" if report.answered else "missed")
+    lead, _ = record_conversion(session, site_id, settings, Conversion(
+        id=conversion_id, kind="call", occurred_at=report.started_at, identity=identity,
+        visitor_id=visitor_id, touch=touch), now)
+    if not lead.phone:
+        lead.phone = report.caller
+    return lead.id
