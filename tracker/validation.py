@@ -161,6 +161,22 @@ def parse_date(raw: str, field: str) -> dt.date:
     return check_date(day, field)
 
 
+def parse_datetime(raw: object, field: str, *, naive_is_utc: bool = False) -> dt.datetime:
+    """An ISO-8601 date-time (at most 40 characters) as a UTC instant. One without a UTC
+    offset is refused, or read as UTC when ``naive_is_utc`` (Segment's rule)."""
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise ValidationError(field, "expected an ISO-8601 date-time")
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(field, "expected an ISO-8601 date-time") from None
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise ValidationError(field, "expected a date-time with its UTC offset")
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
 def parse_id(raw: str, field: str) -> int:
     """A positive id that fits a BIGINT column, from its decimal text."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= MAX_ID:

@@ -4,27 +4,14 @@ the old unique key would collide with imports, and keeps the imported ones."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import inspect, text
 
-from tests.conftest import DIALECTS, drop_postgres_database, fresh_database_url, worker_name
 from tracker import migrate
 from tracker.db import make_engine
 
 COST = ("INSERT INTO costs (site_id, id, {extra}day, channel, source, medium, campaign, keyword, "
         "amount, currency, amount_site, imported_at) VALUES (1, '{id}', {values}'2026-10-01', "
         "'Paid Search', 'google', 'cpc', 'brand', 'crm', 10, 'USD', 10, CURRENT_TIMESTAMP)")
-
-
-@pytest.fixture(params=DIALECTS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = fresh_database_url(request.param, f"leadtrail_0014_{worker_name()}", tmp_path)
-    yield url
-    if request.param == "postgresql":
-        drop_postgres_database(url)
 
 
 def test_costs_keep_imports_up_and_down(empty_url: str) -> None:

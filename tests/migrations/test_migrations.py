@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from tests.conftest import DIALECTS, drop_postgres_database, fresh_database_url, worker_name
 from tracker import migrate
 from tracker.db import make_engine
 from tracker.models import Base
-
-
-@pytest.fixture(params=DIALECTS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = fresh_database_url(request.param, f"leadtrail_migrations_{worker_name()}", tmp_path)
-    yield url
-    if request.param == "postgresql":
-        drop_postgres_database(url)
 
 
 def test_up_down_up_and_no_drift(empty_url: str) -> None:

@@ -28,7 +28,7 @@ from crm_sync.errors import SignatureReason
 from crm_sync.providers import generic
 from tracker.calls.phone import to_e164
 from tracker.errors import SignatureInvalid, ValidationError
-from tracker.validation import check_text, load_json_object
+from tracker.validation import check_text, load_json_object, parse_datetime
 
 PROVIDERS = ("twilio", "callrail", "generic")
 # Twilio's final call statuses; earlier ones (ringing, in-progress) are acknowledged only.
@@ -102,18 +102,6 @@ def _call_id(raw: Any, field: str) -> str:
     return check_text(raw, field)
 
 
-def _iso_time(raw: Any, field: str) -> dt.datetime:
-    if not isinstance(raw, str) or len(raw) > 40:
-        raise ValidationError(field, "expected an ISO-8601 date-time")
-    try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(field, "expected an ISO-8601 date-time") from None
-    if moment.tzinfo is None:
-        raise ValidationError(field, "expected a date-time with its UTC offset")
-    return moment.astimezone(dt.UTC)
-
-
 def _plausible(moment: dt.datetime, field: str, now: dt.datetime) -> dt.datetime:
     if not now - dt.timedelta(days=30) <= moment <= now + dt.timedelta(minutes=10):
         raise ValidationError(field, "expected a time within the last 30 days")
@@ -170,7 +158,7 @@ def parse_callrail(body: bytes, signature: str | None, keys: Sequence[str],
         call_id=_call_id(call_id, "resource_id"),
         called=to_e164(data.get("tracking_phone_number"), "tracking_phone_number"),
         caller=_caller(data.get("customer_phone_number"), "customer_phone_number"),
-        started_at=_plausible(_iso_time(data.get("start_time"), "start_time"), "start_time",
+        started_at=_plausible(parse_datetime(data.get("start_time"), "start_time"), "start_time",
                               now),
         duration_s=duration,
         answered=bool(answered) if answered is not None else duration > 0,
@@ -197,7 +185,7 @@ def parse_generic(body: bytes, signature: str | None, secrets: Sequence[str],
         call_id=_call_id(data.get("id"), "id"),
         called=to_e164(data.get("called"), "called"),
         caller=_caller(data.get("caller"), "caller"),
-        started_at=_plausible(_iso_time(data.get("started_at"), "started_at"), "started_at",
+        started_at=_plausible(parse_datetime(data.get("started_at"), "started_at"), "started_at",
                               now),
         duration_s=duration,
         answered=answered and duration > 0,

@@ -25,7 +25,7 @@ from typing import Any
 
 from tracker.errors import Unauthorized, ValidationError
 from tracker.identity import Identity, clean_text, normalise_email, normalise_phone
-from tracker.validation import check_text, load_json_object
+from tracker.validation import check_text, load_json_object, parse_datetime
 
 # Segment's limits: a request over them is a 400, as Segment answers.
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -197,15 +197,7 @@ def _fitting_id(raw: str, kind: str) -> str:
 def _time(value: Any, field: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise ValidationError(field, "expected an ISO-8601 date-time")
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(field, "expected an ISO-8601 date-time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)  # Segment reads a zone-less time as UTC
-    return moment.astimezone(dt.UTC)
+    return parse_datetime(value, field, naive_is_utc=True)  # Segment reads no zone as UTC
 
 
 def _url(value: Any, field: str) -> str | None:
