@@ -63,6 +63,7 @@ from tracker.models import (  # noqa: E402
 )
 from tracker.rollups.credits import rebuild_credits  # noqa: E402
 from tracker.rollups.traffic import rebuild_traffic  # noqa: E402
+from tracker.runtime import freeze_startup_heap  # noqa: E402
 from tracker.sites import create_api_key, create_site  # noqa: E402
 from tracker.users import create_user  # noqa: E402
 
@@ -280,6 +281,7 @@ def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
 
     app = create_app(Settings(database_url=url, log_level="WARNING"), engine=engine)
     client = app.test_client()
+    freeze_startup_heap()  # as each `leadtrail serve` process does once it has loaded the app
     headers = {"Authorization": f"Bearer {api_key}"}
     end = now.date()
     begin = end - dt.timedelta(days=89)

@@ -17,6 +17,7 @@ from tracker.adspend.pull import start_thread as start_spend_thread
 from tracker.config import ConfigError, Settings
 from tracker.db import get_engine
 from tracker.metrics import MULTIPROC_VARIABLE, process_exited, use_multiprocess_dir
+from tracker.runtime import freeze_startup_heap
 from tracker.secret_key import serving_secret_key
 from tracker.worker.runner import start_thread
 
@@ -44,6 +45,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             start_thread(get_engine(app), self._settings)
             # And pulls the ad spend that is due (leases keep two from pulling one account).
             start_spend_thread(get_engine(app))
+        freeze_startup_heap()
         return app
 
 

@@ -15,6 +15,7 @@ from tracker.adspend.pull import pull_due
 from tracker.adspend.pull import start_thread as start_spend_thread
 from tracker.config import Settings
 from tracker.db import get_engine
+from tracker.runtime import freeze_startup_heap
 from tracker.worker.runner import Worker
 
 
@@ -29,6 +30,7 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
     (SIGTERM/SIGINT finish the current batch). Any number of workers may run at once."""
     settings: Settings = current_app.config["LEADTRAIL_SETTINGS"]
     worker = Worker.from_settings(get_engine(), settings, batch_size)
+    freeze_startup_heap()
     if once:
         spend = pull_due(get_engine())
         progress = worker.run_once(max_seconds=max_seconds)

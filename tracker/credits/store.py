@@ -21,6 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ from tracker.credits.journeys import (
     unconverted_lead_paths,
 )
 from tracker.db import bulk_insert
-from tracker.models import AttributionCredit, AttributionFit, Site
+from tracker.models import AttributionCredit, AttributionFit, LeadCreditDigest, Site
 from tracker.models.base import utcnow
 from tracker.sites import SiteSettings, site_settings
 
@@ -255,6 +256,7 @@ def rebuild_site(
             AttributionCredit.site_id == site.id, AttributionCredit.model.in_(names)
         )
     )
+    forget_digests(session, site.id)
     journeys, histories = load_journeys(
         session, site.id, currency=settings.currency, lookback_days=settings.lookback_days
     )
@@ -299,7 +301,6 @@ def refresh_leads(
     if missing:
         rebuild_site(session, site, missing)
     fits = _stored_fits(session, site_id)
-    stored = _stored_rows(session, site_id, wanted)
     journeys, _histories = load_journeys(
         session,
         site_id,
@@ -321,26 +322,70 @@ def refresh_leads(
             )
             for row in _credit_rows(site_id, spec.name, found, attribute(spec, found.batch, fit)):
                 fresh.setdefault(row[_LEAD], []).append(row)
-    # A lead whose recomputed rows equal its stored ones (most of a batch: re-queued by a
-    # change that moves no credit) is left as it is: no delete, no insert, nothing for the
-    # rollups to follow.
-    changed = sorted(
-        lead_id for lead_id in wanted
-        if Counter(stored.get(lead_id, ())) != Counter(fresh.get(lead_id, ()))
-    )
+    # Most leads of a batch were queued by a change that moves no credit. Their recomputed
+    # rows match the digest stored at their last refresh, so their rows are not even read
+    # back; only the others are read and compared row by row.
+    digests = {lead_id: credit_digest(fresh.get(lead_id, ())) for lead_id in wanted}
+    known = _stored_digests(session, site_id, wanted)
+    unsure = sorted(lead_id for lead_id in wanted if known.get(lead_id) != digests[lead_id])
+    stored = _stored_rows(session, site_id, unsure) if unsure else {}
+    # A lead whose recomputed rows equal its stored ones is left as it is: no delete, no
+    # insert, nothing for the rollups to follow.
+    changed = [lead_id for lead_id in unsure
+               if Counter(stored.get(lead_id, ())) != Counter(fresh.get(lead_id, ()))]
     if changed:
         session.execute(delete(AttributionCredit).where(
             AttributionCredit.site_id == site_id, AttributionCredit.lead_id.in_(changed)))
         # One COPY for the whole batch: row-by-row INSERTs were most of a refresh's time.
         _write_rows(session, (row for lead_id in changed for row in fresh.get(lead_id, ())),
                     bulk=True)
-    _count_changes(specs, fits, _conversions_by_kind(specs, stored), journeys)
+    if unsure:
+        _write_digests(session, site_id, {lead_id: digests[lead_id] for lead_id in unsure
+                                          if lead_id in fresh})
+    unsure_set = set(unsure)
+    before = {lead_id: stored.get(lead_id, []) if lead_id in unsure_set else fresh.get(lead_id, [])
+              for lead_id in wanted}
+    _count_changes(specs, fits, _conversions_by_kind(specs, before), journeys)
 
     def projected(rows: dict[uuid.UUID, list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
         return [tuple(row[i] for i in _ROLLUP_INDEXES)
                 for lead_id in changed for row in rows.get(lead_id, ())]
 
     return Recredited(projected(stored), projected(fresh))
+
+
+_ROW_KEY = itemgetter(*(COLUMNS.index(name)
+                        for name in ("model", "conversion", "conversion_id", "position")))
+
+
+def credit_digest(rows: Collection[tuple[Any, ...]]) -> bytes:
+    """One lead's credit rows (:data:`COLUMNS` order, any order of rows) as 16 bytes: equal
+    rows give equal digests in every process (``repr`` of plain values, no salted hash)."""
+    ordered = sorted(rows, key=_ROW_KEY)
+    return hashlib.blake2b(repr(ordered).encode(), digest_size=16).digest()
+
+
+def _stored_digests(session: Session, site_id: int, lead_ids: Collection[uuid.UUID]
+                    ) -> dict[uuid.UUID, bytes]:
+    D = LeadCreditDigest
+    return {lead_id: bytes(digest) for lead_id, digest in session.connection().execute(
+        select(D.lead_id, D.digest).where(D.site_id == site_id, D.lead_id.in_(sorted(lead_ids)))
+    )}
+
+
+def _write_digests(session: Session, site_id: int, digests: dict[uuid.UUID, bytes]) -> None:
+    D = LeadCreditDigest
+    session.execute(delete(D).where(D.site_id == site_id, D.lead_id.in_(sorted(digests))))
+    table = D.__table__
+    assert isinstance(table, Table)
+    bulk_insert(session, table, ("site_id", "lead_id", "digest"),
+                ((site_id, lead_id, digest) for lead_id, digest in digests.items()))
+
+
+def forget_digests(session: Session, site_id: int) -> None:
+    """After credit rows changed by another path than :func:`refresh_leads`: every lead of
+    the site is read and compared at its next refresh."""
+    session.execute(delete(LeadCreditDigest).where(LeadCreditDigest.site_id == site_id))
 
 
 def _stored_rows(session: Session, site_id: int, lead_ids: Collection[uuid.UUID]
@@ -431,6 +476,7 @@ def apply_settings(session: Session, site: Site) -> list[str]:
     changed = [spec.name for spec in specs if fingerprints.get(spec.name) != {spec.fingerprint}]
     dropped = _configured_or_stored(session, site.id) - {spec.name for spec in specs}
     if dropped:
+        forget_digests(session, site.id)
         for table in (AttributionCredit, AttributionFit):
             session.execute(
                 delete(table).where(table.site_id == site.id, table.model.in_(dropped))

@@ -1,7 +1,7 @@
 """Every mapped model, imported here so Alembic and the services see one metadata."""
 
 from tracker.models.adspend import AdAccount
-from tracker.models.attribution import AttributionCredit, AttributionFit
+from tracker.models.attribution import AttributionCredit, AttributionFit, LeadCreditDigest
 from tracker.models.base import Base
 from tracker.models.bot import BotHit
 from tracker.models.call import Call, CallAssignment, CallNumber, CallPool, CallSettings
@@ -40,6 +40,7 @@ __all__ = [
     "Event",
     "ExchangeRate",
     "Lead",
+    "LeadCreditDigest",
     "LeadVisitor",
     "OfflineTouch",
     "RefreshItem",

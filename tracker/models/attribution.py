@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Uuid,
@@ -114,3 +115,25 @@ class AttributionFit(Base):
     value_shares: Mapped[list[float]] = mapped_column(JSON(), nullable=False, default=list)
     details: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
     fitted_at: Mapped[timestamp]
+
+
+class LeadCreditDigest(Base):
+    """A digest of every stored credit row of one lead (all models, all its conversions), as
+    :func:`tracker.credits.store.refresh_leads` last wrote or confirmed them.
+
+    A refresh compares a lead's recomputed rows with this digest instead of reading the rows
+    back, so the leads whose credit did not move (most of what the queue holds) cost no read
+    of ``attribution_credits``. Whatever writes credit rows by another path (a rebuild, a
+    dropped model) deletes the site's digests; a missing or different digest only means the
+    rows are read and compared."""
+
+    __tablename__ = "lead_credit_digests"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["site_id", "lead_id"], ["leads.site_id", "leads.id"], ondelete="CASCADE"
+        ),
+    )
+
+    site_id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(16), nullable=False)
