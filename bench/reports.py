@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -52,11 +52,14 @@ from tracker.credits.store import rebuild_site  # noqa: E402
 from tracker.db import bulk_insert, make_engine  # noqa: E402
 from tracker.models import (  # noqa: E402
     Cost,
+    CreditRollup,
     Deal,
     Lead,
     LeadVisitor,
+    RollupState,
     Site,
     StageChange,
+    TrafficRollup,
     User,
     Visitor,
     VisitSession,
@@ -329,7 +332,11 @@ def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
             pages.append((time.perf_counter() - began) * 1000)
         return pages
 
-    # Baseline in the same run: no rollups yet, so the sessions and credits are scanned.
+    # Baseline in the same run: no rollups (a reused database has them from its last run:
+    # dropped first), so the sessions and credits are scanned.
+    with Session(engine) as session, session.begin():
+        for table in (TrafficRollup, CreditRollup, RollupState):
+            session.execute(delete(table).where(table.site_id == site_id))
     scanned = time_reports()
     pages_scanned = time_overview()
     for kind, build in (("traffic", rebuild_traffic), ("credit", rebuild_credits)):

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-CHANNEL_RULES_VERSION = "ga4-2024-10+lt1"
+CHANNEL_RULES_VERSION = "ga4-2024-10+lt2"
 CLICK_ID_PARAMS: tuple[str, ...] = (
     "gclid",
     "gbraid",
@@ -365,7 +365,10 @@ def classify_channel(touch: TouchInput, site_rules: Sequence[ChannelRule] = ()) 
         channel="Unassigned",
         source=source,
         medium=medium,
-        campaign=_clean(touch.utm_campaign),
+        # GA4 reads utm_id as the campaign's id: a link tagged with the id alone (as an ad
+        # platform's {campaignid} tag makes it) still has a campaign, which spend mapped
+        # with `campaign_from=id` meets (docs/spend.md).
+        campaign=_clean(touch.utm_campaign) or _clean(touch.utm_id),
         term=_clean(touch.utm_term) or referrer_term,
         content=_clean(touch.utm_content),
         click_id_kind=touch.click_id_kind,

@@ -36,7 +36,13 @@ COLUMNS = (
     "amount",
     "currency",
     "exchange_rate",
+    "impressions",
+    "clicks",
 )
+# Delivery counts are optional: a row without them leaves them unknown (the report's
+# impressions, clicks, CTR and CPC show "—"), not zero.
+COUNT_COLUMNS = ("impressions", "clicks")
+MAX_COUNT = 10**15
 MAX_ROWS = 100_000
 MAX_ERRORS = 50
 _TEXT_LIMIT = {"channel": 40, "source": 200, "medium": 200, "campaign": 200, "keyword": 200}
@@ -68,6 +74,8 @@ class CostRow:
     amount: decimal.Decimal
     currency: str
     exchange_rate: decimal.Decimal | None
+    impressions: int | None = None
+    clicks: int | None = None
 
     @property
     def key(self) -> tuple[dt.date, str, str, str, str, str]:
@@ -128,6 +136,12 @@ def _row(
             rate = _decimal(values["exchange_rate"], low=decimal.Decimal(0), high=MAX_RATE)
         except ValueError as exc:
             problem("exchange_rate", str(exc))
+    counts: dict[str, int | None] = {}
+    for column in COUNT_COLUMNS:
+        try:
+            counts[column] = _count(values[column])
+        except ValueError as exc:
+            problem(column, str(exc))
     if len(problems) > found_before:
         return None
     return CostRow(
@@ -140,7 +154,26 @@ def _row(
         amount,
         currency,
         rate,
+        counts["impressions"],
+        counts["clicks"],
     )
+
+
+def _count(raw: str) -> int | None:
+    """An optional whole count: '' is unknown (None), else 0 or more."""
+    if not raw:
+        return None
+    cleaned = raw.replace(",", "")
+    if not cleaned.isascii() or not cleaned.isdigit():
+        raise ValueError("expected a whole number of 0 or more, or nothing when unknown")
+    value = int(cleaned)
+    if value >= MAX_COUNT:
+        raise ValueError(f"expected a number below {MAX_COUNT:,}")
+    return value
+
+
+def _add_count(known: int | None, more: int | None) -> int | None:
+    return more if known is None else known if more is None else known + more
 
 
 def parse_cost_rows(rows: Iterable[Mapping[str, Any]], site_currency: str) -> list[CostRow]:
@@ -261,6 +294,8 @@ def import_costs(
                 "amount": decimal.Decimal(0),
                 "currency": row.currency,
                 "amount_site": decimal.Decimal(0),
+                "impressions": None,
+                "clicks": None,
                 "imported_at": now,
                 "import_name": name,
             },
@@ -272,6 +307,8 @@ def import_costs(
             entry["currency"], entry["amount"] = site_currency, entry["amount_site"]
         entry["amount"] += row.amount if entry["currency"] == row.currency else converted
         entry["amount_site"] += converted
+        for column in COUNT_COLUMNS:
+            entry[column] = _add_count(entry[column], getattr(row, column))
         if max(abs(entry["amount"]), abs(entry["amount_site"])) >= MAX_ABS_NUMBER:
             problems.append(
                 (f"rows.{number}.amount", f"the day's total reaches {MAX_ABS_NUMBER:,}")
@@ -287,7 +324,8 @@ def import_costs(
             ],
             set_={
                 column: statement.excluded[column]
-                for column in ("amount", "currency", "amount_site", "imported_at", "import_name")
+                for column in ("amount", "currency", "amount_site", "impressions", "clicks",
+                               "imported_at", "import_name")
             },
         ),
         values,

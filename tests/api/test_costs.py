@@ -98,11 +98,12 @@ def test_unknown_columns_are_refused(client: FlaskClient, sites: SiteMaker) -> N
         site,
         "POST",
         "/api/v1/costs",
-        data="date,amount,clicks\n2026-11-01,5,10\n",
+        data="date,amount,conversions\n2026-11-01,5,10\n",
         content_type="text/csv",
     )
 
-    assert response.status_code == 400 and response.json["error"]["field"] == "header.clicks"
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "header.conversions"
 
 
 def test_costs_are_per_site(client: FlaskClient, sites: SiteMaker) -> None:
@@ -132,3 +133,40 @@ def test_the_cli_imports_a_file(runner: FlaskCliRunner, sites: SiteMaker, tmp_pa
 
     assert ok.exit_code == 0 and "imported 3 cost rows, 430.0000 USD" in ok.output
     assert failed.exit_code == 2 and "rows.1.date" in failed.output
+
+
+def test_imported_impressions_and_clicks_reach_the_report_and_empty_ones_stay_unknown(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    site = sites.make(currency="USD")
+    body = ("date,channel,source,medium,campaign,amount,impressions,clicks\n"
+            "2026-11-01,Paid Search,google,cpc,brand,100,\"10,000\",250\n"
+            "2026-11-02,Paid Search,google,cpc,brand,50,5000,50\n"
+            "2026-11-01,Paid Social,facebook,paid,retargeting,80,,\n")
+    assert send(client, site, "POST", "/api/v1/costs", data=body,
+                content_type="text/csv").status_code == 201
+    listed = send(client, site, "GET", "/api/v1/costs?from=2026-11-01&to=2026-11-03").json["costs"]
+    assert sorted((c["source"], c["impressions"], c["clicks"]) for c in listed) == [
+        ("facebook", None, None), ("google", 5000, 50), ("google", 10_000, 250)]
+
+    report = send(client, site, "GET", "/api/v1/reports/revenue?model=linear&group_by=source"
+                  "&from=2026-11-01&to=2026-11-02").json
+    rows = {row["group"]: row for row in report["rows"]}
+    google, facebook = rows["google"], rows["facebook"]
+    assert (google["impressions"], google["clicks"]) == (15_000, 300)
+    assert google["ctr"] == 2.0 and google["cpc"] == 0.5  # 300 / 15,000; 150 / 300
+    assert (facebook["impressions"], facebook["clicks"], facebook["cpc"]) == (None, None, None)
+
+
+def test_a_bad_count_is_refused_naming_its_row_and_column(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    site = sites.make(currency="USD")
+    body = ("date,channel,amount,impressions,clicks\n"
+            "2026-11-01,Paid Search,10,100,3\n"
+            "2026-11-02,Paid Search,10,100,-3\n")
+    refused = send(client, site, "POST", "/api/v1/costs", data=body, content_type="text/csv")
+    assert refused.status_code == 400
+    assert refused.json["error"]["field"] == "rows.2.clicks"
+    listed = send(client, site, "GET", "/api/v1/costs?from=2026-11-01&to=2026-11-02").json
+    assert listed["costs"] == []

@@ -1006,3 +1006,13 @@ def test_site_referral_exclusions_extend_the_defaults() -> None:
 def test_a_touch_without_anything_has_no_source() -> None:
     assert not TouchInput().has_source
     assert not parse_touch(L, "https://shop.example.com/", SITE).has_source
+
+
+def test_a_link_tagged_with_the_campaign_id_alone_has_that_campaign() -> None:
+    touch = parse_touch(f"{L}?gclid=Cj0KCQ&utm_id=1234567890", None, SITE)
+    found = classify_channel(touch)
+    assert (found.source, found.medium, found.campaign) == ("google", "cpc", "1234567890")
+    assert found.channel == "Paid Search"
+    named = classify_channel(parse_touch(f"{L}?utm_source=google&utm_medium=cpc"
+                                         "&utm_campaign=brand&utm_id=123", None, SITE))
+    assert named.campaign == "brand"  # the name wins where both are tagged
