@@ -8,12 +8,12 @@ On a fresh PostgreSQL database (``leadtrail_bench_worker``) loaded like ``bench/
    lead under all 10 models, refits included), as leads per second. Then ``--stale`` random
    leads are queued as the writers would queue them and one worker drains them
    (``Worker.run_once``, batches of ``--batch-size``): leads per second, and the ratio to the
-   baseline, three times: leads created in the last 7 days (what identifies and CRM updates
-   of new deals make stale) and leads from all over the year (a CRM backfill), both queued
-   again with nothing changed (their recomputed credits equal the stored ones and are left
-   as they are), and leads from all over the year each moved on a funnel stage (every
-   model's lead credit changes: credit rows rewritten, credit rollups updated). Target:
-   >= 2,000 leads/s.
+   baseline, for leads created in the last 7 days (what identifies and CRM updates of new
+   deals make stale) and leads from all over the year (a CRM backfill). Each set is queued
+   with nothing changed twice: first right after the rebuild (each lead's rows are read back
+   and compared, and leave a digest), then again (the recomputed rows match the digest: no
+   read). Last, the year's leads each moved on a funnel stage (every model's lead credit
+   changes: credit rows rewritten, credit rollups updated). Target: >= 2,000 leads/s.
 2. **Identify -> report lag.** A real ``leadtrail serve`` (2 processes, each with its built-in
    worker thread) gets ``/identify`` calls for anonymous visitors of the data set, paced at
    ``--rate`` per second for ``--seconds``; a poller reads today's revenue report every 100 ms.
