@@ -26,7 +26,8 @@ DISTRIBUTED = (
     "crm_events", "crm_outbox", "deals", "refresh_queue", "lead_score_changes",
     "lead_stage_changes", "lead_visitors", "offline_touches", "traffic_rollups", "rollup_state",
     "credit_rollups", "crm_contacts", "ad_accounts", "segment_users", "call_settings",
-    "call_pools", "call_numbers", "call_assignments", "calls",
+    "call_pools", "call_numbers", "call_assignments", "calls", "destinations",
+    "conversion_outbox",
 )
 DISTRIBUTION_COLUMN = "site_id"
 

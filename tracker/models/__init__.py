@@ -8,6 +8,7 @@ from tracker.models.call import Call, CallAssignment, CallNumber, CallPool, Call
 from tracker.models.cost import Cost, ExchangeRate
 from tracker.models.crm import CrmCheckpoint, CrmContact, CrmOutbox
 from tracker.models.deal import CrmEvent, Deal
+from tracker.models.destination import ConversionOutbox, Destination
 from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
 from tracker.models.queue import RefreshItem
@@ -31,12 +32,14 @@ __all__ = [
     "CallPool",
     "CallSettings",
     "Cost",
+    "ConversionOutbox",
     "CreditRollup",
     "CrmCheckpoint",
     "CrmContact",
     "CrmEvent",
     "CrmOutbox",
     "Deal",
+    "Destination",
     "Event",
     "ExchangeRate",
     "Lead",
