@@ -1,4 +1,5 @@
-"""create destinations (ad platforms a site pushes conversions to) and conversion_outbox
+"""create destinations (ad platforms a site pushes conversions to) and conversion_outbox;
+leads keep the ad platforms' browser ids (ad_ids: GA4 client id, Meta fbp/fbc)
 
 Revision ID: 0016_create_destinations
 Revises: 0015
@@ -78,11 +79,15 @@ def upgrade() -> None:
                               ["site_id", "status", "next_attempt_at"], unique=False)
         batch_op.create_index("ix_conversion_outbox_site_deal", ["site_id", "deal_id"],
                               unique=False)
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ad_ids", sa.JSON(), nullable=False, server_default="{}"))
     # On Citus: distributed on site_id like every site table (a no-op elsewhere).
     citus.distribute_schema(op.get_bind())
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.drop_column("ad_ids")
     with op.batch_alter_table("conversion_outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_conversion_outbox_site_deal")
         batch_op.drop_index("ix_conversion_outbox_site_status")
