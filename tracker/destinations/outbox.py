@@ -2,6 +2,7 @@
 the stage or deal change that caused them (by the commit hook of ``tracker.worker.queue``,
 from notes made through ``tracker.changes``), so no change commits without its conversions.
 
+A won row not yet tried follows the deal (its amount may arrive after its status).
 Idempotency keys make writing state-based rather than event-based: ``<milestone>:<lead>`` for
 a lead milestone, ``won:<deal>`` for revenue, ``restate:<deal>:<n>`` when a won deal's amount
 differs from the last value sent, ``retract:<deal>`` when a won deal is lost or deleted. The
@@ -115,9 +116,19 @@ def enqueue_deals(
                         or _site_currency(session, site_id))
             adjusts = ADJUSTMENTS[destination.platform]
             retracted = any(row.kind == RETRACTION for row in previous)
+            untouched = (len(previous) == 1 and previous[0].status == PENDING
+                         and previous[0].attempts == 0)
             if won and not previous:
                 rows.append(_row(destination, f"won:{deal.id}", "won", CONVERSION, deal.lead_id,
                                  _won_at(deal), value, currency, now, deal))
+            elif untouched:
+                # Nothing was told to the platform yet: the row follows the deal (an amount
+                # arriving after the won status, a won deal lost again) instead of adjusting.
+                if won:
+                    previous[0].value, previous[0].currency = value, currency
+                    previous[0].occurred_at = _won_at(deal)
+                else:
+                    session.delete(previous[0])
             elif won and previous and not retracted and RESTATEMENT in adjusts:
                 if previous[-1].value != value and value is not None:
                     count = sum(row.kind == RESTATEMENT for row in previous)
