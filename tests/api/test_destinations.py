@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from werkzeug import Response
 
-from tests.api.test_leads import identify, visit
+from tests.api.test_leads import api, identify, visit
 from tests.api.test_webhooks import GENERIC_SECRET, post_generic
 from tests.factories import SiteMaker
 from tracker.destinations import sender, service
@@ -430,3 +430,49 @@ def test_cli_adds_lists_without_secrets_and_validates_against_ga4_debug(
     assert shown["settings"]["milestones"] == {
         "sql": {"name": "qualify_lead", "value": {"rule": "fixed", "amount": "50"}},
         "won": {"name": "purchase", "value": {"rule": "deal"}}}
+
+
+def test_the_api_connects_lists_logs_and_replays_and_keeps_tenants_apart(
+    client: FlaskClient, site: CreatedSite, sites: SiteMaker, engine: Engine,
+    httpserver: HTTPServer,
+) -> None:
+    other = sites.make()
+    url = base(httpserver)
+    body = {"name": "bing", "platform": "microsoft_ads",
+            "settings": {"customer_id": "111", "account_id": "222", "api_url": url,
+                         "milestones": {"won": "Closed won"}},
+            "credentials": {"developer_token": "ms-dev", **oauth(httpserver)}}
+    created = api(client, site, "POST", "/api/v1/destinations", body)
+    no_amount = {"won": {"name": "x", "value": {"rule": "fixed"}}}
+    bad = api(client, site, "POST", "/api/v1/destinations",
+              {**body, "settings": {**body["settings"], "milestones": no_amount}})
+    paid_lead(client, site)
+    deliver(client, site, deal_event("e1", "deal.won", WON_AT, amount="5000", currency="EUR"))
+    httpserver.expect_oneshot_request("/token", method="POST").respond_with_json(
+        {"access_token": "t", "expires_in": 3600})
+    httpserver.expect_oneshot_request(
+        "/CampaignManagement/v13/OfflineConversions/Apply", method="POST",
+    ).respond_with_json({"PartialErrors": [{
+        "Index": 0, "ErrorCode": "OfflineConversionNameInvalid",
+        "Message": "The conversion name is not valid."}]})
+    sender.drain(engine, site_id=site.site.id)
+
+    listed = api(client, site, "GET", "/api/v1/destinations")
+    log = api(client, site, "GET", "/api/v1/destinations/bing/deliveries?status=dead")
+    foreign = api(client, other, "GET", "/api/v1/destinations/bing/deliveries")
+    replayed = api(client, site, "POST", "/api/v1/destinations/bing/replay")
+    metrics_text = client.get("/metrics").get_data(as_text=True)
+
+    assert created.status_code == 201, created.json
+    assert bad.status_code == 400
+    assert bad.json["error"]["field"] == "settings.milestones.won.value.amount"
+    (shown,) = listed.json["destinations"]
+    assert shown["counts"] == {"dead": 1}
+    assert "ms-dev" not in listed.get_data(as_text=True)
+    assert [(d["kind"], d["error"], d["value"], d["currency"])
+            for d in log.json["deliveries"]] == [
+        ("conversion", "The conversion name is not valid. (OfflineConversionNameInvalid)",
+         "5000.0000", "EUR")]
+    assert foreign.status_code == 404
+    assert replayed.json == {"requeued": 1}
+    assert 'leadtrail_conversions_total{outcome="dead",platform="microsoft_ads"}' in metrics_text
