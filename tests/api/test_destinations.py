@@ -476,3 +476,20 @@ def test_the_api_connects_lists_logs_and_replays_and_keeps_tenants_apart(
     assert foreign.status_code == 404
     assert replayed.json == {"requeued": 1}
     assert 'leadtrail_conversions_total{outcome="dead",platform="microsoft_ads"}' in metrics_text
+
+
+@pytest.mark.parametrize(("ad_ids", "field"), [
+    ({"ga": "not-a-ga-cookie"}, "ad_ids.ga"),
+    ({"fbp": "fb.1.x.y"}, "ad_ids.fbp"),
+    ({"gclid": "x"}, "ad_ids.gclid"),
+    ("GA1.1.1.1", "ad_ids"),
+])
+def test_identify_refuses_malformed_ad_cookies_and_stores_nothing(
+    client: FlaskClient, site: CreatedSite, engine: Engine, ad_ids: object, field: str,
+) -> None:
+    response = identify(client, site, "visitor-eve", "eve@example.com", ad_ids=ad_ids)
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == field
+    with Session(engine) as session:
+        assert session.scalars(select(Lead).where(Lead.site_id == site.site.id)).all() == []
