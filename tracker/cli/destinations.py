@@ -10,7 +10,12 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from tracker.cli.common import echo_error, in_transaction
+from tracker.cli.common import (
+    echo_error,
+    in_transaction,
+    load_credentials_file,
+    parse_pairs,
+)
 from tracker.db import get_engine
 from tracker.destinations import check, sender, service
 from tracker.destinations.outbox import SENT
@@ -21,22 +26,13 @@ from tracker.sites import find_site
 destinations_group = AppGroup("destinations", help="Conversions pushed out to ad platforms.")
 
 
-def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
-    found = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
-        found[key.strip()] = text
-    return found
-
 
 def _milestones(values: tuple[str, ...]) -> dict[str, Any] | None:
     """``won=purchase``, ``sql=qualify_lead:fixed:50``, ``sql=X:expected:8000:0.2``."""
     if not values:
         return None
     found: dict[str, Any] = {}
-    for milestone, text in _pairs(values, "--milestone").items():
+    for milestone, text in parse_pairs(values, "--milestone").items():
         name, _, rule = text.partition(":")
         parts = rule.split(":") if rule else []
         value: dict[str, Any] = {"rule": parts[0]} if parts else {}
@@ -66,17 +62,9 @@ def add_command(site: str, name: str, platform: str, setting: tuple[str, ...],
                 milestone: tuple[str, ...], credential: tuple[str, ...],
                 credentials_file: Path | None, ad_account: str | None) -> None:
     """Add (or replace) destination NAME of SITE sending to PLATFORM."""
-    secrets: dict[str, Any] = {}
-    if credentials_file is not None:
-        try:
-            loaded = json.loads(credentials_file.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--credentials-file") from None
-        if not isinstance(loaded, dict):
-            raise click.BadParameter("expected a JSON object", param_hint="--credentials-file")
-        secrets.update(loaded)
-    secrets.update(_pairs(credential, "--credential"))
-    settings: dict[str, Any] = dict(_pairs(setting, "--setting"))
+    secrets = load_credentials_file(credentials_file)
+    secrets.update(parse_pairs(credential, "--credential"))
+    settings: dict[str, Any] = dict(parse_pairs(setting, "--setting"))
     mapped = _milestones(milestone)
     if mapped is not None:
         settings["milestones"] = mapped

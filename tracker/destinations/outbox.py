@@ -23,6 +23,7 @@ from tracker.db import insert_ignore
 from tracker.destinations.settings import ADJUSTMENTS, milestone_map
 from tracker.models import ConversionOutbox, Deal, Destination, Site
 from tracker.models.base import utcnow
+from tracker.sites import site_settings
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 CONVERSION, RESTATEMENT, RETRACTION = "conversion", "restatement", "retraction"
@@ -39,8 +40,7 @@ def _destinations(session: Session, site_id: int) -> list[Destination]:
 
 def _site_currency(session: Session, site_id: int) -> str | None:
     site = session.get(Site, site_id)
-    currency = (site.settings or {}).get("currency") if site is not None else None
-    return str(currency) if currency else None
+    return site_settings(site).currency if site is not None else None
 
 
 def _row(destination: Destination, key: str, milestone: str, kind: str, lead_id: uuid.UUID,
@@ -63,11 +63,14 @@ def enqueue_milestones(
     """Rows for lead milestones (created, mql, sql, opportunity) the destinations map."""
     now = now or utcnow()
     rows = []
+    found: dict[int, list[Destination]] = {}  # one read per site, however many notes
     for site_id, lead_id, milestone, at in milestones:
         if milestone not in LEAD_MILESTONES:
             continue
+        if site_id not in found:
+            found[site_id] = _destinations(session, site_id)
         currency = None
-        for destination in _destinations(session, site_id):
+        for destination in found[site_id]:
             mapping = milestone_map(destination.settings).get(milestone)
             if mapping is None:
                 continue
