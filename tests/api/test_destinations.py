@@ -493,3 +493,19 @@ def test_identify_refuses_malformed_ad_cookies_and_stores_nothing(
     assert response.json["error"]["field"] == field
     with Session(engine) as session:
         assert session.scalars(select(Lead).where(Lead.site_id == site.site.id)).all() == []
+
+
+def test_erasing_a_person_drops_their_queued_conversions(
+    client: FlaskClient, site: CreatedSite, db_session: Session, engine: Engine,
+    httpserver: HTTPServer,
+) -> None:
+    add(db_session, site, "meta", "meta", {"pixel_id": "555", "api_url": base(httpserver)},
+        {"access_token": "EAAB-meta"})
+    won_lead(client, site)
+    queued = rows(engine, site.site.id)
+
+    erased = api(client, site, "POST", "/api/v1/gdpr/erase", {"email": "ada@example.com"})
+
+    assert [(name, key) for name, key, *_ in queued] == [("meta", "lead"), ("meta", "won")]
+    assert erased.status_code == 200, erased.json
+    assert rows(engine, site.site.id) == []
