@@ -509,3 +509,22 @@ def test_erasing_a_person_drops_their_queued_conversions(
     assert [(name, key) for name, key, *_ in queued] == [("meta", "lead"), ("meta", "won")]
     assert erased.status_code == 200, erased.json
     assert rows(engine, site.site.id) == []
+
+
+def test_the_worker_sends_what_the_webhook_queued(
+    client: FlaskClient, runner: FlaskCliRunner, site: CreatedSite, db_session: Session,
+    engine: Engine, httpserver: HTTPServer,
+) -> None:
+    add(db_session, site, "meta", "meta", {"pixel_id": "555", "api_url": base(httpserver),
+                                           "milestones": {"won": "Purchase"}},
+        {"access_token": "EAAB-meta"})
+    won_lead(client, site)
+    httpserver.expect_oneshot_request("/v24.0/555/events", method="POST").respond_with_json(
+        {"events_received": 1, "messages": [], "fbtrace_id": "AbC"})
+
+    result = runner.invoke(args=["worker", "--once"])
+
+    httpserver.check_assertions()
+    assert result.exit_code == 0, result.output
+    assert "conversions sent 1, retrying 0, dead 0" in result.output
+    assert rows(engine, site.site.id) == [("meta", "won", "conversion", "sent", 5000.0)]
