@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from crm_sync.http import RetryPolicy, Sleep
@@ -54,16 +54,7 @@ def destination_saver(engine: Engine, destination: Destination
     """Store refreshed tokens at once, on the ad account lent or on the destination."""
     if destination.ad_account_id is not None:
         return token_saver(engine, destination.site_id, destination.ad_account_id)
-    site_id, destination_id = destination.site_id, destination.id
-
-    def save(fields: Mapping[str, str]) -> None:
-        with Session(engine) as session, session.begin():
-            found = session.get(Destination, (site_id, destination_id), with_for_update=True)
-            if found is not None:
-                session.execute(update(Destination).where(
-                    Destination.site_id == site_id, Destination.id == destination_id,
-                ).values(credentials={**(found.credentials or {}), **fields}))
-    return save
+    return token_saver(engine, destination.site_id, destination.id, Destination)
 
 
 def build_client(
