@@ -57,8 +57,11 @@ class ApiError(CrmSyncError):
     CRM echoes back are masked.
     """
 
-    def __init__(self, status: int | None, message: str, *, retryable: bool) -> None:
+    def __init__(self, status: int | None, message: str, *, retryable: bool,
+                 retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {status}: {message}" if status is not None else message)
         self.status = status
         self.message = message
         self.retryable = retryable
+        # Seconds the server asked us to wait (``Retry-After``), for callers that retry later.
+        self.retry_after = retry_after

@@ -44,8 +44,8 @@
     return s;
   }
   function store(kind) { try { return w[kind]; } catch (e) { return null; } }
-  function getCookie() {
-    var m = d.cookie.match(/(?:^|;\s*)_lt_vid=([^;]+)/);
+  function getCookie(name) {
+    var m = d.cookie.match(new RegExp("(?:^|;\\s*)" + (name || "_lt_vid") + "=([^;]+)"));
     return m ? decodeURIComponent(m[1]) : null;
   }
   // The cookie goes on the registrable domain: the shortest suffix the browser accepts.
@@ -272,6 +272,10 @@
     if (e.ref) payload.ref = e.ref;
     if (form) payload.form = form;
     if (NEEDS_CONSENT) payload.consent = true;
+    // The ad platforms' own browser ids, so conversions sent later match this browser.
+    var ids = {};
+    [["ga", "_ga"], ["fbp", "_fbp"], ["fbc", "_fbc"]].forEach(function (c) { var v = getCookie(c[1]); if (v) ids[c[0]] = cut(v, 200); });
+    for (var k in ids) { payload.ad_ids = ids; break; }
     push({ p: "/identify", e: payload, n: 0 }, true);
   }
 

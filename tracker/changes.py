@@ -39,12 +39,17 @@ class Changes:
 
     items: set[tuple[int, str, str]] = field(default_factory=set)
     pushes: list[tuple[int, uuid.UUID, str]] = field(default_factory=list)
+    # Conversions owed to the site's ad-platform destinations (``tracker.destinations.outbox``
+    # writes those rows): lead milestones ``(site_id, lead_id, milestone, at)`` and deals whose
+    # won/lost state or amount may have changed ``(site_id, deal_id)``.
+    milestones: list[tuple[int, uuid.UUID, str, dt.datetime]] = field(default_factory=list)
+    deals: set[tuple[int, uuid.UUID]] = field(default_factory=set)
 
     def add(self, site_id: int, kind: str, key: str) -> None:
         self.items.add((site_id, kind, key))
 
     def __bool__(self) -> bool:
-        return bool(self.items or self.pushes)
+        return bool(self.items or self.pushes or self.milestones or self.deals)
 
 
 def _notes(holder: Any) -> Changes:
@@ -96,6 +101,20 @@ def credit_days_stale(holder: Any, site_id: int, moments: Iterable[dt.datetime])
 def crm_push_due(holder: Any, site_id: int, lead_id: uuid.UUID, reason: str) -> None:
     """A lead was created or changed stage: the CRMs the site pushes to must hear of it."""
     _notes(holder).pushes.append((site_id, lead_id, reason))
+
+
+def milestone_reached(
+    holder: Any, site_id: int, lead_id: uuid.UUID, milestone: str, at: dt.datetime
+) -> None:
+    """A lead was created or reached a funnel stage at ``at``: destinations may owe a
+    conversion for it."""
+    _notes(holder).milestones.append((site_id, lead_id, milestone, at))
+
+
+def deal_state_changed(holder: Any, site_id: int, deal_id: uuid.UUID) -> None:
+    """A linked deal was written: destinations may owe a won conversion, a restatement of
+    its value, or a retraction."""
+    _notes(holder).deals.add((site_id, deal_id))
 
 
 def settings_changed(holder: Any, site_id: int) -> None:

@@ -27,6 +27,7 @@ DISTRIBUTED = (
     "lead_stage_changes", "lead_visitors", "offline_touches", "traffic_rollups", "rollup_state",
     "credit_rollups", "crm_contacts", "ad_accounts", "segment_users", "call_settings",
     "call_pools", "call_numbers", "call_assignments", "calls", "lead_credit_digests",
+    "destinations", "conversion_outbox",
 )
 DISTRIBUTION_COLUMN = "site_id"
 

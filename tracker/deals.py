@@ -255,7 +255,10 @@ def apply_deal_update(session: Session, site_id: int, update: DealUpdate) -> App
 
 
 def _advance_lead(session: Session, deal: Deal, times: Mapping[str, Any]) -> None:
-    """Move the deal's lead forward along the funnel (never backwards) from the deal's state."""
+    """Move the deal's lead forward along the funnel (never backwards) from the deal's state,
+    and note the deal for the ad-platform destinations (won, restated or retracted)."""
+    if deal.lead_id is not None:
+        changes.deal_state_changed(session, deal.site_id, deal.id)
     if deal.lead_id is None or deal.deleted:
         return
     lead = session.get(Lead, (deal.site_id, deal.lead_id))

@@ -171,6 +171,7 @@ def upsert_lead(
 
         changes.lead_changed(session, site_id, lead.id)
         changes.crm_push_due(session, site_id, lead.id, "created")
+        changes.milestone_reached(session, site_id, lead.id, "lead", lead.created_at)
         link_waiting_deals(session, lead)
     # A lead created later by a late-arriving earlier identification moves back in time.
     if at < lead.created_at:

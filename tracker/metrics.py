@@ -45,6 +45,7 @@ class Metrics:
     refresh_batch_seconds: Histogram
     spend_rows_pulled: Counter
     spend_pull_failures: Counter
+    conversions: Counter
 
 
 _lock = threading.Lock()
@@ -82,6 +83,10 @@ def _create() -> Metrics:
         spend_pull_failures=Counter(
             "leadtrail_spend_pull_failures", "Spend pulls that failed (retried later).",
             ["platform"],
+        ),
+        conversions=Counter(
+            "leadtrail_conversions", "Conversions settled by destination senders, by outcome "
+            "(sent, retrying, dead).", ["platform", "outcome"],
         ),
     )
 

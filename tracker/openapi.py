@@ -68,6 +68,13 @@ LEAD_ID = {
     "schema": {"type": "string", "format": "uuid"},
 }
 OBJECT = {"type": "object"}
+DESTINATION = {
+    "name": "reference",
+    "in": "path",
+    "required": True,
+    "description": "the destination's name or id",
+    "schema": {"type": "string"},
+}
 EVENT_ID = {
     "name": "event_id",
     "in": "path",
@@ -170,7 +177,8 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/identify": {
         "post": _op(
-            "A form submit or identify call: the visitor becomes part of a lead",
+            "A form submit or identify call: the visitor becomes part of a lead (optional "
+            "ad_ids: the _ga, _fbp and _fbc cookies, for conversions sent to ad platforms)",
             "collector",
             body=OBJECT,
             content_type="text/plain",
@@ -341,6 +349,27 @@ PATHS: dict[str, dict[str, Any]] = {
             "Set an exchange rate for cost conversion", "costs", secret=True, body=OBJECT, ok="201"
         )
     },
+    "/api/v1/destinations": {
+        "post": _op("Connect an ad platform (or replace a destination's settings); secrets are "
+                    "stored, never returned", "destinations", secret=True,
+                    body={"$ref": "#/components/schemas/Destination"}, ok="201"),
+        "get": _op("The site's destinations with delivery counts per status", "destinations",
+                   secret=True),
+    },
+    "/api/v1/destinations/{reference}/deliveries": {
+        "get": _op("One destination's delivery log, newest first, with the platform's reason",
+                   "destinations", secret=True,
+                   params=[DESTINATION, _query("status", "pending, sent, failed or dead")]),
+    },
+    "/api/v1/destinations/{reference}/replay": {
+        "post": _op("Queue the destination's dead conversions again", "destinations",
+                    secret=True, params=[DESTINATION]),
+    },
+    "/api/v1/destinations/{reference}/test": {
+        "post": _op("Send a sample conversion in the platform's validation mode (GA4 debug "
+                    "endpoint, Meta test_event_code, Google Ads validateOnly)", "destinations",
+                    secret=True, params=[DESTINATION]),
+    },
     **REPORT_PATHS,
     "/webhooks/{provider}/{site_id}": {"post": _webhook()},
     "/api/v1/crm/events": {
@@ -455,6 +484,33 @@ DOCUMENT: dict[str, Any] = {
                             "deleted": {"type": "boolean"},
                         },
                     },
+                },
+            },
+            "Destination": {
+                "type": "object",
+                "required": ["name", "platform"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "maxLength": 80},
+                    "platform": {"enum": ["ga4", "meta", "google_ads", "microsoft_ads",
+                                          "linkedin"]},
+                    "settings": {
+                        "type": "object",
+                        "description": "measurement_id (ga4), pixel_id (meta), customer_id "
+                                       "(google_ads, microsoft_ads), account_id "
+                                       "(microsoft_ads), currency, test_event_code, api_url, "
+                                       "milestones: {lead|mql|sql|opportunity|won: {name, "
+                                       "value: {rule: none|fixed|deal|expected, amount, "
+                                       "probability}}}",
+                    },
+                    "credentials": {
+                        "type": "object",
+                        "description": "api_secret (ga4), access_token (meta), developer_token, "
+                                       "client_id, client_secret, refresh_token (OAuth "
+                                       "platforms)",
+                    },
+                    "ad_account": {"type": "string",
+                                   "description": "borrow this connected ad account's tokens"},
                 },
             },
             "Batch": {

@@ -57,6 +57,7 @@ def change_stage(
     lead.stage_changed_at = at
     lead.updated_at = max(lead.updated_at, at)
     changes.crm_push_due(session, lead.site_id, lead.id, "stage")
+    changes.milestone_reached(session, lead.site_id, lead.id, to_stage, at)
     # Funnel and MQL/SQL figures read the lead's furthest stage from its stored credits.
     changes.lead_changed(session, lead.site_id, lead.id)
     return change

@@ -18,7 +18,7 @@ from tracker.adspend.mapping import PLATFORMS, account_mapping
 from tracker.adspend.platforms import google_ads, linkedin, meta, microsoft_ads
 from tracker.adspend.rows import SpendSource
 from tracker.errors import NotFound, ValidationError
-from tracker.models import AdAccount, Site
+from tracker.models import AdAccount, Destination, Site
 from tracker.sites import secret_fingerprint
 
 # Per platform: the credentials a pull needs, and those it may take besides.
@@ -152,18 +152,21 @@ def redacted_credentials(account: AdAccount) -> dict[str, str]:
             for key, value in (account.credentials or {}).items()}
 
 
-def token_saver(engine: Engine, site_id: int, account_uuid: uuid.UUID
+def token_saver(engine: Engine, site_id: int, account_uuid: uuid.UUID,
+                model: type[AdAccount] | type[Destination] = AdAccount,
                 ) -> Callable[[Mapping[str, str]], None]:
     """Store refreshed tokens in their own transaction at once: a rotated refresh token must
-    survive a pull that fails later."""
+    survive a pull that fails later. ``model`` is where the credentials live (an ad account,
+    or a destination with its own)."""
     def save(fields: Mapping[str, str]) -> None:
         with Session(engine) as session, session.begin():
-            account = session.get(AdAccount, (site_id, account_uuid), with_for_update=True)
-            if account is None:
+            where = (model.site_id == site_id, model.id == account_uuid)
+            stored = session.execute(
+                select(model.credentials).where(*where).with_for_update()).first()
+            if stored is None:
                 return
-            session.execute(update(AdAccount).where(
-                AdAccount.site_id == site_id, AdAccount.id == account_uuid,
-            ).values(credentials={**(account.credentials or {}), **fields}))
+            session.execute(update(model).where(*where).values(
+                credentials={**(stored[0] or {}), **fields}))
     return save
 
 

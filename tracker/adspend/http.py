@@ -188,7 +188,8 @@ class AdsClient:
                 retryable = status == 429 or status >= 500 or wait is not None
                 if wait is None and retryable:
                     wait = retry_after_seconds(response.headers.get("Retry-After"), self.now())
-                error = ApiError(status, error_message(response), retryable=retryable)
+                error = ApiError(status, error_message(response), retryable=retryable,
+                                 retry_after=wait)
             failed += 1
             if not error.retryable or failed >= self.policy.max_attempts:
                 raise error

@@ -18,6 +18,7 @@ def register_commands(app: Flask) -> None:
     from tracker.cli.crm import crm_group
     from tracker.cli.db import db_group
     from tracker.cli.demo import demo_command
+    from tracker.cli.destinations import destinations_group
     from tracker.cli.leads import gdpr_group, leads_group
     from tracker.cli.rollups import rollups_group
     from tracker.cli.serve import serve_command
@@ -37,6 +38,7 @@ def register_commands(app: Flask) -> None:
         attribution_group,
         rollups_group,
         crm_group,
+        destinations_group,
         users_group,
         serve_command,
         demo_command,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
@@ -28,3 +31,27 @@ def in_transaction() -> Iterator[Session]:
         for field, message in getattr(error, "problems", [])[1:]:
             click.echo(f"error ({field}): {message}", err=True)
         raise click.exceptions.Exit(2) from None
+
+
+def parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """``KEY=VALUE`` options as a mapping; a malformed one is a usage error naming the option."""
+    found = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
+        found[key.strip()] = text
+    return found
+
+
+def load_credentials_file(path: Path | None) -> dict[str, Any]:
+    """The JSON object of a ``--credentials-file`` (secrets kept off the command line)."""
+    if path is None:
+        return {}
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--credentials-file") from None
+    if not isinstance(loaded, dict):
+        raise click.BadParameter("expected a JSON object", param_hint="--credentials-file")
+    return loaded

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import sys
 import tempfile
+import threading
 from typing import Any
 
 import click
@@ -16,6 +17,7 @@ from tracker import create_app, migrate
 from tracker.adspend.pull import start_thread as start_spend_thread
 from tracker.config import ConfigError, Settings
 from tracker.db import get_engine
+from tracker.destinations import sender as destinations_sender
 from tracker.metrics import MULTIPROC_VARIABLE, process_exited, use_multiprocess_dir
 from tracker.runtime import freeze_startup_heap
 from tracker.secret_key import serving_secret_key
@@ -45,6 +47,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             start_thread(get_engine(app), self._settings)
             # And pulls the ad spend that is due (leases keep two from pulling one account).
             start_spend_thread(get_engine(app))
+            # And sends the conversions owed to ad platforms (claims are leased: safe in
+            # every process).
+            destinations_sender.start_thread(get_engine(app), threading.Event())
         freeze_startup_heap()
         return app
 

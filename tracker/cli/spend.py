@@ -5,7 +5,6 @@ Credentials go in by file or option and are never printed back (fingerprints onl
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from pathlib import Path
 
@@ -16,7 +15,12 @@ from sqlalchemy import select
 from crm_sync.errors import ApiError
 from tracker.adspend import accounts, oauth, pull, status
 from tracker.adspend.mapping import PLATFORMS, account_mapping
-from tracker.cli.common import echo_error, in_transaction
+from tracker.cli.common import (
+    echo_error,
+    in_transaction,
+    load_credentials_file,
+    parse_pairs,
+)
 from tracker.db import get_engine
 from tracker.errors import LeadTrailError
 from tracker.localtime import local_today
@@ -26,15 +30,6 @@ from tracker.sites import find_site, site_settings
 
 spend_group = AppGroup("spend", help="Ad spend pulled from Google Ads, Meta, Microsoft, LinkedIn.")
 
-
-def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
-    found = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
-        found[key.strip()] = text
-    return found
 
 
 @spend_group.command("connect")
@@ -57,16 +52,8 @@ def connect_command(site: str, platform: str, account_id: str, credentials_file:
                     start_day: dt.datetime | None, auth_code: str | None,
                     redirect_uri: str | None) -> None:
     """Connect PLATFORM's ACCOUNT_ID to SITE; the worker pulls it next (or `spend sync`)."""
-    given: dict[str, object] = {}
-    if credentials_file is not None:
-        try:
-            loaded = json.loads(credentials_file.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--credentials-file") from None
-        if not isinstance(loaded, dict):
-            raise click.BadParameter("expected a JSON object", param_hint="--credentials-file")
-        given.update(loaded)
-    given.update(_pairs(credential, "--credential"))
+    given: dict[str, object] = load_credentials_file(credentials_file)
+    given.update(parse_pairs(credential, "--credential"))
     if auth_code:
         if not redirect_uri:
             raise click.UsageError("--auth-code needs the --redirect-uri it was issued for")
@@ -86,7 +73,7 @@ def connect_command(site: str, platform: str, account_id: str, credentials_file:
             site_settings(found).timezone, now) - dt.timedelta(days=90)
         account = accounts.connect_account(
             session, found, platform, account_id, credentials=given,
-            mapping=_pairs(mapping, "--map"), start_day=first, now=now)
+            mapping=parse_pairs(mapping, "--map"), start_day=first, now=now)
         rules = account_mapping(platform, account.mapping).to_json()
     click.echo(f"connected {platform}:{account.account_id} to site {found.name}, from {first}")
     click.echo("mapping: " + ", ".join(f"{k}={v}" for k, v in rules.items()))

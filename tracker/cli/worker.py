@@ -1,5 +1,5 @@
-"""``leadtrail worker [--once]``: drain the refresh queue (credits, fits, rollups) and pull
-the ad spend that is due."""
+"""``leadtrail worker [--once]``: drain the refresh queue (credits, fits, rollups), pull
+the ad spend that is due and send the conversions owed to ad platforms."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tracker.adspend.pull import pull_due
 from tracker.adspend.pull import start_thread as start_spend_thread
 from tracker.config import Settings
 from tracker.db import get_engine
+from tracker.destinations import sender
 from tracker.runtime import freeze_startup_heap
 from tracker.worker.runner import Worker
 
@@ -34,6 +35,8 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
     if once:
         spend = pull_due(get_engine())
         progress = worker.run_once(max_seconds=max_seconds)
+        # After the refresh: conversions queued by this run's writers are sent too.
+        conversions = sender.drain(get_engine())
         click.echo(
             f"refreshed {progress.items} items ({progress.leads} leads) in "
             f"{progress.batches} batches, {progress.seconds:.2f}s; {progress.failures} failed"
@@ -41,6 +44,9 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
         if spend.accounts:
             click.echo(f"pulled spend of {spend.accounts} ad accounts ({spend.rows} rows); "
                        f"{spend.failures} failed")
+        if conversions.sent or conversions.retrying or conversions.dead:
+            click.echo(f"conversions sent {conversions.sent}, retrying {conversions.retrying}, "
+                       f"dead {conversions.dead}")
         if progress.failures or spend.failures:
             raise click.exceptions.Exit(1)
         return
@@ -53,4 +59,5 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
     signal.signal(signal.SIGINT, finish)
     click.echo("worker started; SIGTERM or Ctrl-C stops it after the current batch")
     start_spend_thread(get_engine(), stop)
+    sender.start_thread(get_engine(), stop)
     worker.run_forever(stop, settings.worker_poll_seconds)

@@ -6,8 +6,9 @@ comes after it, and a retry with the same event id changes nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from tracker.collect.parsing import Batch, parse_batch
 from tracker.collect.service import PreparedBatch, store_batches
 from tracker.db import write_engine
+from tracker.destinations.formats.ga4 import client_id_from_ga_cookie
 from tracker.errors import ValidationError
 from tracker.identity import Identity, parse_identity, stitch_visitor_to_lead
 from tracker.models import Lead
@@ -27,10 +29,41 @@ _FORM_KEYS = frozenset({"id", "name", "action"})
 _BATCH_KEYS = ("k", "vid", "sent_at", "consent")
 
 
+# The ad platforms' browser cookies the snippet forwards (``_ga``, ``_fbp``, ``_fbc``).
+_AD_ID_KEYS = frozenset({"ga", "fbp", "fbc"})
+_FB_COOKIE = re.compile(r"^fb\.\d\.\d{10,13}\.[A-Za-z0-9_\-.]{1,180}$")
+MAX_AD_ID_LENGTH = 200
+
+
 @dataclass(frozen=True, slots=True)
 class IdentifyRequest:
     batch: Batch
     identity: Identity
+    ad_ids: Mapping[str, str] = field(default_factory=dict)
+
+
+def _ad_ids(raw: Any) -> dict[str, str]:
+    """``{ga_client_id, fbp, fbc}`` from the forwarded cookies; a malformed one is refused."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValidationError("ad_ids", "expected an object")
+    found = {}
+    for key, value in raw.items():
+        if key not in _AD_ID_KEYS:
+            raise ValidationError(f"ad_ids.{key}", "unknown field")
+        if not isinstance(value, str) or len(value) > MAX_AD_ID_LENGTH:
+            raise ValidationError(f"ad_ids.{key}", "expected a cookie value")
+        if key == "ga":
+            client_id = client_id_from_ga_cookie(value)
+            if client_id is None:
+                raise ValidationError("ad_ids.ga", "expected a _ga cookie (GA1.1.<id>.<time>)")
+            found["ga_client_id"] = client_id
+        elif not _FB_COOKIE.match(value):
+            raise ValidationError(f"ad_ids.{key}", "expected fb.<n>.<time>.<id>")
+        else:
+            found[key] = value
+    return found
 
 
 def _form_props(raw: Any) -> dict[str, str]:
@@ -56,7 +89,8 @@ def parse_identify(
 
     Contact details never reach the events table: only the form's id, name and action do.
     """
-    allowed = {*_BATCH_KEYS, *_IDENTITY_KEYS, "id", "ts", "url", "ref", "title", "form"}
+    allowed = {*_BATCH_KEYS, *_IDENTITY_KEYS, "id", "ts", "url", "ref", "title", "form",
+               "ad_ids"}
     for key in data:
         if key not in allowed:
             raise ValidationError(key, "unknown field")
@@ -73,7 +107,8 @@ def parse_identify(
     }
     body = {key: data[key] for key in _BATCH_KEYS if key in data}
     body["events"] = [{k: v for k, v in event.items() if v is not None}]
-    return IdentifyRequest(batch=parse_batch(body, now, query_key), identity=identity)
+    return IdentifyRequest(batch=parse_batch(body, now, query_key), identity=identity,
+                           ad_ids=_ad_ids(data.get("ad_ids")))
 
 
 def store_identify(
@@ -100,6 +135,8 @@ def store_identify(
             event.occurred_at,
             cause="form" if event.type == "form_submit" else "identify",
         )
+        if request.ad_ids:
+            stitched.lead.ad_ids = {**(stitched.lead.ad_ids or {}), **request.ad_ids}
         rules = rules_from_settings(site.settings.score_rules)
         rescore_lead(session, stitched.lead, rules, site.settings.mql_threshold, now,
                      stitched.sessions)

@@ -18,6 +18,7 @@ from tracker import changes
 from tracker.models import (
     AttributionCredit,
     Call,
+    ConversionOutbox,
     CrmContact,
     CrmOutbox,
     Event,
@@ -68,8 +69,10 @@ def erase_person(session: Session, lead: Lead) -> Erased:
             )
         )
         sessions_erased += _count(session.execute(delete(VisitSession).where(owned)))
-    # Queued CRM pushes carry no contact details, but would re-create the person in the CRM.
-    for model in (OfflineTouch, StageChange, ScoreChange, LeadVisitor, CrmOutbox):
+    # Queued CRM pushes carry no contact details, but would re-create the person in the CRM;
+    # queued conversions would send the person's hashed email to ad platforms.
+    for model in (OfflineTouch, StageChange, ScoreChange, LeadVisitor, CrmOutbox,
+                  ConversionOutbox):
         session.execute(delete(model).where(model.site_id == site_id, model.lead_id == lead.id))
     # What CRMs told us of the person's records (email, phone, the link to the lead).
     session.execute(delete(CrmContact).where(

@@ -8,6 +8,7 @@ from tracker.models.call import Call, CallAssignment, CallNumber, CallPool, Call
 from tracker.models.cost import Cost, ExchangeRate
 from tracker.models.crm import CrmCheckpoint, CrmContact, CrmOutbox
 from tracker.models.deal import CrmEvent, Deal
+from tracker.models.destination import ConversionOutbox, Destination
 from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
 from tracker.models.queue import RefreshItem
@@ -30,6 +31,7 @@ __all__ = [
     "CallNumber",
     "CallPool",
     "CallSettings",
+    "ConversionOutbox",
     "Cost",
     "CreditRollup",
     "CrmCheckpoint",
@@ -37,6 +39,7 @@ __all__ = [
     "CrmEvent",
     "CrmOutbox",
     "Deal",
+    "Destination",
     "Event",
     "ExchangeRate",
     "Lead",

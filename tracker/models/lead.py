@@ -55,6 +55,11 @@ class Lead(Base):
     creation_session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), nullable=True)
     source_of_creation: Mapped[str] = mapped_column(String(20), nullable=False)
     crm_ids: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
+    # The ad platforms' browser ids seen when the lead identified (``ga_client_id`` from the
+    # ``_ga`` cookie, Meta's ``fbp`` / ``fbc``): conversions sent later must carry them.
+    ad_ids: Mapped[dict[str, Any]] = mapped_column(
+        JSON(), nullable=False, default=dict, server_default="{}"
+    )
 
 
 class LeadVisitor(Base):

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from tracker import changes
 from tracker.crm.outbox import enqueue_lead_push
 from tracker.db import dialect_insert
+from tracker.destinations.outbox import enqueue_deals, enqueue_milestones
 from tracker.models import RefreshItem
 from tracker.models.base import utcnow
 
@@ -83,6 +84,10 @@ def _enqueue_noted(session: Session) -> None:
         enqueue(session, noted.items)
     for site_id, lead_id, reason in noted.pushes:
         enqueue_lead_push(session, site_id, lead_id, reason)
+    if noted.milestones:
+        enqueue_milestones(session, noted.milestones)
+    if noted.deals:
+        enqueue_deals(session, noted.deals)
 
 
 def _forget_noted(session: Session) -> None:

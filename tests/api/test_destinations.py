@@ -1,0 +1,530 @@
+"""Conversions pushed to ad platforms, end to end on SQLite and PostgreSQL: a paid click, a
+form, a CRM won deal → exactly one conversion per destination, each platform played by a
+local HTTP server checking the exact request; duplicated and shuffled webhooks; a lowered
+amount then a lost deal → restatement and retraction; the platforms' error answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient, FlaskCliRunner
+from pytest_httpserver import HTTPServer
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from werkzeug import Response
+
+from tests.api.test_leads import api, identify, visit
+from tests.api.test_webhooks import GENERIC_SECRET, post_generic
+from tests.factories import SiteMaker
+from tracker.destinations import sender, service
+from tracker.models import ConversionOutbox, Destination, Lead
+from tracker.models.base import utcnow
+from tracker.sites import CreatedSite
+
+GA_COOKIE = "GA1.1.1234567890.1700000000"
+FBP = "fb.1.1700000000000.987654321"
+WON_AT = (utcnow() - dt.timedelta(hours=2)).replace(microsecond=0)
+CLICK_KINDS = {"gclid": "Cj0KCQ-G1", "msclkid": "M1abc", "fbclid": "IwAR-F1",
+               "li_fat_id": "L1-uuid"}
+# sha256("ada@example.com")
+ADA_SHA256 = "b5fc85e55755f9e0d030a10ab4429b6b2944855f9a0d60077fe832becbc41d72"
+
+
+def base(server: HTTPServer) -> str:
+    return server.url_for("/").rstrip("/")
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def add(db_session: Session, site: CreatedSite, name: str, platform: str,
+        settings: dict[str, Any], credentials: dict[str, Any]) -> None:
+    with db_session.begin():
+        service.add_destination(db_session, site.site.id, name, platform, settings, credentials)
+
+
+def oauth(server: HTTPServer) -> dict[str, str]:
+    return {"refresh_token": "1//refresh", "client_id": "cid", "client_secret": "csecret",
+            "token_url": server.url_for("/token")}
+
+
+@pytest.fixture
+def site(sites: SiteMaker) -> CreatedSite:
+    return sites.make(generic_secrets=[GENERIC_SECRET], currency="EUR")
+
+
+@pytest.fixture
+def all_platforms(db_session: Session, site: CreatedSite, httpserver: HTTPServer) -> CreatedSite:
+    url = base(httpserver)
+    add(db_session, site, "ga4", "ga4", {"measurement_id": "G-TEST1", "api_url": url,
+                                         "milestones": {"won": "purchase"}},
+        {"api_secret": "mp-secret"})
+    add(db_session, site, "meta", "meta", {"pixel_id": "555", "api_url": url,
+                                           "milestones": {"won": "Purchase"}},
+        {"access_token": "EAAB-meta"})
+    add(db_session, site, "google", "google_ads",
+        {"customer_id": "123-456-7890", "api_url": url, "milestones": {"won": "987654"}},
+        {"developer_token": "dev-token", **oauth(httpserver)})
+    add(db_session, site, "bing", "microsoft_ads",
+        {"customer_id": "111", "account_id": "222", "api_url": url,
+         "milestones": {"won": "Closed won"}},
+        {"developer_token": "ms-dev", **oauth(httpserver)})
+    add(db_session, site, "linkedin", "linkedin",
+        {"api_url": url, "milestones": {"won": "104012"}}, oauth(httpserver))
+    return site
+
+
+def paid_lead(client: FlaskClient, site: CreatedSite) -> None:
+    """A visitor clicks ads on each network, then fills in the form with their cookies."""
+    for minutes, (kind, value) in zip((300, 280, 260, 240), CLICK_KINDS.items(), strict=True):
+        visit(client, site, "visitor-ada", f"https://example.com/?{kind}={value}", minutes)
+    response = identify(client, site, "visitor-ada", "ada@example.com",
+                        ad_ids={"ga": GA_COOKIE, "fbp": FBP})
+    assert response.status_code == 200, response.json
+
+
+def deal_event(event_id: str, kind: str, at: dt.datetime, **deal: object) -> dict[str, Any]:
+    return {"id": event_id, "type": kind, "occurred_at": iso(at),
+            "deal": {"id": "D-1", "email": "ada@example.com", **deal}}
+
+
+def deliver(client: FlaskClient, site: CreatedSite, *events: dict[str, Any]) -> None:
+    for event in events:
+        response = post_generic(client, site.site.id, event)
+        assert response.status_code in (200, 202), response.get_data(as_text=True)
+
+
+def rows(engine: Engine, site_id: int) -> list[tuple[str, str, str, str, float | None]]:
+    with Session(engine) as session:
+        names = {d.id: d.name for d in session.scalars(select(Destination))}
+        return sorted(
+            (names[row.destination_id], row.idempotency_key.split(":")[0], row.kind, row.status,
+             float(row.value) if row.value is not None else None)
+            for row in session.scalars(select(ConversionOutbox)
+                                       .where(ConversionOutbox.site_id == site_id)))
+
+
+def expect_tokens(server: HTTPServer, times: int = 3) -> None:
+    for _ in range(times):
+        server.expect_oneshot_request("/token", method="POST").respond_with_json(
+            {"access_token": "ya29.fresh", "expires_in": 3600})
+
+
+def ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def test_a_won_deal_is_one_conversion_per_destination_with_the_original_click(
+    client: FlaskClient, all_platforms: CreatedSite, engine: Engine, httpserver: HTTPServer,
+) -> None:
+    site = all_platforms
+    paid_lead(client, site)
+    created = deal_event("e1", "deal.created", WON_AT - dt.timedelta(hours=1), amount="5000",
+                         currency="EUR")
+    won = deal_event("e2", "deal.won", WON_AT, closed_at=iso(WON_AT))
+    # Delivered three times, in shuffled order.
+    deliver(client, site, won, created, won, created, won, created)
+    with Session(engine) as session:
+        lead = session.scalars(select(Lead).where(Lead.site_id == site.site.id)).one()
+        deal_rows = session.scalars(select(ConversionOutbox)).all()
+    micros = int(WON_AT.timestamp()) * 1_000_000
+    expect_tokens(httpserver)
+    httpserver.expect_oneshot_request(
+        "/mp/collect", method="POST",
+        query_string={"measurement_id": "G-TEST1", "api_secret": "mp-secret"},
+        json={"client_id": "1234567890.1700000000", "events": [{
+            "name": "purchase", "timestamp_micros": micros,
+            "params": {"engagement_time_msec": 1, "transaction_id": "generic-D-1",
+                       "value": 5000.0, "currency": "EUR"}}]},
+    ).respond_with_data("", status=204)
+    meta_seen: list[dict[str, Any]] = []
+
+    def meta_handler(request: Any) -> Response:
+        meta_seen.append({"auth": request.headers.get("Authorization"), "body": request.json})
+        return Response(json.dumps({"events_received": 1, "messages": [],
+                                    "fbtrace_id": "AbC"}), content_type="application/json")
+
+    httpserver.expect_oneshot_request("/v24.0/555/events", method="POST").respond_with_handler(
+        meta_handler)
+    google_seen: list[dict[str, Any]] = []
+
+    def google_handler(request: Any) -> Response:
+        google_seen.append({"headers": dict(request.headers), "body": request.json})
+        return Response(json.dumps({"results": [{"gclid": "Cj0KCQ-G1"}]}),
+                        content_type="application/json")
+
+    httpserver.expect_oneshot_request(
+        "/v25/customers/1234567890:uploadClickConversions", method="POST",
+        headers={"developer-token": "dev-token", "Authorization": "Bearer ya29.fresh"},
+    ).respond_with_handler(google_handler)
+    httpserver.expect_oneshot_request(
+        "/CampaignManagement/v13/OfflineConversions/Apply", method="POST",
+        headers={"DeveloperToken": "ms-dev", "CustomerId": "111", "CustomerAccountId": "222",
+                 "Authorization": "Bearer ya29.fresh"},
+        json={"OfflineConversions": [{
+            "MicrosoftClickId": "M1abc", "ConversionName": "Closed won",
+            "ConversionTime": WON_AT.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ConversionValue": 5000.0, "ConversionCurrencyCode": "EUR"}]},
+    ).respond_with_json({"PartialErrors": []})
+    linkedin_seen: list[dict[str, Any]] = []
+
+    def linkedin_handler(request: Any) -> Response:
+        linkedin_seen.append({"headers": dict(request.headers), "body": request.json})
+        return Response(json.dumps({"elements": [{"status": 201}]}),
+                        content_type="application/json")
+
+    httpserver.expect_oneshot_request("/rest/conversionEvents", method="POST",
+                                      headers={"X-RestLi-Method": "BATCH_CREATE",
+                                               "X-Restli-Protocol-Version": "2.0.0"}
+                                      ).respond_with_handler(linkedin_handler)
+
+    done = sender.drain(engine, site_id=site.site.id)
+
+    httpserver.check_assertions()
+    assert (done.sent, done.retrying, done.dead) == (5, 0, 0)
+    assert rows(engine, site.site.id) == [
+        (name, "won", "conversion", "sent", 5000.0)
+        for name in ("bing", "ga4", "google", "linkedin", "meta")]
+    (meta_call,) = meta_seen
+    assert meta_call["auth"] == "Bearer EAAB-meta"
+    (event,) = meta_call["body"]["data"]
+    assert event["event_name"] == "Purchase" and event["event_time"] == int(WON_AT.timestamp())
+    assert event["action_source"] == "system_generated"
+    assert event["event_id"] == deal_rows[0].idempotency_key
+    assert lead.ad_ids == {"ga_client_id": "1234567890.1700000000", "fbp": FBP}
+    assert event["user_data"]["fbp"] == FBP
+    assert event["user_data"]["fbc"].startswith("fb.1.") and event["user_data"]["fbc"].endswith(
+        ".IwAR-F1")
+    assert event["user_data"]["em"] == [ADA_SHA256]
+    assert event["custom_data"] == {"value": 5000.0, "currency": "EUR",
+                                    "order_id": "generic-D-1"}
+    (google_call,) = google_seen
+    (conversion,) = google_call["body"]["conversions"]
+    assert google_call["body"]["partialFailure"] is True
+    assert conversion["gclid"] == "Cj0KCQ-G1"
+    assert "gbraid" not in conversion and "wbraid" not in conversion
+    assert conversion["conversionAction"] == "customers/1234567890/conversionActions/987654"
+    assert conversion["conversionDateTime"] == WON_AT.strftime("%Y-%m-%d %H:%M:%S+00:00")
+    assert (conversion["conversionValue"], conversion["currencyCode"], conversion["orderId"]) == (
+        5000.0, "EUR", "generic-D-1")
+    (linkedin_call,) = linkedin_seen
+    (element,) = linkedin_call["body"]["elements"]
+    assert linkedin_call["headers"]["Linkedin-Version"] == "202607"
+    assert element["conversion"] == "urn:lla:llaPartnerConversion:104012"
+    assert element["conversionHappenedAt"] == ms(WON_AT)
+    assert {"idType": "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "idValue": "L1-uuid"} in (
+        element["user"]["userIds"])
+    assert {"idType": "SHA256_EMAIL", "idValue": ADA_SHA256} in element["user"]["userIds"]
+
+
+def test_a_lowered_amount_then_a_lost_deal_are_restated_then_retracted(
+    client: FlaskClient, site: CreatedSite, db_session: Session, engine: Engine,
+    httpserver: HTTPServer,
+) -> None:
+    url = base(httpserver)
+    add(db_session, site, "google", "google_ads",
+        {"customer_id": "1234567890", "api_url": url, "milestones": {"won": "987654"}},
+        {"developer_token": "dev-token", **oauth(httpserver)})
+    add(db_session, site, "ga4", "ga4", {"measurement_id": "G-TEST1", "api_url": url,
+                                         "milestones": {"won": "purchase"}},
+        {"api_secret": "mp-secret"})
+    paid_lead(client, site)
+    deliver(client, site, deal_event("e1", "deal.won", WON_AT, amount="5000", currency="EUR"))
+    # One refresh: the token it returns is stored and reused by the later drains.
+    expect_tokens(httpserver, times=1)
+    httpserver.expect_oneshot_request("/mp/collect", method="POST").respond_with_data("")
+    httpserver.expect_oneshot_request(
+        "/v25/customers/1234567890:uploadClickConversions", method="POST",
+    ).respond_with_json({"results": [{}]})
+    assert sender.drain(engine, site_id=site.site.id).sent == 2
+
+    lowered_at = WON_AT + dt.timedelta(minutes=30)
+    lost_at = WON_AT + dt.timedelta(minutes=60)
+    deliver(client, site, deal_event("e2", "deal.updated", lowered_at, amount="3000"))
+    deliver(client, site, deal_event("e2", "deal.updated", lowered_at, amount="3000"))
+    adjustment = {"conversionAction": "customers/1234567890/conversionActions/987654",
+                  "orderId": "generic-D-1"}
+    httpserver.expect_oneshot_request(
+        "/v25/customers/1234567890:uploadConversionAdjustments", method="POST",
+        json={"conversionAdjustments": [{
+            **adjustment, "adjustmentType": "RESTATEMENT",
+            "adjustmentDateTime": lowered_at.strftime("%Y-%m-%d %H:%M:%S+00:00"),
+            "restatementValue": {"adjustedValue": 3000.0, "currencyCode": "EUR"}}],
+            "partialFailure": True, "validateOnly": False},
+    ).respond_with_json({"results": [{}]})
+    restated = sender.drain(engine, site_id=site.site.id)
+    deliver(client, site, deal_event("e3", "deal.lost", lost_at))
+    httpserver.expect_oneshot_request(
+        "/v25/customers/1234567890:uploadConversionAdjustments", method="POST",
+        json={"conversionAdjustments": [{
+            **adjustment, "adjustmentType": "RETRACTION",
+            "adjustmentDateTime": lost_at.strftime("%Y-%m-%d %H:%M:%S+00:00")}],
+            "partialFailure": True, "validateOnly": False},
+    ).respond_with_json({"results": [{}]})
+    httpserver.expect_oneshot_request(
+        "/mp/collect", method="POST",
+        json={"client_id": "1234567890.1700000000", "events": [{
+            "name": "refund", "timestamp_micros": int(lost_at.timestamp()) * 1_000_000,
+            "params": {"engagement_time_msec": 1, "transaction_id": "generic-D-1",
+                       "value": 5000.0, "currency": "EUR"}}]},
+    ).respond_with_data("", status=204)
+    retracted = sender.drain(engine, site_id=site.site.id)
+
+    httpserver.check_assertions()
+    # GA4 cannot restate: it hears only the refund, of what it recorded.
+    assert (restated.sent, restated.dead) == (1, 0)
+    assert (retracted.sent, retracted.dead) == (2, 0)
+    assert rows(engine, site.site.id) == [
+        ("ga4", "retract", "retraction", "sent", 5000.0),
+        ("ga4", "won", "conversion", "sent", 5000.0),
+        ("google", "restate", "restatement", "sent", 3000.0),
+        ("google", "retract", "retraction", "sent", 3000.0),
+        ("google", "won", "conversion", "sent", 5000.0),
+    ]
+
+
+def outbox_state(engine: Engine, site_id: int) -> list[tuple[str, str, int, str | None]]:
+    with Session(engine) as session:
+        names = {d.id: d.name for d in session.scalars(select(Destination))}
+        return sorted((names[r.destination_id], r.status, r.attempts, r.error)
+                      for r in session.scalars(select(ConversionOutbox)
+                                               .where(ConversionOutbox.site_id == site_id)))
+
+
+def won_lead(client: FlaskClient, site: CreatedSite) -> None:
+    paid_lead(client, site)
+    deliver(client, site, deal_event("e1", "deal.won", WON_AT, amount="5000", currency="EUR"))
+
+
+def test_platform_errors_retry_or_dead_letter_with_the_platforms_reason(
+    client: FlaskClient, site: CreatedSite, db_session: Session, engine: Engine,
+    httpserver: HTTPServer,
+) -> None:
+    url = base(httpserver)
+    add(db_session, site, "google", "google_ads",
+        {"customer_id": "1234567890", "api_url": url, "milestones": {"won": "987654"}},
+        {"developer_token": "dev-token", "access_token": "ya29.expired",
+         "expires_at": (utcnow() + dt.timedelta(hours=1)).isoformat(), **oauth(httpserver)})
+    add(db_session, site, "meta", "meta", {"pixel_id": "555", "api_url": url,
+                                           "milestones": {"won": "Purchase"}},
+        {"access_token": "EAAB-meta"})
+    add(db_session, site, "linkedin", "linkedin",
+        {"api_url": url, "milestones": {"won": "104012"}},
+        {**oauth(httpserver), "access_token": "li-current",
+         "expires_at": (utcnow() + dt.timedelta(hours=1)).isoformat()})
+    won_lead(client, site)
+    # Google: the stored token has expired early (401) → refreshed once, then a partial
+    # failure names the row. Meta: its error object. LinkedIn: throttled, Retry-After 120.
+    httpserver.expect_ordered_request(
+        "/v25/customers/1234567890:uploadClickConversions", method="POST",
+        headers={"Authorization": "Bearer ya29.expired"},
+    ).respond_with_json({"error": {"code": 401, "message": "Request had invalid authentication "
+                                   "credentials.", "status": "UNAUTHENTICATED"}}, status=401)
+    httpserver.expect_ordered_request("/token", method="POST").respond_with_json(
+        {"access_token": "ya29.fresh", "expires_in": 3600})
+    httpserver.expect_ordered_request(
+        "/v25/customers/1234567890:uploadClickConversions", method="POST",
+        headers={"Authorization": "Bearer ya29.fresh"},
+    ).respond_with_json({"partialFailureError": {
+        "code": 3, "message": "The click is too old to be imported.",
+        "details": [{"@type": "type.googleapis.com/google.ads.googleads.v25.errors."
+                              "GoogleAdsFailure",
+                     "errors": [{"errorCode": {"conversionUploadError": "EXPIRED_EVENT"},
+                                 "message": "The click is too old to be imported.",
+                                 "location": {"fieldPathElements": [
+                                     {"fieldName": "conversions", "index": 0}]}}]}]},
+        "results": [{}]})
+    httpserver.expect_oneshot_request("/v24.0/555/events", method="POST").respond_with_json(
+        {"error": {"message": "Invalid parameter", "type": "OAuthException", "code": 100,
+                   "error_subcode": 2804003, "error_user_title": "Event Timestamp Too Old",
+                   "fbtrace_id": "A1b2"}}, status=400)
+    httpserver.expect_oneshot_request("/rest/conversionEvents", method="POST").respond_with_json(
+        {"status": 429, "message": "Too many requests"}, status=429,
+        headers={"Retry-After": "120"})
+    now = utcnow()
+
+    done = sender.drain(engine, site_id=site.site.id, now=now)
+
+    httpserver.check_assertions()
+    assert (done.sent, done.retrying, done.dead) == (0, 1, 2)
+    assert outbox_state(engine, site.site.id) == [
+        ("google", "dead", 1, "The click is too old to be imported. "
+                              "(conversionUploadError=EXPIRED_EVENT)"),
+        ("linkedin", "failed", 1, "HTTP 429: Too many requests"),
+        ("meta", "dead", 1, "HTTP 400: Invalid parameter"),
+    ]
+    with Session(engine) as session:
+        waiting = session.scalars(select(ConversionOutbox.next_attempt_at).where(
+            ConversionOutbox.status == "failed")).one()
+        google = session.scalars(select(Destination).where(Destination.name == "google")).one()
+    assert waiting >= now + dt.timedelta(seconds=120)  # Retry-After honoured over backoff
+    assert google.credentials["access_token"] == "ya29.fresh"  # the refreshed token is kept
+    assert google.last_error is not None
+
+    with Session(engine) as session, session.begin():
+        requeued = sender.replay(session, site.site.id)
+    assert requeued == 2
+    assert sorted(s for _, s, _, _ in outbox_state(engine, site.site.id)) == [
+        "failed", "pending", "pending"]
+
+
+def test_rules_are_enforced_before_sending_and_stale_events_split_off(
+    client: FlaskClient, site: CreatedSite, db_session: Session, engine: Engine,
+    httpserver: HTTPServer,
+) -> None:
+    url = base(httpserver)
+    add(db_session, site, "ga4", "ga4", {"measurement_id": "G-TEST1", "api_url": url,
+                                         "milestones": {"won": "purchase"}},
+        {"api_secret": "mp-secret"})
+    add(db_session, site, "bing", "microsoft_ads",
+        {"customer_id": "111", "account_id": "222", "api_url": url,
+         "milestones": {"won": "Closed won"}},
+        {"developer_token": "ms-dev", **oauth(httpserver)})
+    # No ad click and no _ga cookie: a lead from an organic visit.
+    visit(client, site, "visitor-bob", "https://example.com/", 30)
+    assert identify(client, site, "visitor-bob", "bob@example.com").status_code == 200
+    long_ago = utcnow() - dt.timedelta(days=5)
+    deliver(client, site, deal_event("e1", "deal.won", long_ago, amount="10", currency="EUR",
+                                     email="bob@example.com"))
+
+    done = sender.drain(engine, site_id=site.site.id)
+
+    assert (done.sent, done.dead) == (0, 2)
+    assert outbox_state(engine, site.site.id) == [
+        ("bing", "dead", 1, "no msclkid click for this lead"),
+        ("ga4", "dead", 1, "older than GA4's 72 h backdating limit"),
+    ]
+    assert httpserver.log == []  # nothing was sent
+
+
+def test_cli_adds_lists_without_secrets_and_validates_against_ga4_debug(
+    runner: FlaskCliRunner, site: CreatedSite, httpserver: HTTPServer,
+) -> None:
+    url = base(httpserver)
+    added = runner.invoke(args=[
+        "destinations", "add", str(site.site.id), "ga4", "ga4",
+        "--setting", "measurement_id=G-TEST1", "--setting", f"api_url={url}",
+        "--milestone", "sql=qualify_lead:fixed:50", "--milestone", "won=purchase",
+        "--credential", "api_secret=mp-very-secret"])
+    refused = runner.invoke(args=["destinations", "add", str(site.site.id), "x", "meta"])
+    httpserver.expect_oneshot_request(
+        "/debug/mp/collect", method="POST",
+        query_string={"measurement_id": "G-TEST1", "api_secret": "mp-very-secret"},
+    ).respond_with_json({"validationMessages": [{
+        "fieldPath": "events.params.currency", "description": "Currency must be ISO 4217.",
+        "validationCode": "VALUE_INVALID"}]})
+
+    tested = runner.invoke(args=["destinations", "test", str(site.site.id), "ga4"])
+    listed = runner.invoke(args=["destinations", "list", str(site.site.id)])
+
+    assert added.exit_code == 0, added.output
+    assert refused.exit_code == 2 and "settings.pixel_id" in refused.output
+    assert tested.exit_code == 1
+    assert "events.params.currency: Currency must be ISO 4217. (VALUE_INVALID)" in tested.output
+    assert "mp-very-secret" not in listed.output + added.output
+    (shown,) = json.loads(listed.output)
+    assert shown["settings"]["milestones"] == {
+        "sql": {"name": "qualify_lead", "value": {"rule": "fixed", "amount": "50"}},
+        "won": {"name": "purchase", "value": {"rule": "deal"}}}
+
+
+def test_the_api_connects_lists_logs_and_replays_and_keeps_tenants_apart(
+    client: FlaskClient, site: CreatedSite, sites: SiteMaker, engine: Engine,
+    httpserver: HTTPServer,
+) -> None:
+    other = sites.make()
+    url = base(httpserver)
+    body = {"name": "bing", "platform": "microsoft_ads",
+            "settings": {"customer_id": "111", "account_id": "222", "api_url": url,
+                         "milestones": {"won": "Closed won"}},
+            "credentials": {"developer_token": "ms-dev", **oauth(httpserver)}}
+    created = api(client, site, "POST", "/api/v1/destinations", body)
+    no_amount = {"won": {"name": "x", "value": {"rule": "fixed"}}}
+    bad = api(client, site, "POST", "/api/v1/destinations",
+              {**body, "settings": {**body["settings"], "milestones": no_amount}})
+    paid_lead(client, site)
+    deliver(client, site, deal_event("e1", "deal.won", WON_AT, amount="5000", currency="EUR"))
+    httpserver.expect_oneshot_request("/token", method="POST").respond_with_json(
+        {"access_token": "t", "expires_in": 3600})
+    httpserver.expect_oneshot_request(
+        "/CampaignManagement/v13/OfflineConversions/Apply", method="POST",
+    ).respond_with_json({"PartialErrors": [{
+        "Index": 0, "ErrorCode": "OfflineConversionNameInvalid",
+        "Message": "The conversion name is not valid."}]})
+    sender.drain(engine, site_id=site.site.id)
+
+    listed = api(client, site, "GET", "/api/v1/destinations")
+    log = api(client, site, "GET", "/api/v1/destinations/bing/deliveries?status=dead")
+    foreign = api(client, other, "GET", "/api/v1/destinations/bing/deliveries")
+    replayed = api(client, site, "POST", "/api/v1/destinations/bing/replay")
+    metrics_text = client.get("/metrics").get_data(as_text=True)
+
+    assert created.status_code == 201, created.json
+    assert bad.status_code == 400
+    assert bad.json["error"]["field"] == "settings.milestones.won.value.amount"
+    (shown,) = listed.json["destinations"]
+    assert shown["counts"] == {"dead": 1}
+    assert "ms-dev" not in listed.get_data(as_text=True)
+    assert [(d["kind"], d["error"], d["value"], d["currency"])
+            for d in log.json["deliveries"]] == [
+        ("conversion", "The conversion name is not valid. (OfflineConversionNameInvalid)",
+         "5000.0000", "EUR")]
+    assert foreign.status_code == 404
+    assert replayed.json == {"requeued": 1}
+    assert 'leadtrail_conversions_total{outcome="dead",platform="microsoft_ads"}' in metrics_text
+
+
+@pytest.mark.parametrize(("ad_ids", "field"), [
+    ({"ga": "not-a-ga-cookie"}, "ad_ids.ga"),
+    ({"fbp": "fb.1.x.y"}, "ad_ids.fbp"),
+    ({"gclid": "x"}, "ad_ids.gclid"),
+    ("GA1.1.1.1", "ad_ids"),
+])
+def test_identify_refuses_malformed_ad_cookies_and_stores_nothing(
+    client: FlaskClient, site: CreatedSite, engine: Engine, ad_ids: object, field: str,
+) -> None:
+    response = identify(client, site, "visitor-eve", "eve@example.com", ad_ids=ad_ids)
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == field
+    with Session(engine) as session:
+        assert session.scalars(select(Lead).where(Lead.site_id == site.site.id)).all() == []
+
+
+def test_erasing_a_person_drops_their_queued_conversions(
+    client: FlaskClient, site: CreatedSite, db_session: Session, engine: Engine,
+    httpserver: HTTPServer,
+) -> None:
+    add(db_session, site, "meta", "meta", {"pixel_id": "555", "api_url": base(httpserver)},
+        {"access_token": "EAAB-meta"})
+    won_lead(client, site)
+    queued = rows(engine, site.site.id)
+
+    erased = api(client, site, "POST", "/api/v1/gdpr/erase", {"email": "ada@example.com"})
+
+    assert [(name, key) for name, key, *_ in queued] == [("meta", "lead"), ("meta", "won")]
+    assert erased.status_code == 200, erased.json
+    assert rows(engine, site.site.id) == []
+
+
+def test_the_worker_sends_what_the_webhook_queued(
+    client: FlaskClient, runner: FlaskCliRunner, site: CreatedSite, db_session: Session,
+    engine: Engine, httpserver: HTTPServer,
+) -> None:
+    add(db_session, site, "meta", "meta", {"pixel_id": "555", "api_url": base(httpserver),
+                                           "milestones": {"won": "Purchase"}},
+        {"access_token": "EAAB-meta"})
+    won_lead(client, site)
+    httpserver.expect_oneshot_request("/v24.0/555/events", method="POST").respond_with_json(
+        {"events_received": 1, "messages": [], "fbtrace_id": "AbC"})
+
+    result = runner.invoke(args=["worker", "--once"])
+
+    httpserver.check_assertions()
+    assert result.exit_code == 0, result.output
+    assert "conversions sent 1, retrying 0, dead 0" in result.output
+    assert rows(engine, site.site.id) == [("meta", "won", "conversion", "sent", 5000.0)]

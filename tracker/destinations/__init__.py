@@ -1,0 +1,1 @@
+"""Conversions pushed out to ad platforms: destinations, their outbox, formats and senders."""

@@ -1,0 +1,98 @@
+"""The destinations API (secret key): connect an ad platform, list destinations with their
+delivery counts, read the delivery log, validate, replay dead conversions. Secrets go in and
+never come back out (fingerprints only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from tracker.auth import site_from_api_key
+from tracker.db import get_engine, get_session, write_session
+from tracker.destinations import check, sender, service
+from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
+from tracker.errors import ValidationError
+from tracker.models import ConversionOutbox
+from tracker.validation import load_json_object
+
+bp = Blueprint("destinations", __name__, url_prefix="/api/v1")
+STATUSES = (PENDING, SENT, FAILED, DEAD)
+MAX_LOG_ROWS = 500
+BODY_KEYS = frozenset({"name", "platform", "settings", "credentials", "ad_account"})
+
+
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise ValidationError(key, "expected an object")
+    return value
+
+
+@bp.post("/destinations")
+def add_destination() -> tuple[Response, int]:
+    site = site_from_api_key()
+    data = load_json_object(request.get_data())
+    for key in data:
+        if key not in BODY_KEYS:
+            raise ValidationError(key, "unknown field")
+    with write_session() as session:
+        found = service.add_destination(
+            session, site.id, str(data.get("name") or ""), str(data.get("platform") or ""),
+            _object(data, "settings"), _object(data, "credentials"),
+            ad_account=data.get("ad_account"))
+        shown = service.describe(session, found)
+    return jsonify(shown), 201
+
+
+@bp.get("/destinations")
+def list_destinations() -> Response:
+    site = site_from_api_key()
+    session = get_session()
+    return jsonify(destinations=[service.describe(session, d)
+                                 for d in service.list_destinations(session, site.id)])
+
+
+@bp.get("/destinations/<reference>/deliveries")
+def deliveries(reference: str) -> Response:
+    """The delivery log, newest first: one row per conversion, with the platform's reason."""
+    site = site_from_api_key()
+    session = get_session()
+    destination = service.find_destination(session, site.id, reference)
+    status = request.args.get("status")
+    if status is not None and status not in STATUSES:
+        raise ValidationError("status", f"expected one of {', '.join(STATUSES)}")
+    query = (select(ConversionOutbox)
+             .where(ConversionOutbox.site_id == site.id,
+                    ConversionOutbox.destination_id == destination.id)
+             .order_by(ConversionOutbox.created_at.desc()).limit(MAX_LOG_ROWS))
+    if status is not None:
+        query = query.where(ConversionOutbox.status == status)
+    return jsonify(deliveries=[{
+        "key": row.idempotency_key, "milestone": row.milestone, "kind": row.kind,
+        "status": row.status, "attempts": row.attempts, "error": row.error,
+        "occurred_at": row.occurred_at.isoformat(),
+        "value": str(row.value) if row.value is not None else None, "currency": row.currency,
+        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+    } for row in session.scalars(query)])
+
+
+@bp.post("/destinations/<reference>/replay")
+def replay(reference: str) -> Response:
+    site = site_from_api_key()
+    with write_session() as session:
+        destination = service.find_destination(session, site.id, reference)
+        count = sender.replay(session, site.id, destination.id)
+    return jsonify(requeued=count)
+
+
+@bp.post("/destinations/<reference>/test")
+def validate(reference: str) -> Response:
+    """A sample conversion in the platform's validation mode; nothing is recorded there."""
+    site = site_from_api_key()
+    session = get_session()
+    destination = service.find_destination(session, site.id, reference)
+    outcomes = check.validate_destination(get_engine(), session, destination)
+    return jsonify(accepted=all(o.status == SENT for o in outcomes.values()),
+                   messages=[o.error for o in outcomes.values() if o.error])
