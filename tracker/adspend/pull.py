@@ -32,6 +32,7 @@ from tracker.errors import NotFound
 from tracker.metrics import metrics
 from tracker.models import AdAccount, Site
 from tracker.models.base import utcnow
+from tracker.periodic import start_periodic
 from tracker.sites import site_settings
 
 logger = logging.getLogger(__name__)
@@ -204,21 +205,9 @@ def pull_due(engine: Engine, now: dt.datetime | None = None, *, sleep: Sleep = t
     return done
 
 
-def pull_forever(engine: Engine, stop: threading.Event) -> None:
-    """Pull what is due once a minute until ``stop`` is set, in a thread of its own beside
-    the refresh worker (a pull waits on the platforms for minutes; derived data must not)."""
-    while not stop.is_set():
-        try:
-            pull_due(engine)
-        except Exception:  # the database may be restarting
-            logger.exception("spend pull pass failed")
-        stop.wait(CHECK_EVERY_SECONDS)
-
-
 def start_thread(engine: Engine, stop: threading.Event | None = None) -> threading.Event:
-    """Run :func:`pull_forever` in a daemon thread; set the returned event to stop it."""
-    stop = stop or threading.Event()
-    threading.Thread(target=pull_forever, args=(engine, stop), name="leadtrail-spend",
-                     daemon=True).start()
-    return stop
+    """Pull what is due once a minute in a thread of its own beside the refresh worker (a
+    pull waits on the platforms for minutes; derived data must not); set the returned event
+    to stop it."""
+    return start_periodic(lambda: pull_due(engine), CHECK_EVERY_SECONDS, "spend pull", stop)
 

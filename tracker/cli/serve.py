@@ -6,7 +6,6 @@ import dataclasses
 import os
 import sys
 import tempfile
-import threading
 from typing import Any
 
 import click
@@ -49,7 +48,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             start_spend_thread(get_engine(app))
             # And sends the conversions owed to ad platforms (claims are leased: safe in
             # every process).
-            destinations_sender.start_thread(get_engine(app), threading.Event())
+            destinations_sender.start_thread(get_engine(app))
         freeze_startup_heap()
         return app
 

@@ -38,6 +38,7 @@ from tracker.destinations.settings import milestone_map
 from tracker.metrics import metrics
 from tracker.models import ConversionOutbox, Destination, Site
 from tracker.models.base import utcnow
+from tracker.periodic import start_periodic
 
 logger = logging.getLogger(__name__)
 
@@ -317,17 +318,8 @@ def outbox_counts(session: Session, site_id: int,
 CHECK_EVERY_SECONDS = 30.0
 
 
-def send_forever(engine: Engine, stop: threading.Event) -> None:
-    """Drain the outbox every half minute until ``stop`` is set, in a thread of its own: a
-    platform that answers slowly must not hold up derived data."""
-    while not stop.is_set():
-        try:
-            drain(engine)
-        except Exception:  # the database may be restarting
-            logger.exception("destination delivery pass failed")
-        stop.wait(CHECK_EVERY_SECONDS)
-
-
-def start_thread(engine: Engine, stop: threading.Event) -> None:
-    threading.Thread(target=send_forever, args=(engine, stop), name="leadtrail-destinations",
-                     daemon=True).start()
+def start_thread(engine: Engine, stop: threading.Event | None = None) -> threading.Event:
+    """Drain the outbox every half minute in a thread of its own (a platform that answers
+    slowly must not hold up derived data); set the returned event to stop it."""
+    return start_periodic(lambda: drain(engine), CHECK_EVERY_SECONDS, "destination delivery",
+                          stop)
