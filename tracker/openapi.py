@@ -37,10 +37,13 @@ def _op(
     text_too: bool = False,
     collector: bool = False,
     other_types: dict[str, Any] | None = None,
+    missing: str | None = None,
+    signed: str | None = None,
 ) -> dict[str, Any]:
     """One operation. ``body`` names a schema of :mod:`tracker.openapi_bodies`; ``text_too``:
     the same JSON also as text/plain (what sendBeacon and the snippet send); ``collector``:
-    keyed by a site's write key, whose origin check answers 403."""
+    keyed by a site's write key, whose origin check answers 403; ``missing``: what a 404
+    means; ``signed``: what a 401 means where no secret key is asked."""
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
@@ -49,6 +52,10 @@ def _op(
     if secret:
         operation["security"] = SECRET
         operation["responses"]["401"] = _json("missing, unknown or revoked secret key", ERROR)
+    if missing:
+        operation["responses"]["404"] = _json(missing, ERROR)
+    if signed:
+        operation["responses"]["401"] = _json(signed, ERROR)
     if collector:
         operation["responses"]["401"] = _json("unknown write key", ERROR)
         operation["responses"]["403"] = _json(
@@ -233,6 +240,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "stored (docs/segment.md)",
             "segment",
             body="SegmentRequest",
+            signed="no write key, or an unknown one",
             text_too=True,
         ),
         "parameters": [{
@@ -278,6 +286,7 @@ PATHS: dict[str, dict[str, Any]] = {
                 "CallRail (Signature) or our signed format (LeadTrail-Signature)",
                 "calls",
                 body="CallReport",
+                signed="missing or bad signature",
                 other_types={"application/x-www-form-urlencoded": {
                     "schema": bodies.ref("TwilioCallback")}},
             ),
@@ -318,6 +327,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/offline-touches": {
         "post": _op(
             "Attach an offline touch to a lead", "leads", secret=True, body="OfflineTouch",
+            missing="no lead with that email",
             ok="201",
         )
     },
@@ -346,10 +356,11 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/leads/stages": {
         "post": _op("Change many leads' stages, all or nothing", "leads", secret=True,
-                    body="StageChanges")
+                    body="StageChanges", missing="a lead id names no lead of this site")
     },
     "/api/v1/gdpr/erase": {
-        "post": _op("Erase a person everywhere", "leads", secret=True, body="Erase")
+        "post": _op("Erase a person everywhere", "leads", secret=True, body="Erase",
+                    missing="no lead with that email")
     },
     "/api/v1/costs": {
         "post": _op(
