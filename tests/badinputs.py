@@ -174,6 +174,14 @@ CASES: tuple[BadInput, ...] = (
              lambda t: t.collect(t.batch(props={f"pl{NUL}an": "pro"})), "events.0.props.pl\x00an"),
     BadInput("collect: NUL in the write key",
              lambda t: t.collect({**t.batch(), "k": f"wk_{NUL}"}), "k"),
+    BadInput("collect: NUL in the write key of the query",
+             lambda t: t.client.post("/collect?k=%00", data=json.dumps(
+                 {key: value for key, value in t.batch().items() if key != "k"}),
+                 content_type="text/plain"), "k"),
+    BadInput("identify: NUL in the write key of the query",
+             lambda t: t.client.post("/identify?k=%00", data=json.dumps(
+                 {key: value for key, value in t.identify().items() if key != "k"}),
+                 content_type="text/plain"), "k"),
     # numbers
     BadInput("collect: property 1e400 (infinite)",
              lambda t: t.collect(_with_number(t.batch(props={"n": 1}), "1e400")),
