@@ -94,6 +94,13 @@ JSON_TEXT = {
     "contentMediaType": "application/json",
     "description": "the same JSON, sent as text/plain (a CORS simple request)",
 }
+WRITE_KEY_QUERY = {
+    "name": "k",
+    "in": "query",
+    "required": False,
+    "description": "the site's write key, when the body does not carry it",
+    "schema": {"type": "string"},
+}
 EVENT_ID = {
     "name": "event_id",
     "in": "path",
@@ -181,10 +188,12 @@ PATHS: dict[str, dict[str, Any]] = {
             body="Batch",
             text_too=True,
             collector=True,
+            params=[WRITE_KEY_QUERY],
         ),
         "options": {
-            "summary": "CORS preflight",
+            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
+            "parameters": [WRITE_KEY_QUERY],
             "responses": {"204": {"description": "ok"}},
         },
     },
@@ -192,6 +201,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": {
             "summary": "No-JavaScript pixel (?k=&u=&r=)",
             "tags": ["collector"],
+            "parameters": [
+                {**WRITE_KEY_QUERY, "description": "the site's write key"},
+                _query("u", "the page's URL"),
+                _query("r", "the referrer"),
+                _query("consent", "1 or true when the page has consent"),
+            ],
             "responses": {"200": {"description": "a 1x1 GIF; errors in X-LeadTrail-Error"}},
         }
     },
@@ -202,10 +217,12 @@ PATHS: dict[str, dict[str, Any]] = {
             body="Identify",
             text_too=True,
             collector=True,
+            params=[WRITE_KEY_QUERY],
         ),
         "options": {
-            "summary": "CORS preflight",
+            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
+            "parameters": [WRITE_KEY_QUERY],
             "responses": {"204": {"description": "ok"}},
         },
     },
@@ -215,8 +232,9 @@ PATHS: dict[str, dict[str, Any]] = {
             body="CrossDomainSign", text_too=True, collector=True,
         ),
         "options": {
-            "summary": "CORS preflight",
+            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
+            "parameters": [WRITE_KEY_QUERY],
             "responses": {"204": {"description": "ok"}},
         },
     },
@@ -226,8 +244,9 @@ PATHS: dict[str, dict[str, Any]] = {
             body="CrossDomainAdopt", text_too=True, collector=True,
         ),
         "options": {
-            "summary": "CORS preflight",
+            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
+            "parameters": [WRITE_KEY_QUERY],
             "responses": {"204": {"description": "ok"}},
         },
     },

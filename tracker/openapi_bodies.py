@@ -254,10 +254,35 @@ CALL_CONFIG = _object({
         ),
     },
 })
-CALL_REPORT = {
+_GENERIC_CALL = _object(
+    {
+        "id": {"type": "string", "minLength": 1, "maxLength": 128},
+        "called": {**_PHONE_NUMBER, "description": "the tracking number dialled"},
+        "caller": _PHONE_NUMBER,
+        "started_at": TIME,
+        "duration_s": {"type": "integer", "minimum": 0},
+        "answered": {"type": "boolean"},
+    },
+    ("id", "called", "started_at"),
+)
+_CALLRAIL_CALL: Schema = {
     "type": "object",
-    "description": "CallRail's or our generic call payload (docs/calls.md); Twilio posts a "
-    "form",
+    "description": "CallRail's call webhook (its other fields are ignored)",
+    "required": ["tracking_phone_number", "start_time"],
+    "properties": {
+        "resource_id": {"type": "string"},
+        "id": {"type": ["string", "integer"]},
+        "answered": {"type": ["boolean", "null"]},
+        "duration": {"type": ["integer", "string", "null"]},
+        "tracking_phone_number": _PHONE_NUMBER,
+        "customer_phone_number": {**_PHONE_NUMBER, "type": ["string", "null"]},
+        "start_time": TIME,
+    },
+}
+CALL_REPORT = {
+    "description": "our generic call (LeadTrail-Signature) or CallRail's (Signature); see "
+    "docs/calls.md. Twilio posts a form instead",
+    "anyOf": [_GENERIC_CALL, _CALLRAIL_CALL],
 }
 TWILIO_FORM = {
     "type": "object",

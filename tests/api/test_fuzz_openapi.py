@@ -3,7 +3,7 @@ them in-process (WSGI) to the app on SQLite and on PostgreSQL. Positive cases fi
 negative cases break it on purpose; either way no answer may be a 5xx, and every answer must be
 one the document lists, of the listed type, fitting the listed schema.
 
-Bounded: ``LEADTRAIL_FUZZ_EXAMPLES`` cases per operation and mode (default 20), so the gate
+Bounded: ``LEADTRAIL_FUZZ_EXAMPLES`` cases per operation and mode (default 40), so the gate
 takes a few minutes on two cores. The status counts are written to ``build/fuzz-<dialect>.json``
 for the hardening note.
 """
@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 
 from tests.factories import SiteMaker
 
-EXAMPLES = int(os.environ.get("LEADTRAIL_FUZZ_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("LEADTRAIL_FUZZ_EXAMPLES", "40"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -44,12 +44,15 @@ REPORT_DIR = Path(__file__).resolve().parents[2] / "build"
 
 
 def _aim_at_site(case: Case, site_id: int, write_key: str) -> None:
-    """Half the point of positive cases is to get past "unknown site": a body's write key and
-    a path's site id are made real ones (negative cases keep whatever broke the schema)."""
+    """Half the point of positive cases is to get past "unknown site": a write key (body or
+    query) and a path's site id are made real ones (negative cases keep whatever broke the
+    schema)."""
     if case.path_parameters and "site_id" in case.path_parameters:
         case.path_parameters["site_id"] = site_id
     if isinstance(case.body, dict) and isinstance(case.body.get("k"), str):
         case.body["k"] = write_key
+    if case.query and isinstance(case.query.get("k"), str):
+        case.query["k"] = write_key
 
 
 def _describe(error: BaseException) -> str:
