@@ -455,7 +455,8 @@ PATHS: dict[str, dict[str, Any]] = {
 
 def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Add the answers every operation of a kind can give, so none goes undocumented: 404 for
-    a path naming something, 413 for a body, 405 (with ``Allow``) for any other method."""
+    a path naming something, 413 for a body, 503 while the database is away, 405 (with
+    ``Allow``) for any other method."""
     for path, operations in paths.items():
         for method, operation in operations.items():
             if method == "parameters":
@@ -465,6 +466,12 @@ def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 responses.setdefault("404", _json("no such object on this site", ERROR))
             if "requestBody" in operation:
                 responses.setdefault("413", _json("body too large; `field` is `body`", ERROR))
+            responses.setdefault("503", {
+                "description": "the database is unavailable (a restart, a failover): nothing "
+                "was stored; retry after `Retry-After` seconds with the same ids",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": ERROR}},
+            })
             responses.setdefault("405", {
                 "description": "method not allowed; the `Allow` header lists those allowed",
                 "headers": {"Allow": {"schema": {"type": "string"}}},
