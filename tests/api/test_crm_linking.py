@@ -75,15 +75,20 @@ def queued(engine: Engine, site_id: int) -> list[tuple[str, int]]:
             .where(QUEUE.c.site_id == site_id, QUEUE.c.kind == "crm_persons"))]
 
 
-def test_a_pipedrive_person_id_is_resolved_through_the_api_connection(
-    client: FlaskClient, engine: Engine, sites: SiteMaker, db_session: Session,
-    httpserver: HTTPServer,
-) -> None:
-    site_id = sites.make(
+def _pipedrive_api_site(sites: SiteMaker, httpserver: HTTPServer) -> int:
+    """A site taking Pipedrive webhooks, with an API connection to ``httpserver``."""
+    return sites.make(
         **CRM_SETTINGS,
         pipedrive_api_token=PIPEDRIVE_TOKEN,
         pipedrive_api_url=httpserver.url_for("/").rstrip("/"),
     ).site.id
+
+
+def test_a_pipedrive_person_id_is_resolved_through_the_api_connection(
+    client: FlaskClient, engine: Engine, sites: SiteMaker, db_session: Session,
+    httpserver: HTTPServer,
+) -> None:
+    site_id = _pipedrive_api_site(sites, httpserver)
     ada = make_lead(db_session, site_id, "ada@example.com")
     httpserver.expect_oneshot_request(
         "/api/v2/persons", method="GET", query_string={"ids": "17", "limit": "1"},
@@ -116,11 +121,7 @@ def test_a_failing_pipedrive_api_keeps_the_lookup_queued_until_it_answers(
     client: FlaskClient, engine: Engine, sites: SiteMaker, db_session: Session,
     httpserver: HTTPServer,
 ) -> None:
-    site_id = sites.make(
-        **CRM_SETTINGS,
-        pipedrive_api_token=PIPEDRIVE_TOKEN,
-        pipedrive_api_url=httpserver.url_for("/").rstrip("/"),
-    ).site.id
+    site_id = _pipedrive_api_site(sites, httpserver)
     ada = make_lead(db_session, site_id, "ada@example.com")
     httpserver.expect_oneshot_request("/api/v2/persons").respond_with_data("down", status=503)
     httpserver.expect_oneshot_request("/api/v2/persons").respond_with_json(

@@ -1,7 +1,8 @@
 """The fuzzing gate: schemathesis generates requests from our own ``/api/openapi.json`` and sends
 them in-process (WSGI) to the app on SQLite and on PostgreSQL. Positive cases fit the document,
 negative cases break it on purpose; either way no answer may be a 5xx, and every answer must be
-one the document lists, of the listed type, fitting the listed schema.
+one the document lists, of the listed type, fitting the listed schema; a negative case must be
+refused (4xx), and a positive case of a secured operation sent again without the key is a 401.
 
 Bounded: ``LEADTRAIL_FUZZ_EXAMPLES`` cases per operation and mode (default 40), so the gate
 takes a few minutes on two cores. The status counts are written to ``build/fuzz-<dialect>.json``
@@ -23,6 +24,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -38,6 +40,7 @@ CHECKS = [
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
+    negative_data_rejection,
 ]
 SECRET = "whsec_fuzz_0123456789abcdef0123"
 REPORT_DIR = Path(__file__).resolve().parents[2] / "build"
@@ -73,6 +76,7 @@ def _run_operation(
     statuses: Counter[int],
 ) -> None:
     positive = mode is GenerationMode.POSITIVE
+    secured = bool(operation.definition.raw.get("security"))
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
@@ -87,6 +91,10 @@ def _run_operation(
         response = case.call(headers=headers)
         statuses[response.status_code] += 1
         case.validate_response(response, checks=CHECKS, headers=headers)
+        if secured and positive:  # the same request without the key: refused, whatever it is
+            anonymous = case.call()
+            statuses[anonymous.status_code] += 1
+            assert anonymous.status_code == 401, f"{operation.label} answered without a key"
 
     fuzz()
 

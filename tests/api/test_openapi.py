@@ -38,13 +38,21 @@ def _schemas_of(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, A
     return schema
 
 
+def _operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{method.upper()} {path}", operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method != "parameters"
+    ]
+
+
 def test_every_json_request_body_is_described_field_by_field(client: FlaskClient) -> None:
     document = client.get("/api/openapi.json").json
     bare = [
-        f"{method.upper()} {path}"
-        for path, operations in document["paths"].items()
-        for method, operation in operations.items()
-        if method != "parameters" and "requestBody" in operation
+        label
+        for label, operation in _operations(document)
+        if "requestBody" in operation
         for media, content in operation["requestBody"]["content"].items()
         if media == "application/json"
         and not {"properties", "anyOf", "oneOf"} & set(_schemas_of(document, content["schema"]))
@@ -57,10 +65,7 @@ def test_every_operation_documents_its_405(client: FlaskClient) -> None:
     document = client.get("/api/openapi.json").json
 
     missing = [
-        f"{method.upper()} {path}"
-        for path, operations in document["paths"].items()
-        for method, operation in operations.items()
-        if method != "parameters" and "405" not in operation["responses"]
+        label for label, operation in _operations(document) if "405" not in operation["responses"]
     ]
 
     assert missing == []

@@ -148,11 +148,7 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - kept in the queue with its error
                 logger.warning("crm persons of delivery %s of site %s not resolved: %s",
                                item.key, site_id, type(exc).__name__)
-                with Session(self.engine) as session, session.begin():
-                    record_failure(session, item, f"{type(exc).__name__}: {exc}", self.clock())
-                progress.failures += 1
-                progress.failed.append(f"{item.kind}:{item.key}")
-                metrics().refresh_failures.labels(item.kind).inc()
+                self._keep_failed(item, exc, progress)
                 continue
             progress.items += 1
             metrics().refresh_items.labels(item.kind).inc()
@@ -186,13 +182,17 @@ class Worker:
             except Exception as exc:  # kept in the queue with its error
                 logger.exception("refresh item %s/%s of site %s failed", item.kind, item.key,
                                  site_id)
-                with Session(self.engine) as session, session.begin():
-                    record_failure(session, item, f"{type(exc).__name__}: {exc}", self.clock())
-                progress.failures += 1
-                progress.failed.append(f"{item.kind}:{item.key}")
-                metrics().refresh_failures.labels(item.kind).inc()
+                self._keep_failed(item, exc, progress)
                 continue
             self._count(progress, [item], done)
+
+    def _keep_failed(self, item: Item, error: Exception, progress: Progress) -> None:
+        """The item stays queued with its error and a growing delay."""
+        with Session(self.engine) as session, session.begin():
+            record_failure(session, item, f"{type(error).__name__}: {error}", self.clock())
+        progress.failures += 1
+        progress.failed.append(f"{item.kind}:{item.key}")
+        metrics().refresh_failures.labels(item.kind).inc()
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         """Drain, sleep while idle, repeat until ``stop`` is set. A failure to reach the
