@@ -265,6 +265,12 @@ CASES: tuple[BadInput, ...] = (
              lambda t: t.api("POST", "/api/v1/conversions",
                              json={"id": "conv-2", "email": "a@example.com", "kind": {},
                                    "occurred_at": "2026-10-01T09:00:00Z"}), "kind"),
+    # an unknown query parameter (a typo) is refused, not silently ignored (found by the
+    # fuzzing gate)
+    BadInput("api: unknown parameter on the costs list",
+             lambda t: t.api("GET", "/api/v1/costs?form=2026-10-01"), "form"),
+    BadInput("api: unknown parameter on the CRM inbox",
+             lambda t: t.api("GET", "/api/v1/crm/events?state=failed"), "state"),
     BadInput("api: offline touch in year 9999",
              lambda t: t.api("POST", "/api/v1/offline-touches",
                              json={"id": "call-2", "email": "a@example.com", "kind": "call",

@@ -101,6 +101,8 @@ WRITE_KEY_QUERY = {
     "description": "the site's write key, when the body does not carry it",
     "schema": {"type": "string"},
 }
+# A preflight's query is checked like any other (no NUL, no lone surrogate).
+PREFLIGHT_REFUSED = _json("the query holds text that cannot be stored; `field` names it", ERROR)
 EVENT_ID = {
     "name": "event_id",
     "in": "path",
@@ -194,7 +196,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
             "parameters": [WRITE_KEY_QUERY],
-            "responses": {"204": {"description": "ok"}},
+            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
         },
     },
     "/collect.gif": {
@@ -223,7 +225,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
             "parameters": [WRITE_KEY_QUERY],
-            "responses": {"204": {"description": "ok"}},
+            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
         },
     },
     "/xd/sign": {
@@ -235,7 +237,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
             "parameters": [WRITE_KEY_QUERY],
-            "responses": {"204": {"description": "ok"}},
+            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
         },
     },
     "/xd/adopt": {
@@ -247,7 +249,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
             "parameters": [WRITE_KEY_QUERY],
-            "responses": {"204": {"description": "ok"}},
+            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
         },
     },
     "/v1/{kind}": {

@@ -138,6 +138,15 @@ def check_query(args: MultiValued) -> None:
             check_text(value, name)
 
 
+def check_parameters(args: Iterable[str], allowed: Collection[str]) -> None:
+    """A query string names only ``allowed`` parameters: an unknown one (a typo that would
+    otherwise be ignored silently) is a 400 naming it."""
+    for name in args:
+        if name not in allowed:
+            raise ValidationError(name, f"unknown parameter; expected {', '.join(sorted(allowed))}"
+                                  if allowed else "unknown parameter; none is expected")
+
+
 def check_record(record: object) -> None:
     """Every text and date of a dataclass (a parsed CRM event) under the shared rules; the
     field is the attribute's name."""
