@@ -174,6 +174,14 @@ CASES: tuple[BadInput, ...] = (
              lambda t: t.collect(t.batch(props={f"pl{NUL}an": "pro"})), "events.0.props.pl\x00an"),
     BadInput("collect: NUL in the write key",
              lambda t: t.collect({**t.batch(), "k": f"wk_{NUL}"}), "k"),
+    BadInput("collect: NUL in the write key of the query",
+             lambda t: t.client.post("/collect?k=%00", data=json.dumps(
+                 {key: value for key, value in t.batch().items() if key != "k"}),
+                 content_type="text/plain"), "k"),
+    BadInput("identify: NUL in the write key of the query",
+             lambda t: t.client.post("/identify?k=%00", data=json.dumps(
+                 {key: value for key, value in t.identify().items() if key != "k"}),
+                 content_type="text/plain"), "k"),
     # numbers
     BadInput("collect: property 1e400 (infinite)",
              lambda t: t.collect(_with_number(t.batch(props={"n": 1}), "1e400")),
@@ -243,6 +251,26 @@ CASES: tuple[BadInput, ...] = (
                              json={"id": "call-1", "email": "a@example.com", "kind": "call",
                                    "occurred_at": "2026-10-01T09:00:00Z",
                                    "campaign": f"spring{NUL}"}), "campaign"),
+    # a list or object where one of a few words is expected (found by the fuzzing gate: a set
+    # membership test raised TypeError, a 500)
+    BadInput("collect: event type is a list",
+             lambda t: t.collect({**t.batch(), "events": [{**t.batch()["events"][0],
+                                                          "type": ["pageview"]}]}),
+             "events.0.type"),
+    BadInput("api: offline touch kind is a list",
+             lambda t: t.api("POST", "/api/v1/offline-touches",
+                             json={"id": "call-3", "email": "a@example.com", "kind": ["call"],
+                                   "occurred_at": "2026-10-01T09:00:00Z"}), "kind"),
+    BadInput("api: conversion kind is an object",
+             lambda t: t.api("POST", "/api/v1/conversions",
+                             json={"id": "conv-2", "email": "a@example.com", "kind": {},
+                                   "occurred_at": "2026-10-01T09:00:00Z"}), "kind"),
+    # an unknown query parameter (a typo) is refused, not silently ignored (found by the
+    # fuzzing gate)
+    BadInput("api: unknown parameter on the costs list",
+             lambda t: t.api("GET", "/api/v1/costs?form=2026-10-01"), "form"),
+    BadInput("api: unknown parameter on the CRM inbox",
+             lambda t: t.api("GET", "/api/v1/crm/events?state=failed"), "state"),
     BadInput("api: offline touch in year 9999",
              lambda t: t.api("POST", "/api/v1/offline-touches",
                              json={"id": "call-2", "email": "a@example.com", "kind": "call",

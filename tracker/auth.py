@@ -3,15 +3,22 @@ lt_sk_…``), or the dashboard user signed in by Flask's session cookie."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+
 from flask import Flask, request, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tracker.db import get_engine
+from tracker.db import get_engine, write_engine
 from tracker.errors import Unauthorized
 from tracker.models import Site, User
-from tracker.sites import authenticate_api_key
+from tracker.models.base import utcnow
+from tracker.sites import authenticate_api_key_of_site, key_use_due, record_key_use
+
+logger = logging.getLogger(__name__)
 
 
 def site_from_api_key() -> Site:
@@ -23,10 +30,24 @@ def site_from_api_key() -> Site:
             "send the secret API key as 'Authorization: Bearer lt_sk_…'", "authorization"
         )
     # Checked on a session of its own, so the request's session starts with no transaction.
+    now = utcnow()
     with Session(get_engine(), expire_on_commit=False) as session:
-        site = authenticate_api_key(session, token.strip())
+        key, site = authenticate_api_key_of_site(session, token.strip(), now)
         session.expunge(site)
+        due = key_use_due(key, now)
+    if due:
+        _record_use(site.id, key.id, now)
     return site
+
+
+def _record_use(site_id: int, key_id: str, now: dt.datetime) -> None:
+    """Best effort: "last used" is an approximation and never fails the request it notes."""
+    try:
+        with Session(write_engine(get_engine())) as session, session.begin():
+            record_key_use(session, site_id, key_id, now)
+    except OperationalError as error:  # a busy SQLite file; the next minute's use writes it
+        logger.warning("api key use not recorded", extra={"site_id": site_id,
+                                                          "error": str(error)[:200]})
 
 
 def signed_in_user_id() -> int | None:

@@ -29,6 +29,11 @@ SETTINGS = "settings"  # key: ""; the site's attribution or rollup settings chan
 # key: a local day of the site whose credit rollups are rebuilt whole; queued by workers before
 # the rollups followed credit rows one by one (migration 0013), still drained after an upgrade
 ROLLUP_DAY = "rollup_day"
+# key: a stored CRM delivery's id (hex) whose Pipedrive deals name a person by id only; the
+# worker looks the person up in the site's Pipedrive API (the network, never in a request)
+CRM_PERSONS = "crm_persons"
+# What the refresh batch recomputes inside one transaction; CRM_PERSONS goes alone (its
+# network call outside any transaction) and is not in this list.
 KINDS = (SETTINGS, LEAD, TRAFFIC, CREDITS, ROLLUP_DAY)
 
 
@@ -79,6 +84,11 @@ def lead_changed(holder: Any, site_id: int, *lead_ids: uuid.UUID | None) -> None
     for lead_id in lead_ids:
         if lead_id is not None:
             notes.add(site_id, LEAD, lead_id.hex)
+
+
+def crm_persons_wanted(holder: Any, site_id: int, crm_event_id: uuid.UUID) -> None:
+    """A stored CRM delivery names persons by id only: look them up (the worker)."""
+    _notes(holder).add(site_id, CRM_PERSONS, crm_event_id.hex)
 
 
 def traffic_changed(holder: Any, site_id: int, moments: Iterable[dt.datetime | dt.date]) -> None:

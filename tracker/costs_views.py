@@ -13,7 +13,7 @@ from tracker.errors import ValidationError
 from tracker.guards import limit_body
 from tracker.models.base import utcnow
 from tracker.sites import site_settings
-from tracker.validation import load_json, load_json_object, parse_date
+from tracker.validation import check_parameters, load_json, load_json_object, parse_date
 
 bp = Blueprint("costs", __name__, url_prefix="/api/v1")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -56,6 +56,7 @@ def import_costs() -> tuple[Response, int]:
 @bp.get("/costs")
 def list_costs() -> Response:
     site = site_from_api_key()
+    check_parameters(request.args, ("from", "to"))
     found = costs.list_costs(get_session(), site.id, _day("from"), _day("to"))
     return jsonify(
         costs=[

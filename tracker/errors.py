@@ -11,6 +11,7 @@ import uuid
 from enum import Enum
 
 from flask import Flask, Response, g, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from tracker.metrics import count_rejection
@@ -136,7 +137,24 @@ def _render_unexpected(error: Exception) -> tuple[Response, int]:
     return jsonify(body), 500
 
 
+# How long a client should wait before retrying while the database is away (a restart or a
+# failover takes seconds).
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def _render_database_away(error: OperationalError) -> tuple[Response, int]:
+    """The database cannot be reached (restarting, failing over, a busy SQLite file): a 503
+    the snippet and any client retry, not a 500 that reads as a bug. Nothing was
+    acknowledged, so a retry with the same ids stores everything once."""
+    logger.warning("database unavailable", extra={"error": type(error.orig).__name__})
+    body = error_body("unavailable", "the database is unavailable; retry shortly")
+    response = jsonify(body)
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response, 503
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(LeadTrailError, _render)
+    app.register_error_handler(OperationalError, _render_database_away)
     app.register_error_handler(HTTPException, _render_http)
     app.register_error_handler(Exception, _render_unexpected)

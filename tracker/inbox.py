@@ -22,12 +22,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from crm_sync.errors import ApiError, CrmSyncError, PayloadInvalid
+from crm_sync.errors import CrmSyncError
 from crm_sync.events import ContactEvent, DealEvent, delivery_key
 from crm_sync.http import RetryPolicy
 from crm_sync.ports import apply_events
 from crm_sync.providers import generic, hubspot, pipedrive, salesforce
 from crm_sync.stages import map_stage
+from tracker import changes
 from tracker.db import insert_ignore, write_engine
 from tracker.deals import ContactUpdate, DealUpdate, apply_contact_update, apply_deal_update
 from tracker.errors import NotFound, ValidationError
@@ -205,8 +206,9 @@ def look_up_persons(
     now: dt.datetime,
 ) -> list[ContactEvent]:
     """The Pipedrive persons that ``events`` name by ``person_id`` only and that we know no
-    email or phone of, from the site's Pipedrive API connection (none: ``[]``). Never raises
-    for the API's sake: an unreachable API leaves the deals waiting for their person."""
+    email or phone of, from the site's Pipedrive API connection (none: ``[]``). Raises
+    :class:`ApiError` or :class:`PayloadInvalid` when the API fails; the worker retries later
+    and the deals wait for their person meanwhile."""
     if not settings.pipedrive_api_token:
         return []
     wanted = sorted({
@@ -235,14 +237,7 @@ def look_up_persons(
         timeout=LOOKUP_TIMEOUT_SECONDS,
         policy=LOOKUP_POLICY,
     )
-    try:
-        return pipedrive.fetch_person_contacts(client, missing, now)
-    except (ApiError, PayloadInvalid) as error:
-        logger.warning(
-            "pipedrive person lookup failed",
-            extra={"site_id": site_id, "persons": len(missing), "error": str(error)[:200]},
-        )
-        return []
+    return pipedrive.fetch_person_contacts(client, missing, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +308,6 @@ def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
     which stays replayable. Never raises for a failed apply.
     """
     try:
-        persons = _persons_to_look_up(engine, site_id, event_id)
         with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
             row = session.get(CrmEvent, (site_id, event_id), with_for_update=True)
             site = session.get(Site, site_id)
@@ -323,11 +317,11 @@ def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
             events = parse_delivery(row.provider, settings, row.body, row.received_at, row.source)
             contacts = parse_contacts(row.provider, row.body, row.received_at, row.source)
             store = SiteDealStore(session, site_id, settings)
-            for contact in sorted(
-                [*persons, *contacts], key=lambda c: (c.occurred_at, c.provider_event_id)
-            ):
+            for contact in sorted(contacts, key=lambda c: (c.occurred_at, c.provider_event_id)):
                 store.apply_contact(contact)
             apply_events(store, events)
+            if row.source == WEBHOOK and _names_persons_only(row.provider, settings, events):
+                changes.crm_persons_wanted(session, site_id, event_id)
             row.status = APPLIED
             row.attempts += 1
             row.error = None
@@ -340,9 +334,37 @@ def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
         return FAILED
 
 
+def _names_persons_only(
+    provider: str, settings: SiteSettings, events: Sequence[DealEvent]
+) -> bool:
+    """Whether a Pipedrive delivery names a person by id only and the site can ask who."""
+    return provider == "pipedrive" and bool(settings.pipedrive_api_token) and any(
+        event.external_contact_id and not event.contact_emails and not event.contact_phone
+        for event in events
+    )
+
+
+def resolve_persons(engine: Engine, site_id: int, event_id: uuid.UUID) -> int:
+    """The worker's part of a Pipedrive delivery naming persons by id only: look them up in
+    the site's Pipedrive API (no transaction is open over the network), then apply them as
+    contact updates, which links the deals waiting for them. Idempotent (a contact update
+    applied twice changes nothing); the number of persons found."""
+    persons = _persons_to_look_up(engine, site_id, event_id)
+    if not persons:
+        return 0
+    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+        site = session.get(Site, site_id)
+        if site is None:
+            return 0
+        store = SiteDealStore(session, site_id, site_settings(site))
+        for contact in sorted(persons, key=lambda c: (c.occurred_at, c.provider_event_id)):
+            store.apply_contact(contact)
+    return len(persons)
+
+
 def _persons_to_look_up(engine: Engine, site_id: int, event_id: uuid.UUID) -> list[ContactEvent]:
-    """Before the apply's transaction (no lock is held over the network): the persons its
-    Pipedrive deals name by id only, looked up in the site's Pipedrive API."""
+    """The persons a stored Pipedrive delivery's deals name by id only, looked up in the
+    site's Pipedrive API; read on a session closed before the network call."""
     with Session(engine) as session:
         row = session.get(CrmEvent, (site_id, event_id))
         site = session.get(Site, site_id)

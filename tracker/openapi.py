@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from crm_sync.providers import generic
+from tracker import openapi_bodies as bodies
 from tracker.reports.openapi import REPORT_PATHS
 
 bp = Blueprint("openapi", __name__)
@@ -31,11 +31,19 @@ def _op(
     tag: str,
     *,
     secret: bool = False,
-    body: dict[str, Any] | None = None,
+    body: str | None = None,
     ok: str = "200",
     params: list[dict[str, Any]] | None = None,
-    content_type: str = "application/json",
+    text_too: bool = False,
+    collector: bool = False,
+    other_types: dict[str, Any] | None = None,
+    missing: str | None = None,
+    signed: str | None = None,
 ) -> dict[str, Any]:
+    """One operation. ``body`` names a schema of :mod:`tracker.openapi_bodies`; ``text_too``:
+    the same JSON also as text/plain (what sendBeacon and the snippet send); ``collector``:
+    keyed by a site's write key, whose origin check answers 403; ``missing``: what a 404
+    means; ``signed``: what a 401 means where no secret key is asked."""
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
@@ -44,8 +52,21 @@ def _op(
     if secret:
         operation["security"] = SECRET
         operation["responses"]["401"] = _json("missing, unknown or revoked secret key", ERROR)
+    if missing:
+        operation["responses"]["404"] = _json(missing, ERROR)
+    if signed:
+        operation["responses"]["401"] = _json(signed, ERROR)
+    if collector:
+        operation["responses"]["401"] = _json("unknown write key", ERROR)
+        operation["responses"]["403"] = _json(
+            "the Origin is not one of the site's domains, or consent is required", ERROR
+        )
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {content_type: {"schema": body}}}
+        content = {"application/json": {"schema": bodies.ref(body)}}
+        if text_too:
+            content["text/plain"] = {"schema": JSON_TEXT}
+        content.update(other_types or {})
+        operation["requestBody"] = {"required": True, "content": content}
     if params:
         operation["parameters"] = params
     return operation
@@ -75,6 +96,20 @@ DESTINATION = {
     "description": "the destination's name or id",
     "schema": {"type": "string"},
 }
+JSON_TEXT = {
+    "type": "string",
+    "contentMediaType": "application/json",
+    "description": "the same JSON, sent as text/plain (a CORS simple request)",
+}
+WRITE_KEY_QUERY = {
+    "name": "k",
+    "in": "query",
+    "required": False,
+    "description": "the site's write key, when the body does not carry it",
+    "schema": {"type": "string"},
+}
+# A preflight's query is checked like any other (no NUL, no lone surrogate).
+PREFLIGHT_REFUSED = _json("the query holds text that cannot be stored; `field` names it", ERROR)
 EVENT_ID = {
     "name": "event_id",
     "in": "path",
@@ -159,19 +194,28 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": _op(
             "Store a batch of events (docs/collect-protocol.md); 200 only once committed",
             "collector",
-            body={"$ref": "#/components/schemas/Batch"},
-            content_type="text/plain",
+            body="Batch",
+            text_too=True,
+            collector=True,
+            params=[WRITE_KEY_QUERY],
         ),
         "options": {
-            "summary": "CORS preflight",
+            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
-            "responses": {"204": {"description": "ok"}},
+            "parameters": [WRITE_KEY_QUERY],
+            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
         },
     },
     "/collect.gif": {
         "get": {
             "summary": "No-JavaScript pixel (?k=&u=&r=)",
             "tags": ["collector"],
+            "parameters": [
+                {**WRITE_KEY_QUERY, "description": "the site's write key"},
+                _query("u", "the page's URL"),
+                _query("r", "the referrer"),
+                _query("consent", "1 or true when the page has consent"),
+            ],
             "responses": {"200": {"description": "a 1x1 GIF; errors in X-LeadTrail-Error"}},
         }
     },
@@ -180,33 +224,40 @@ PATHS: dict[str, dict[str, Any]] = {
             "A form submit or identify call: the visitor becomes part of a lead (optional "
             "ad_ids: the _ga, _fbp and _fbc cookies, for conversions sent to ad platforms)",
             "collector",
-            body=OBJECT,
-            content_type="text/plain",
+            body="Identify",
+            text_too=True,
+            collector=True,
+            params=[WRITE_KEY_QUERY],
         ),
         "options": {
-            "summary": "CORS preflight",
+            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
-            "responses": {"204": {"description": "ok"}},
+            "parameters": [WRITE_KEY_QUERY],
+            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
         },
     },
     "/xd/sign": {
         "post": _op(
-            "Sign the visitor id for links to the site's other domains", "collector", body=OBJECT
+            "Sign the visitor id for links to the site's other domains", "collector",
+            body="CrossDomainSign", text_too=True, collector=True,
         ),
         "options": {
-            "summary": "CORS preflight",
+            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
-            "responses": {"204": {"description": "ok"}},
+            "parameters": [WRITE_KEY_QUERY],
+            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
         },
     },
     "/xd/adopt": {
         "post": _op(
-            "Adopt a visitor id from a signed cross-domain token", "collector", body=OBJECT
+            "Adopt a visitor id from a signed cross-domain token", "collector",
+            body="CrossDomainAdopt", text_too=True, collector=True,
         ),
         "options": {
-            "summary": "CORS preflight",
+            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
             "tags": ["collector"],
-            "responses": {"204": {"description": "ok"}},
+            "parameters": [WRITE_KEY_QUERY],
+            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
         },
     },
     "/v1/{kind}": {
@@ -217,7 +268,9 @@ PATHS: dict[str, dict[str, Any]] = {
             "message, 500 KB per request (400 beyond); answers `{\"success\": true}` once "
             "stored (docs/segment.md)",
             "segment",
-            body=OBJECT,
+            body="SegmentRequest",
+            signed="no write key, or an unknown one",
+            text_too=True,
         ),
         "parameters": [{
             "name": "kind",
@@ -245,8 +298,9 @@ PATHS: dict[str, dict[str, Any]] = {
             "The tracking number this visitor is shown (`{k, vid}`), held for the pool's hold "
             "time; the default number without a matching pool or when the pool is used up",
             "calls",
-            body=OBJECT,
-            content_type="text/plain",
+            body="CallNumberRequest",
+            text_too=True,
+            collector=True,
         ),
         "options": {
             "summary": "CORS preflight",
@@ -260,7 +314,10 @@ PATHS: dict[str, dict[str, Any]] = {
                 "A call reported by Twilio (voice status callback, X-Twilio-Signature), "
                 "CallRail (Signature) or our signed format (LeadTrail-Signature)",
                 "calls",
-                body=OBJECT,
+                body="CallReport",
+                signed="missing or bad signature",
+                other_types={"application/x-www-form-urlencoded": {
+                    "schema": bodies.ref("TwilioCallback")}},
             ),
             "parameters": [
                 {"name": "provider", "in": "path", "required": True,
@@ -275,7 +332,7 @@ PATHS: dict[str, dict[str, Any]] = {
                    secret=True),
         "put": _op("Replace the call-tracking configuration: default number, minimum "
                    "duration, provider secrets, number pools", "calls", secret=True,
-                   body=OBJECT),
+                   body="CallConfig"),
     },
     "/api/v1/reports/calls": {
         "get": _op(
@@ -292,13 +349,15 @@ PATHS: dict[str, dict[str, Any]] = {
             "Record a backend conversion (call, chat, offline sign-up)",
             "leads",
             secret=True,
-            body=OBJECT,
+            body="Conversion",
             ok="201",
         )
     },
     "/api/v1/offline-touches": {
         "post": _op(
-            "Attach an offline touch to a lead", "leads", secret=True, body=OBJECT, ok="201"
+            "Attach an offline touch to a lead", "leads", secret=True, body="OfflineTouch",
+            missing="no lead with that email",
+            ok="201",
         )
     },
     "/api/v1/leads": {
@@ -321,21 +380,32 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": _op("One lead's journey", "leads", secret=True, params=[LEAD_ID])
     },
     "/api/v1/leads/{lead_id}/stage": {
-        "post": _op("Change a lead's stage", "leads", secret=True, body=OBJECT, params=[LEAD_ID])
+        "post": _op("Change a lead's stage", "leads", secret=True, body="StageChange",
+                    params=[LEAD_ID])
     },
     "/api/v1/leads/stages": {
-        "post": _op("Change many leads' stages, all or nothing", "leads", secret=True, body=OBJECT)
+        "post": _op("Change many leads' stages, all or nothing", "leads", secret=True,
+                    body="StageChanges", missing="a lead id names no lead of this site")
     },
     "/api/v1/gdpr/erase": {
-        "post": _op("Erase a person everywhere", "leads", secret=True, body=OBJECT)
+        "post": _op("Erase a person everywhere", "leads", secret=True, body="Erase",
+                    missing="no lead with that email")
     },
     "/api/v1/costs": {
         "post": _op(
             "Import ad spend (text/csv, multipart file, or JSON rows)",
             "costs",
             secret=True,
-            body=OBJECT,
+            body="CostRows",
             ok="201",
+            other_types={
+                "text/csv": {"schema": {"type": "string", "description": "docs/costs.md"}},
+                "multipart/form-data": {"schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "contentMediaType": "text/csv"}},
+                }},
+            },
+            params=[_query("name", "a name for this import, shown in the list")],
         ),
         "get": _op(
             "List ad spend",
@@ -346,7 +416,8 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/exchange-rates": {
         "post": _op(
-            "Set an exchange rate for cost conversion", "costs", secret=True, body=OBJECT, ok="201"
+            "Set an exchange rate for cost conversion", "costs", secret=True,
+            body="ExchangeRate", ok="201",
         )
     },
     "/api/v1/destinations": {
@@ -411,6 +482,35 @@ PATHS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+
+def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Add the answers every operation of a kind can give, so none goes undocumented: 404 for
+    a path naming something, 413 for a body, 503 while the database is away, 405 (with
+    ``Allow``) for any other method."""
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            responses = operation["responses"]
+            if "{" in path:
+                responses.setdefault("404", _json("no such object on this site", ERROR))
+            if "requestBody" in operation:
+                responses.setdefault("413", _json("body too large; `field` is `body`", ERROR))
+            responses.setdefault("503", {
+                "description": "the database is unavailable (a restart, a failover): nothing "
+                "was stored; retry after `Retry-After` seconds with the same ids",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": ERROR}},
+            })
+            responses.setdefault("405", {
+                "description": "method not allowed; the `Allow` header lists those allowed",
+                "headers": {"Allow": {"schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": ERROR}},
+            })
+    return paths
+
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -418,7 +518,7 @@ DOCUMENT: dict[str, Any] = {
         "version": "1",
         "description": "First-party marketing attribution.",
     },
-    "paths": PATHS,
+    "paths": _complete(PATHS),
     "components": {
         "securitySchemes": {
             "secretKey": {
@@ -453,39 +553,6 @@ DOCUMENT: dict[str, Any] = {
                     }
                 },
             },
-            "DealEvent": {
-                "description": "The generic format (docs/crm.md); HubSpot and Pipedrive send "
-                "their own JSON, Salesforce SOAP XML",
-                "type": "object",
-                "required": ["id", "type", "occurred_at", "deal"],
-                "additionalProperties": False,
-                "properties": {
-                    "id": {"type": "string", "maxLength": 128},
-                    "type": {"enum": list(generic.EVENT_TYPES)},
-                    "occurred_at": {"type": "string", "format": "date-time"},
-                    "deal": {
-                        "type": "object",
-                        "required": ["id"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "id": {"type": "string", "maxLength": 64},
-                            "lead_id": {"type": "string", "format": "uuid"},
-                            "email": {"type": ["string", "null"]},
-                            "phone": {"type": ["string", "null"]},
-                            "contact_id": {"type": ["string", "null"]},
-                            "name": {"type": ["string", "null"]},
-                            "stage": {"type": ["string", "null"]},
-                            "status": {"enum": ["open", "won", "lost"]},
-                            "amount": {"type": ["string", "number", "null"]},
-                            "currency": {"type": ["string", "null"]},
-                            "created_at": {"type": ["string", "null"], "format": "date-time"},
-                            "closed_at": {"type": ["string", "null"], "format": "date-time"},
-                            "owner": {"type": ["string", "null"]},
-                            "deleted": {"type": "boolean"},
-                        },
-                    },
-                },
-            },
             "Destination": {
                 "type": "object",
                 "required": ["name", "platform"],
@@ -513,18 +580,7 @@ DOCUMENT: dict[str, Any] = {
                                    "description": "borrow this connected ad account's tokens"},
                 },
             },
-            "Batch": {
-                "type": "object",
-                "required": ["vid", "events"],
-                "additionalProperties": False,
-                "properties": {
-                    "k": {"type": "string"},
-                    "vid": {"type": "string"},
-                    "sent_at": {"type": "integer"},
-                    "consent": {"type": "boolean"},
-                    "events": {"type": "array", "maxItems": 100, "items": OBJECT},
-                },
-            },
+            **bodies.SCHEMAS,
         },
     },
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.errors import ValidationError
+from tracker.validation import check_choice
 
 RULE_KINDS = frozenset(
     {"pageview", "form_submit", "identify", "custom", "return_visit", "page_depth"}
@@ -71,10 +72,7 @@ class ScoreRule:
         name, kind, points = data.get("name"), data.get("kind"), data.get("points")
         if not isinstance(name, str) or not name or len(name) > 80:
             raise ValidationError(f"{field}.name", "expected a name of 1 to 80 characters")
-        if kind not in RULE_KINDS:
-            raise ValidationError(
-                f"{field}.kind", f"expected one of {', '.join(sorted(RULE_KINDS))}"
-            )
+        kind = check_choice(kind, RULE_KINDS, f"{field}.kind")
         if isinstance(points, bool) or not isinstance(points, int) or not -1000 <= points <= 1000:
             raise ValidationError(f"{field}.points", "expected a whole number from -1000 to 1000")
         cap, half_life = data.get("cap"), data.get("half_life_days")

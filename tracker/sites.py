@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_sync.providers import hubspot, pipedrive, salesforce
@@ -34,6 +34,8 @@ _KEY_ID = re.compile(r"^[a-z0-9]{8,32}$")
 # PBKDF2 with a per-key salt: API keys are long random strings, so a modest iteration count
 # suffices and keeps key checks cheap on every API request.
 _HASH_ITERATIONS = 10_000
+# "Last used" is shown by day; once a minute keeps it exact enough without a write per request.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 # DESIGN section 6's models; j_shaped, inverse_j and custom can be added per site.
@@ -587,6 +589,13 @@ def list_api_keys(session: Session, site: Site) -> list[ApiKey]:
 
 def authenticate_api_key(session: Session, plain: str, now: dt.datetime | None = None) -> Site:
     """The site a secret key belongs to; :class:`Unauthorized` for anything else."""
+    return authenticate_api_key_of_site(session, plain, now)[1]
+
+
+def authenticate_api_key_of_site(
+    session: Session, plain: str, now: dt.datetime | None = None
+) -> tuple[ApiKey, Site]:
+    """The key and the site of a plain secret key; :class:`Unauthorized` for anything else."""
     if not plain.startswith(SECRET_KEY_PREFIX):
         raise Unauthorized("expected a secret API key (lt_sk_…)", "authorization")
     parts = plain.removeprefix(SECRET_KEY_PREFIX).split("_", 2)
@@ -600,7 +609,30 @@ def authenticate_api_key(session: Session, plain: str, now: dt.datetime | None =
     site = session.get(Site, site_id)
     if site is None:  # pragma: no cover - the foreign key makes this impossible
         raise Unauthorized("unknown or revoked API key", "authorization")
-    return site
+    return key, site
+
+
+def key_use_due(key: ApiKey, now: dt.datetime) -> bool:
+    """Whether a use of ``key`` at ``now`` should be written: at most once per
+    :data:`LAST_USED_RESOLUTION`, so an API client's every request is not a write."""
+    return key.last_used_at is None or key.last_used_at <= now - LAST_USED_RESOLUTION
+
+
+def record_key_use(session: Session, site_id: int, key_id: str, now: dt.datetime) -> bool:
+    """Set the key's ``last_used_at`` to ``now`` unless another request (of any process) did
+    within :data:`LAST_USED_RESOLUTION`; ``True`` when this call wrote it."""
+    written = session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.site_id == site_id,
+            ApiKey.id == key_id,
+            or_(ApiKey.last_used_at.is_(None),
+                ApiKey.last_used_at <= now - LAST_USED_RESOLUTION),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(written.rowcount)  # type: ignore[attr-defined]
 
 
 def script_tag(collector_origin: str, write_key: str, settings: SiteSettings) -> str:
@@ -621,11 +653,14 @@ __all__ = [
     "CreatedSite",
     "SiteSettings",
     "authenticate_api_key",
+    "authenticate_api_key_of_site",
     "create_api_key",
     "create_site",
     "find_site",
+    "key_use_due",
     "list_api_keys",
     "normalise_domain",
+    "record_key_use",
     "revoke_api_key",
     "script_tag",
     "secret_fingerprint",

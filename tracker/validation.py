@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
 from tracker.errors import ValidationError
@@ -46,6 +46,14 @@ def check_text(value: str, field: str) -> str:
     if found is not None:
         what = "a NUL character" if found.group() == "\x00" else "a lone UTF-16 surrogate"
         raise ValidationError(field, f"contains {what}")
+    return value
+
+
+def check_choice(value: object, choices: Collection[str], field: str) -> str:
+    """``value`` when it is one of ``choices``. Anything else is a 400 naming ``field``, also a
+    list or an object, on which a set's ``in`` would raise (unhashable) and answer 500."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValidationError(field, f"expected one of {', '.join(sorted(choices))}")
     return value
 
 
@@ -128,6 +136,15 @@ def check_query(args: MultiValued) -> None:
         check_text(name, "query")
         for value in values:
             check_text(value, name)
+
+
+def check_parameters(args: Iterable[str], allowed: Collection[str]) -> None:
+    """A query string names only ``allowed`` parameters: an unknown one (a typo that would
+    otherwise be ignored silently) is a 400 naming it."""
+    for name in args:
+        if name not in allowed:
+            raise ValidationError(name, f"unknown parameter; expected {', '.join(sorted(allowed))}"
+                                  if allowed else "unknown parameter; none is expected")
 
 
 def check_record(record: object) -> None:

@@ -29,7 +29,7 @@ from tracker.guards import limit_body
 from tracker.models import CrmEvent, Site
 from tracker.models.base import utcnow
 from tracker.sites import SiteSettings, site_settings
-from tracker.validation import check_json_depth, check_record
+from tracker.validation import check_json_depth, check_parameters, check_record
 
 bp = Blueprint("webhooks", __name__)
 api_bp = Blueprint("crm", __name__, url_prefix="/api/v1/crm")
@@ -175,6 +175,7 @@ def _acknowledgement(provider: str, stored: inbox.Stored, events: int) -> Respon
 def list_events() -> Response:
     """The site's inbox, newest first; ``?status=failed`` for what needs a replay."""
     site = site_from_api_key()
+    check_parameters(request.args, ("status",))
     status = request.args.get("status")
     if status is not None and status not in (inbox.RECEIVED, inbox.APPLIED, inbox.FAILED):
         raise ValidationError("status", "expected received, applied or failed")

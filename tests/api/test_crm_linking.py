@@ -5,6 +5,7 @@ converted leads, and a link ordered by CRM time like every other deal field."""
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import itertools
 import uuid
@@ -35,6 +36,8 @@ from tracker.crm.push import drain_outbox
 from tracker.identity import Identity, upsert_lead
 from tracker.models import CrmContact, Lead
 from tracker.sites import CreatedSite
+from tracker.worker.queue import QUEUE
+from tracker.worker.runner import Worker
 
 PIPEDRIVE_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 PERSON_17 = {
@@ -65,15 +68,27 @@ def person_webhook(person: dict[str, Any], event_id: str, timestamp: str) -> dic
 # --- Pipedrive v2: person_id only ---------------------------------------------------------
 
 
-def test_a_pipedrive_person_id_is_resolved_through_the_api_connection(
-    client: FlaskClient, engine: Engine, sites: SiteMaker, db_session: Session,
-    httpserver: HTTPServer,
-) -> None:
-    site_id = sites.make(
+def queued(engine: Engine, site_id: int) -> list[tuple[str, int]]:
+    with engine.connect() as conn:
+        return [(kind, attempts) for kind, attempts in conn.execute(
+            select(QUEUE.c.kind, QUEUE.c.attempts)
+            .where(QUEUE.c.site_id == site_id, QUEUE.c.kind == "crm_persons"))]
+
+
+def _pipedrive_api_site(sites: SiteMaker, httpserver: HTTPServer) -> int:
+    """A site taking Pipedrive webhooks, with an API connection to ``httpserver``."""
+    return sites.make(
         **CRM_SETTINGS,
         pipedrive_api_token=PIPEDRIVE_TOKEN,
         pipedrive_api_url=httpserver.url_for("/").rstrip("/"),
     ).site.id
+
+
+def test_a_pipedrive_person_id_is_resolved_through_the_api_connection(
+    client: FlaskClient, engine: Engine, sites: SiteMaker, db_session: Session,
+    httpserver: HTTPServer,
+) -> None:
+    site_id = _pipedrive_api_site(sites, httpserver)
     ada = make_lead(db_session, site_id, "ada@example.com")
     httpserver.expect_oneshot_request(
         "/api/v2/persons", method="GET", query_string={"ids": "17", "limit": "1"},
@@ -86,14 +101,43 @@ def test_a_pipedrive_person_id_is_resolved_through_the_api_connection(
     }
 
     first = post_pipedrive(client, site_id, PIPEDRIVE_V2_WON)
+    waiting = deals(engine, site_id)["8"]["lead_id"]
+    asked_by_the_request = len(httpserver.log)
+    Worker(engine).run_once()
     second = post_pipedrive(client, site_id, another_deal)
+    Worker(engine).run_once()
 
     state = deals(engine, site_id)
     assert first.status_code == second.status_code == 200
+    assert waiting is None and asked_by_the_request == 0  # the network is the worker's
     assert (state["8"]["lead_id"], state["8"]["revenue"]) == (ada, decimal.Decimal("5000"))
     assert state["99"]["lead_id"] == ada
     httpserver.check_assertions()
     assert len(httpserver.log) == 1  # the person is known from then on: looked up once
+    assert queued(engine, site_id) == []
+
+
+def test_a_failing_pipedrive_api_keeps_the_lookup_queued_until_it_answers(
+    client: FlaskClient, engine: Engine, sites: SiteMaker, db_session: Session,
+    httpserver: HTTPServer,
+) -> None:
+    site_id = _pipedrive_api_site(sites, httpserver)
+    ada = make_lead(db_session, site_id, "ada@example.com")
+    httpserver.expect_oneshot_request("/api/v2/persons").respond_with_data("down", status=503)
+    httpserver.expect_oneshot_request("/api/v2/persons").respond_with_json(
+        {"success": True, "data": [PERSON_17]})
+
+    stored = post_pipedrive(client, site_id, PIPEDRIVE_V2_WON)
+    failed = Worker(engine).run_once()
+    after_failure = deals(engine, site_id)["8"]["lead_id"]
+    kept = queued(engine, site_id)
+    Worker(engine, lookahead=dt.timedelta(hours=2)).run_once()  # past the retry delay
+
+    assert stored.status_code == 200
+    assert failed.failures == 1 and after_failure is None
+    assert [(kind, attempts) for kind, attempts in kept] == [("crm_persons", 1)]
+    assert deals(engine, site_id)["8"]["lead_id"] == ada
+    assert queued(engine, site_id) == []
 
 
 @pytest.mark.parametrize("api", ["none", "failing"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -28,3 +29,60 @@ def test_every_route_is_documented(app: Flask, client: FlaskClient) -> None:
 
     assert served - documented == set()
     validate(document)
+
+
+def _schemas_of(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _schemas_of(document, document["components"]["schemas"][ref.rsplit("/", 1)[1]])
+    return schema
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{method.upper()} {path}", operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method != "parameters"
+    ]
+
+
+def test_every_json_request_body_is_described_field_by_field(client: FlaskClient) -> None:
+    document = client.get("/api/openapi.json").json
+    bare = [
+        label
+        for label, operation in _operations(document)
+        if "requestBody" in operation
+        for media, content in operation["requestBody"]["content"].items()
+        if media == "application/json"
+        and not {"properties", "anyOf", "oneOf"} & set(_schemas_of(document, content["schema"]))
+    ]
+
+    assert bare == []
+
+
+def test_every_operation_documents_its_405(client: FlaskClient) -> None:
+    document = client.get("/api/openapi.json").json
+
+    missing = [
+        label for label, operation in _operations(document) if "405" not in operation["responses"]
+    ]
+
+    assert missing == []
+
+
+def test_every_405_carries_allow(app: Flask, client: FlaskClient) -> None:
+    answers = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/static"):
+            continue
+        allowed = rule.methods or set()
+        method = next(m for m in ("DELETE", "PATCH", "PUT", "POST") if m not in allowed)
+        path = re.sub(r"<any\(([^,)]+)[^>]*>", r"\1", rule.rule).replace("'", "")
+        path = re.sub(r"<[^>]+>", "1", path)
+        response = client.open(path, method=method)
+        if response.status_code == 405:
+            answers[rule.rule] = response.headers.get("Allow")
+
+    assert len(answers) > 30
+    assert [rule for rule, allow in answers.items() if not allow] == []

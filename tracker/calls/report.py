@@ -17,7 +17,7 @@ from tracker.errors import ValidationError
 from tracker.localtime import local_midnight
 from tracker.models import Call, Site
 from tracker.sites import site_settings
-from tracker.validation import parse_date
+from tracker.validation import check_parameters, parse_date
 
 GROUPS = {"channel": Call.channel, "source": Call.source, "campaign": Call.campaign,
           "keyword": Call.term, "number": Call.called}
@@ -32,9 +32,7 @@ class CallsQuery:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> CallsQuery:
-        for name in args:
-            if name not in {"start", "end", "group_by"}:
-                raise ValidationError(name, "unknown parameter")
+        check_parameters(args, ("start", "end", "group_by"))
         today = dt.datetime.now(dt.UTC).date()
         end = parse_date(args["end"], "end") if "end" in args else today
         start = parse_date(args["start"], "start") if "start" in args else end - dt.timedelta(

@@ -7,6 +7,7 @@ row each time would double the database work. Settings changes reach every proce
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -20,6 +21,11 @@ from tracker.models import Site
 from tracker.sites import site_by_write_key, site_settings
 
 TTL_S = 10.0
+# Every write key we issue fits this; anything else (a NUL, a lone surrogate, a megabyte) is
+# unknown without asking the database, which could not even compare some of it (PostgreSQL
+# refuses NUL in text: a 500 from the CORS hook, which looks the query's ``k`` up after the
+# handler refused it).
+_WRITE_KEY_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def site_info(site: Site) -> SiteInfo:
@@ -41,6 +47,8 @@ class SiteDirectory:
 
     def by_write_key(self, write_key: str) -> SiteInfo:
         """The site of ``write_key``; :class:`Unauthorized` naming ``k`` when none."""
+        if not _WRITE_KEY_SHAPE.fullmatch(write_key):
+            raise Unauthorized("unknown write key", "k")
         now = time.monotonic()
         cached = self._cache.get(write_key)
         if cached is None or cached[0] < now:

@@ -19,6 +19,7 @@ from tracker.errors import PayloadTooLarge, ValidationError
 from tracker.validation import (
     EARLIEST_DATE,
     LATEST_DATE,
+    check_choice,
     check_json_values,
     check_text,
     load_json_object,
@@ -217,9 +218,7 @@ def _event(data: Any, index: int, now: dt.datetime, skew: dt.timedelta) -> Incom
     if not isinstance(data, dict):
         raise ValidationError(where, "expected an object")
     _unknown_keys(data, _EVENT_KEYS, f"{where}.")
-    event_type = data.get("type")
-    if event_type not in EVENT_TYPES:
-        raise ValidationError(f"{where}.type", f"expected one of {', '.join(sorted(EVENT_TYPES))}")
+    event_type = check_choice(data.get("type"), EVENT_TYPES, f"{where}.type")
     occurred_at = _from_millis(_millis(data.get("ts"), f"{where}.ts")) + skew
     if occurred_at < now - MAX_EVENT_AGE:
         raise ValidationError(f"{where}.ts", "older than 30 days")

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import OperationalError
 
 from tracker import crossdomain
 from tracker.collect import http
@@ -77,6 +78,8 @@ def _named_site() -> SiteInfo | None:
     try:
         return _collector().sites.by_write_key(key)
     except LeadTrailError:
+        return None
+    except OperationalError:  # the database is away: the answer is already a 503 to retry
         return None
 
 

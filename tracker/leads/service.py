@@ -39,7 +39,7 @@ from tracker.score_rules import label_for, rules_from_settings
 from tracker.scoring import rescore_lead
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
-from tracker.validation import check_date
+from tracker.validation import check_choice, check_date
 
 MAX_PAGE = 500
 OFFLINE_KINDS = frozenset(
@@ -111,11 +111,7 @@ def parse_offline_touch(data: Mapping[str, Any], prefix: str = "") -> OfflineTou
     _check_keys(
         data, {"id", "kind", "occurred_at", "channel", "note", "email", *_TOUCH_FIELDS}, prefix
     )
-    kind = data.get("kind")
-    if kind not in OFFLINE_KINDS:
-        raise ValidationError(
-            f"{prefix}kind", f"expected one of {', '.join(sorted(OFFLINE_KINDS))}"
-        )
+    kind = check_choice(data.get("kind"), OFFLINE_KINDS, f"{prefix}kind")
     fields: dict[str, str | None] = {}
     for name in _TOUCH_FIELDS:
         value = data.get(name)
@@ -186,9 +182,7 @@ def parse_conversion(data: Mapping[str, Any]) -> Conversion:
         raise ValidationError("visitor_id", "expected the visitor id from the _lt_vid cookie")
     if identity is None and visitor_id is None:
         raise ValidationError("email", "give an email, a visitor_id, or both")
-    kind = data.get("kind")
-    if kind not in OFFLINE_KINDS:
-        raise ValidationError("kind", f"expected one of {', '.join(sorted(OFFLINE_KINDS))}")
+    kind = check_choice(data.get("kind"), OFFLINE_KINDS, "kind")
     touch_data = data.get("touch")
     touch = None
     if touch_data is not None:

@@ -110,12 +110,21 @@ def due_sites(bind: Session | Connection, now: dt.datetime) -> list[int]:
     )
 
 
-def due_items(bind: Session | Connection, site_id: int, now: dt.datetime, limit: int) -> list[Item]:
-    """Up to ``limit`` ready items of one site, settings first, then the oldest."""
+def due_items(
+    bind: Session | Connection,
+    site_id: int,
+    now: dt.datetime,
+    limit: int,
+    kinds: Sequence[str] | None = None,
+) -> list[Item]:
+    """Up to ``limit`` ready items of ``kinds`` of one site, settings first, then the
+    oldest. Without ``kinds``: every kind but the CRM lookups, which go alone (an unknown kind
+    is taken, so that it fails loudly instead of waiting forever)."""
+    wanted = QUEUE.c.kind.in_(kinds) if kinds else QUEUE.c.kind != changes.CRM_PERSONS
     first = func.coalesce(func.nullif(QUEUE.c.kind, changes.SETTINGS), "")  # "" sorts first
     rows = bind.execute(
         select(QUEUE.c.site_id, QUEUE.c.kind, QUEUE.c.key, QUEUE.c.version, QUEUE.c.attempts)
-        .where(QUEUE.c.site_id == site_id, QUEUE.c.available_at <= now)
+        .where(QUEUE.c.site_id == site_id, QUEUE.c.available_at <= now, wanted)
         .order_by(first, QUEUE.c.enqueued_at, QUEUE.c.kind, QUEUE.c.key)
         .limit(limit)
     )

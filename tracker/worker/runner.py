@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from tracker import changes
 from tracker.config import Settings
 from tracker.credits import RefitPolicy
 from tracker.db import write_engine
+from tracker.inbox import resolve_persons
 from tracker.metrics import metrics
 from tracker.models import Site
 from tracker.models.base import utcnow
@@ -111,6 +113,7 @@ class Worker:
 
     def _site_batch(self, site_id: int, progress: Progress) -> bool:
         """Process one batch of ``site_id``; False when there was none to take."""
+        self._resolve_persons(site_id, progress)
         started = self.clock()
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
@@ -128,6 +131,27 @@ class Worker:
             return True
         self._count(progress, items, done)
         return True
+
+    def _resolve_persons(self, site_id: int, progress: Progress) -> None:
+        """CRM persons named by id only, looked up in the CRM's API one delivery at a time,
+        each outside any transaction (the network may be slow; no lock waits on it). A
+        failure keeps the item queued with a growing delay; the deal waits meanwhile."""
+        started = self.clock()
+        with Session(self.engine) as session:
+            items = due_items(session, site_id, started + self.lookahead, self.batch_size,
+                              kinds=(changes.CRM_PERSONS,))
+        for item in items:
+            try:
+                resolve_persons(self.engine, site_id, uuid.UUID(hex=item.key))
+                with Session(self.engine) as session, session.begin():
+                    complete(session, [item], started)
+            except Exception as exc:  # noqa: BLE001 - kept in the queue with its error
+                logger.warning("crm persons of delivery %s of site %s not resolved: %s",
+                               item.key, site_id, type(exc).__name__)
+                self._keep_failed(item, exc, progress)
+                continue
+            progress.items += 1
+            metrics().refresh_items.labels(item.kind).inc()
 
     def _timed(self, session: Session, site: Site, items: Sequence[Item], now: dt.datetime
                ) -> Done:
@@ -158,13 +182,17 @@ class Worker:
             except Exception as exc:  # kept in the queue with its error
                 logger.exception("refresh item %s/%s of site %s failed", item.kind, item.key,
                                  site_id)
-                with Session(self.engine) as session, session.begin():
-                    record_failure(session, item, f"{type(exc).__name__}: {exc}", self.clock())
-                progress.failures += 1
-                progress.failed.append(f"{item.kind}:{item.key}")
-                metrics().refresh_failures.labels(item.kind).inc()
+                self._keep_failed(item, exc, progress)
                 continue
             self._count(progress, [item], done)
+
+    def _keep_failed(self, item: Item, error: Exception, progress: Progress) -> None:
+        """The item stays queued with its error and a growing delay."""
+        with Session(self.engine) as session, session.begin():
+            record_failure(session, item, f"{type(error).__name__}: {error}", self.clock())
+        progress.failures += 1
+        progress.failed.append(f"{item.kind}:{item.key}")
+        metrics().refresh_failures.labels(item.kind).inc()
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         """Drain, sleep while idle, repeat until ``stop`` is set. A failure to reach the
