@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tracker.dashboard.filters import LEVELS, Filters
+from tracker.dashboard.formatting import SiteFormatter, currency_symbol
+from tracker.errors import ValidationError
 from tracker.models import Site
 from tracker.reports import queries
 from tracker.reports.query import NONE_LABEL, ReportQuery
@@ -37,10 +39,14 @@ TABLE_COLUMNS = (
     ("lead_value", "Lead value", "money"),
     ("cpl", "CPL", "money"),
     ("cpa", "CPA", "money"),
-    ("roas", "ROAS", "ratio"),
-    ("roi", "ROI", "ratio"),
+    ("roas", "ROAS", "roas"),
+    ("roi", "ROI", "roi"),
     ("win_rate", "Win rate", "percent"),
 )
+# What a marketer reads first, and what fits at 1440 px beside the group's name; the column
+# chooser (``?cols=``) swaps in any other column of TABLE_COLUMNS.
+DEFAULT_COLUMNS = ("revenue", "leads", "customers", "cost", "cpl", "cpa", "roas", "roi",
+                   "lead_value")
 KPIS = (
     ("visitors", "Visitors", "integer"),
     ("leads", "Leads", "count"),
@@ -48,7 +54,10 @@ KPIS = (
     ("revenue", "Revenue", "money"),
     ("lead_value", "Lead value", "money"),
     ("cost", "Cost", "money"),
-    ("roi", "ROI", "ratio"),
+    ("cpl", "CPL", "money"),
+    ("cpa", "CPA", "money"),
+    ("roas", "ROAS", "roas"),
+    ("roi", "ROI", "roi"),
 )
 REPORT_NAMES = ("revenue", "trend", "funnel", "models")
 # Groups drawn in a chart (the table beside it lists them all).
@@ -142,8 +151,26 @@ def pivot_models(report: queries.Report) -> tuple[list[str], list[tuple[str, dic
     return models, ordered
 
 
-def _series(name: str, data: Sequence[Any], axis: str = "y") -> dict[str, Any]:
-    return {"label": name, "data": [round(float(x or 0), 2) for x in data], "yAxisID": axis}
+def choose_columns(raw: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
+    """The revenue table's columns picked in the URL (``cols``, repeated or comma-separated),
+    in the table's order; the defaults when none is picked. Raises :class:`ValidationError`
+    naming ``cols`` for an unknown column."""
+    picked = {name.strip() for value in raw for name in value.split(",") if name.strip()}
+    known = {name for name, _, _ in TABLE_COLUMNS}
+    unknown = sorted(picked - known)
+    if unknown:
+        raise ValidationError("cols", f"unknown column {unknown[0]!r}; expected any of "
+                              f"{', '.join(name for name, _, _ in TABLE_COLUMNS)}")
+    chosen = picked or set(DEFAULT_COLUMNS)
+    return tuple(column for column in TABLE_COLUMNS if column[0] in chosen)
+
+
+def _series(name: str, data: Sequence[Any], kind: str, fmt: SiteFormatter,
+            axis: str = "y") -> dict[str, Any]:
+    """One chart series: the numbers Chart.js draws and, for its tooltips, the same
+    numbers as the tables print them."""
+    return {"label": name, "data": [round(float(x or 0), 2) for x in data], "yAxisID": axis,
+            "text": fmt.texts(list(data), kind)}
 
 
 def charts(
@@ -152,31 +179,37 @@ def charts(
     funnel: Sequence[dict[str, Any]],
     models: Sequence[str],
     comparison: Sequence[tuple[str, dict[str, float]]],
+    fmt: SiteFormatter,
 ) -> dict[str, dict[str, Any]]:
     """The specs the page's script hands to Chart.js (each next to a table of the same
     figures): the top groups by revenue, the trend, the funnel, the top groups per model."""
     top = revenue.rows[:CHART_GROUPS]
     periods = trend.rows
+    money = {"prefix": currency_symbol(fmt.currency)}
     return {
         "groups": {"type": "bar", "labels": [group_label(r["group"]) for r in top],
-                   "datasets": [_series("Revenue", [r["revenue"] for r in top])]},
+                   "axes": {"y": money},
+                   "datasets": [_series("Revenue", [r["revenue"] for r in top], "money", fmt)]},
         "trend": {"type": "line", "labels": [r["period"] for r in periods],
-                  "datasets": [_series("Sessions", [r["sessions"] for r in periods]),
-                               _series("Leads", [r["leads"] for r in periods]),
-                               _series("Revenue", [r["revenue"] for r in periods], "y1")]},
+                  "axes": {"y1": money},
+                  "datasets": [
+                      _series("Sessions", [r["sessions"] for r in periods], "integer", fmt),
+                      _series("Leads", [r["leads"] for r in periods], "count", fmt),
+                      _series("Revenue", [r["revenue"] for r in periods], "money", fmt, "y1")]},
         "funnel": {"type": "bar", "horizontal": True,
                    "labels": [r["stage"] for r in funnel],
-                   "datasets": [_series("Leads", [r["leads"] for r in funnel])]},
+                   "datasets": [_series("Leads", [r["leads"] for r in funnel], "count", fmt)]},
         "models": {"type": "bar",
                    "labels": [group for group, _ in comparison[:CHART_GROUPS]],
+                   "axes": {"y": money},
                    "datasets": [_series(model.replace("_", " "),
                                         [values.get(model, 0) for _, values
-                                         in comparison[:CHART_GROUPS]])
+                                         in comparison[:CHART_GROUPS]], "money", fmt)
                                 for model in models]},
     }
 
 
-def overview(session: Session, site: Site, filters: Filters) -> Overview:
+def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter) -> Overview:
     """Everything the overview page shows below the tiles (4 reports)."""
     revenue = run_report(session, site, filters, "revenue")
     trend = run_report(session, site, filters, "trend")
@@ -191,7 +224,7 @@ def overview(session: Session, site: Site, filters: Filters) -> Overview:
         funnel=funnel,
         models=models,
         comparison=comparison,
-        charts=charts(revenue, trend, funnel, models, comparison),
+        charts=charts(revenue, trend, funnel, models, comparison, fmt),
     )
 
 

@@ -39,6 +39,7 @@ from tracker.dashboard.auth import (
 )
 from tracker.dashboard.context import PageContext, page_context
 from tracker.dashboard.filters import FILTER_KEYS, LEVELS, parse_filters
+from tracker.dashboard.formatting import SiteFormatter
 from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
 from tracker.errors import (
     LeadTrailError,
@@ -92,13 +93,21 @@ def _context() -> PageContext:
     return page_context(get_session(), current_user(), filters)
 
 
+def site_formatter(ctx: PageContext) -> SiteFormatter:
+    return SiteFormatter(ctx.settings.currency, ctx.settings.timezone)
+
+
 def _render(template: str, ctx: PageContext, **values: Any) -> str:
     def dash_url(endpoint: str, **changes: Any) -> str:
         extra = {k: v for k, v in changes.items() if k not in FILTER_KEYS}
         query = ctx.filters.query(**{k: v for k, v in changes.items() if k not in extra})
+        if endpoint == request.endpoint and "cols" in request.args and "cols" not in extra:
+            # The column chooser's pick stays with the page it was made on (drill-downs).
+            extra["cols"] = ",".join(request.args.getlist("cols"))
         return url_for(endpoint, **extra, **query)
 
-    return render_template(template, ctx=ctx, dash_url=dash_url, levels=LEVELS, **values)
+    return render_template(template, ctx=ctx, dash_url=dash_url, levels=LEVELS,
+                           fmt=site_formatter(ctx), **values)
 
 
 @bp.get("/assets/<path:name>")
@@ -168,8 +177,9 @@ def overview() -> str:
         "dashboard/overview.html",
         ctx,
         kpis=overview_figures.kpis(session, ctx.site, ctx.filters),
-        page=overview_figures.overview(session, ctx.site, ctx.filters),
-        columns=overview_figures.TABLE_COLUMNS,
+        page=overview_figures.overview(session, ctx.site, ctx.filters, site_formatter(ctx)),
+        columns=overview_figures.choose_columns(request.args.getlist("cols")),
+        all_columns=overview_figures.TABLE_COLUMNS,
         none_label=NONE_LABEL,
     )
 
@@ -220,7 +230,10 @@ def snippet() -> str:
 @bp.get("/setup/snippet/status.json")
 def snippet_status() -> Response:
     ctx = _context()
-    return jsonify(last_event=setup.last_event(get_session(), ctx.site.id))
+    last = setup.last_event(get_session(), ctx.site.id)
+    if last is not None:
+        last["received_display"] = site_formatter(ctx)(last["received_at"], "datetime").text
+    return jsonify(last_event=last)
 
 
 @bp.route("/setup/keys", methods=["GET", "POST"])
