@@ -171,7 +171,7 @@ def test_sign_in_switch_model_and_drill_into_a_campaign(
     keyword_row = tab.page.locator("#groups-table tbody th", has_text="crm software")
     _shoot(tab, "overview-drilled-to-keyword")
 
-    assert (first_touch, last_touch) == ("1,200.00", "0.00")
+    assert (first_touch, last_touch) == ("$1,200.00", "$0.00")
     assert keyword_row.count() == 1
     assert "campaign=spring" in tab.page.url and "model=last_touch" in tab.page.url
     assert tab.page.evaluate("document.querySelectorAll('canvas[data-chart]').length") == 4
@@ -287,3 +287,70 @@ def test_replay_a_failed_webhook_and_the_set_up_pages(
     assert [row[0] for row in statuses] == ["applied", "applied"]
     assert "Last event received" in live
     assert new_key.startswith(f"lt_sk_{seeded.site.site.id}_")
+
+
+def _table_fits(tab: Tab, table: str) -> bool:
+    """The table needs no sideways scroll inside its wrapper."""
+    return bool(tab.page.evaluate(
+        "t => { const w = document.getElementById(t).parentElement;"
+        " return w.scrollWidth <= w.clientWidth; }", table))
+
+
+def test_default_columns_fit_at_1440_and_the_chooser_is_kept_in_the_url(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 1440, "height": 900})
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url("/dashboard/", model="first_touch"))
+    headers = tab.page.locator("#groups-table thead th").all_inner_texts()
+    fits = _table_fits(tab, "groups-table")
+    revenue = _cell(tab, "groups-table", "Paid Search", "revenue")
+    leads = _cell(tab, "groups-table", "Paid Search", "leads")
+    cpl = _cell(tab, "groups-table", "Paid Search", "cpl")
+    chart_text = tab.page.evaluate(
+        "() => { const c = Chart.getChart("
+        "document.querySelector('canvas[data-chart=chart-groups]'));"
+        " const i = c.data.labels.indexOf('Paid Search'); return c.data.datasets[0].text[i]; }")
+    _shoot(tab, "overview-1440px")
+
+    tab.page.click(".chooser summary")
+    tab.page.uncheck("#column-chooser input[value=roi]")
+    tab.page.check("#column-chooser input[value=visitors]")
+    tab.page.click("#column-chooser button[type=submit]")
+    tab.page.wait_for_url("**cols=**")
+    chosen = tab.page.locator("#groups-table thead th").all_inner_texts()
+    tab.page.get_by_role("link", name="Paid Search", exact=True).click()
+    tab.page.wait_for_selector("text=Revenue by source")
+    drilled = tab.page.locator("#groups-table thead th").all_inner_texts()
+
+    assert headers == ["Channel", "Revenue", "Leads", "Customers", "Cost", "CPL", "CPA", "ROAS",
+                       "ROI", "Lead value"]
+    assert fits
+    assert (revenue, leads, cpl) == ("$1,200.00", "1", "—")  # no spend known: no CPL
+    assert chart_text == revenue
+    assert "ROI" not in chosen and "Visitors" in chosen
+    assert drilled[1:] == chosen[1:] and "cols=" in tab.page.url
+
+
+def test_at_390px_the_group_column_stays_while_numbers_scroll(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 390, "height": 844})
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url("/dashboard/", model="first_touch"))
+    first = tab.page.locator("#groups-table tbody tr th").first
+    revenue = tab.page.locator("#groups-table tbody tr td[data-metric=revenue]").first
+    before = (first.bounding_box(), revenue.bounding_box())
+    _shoot(tab, "overview-390px")
+    tab.page.evaluate("document.getElementById('groups-table').parentElement.scrollLeft = 400")
+    tab.page.wait_for_function(
+        "document.getElementById('groups-table').parentElement.scrollLeft > 0")
+    after = (first.bounding_box(), revenue.bounding_box())
+    _shoot(tab, "overview-390px-scrolled")
+    page_width = tab.page.evaluate("document.documentElement.scrollWidth")
+
+    assert before[0] is not None and after[0] is not None
+    assert before[1] is not None and after[1] is not None
+    assert after[0]["x"] == before[0]["x"]  # the channel's name did not move
+    assert after[1]["x"] < before[1]["x"]  # the numbers did
+    assert page_width <= 390  # only the table scrolls, never the page

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from flask import current_app
 from sqlalchemy.orm import Session
 
+from tracker.config import Settings
 from tracker.db import get_engine
 from tracker.errors import LeadTrailError
 
@@ -28,3 +30,11 @@ def in_transaction() -> Iterator[Session]:
         for field, message in getattr(error, "problems", [])[1:]:
             click.echo(f"error ({field}): {message}", err=True)
         raise click.exceptions.Exit(2) from None
+
+
+def server_url(settings: Settings | None = None) -> str:
+    """Where this server answers, as a browser on this machine reaches it (a wildcard bind
+    is reached through the loopback address)."""
+    settings = settings or current_app.config["LEADTRAIL_SETTINGS"]
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"

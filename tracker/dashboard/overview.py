@@ -25,22 +25,22 @@ from tracker.sites import site_settings
 DAILY_TREND_DAYS = 92
 # The revenue table's columns, in order, with their display kind (the CSV has every column).
 TABLE_COLUMNS = (
-    ("visitors", "Visitors", "integer"),
-    ("sessions", "Sessions", "integer"),
-    ("leads", "Leads", "count"),
-    ("opportunities", "Opportunities", "count"),
-    ("customers", "Customers", "count"),
     ("revenue", "Revenue", "money"),
+    ("leads", "Leads", "count"),
+    ("customers", "Customers", "count"),
     ("cost", "Cost", "money"),
-    ("clicks", "Ad clicks", "integer"),
-    ("cpc", "CPC", "money"),
-    ("visitor_to_lead_rate", "Visitor → lead", "percent"),
-    ("lead_to_customer_rate", "Lead → customer", "percent"),
-    ("lead_value", "Lead value", "money"),
     ("cpl", "CPL", "money"),
     ("cpa", "CPA", "money"),
     ("roas", "ROAS", "roas"),
     ("roi", "ROI", "roi"),
+    ("lead_value", "Lead value", "money"),
+    ("visitors", "Visitors", "integer"),
+    ("sessions", "Sessions", "integer"),
+    ("opportunities", "Opportunities", "count"),
+    ("clicks", "Ad clicks", "integer"),
+    ("cpc", "CPC", "money"),
+    ("visitor_to_lead_rate", "Visitor → lead", "percent"),
+    ("lead_to_customer_rate", "Lead → customer", "percent"),
     ("win_rate", "Win rate", "percent"),
 )
 # What a marketer reads first, and what fits at 1440 px beside the group's name; the column

@@ -56,6 +56,8 @@ from tracker.reports.query import NONE_LABEL
 from tracker.users import set_password
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+# The server's root: people type the bare host and expect the dashboard.
+home_bp = Blueprint("home", __name__)
 STATIC = PROJECT_ROOT / "static"
 ASSET_DIRECTORIES = ("dashboard", "vendor")
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login", "dashboard.asset"})
@@ -108,6 +110,11 @@ def _render(template: str, ctx: PageContext, **values: Any) -> str:
 
     return render_template(template, ctx=ctx, dash_url=dash_url, levels=LEVELS,
                            fmt=site_formatter(ctx), **values)
+
+
+@home_bp.get("/")
+def home() -> BaseResponse:
+    return redirect(url_for("dashboard.overview"))
 
 
 @bp.get("/assets/<path:name>")
