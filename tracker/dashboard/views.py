@@ -5,6 +5,7 @@ session's CSRF token (checked before the handler runs)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from flask import (
@@ -27,6 +28,7 @@ from tracker import sites as site_service
 from tracker.auth import signed_in_user_id
 from tracker.costs import CostImportError
 from tracker.dashboard import journeys, setup
+from tracker.dashboard import leads as lead_list
 from tracker.dashboard import overview as overview_figures
 from tracker.dashboard.auth import (
     authenticate_throttled,
@@ -49,10 +51,11 @@ from tracker.errors import (
     ValidationError,
 )
 from tracker.guards import limit_body
-from tracker.leads.service import LeadFilter, get_lead, list_leads
+from tracker.leads.service import get_lead
 from tracker.models import User
 from tracker.models.base import utcnow
 from tracker.reports.query import NONE_LABEL
+from tracker.stages import STAGES
 from tracker.users import set_password
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -205,13 +208,31 @@ def export_csv(report: str) -> Response:
     )
 
 
+def _lead_page(ctx: PageContext, query: lead_list.LeadQuery,
+               limit: int = lead_list.PAGE_SIZE) -> lead_list.LeadPage:
+    return lead_list.list_lead_rows(get_session(), ctx.site.id, ctx.settings.timezone,
+                                    ctx.filters, query, ctx.settings.mql_threshold, limit)
+
+
 @bp.get("/leads")
 def leads() -> str:
     ctx = _context()
-    search = (request.args.get("q") or "").strip()
-    where = LeadFilter(search=search.lower() or None, limit=100)
-    found = list_leads(get_session(), ctx.site.id, where)
-    return _render("dashboard/leads.html", ctx, leads=found, search=search)
+    query = lead_list.parse_lead_query(request.args)
+    return _render("dashboard/leads.html", ctx, found=_lead_page(ctx, query), query=query,
+                   lead_args=query.args(page=None), labels=lead_list.LABELS, stages=STAGES)
+
+
+@bp.get("/leads.csv")
+def leads_csv() -> Response:
+    """Every lead the list's filters match (not only the page shown), as CSV."""
+    ctx = _context()
+    query = replace(lead_list.parse_lead_query(request.args), page=1)
+    name = f"leads-{ctx.filters.start}-{ctx.filters.query()['to']}.csv"
+    return Response(
+        lead_list.leads_csv(_lead_page(ctx, query, lead_list.CSV_LIMIT)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/leads/<lead_id>")
