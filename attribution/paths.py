@@ -62,8 +62,8 @@ def top_paths(journeys: Sequence[PathJourney], limit: int) -> list[dict[str, obj
     total = len(journeys)
     ordered = sorted(counts, key=lambda p: (-counts[p], -values[p], PATH_SEPARATOR.join(p)))
     return [
-        {"path": PATH_SEPARATOR.join(path) or NO_TOUCH, "length": len(path), "conversions": counts[path],
-         "share": _share(counts[path], total), "value": values[path],
+        {"path": PATH_SEPARATOR.join(path) or NO_TOUCH, "length": len(path),
+         "conversions": counts[path], "share": _share(counts[path], total), "value": values[path],
          "value_per_conversion": values[path] / counts[path]}
         for path in ordered[:limit]
     ]
