@@ -21,6 +21,8 @@ PASSWORD = "correct horse battery"
 PAGES = (
     "/dashboard/",
     "/dashboard/leads",
+    "/dashboard/leads.csv",
+    "/dashboard/paths",
     "/dashboard/setup/snippet",
     "/dashboard/setup/keys",
     "/dashboard/setup/costs",

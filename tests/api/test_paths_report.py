@@ -9,7 +9,9 @@ import io
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
+from tests.api.test_dashboard import log_in, make_user
 from tests.api.test_leads import identify, visit
 from tests.factories import SiteMaker, drain_queue
 from tracker.sites import CreatedSite
@@ -89,3 +91,23 @@ def test_a_bad_parameter_is_refused_naming_it(client: FlaskClient, site: Created
 
     assert response.status_code == 400
     assert response.get_json()["error"]["field"] == field
+
+
+def test_the_dashboard_page_shows_the_api_figures(
+    client: FlaskClient, db_session: Session, site: CreatedSite
+) -> None:
+    make_user(db_session, "marketer@example.com", site.site.id)
+    assert log_in(client, "marketer@example.com").status_code == 302
+    from_api = _get(client, site, "view=assists").get_json()["rows"]
+
+    page = client.get(f"/dashboard/paths?site={site.site.id}&model=last_touch")
+    text = page.get_data(as_text=True)
+    bad = client.get(f"/dashboard/paths?site={site.site.id}&level=keyword")
+
+    assert page.status_code == 200
+    assert "Paid Search &gt; Email" in text and "Direct &gt; Paid Search" in text
+    for row in from_api:
+        assert (f'<th scope="row">{row["group"]}</th><td class="num" data-metric="last_touch" '
+                f'data-sort="{row["last_touch"]}">') in text
+    assert "format=csv" in text and "view=lag" in text
+    assert bad.status_code == 400 and "level" in bad.get_data(as_text=True)

@@ -165,7 +165,7 @@ def choose_columns(raw: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
     return tuple(column for column in TABLE_COLUMNS if column[0] in chosen)
 
 
-def _series(name: str, data: Sequence[Any], kind: str, fmt: SiteFormatter,
+def chart_series(name: str, data: Sequence[Any], kind: str, fmt: SiteFormatter,
             axis: str = "y") -> dict[str, Any]:
     """One chart series: the numbers Chart.js draws and, for its tooltips, the same
     numbers as the tables print them."""
@@ -189,20 +189,22 @@ def charts(
     return {
         "groups": {"type": "bar", "labels": [group_label(r["group"]) for r in top],
                    "axes": {"y": money},
-                   "datasets": [_series("Revenue", [r["revenue"] for r in top], "money", fmt)]},
+                   "datasets": [chart_series("Revenue", [r["revenue"] for r in top], "money",
+                                             fmt)]},
         "trend": {"type": "line", "labels": [r["period"] for r in periods],
                   "axes": {"y1": money},
                   "datasets": [
-                      _series("Sessions", [r["sessions"] for r in periods], "integer", fmt),
-                      _series("Leads", [r["leads"] for r in periods], "count", fmt),
-                      _series("Revenue", [r["revenue"] for r in periods], "money", fmt, "y1")]},
+                      chart_series("Sessions", [r["sessions"] for r in periods], "integer", fmt),
+                      chart_series("Leads", [r["leads"] for r in periods], "count", fmt),
+                      chart_series("Revenue", [r["revenue"] for r in periods], "money", fmt,
+                                   "y1")]},
         "funnel": {"type": "bar", "horizontal": True,
                    "labels": [r["stage"] for r in funnel],
-                   "datasets": [_series("Leads", [r["leads"] for r in funnel], "count", fmt)]},
+                   "datasets": [chart_series("Leads", [r["leads"] for r in funnel], "count", fmt)]},
         "models": {"type": "bar",
                    "labels": [group for group, _ in comparison[:CHART_GROUPS]],
                    "axes": {"y": money},
-                   "datasets": [_series(model.replace("_", " "),
+                   "datasets": [chart_series(model.replace("_", " "),
                                         [values.get(model, 0) for _, values
                                          in comparison[:CHART_GROUPS]], "money", fmt)
                                 for model in models]},

@@ -30,6 +30,7 @@ from tracker.costs import CostImportError
 from tracker.dashboard import journeys, setup
 from tracker.dashboard import leads as lead_list
 from tracker.dashboard import overview as overview_figures
+from tracker.dashboard import paths as conversion_paths
 from tracker.dashboard.auth import (
     authenticate_throttled,
     check_csrf,
@@ -54,6 +55,7 @@ from tracker.guards import limit_body
 from tracker.leads.service import get_lead
 from tracker.models import User
 from tracker.models.base import utcnow
+from tracker.reports.paths import PATH_CONVERSIONS, PATH_LEVELS, every_paths_view
 from tracker.reports.query import NONE_LABEL
 from tracker.stages import STAGES
 from tracker.users import set_password
@@ -192,6 +194,18 @@ def overview() -> str:
         all_columns=overview_figures.TABLE_COLUMNS,
         none_label=NONE_LABEL,
     )
+
+
+@bp.get("/paths")
+def paths() -> str:
+    """Which paths convert and how long they take: the paths report's four views."""
+    ctx = _context()
+    query = conversion_paths.paths_query(ctx.site, ctx.filters, request.args)
+    views = every_paths_view(get_session(), ctx.site, query)
+    return _render("dashboard/paths.html", ctx, views=views, query=query,
+                   charts=conversion_paths.charts(views, site_formatter(ctx)),
+                   path_args={"level": query.report.group_by, "conversion": query.conversion},
+                   path_levels=PATH_LEVELS, path_conversions=PATH_CONVERSIONS)
 
 
 @bp.get("/export/<report>.csv")

@@ -108,18 +108,26 @@ def load_path_journeys(session: Session, site_id: int, query: PathsQuery) -> lis
     return journeys
 
 
-def paths_report(session: Session, site: Site, query: PathsQuery) -> Report:
-    """One view of the conversion paths of ``site`` for ``query``."""
-    journeys = load_path_journeys(session, site.id, query)
-    if query.view == "top":
+def _view(view: str, journeys: list[PathJourney], query: PathsQuery) -> Report:
+    if view == "top":
         rows = top_paths(journeys, query.report.limit)
-    elif query.view == "length":
+    elif view == "length":
         rows = path_lengths(journeys)
-    elif query.view == "lag":
+    elif view == "lag":
         rows = time_lags(journeys)
     else:
         rows = assists(journeys)
-    meta = {"query": {**query.report.describe(), "view": query.view,
-                      "conversion": query.conversion},
+    meta = {"query": {**query.report.describe(), "view": view, "conversion": query.conversion},
             "conversions": len(journeys)}
-    return Report(f"paths_{query.view}", VIEW_COLUMNS[query.view], rows, None, meta)
+    return Report(f"paths_{view}", VIEW_COLUMNS[view], rows, None, meta)
+
+
+def paths_report(session: Session, site: Site, query: PathsQuery) -> Report:
+    """One view of the conversion paths of ``site`` for ``query``."""
+    return _view(query.view, load_path_journeys(session, site.id, query), query)
+
+
+def every_paths_view(session: Session, site: Site, query: PathsQuery) -> dict[str, Report]:
+    """Every view from one read of the journeys (the dashboard's Paths page)."""
+    journeys = load_path_journeys(session, site.id, query)
+    return {view: _view(view, journeys, query) for view in PATH_VIEWS}
