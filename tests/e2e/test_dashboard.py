@@ -354,3 +354,77 @@ def test_at_390px_the_group_column_stays_while_numbers_scroll(
     assert after[0]["x"] == before[0]["x"]  # the channel's name did not move
     assert after[1]["x"] < before[1]["x"]  # the numbers did
     assert page_width <= 390  # only the table scrolls, never the page
+
+
+AXE = PROJECT_ROOT / "tests" / "e2e" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# Every dashboard page, as (name, path, query); the lead's journey is found by its email.
+AXE_PAGES = (
+    ("login", "/dashboard/login", {}),
+    ("overview", "/dashboard/", {"model": "first_touch"}),
+    ("overview-drilled", "/dashboard/", {"channel": "Paid Search"}),
+    ("paths", "/dashboard/paths", {}),
+    ("leads", "/dashboard/leads", {}),
+    ("snippet", "/dashboard/setup/snippet", {}),
+    ("keys", "/dashboard/setup/keys", {}),
+    ("costs", "/dashboard/setup/costs", {}),
+    ("crm", "/dashboard/setup/crm", {}),
+    ("password", "/dashboard/account/password", {}),
+)
+
+
+def _axe_violations(tab: Tab) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations on the page. The engine is evaluated over
+    the DevTools protocol, so the page's CSP (no inline script) stays as served."""
+    tab.page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = tab.page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
+    return list(found)
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_every_dashboard_page_has_no_serious_accessibility_violation(
+    seeded: Seeded, new_tab: Callable[..., Tab], width: int
+) -> None:
+    assert AXE.exists(), "run `make axe` (npm ci in tests/e2e/axe) first"
+    login = new_tab(viewport={"width": width, "height": 900})
+    login.page.goto(seeded.url("/dashboard/login"))
+    violations = {"login": _axe_violations(login)}
+    tab = new_tab(viewport={"width": width, "height": 900})
+    _log_in(tab, seeded)
+    for name, path, query in AXE_PAGES[1:]:
+        tab.page.goto(seeded.url(path, **query))
+        violations[name] = _axe_violations(tab)
+    tab.page.goto(seeded.url("/dashboard/leads", model="first_touch"))
+    tab.page.get_by_role("link", name="alice@example.com").click()
+    tab.page.wait_for_selector("#journey")
+    violations["lead"] = _axe_violations(tab)
+    _shoot(tab, f"lead-journey-{width}px")
+
+    assert {name: found for name, found in violations.items() if found} == {}
+
+
+def test_the_paths_page_shows_what_the_api_answers(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 1440, "height": 900})
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url("/dashboard/paths", conversion="won", model="last_touch"))
+    shown = [
+        [cell.strip() for cell in row.split("\t")]
+        for row in tab.page.locator("#paths-table tbody tr").all_inner_texts()
+    ]
+    assists = tab.page.locator("#assists-table tbody tr").all_inner_texts()
+    _shoot(tab, "paths-1440px")
+    to = utcnow().date().isoformat()
+    since = (utcnow().date() - dt.timedelta(days=29)).isoformat()
+    answer = tab.context.request.get(seeded.url(
+        "/api/v1/reports/paths", view="top", conversion="won", model="last_touch",
+        **{"from": since, "to": to})).json()
+
+    assert answer["rows"], answer
+    assert [row[0] for row in shown] == [row["path"] for row in answer["rows"]]
+    assert [row[2] for row in shown] == [f"{row['conversions']:,}" for row in answer["rows"]]
+    assert [row[4] for row in shown] == [f"${row['value']:,.2f}" for row in answer["rows"]]
+    assert assists and assists[0].startswith("Paid Search")
