@@ -150,3 +150,24 @@ def test_each_reason_for_no_credit() -> None:
     assert uncredited_reason("2026-05-01T12:05:00Z", converted) == AFTER_CONVERSION
     assert uncredited_reason("2026-01-01T00:00:00Z", converted) == OUTSIDE_LOOKBACK
     assert uncredited_reason("2026-05-01T12:05:00Z", None) == NO_CONVERSION
+
+
+def test_the_tiles_follow_the_drill_down_and_the_model_help_sits_by_the_picker(
+    client: FlaskClient, seeded: CreatedSite
+) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    window = f"site={seeded.site.id}&from={today}&to={today}&model=last_touch"
+
+    whole = client.get(f"/dashboard/?{window}").get_data(as_text=True)
+    email = client.get(f"/dashboard/?{window}&channel=Email").get_data(as_text=True)
+
+    def tile(page: str, name: str) -> str:
+        match = re.search(rf'data-kpi="{name}">.*?<span class="value">(.*?)</span>', page, re.S)
+        assert match is not None
+        return match.group(1)
+
+    assert (tile(whole, "leads"), tile(email, "leads")) == ("2", "1")
+    assert (tile(whole, "revenue"), tile(email, "revenue")) == ("$500.00", "$500.00")
+    assert tile(email, "cpl") == "—"  # no spend known
+    assert "All credit goes to the last touch before the conversion." in whole
+    assert "vs the previous period" in whole or "no figure for the previous period" in whole

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dashboard.filters import LEVELS, Filters
 from tracker.dashboard.formatting import SiteFormatter, currency_symbol
+from tracker.dashboard.models_help import change_against
 from tracker.errors import ValidationError
 from tracker.models import Site
 from tracker.reports import queries
@@ -97,17 +98,14 @@ class Kpi:
 
     @property
     def change_pct(self) -> float | None:
-        if self.value is None or not self.previous:
-            return None
-        return (self.value - self.previous) / abs(self.previous) * 100
+        return change_against(self.value, self.previous)
 
 
 def kpis(session: Session, site: Site, filters: Filters) -> list[Kpi]:
-    """Whole-site tiles for the period and the same figures over the previous period of the
-    same length (totals of the revenue report, without drill-down filters)."""
-    whole = Filters(filters.site_id, filters.start, filters.end, filters.model)
-    now = queries.revenue_report(session, site, report_query(whole, site)).totals or {}
-    earlier = report_query(whole.previous(), site)
+    """The tiles: totals of the revenue report for the period and the drill-down shown
+    (a campaign's tiles are the campaign's), and the same over the comparison period."""
+    now = queries.revenue_report(session, site, report_query(filters, site)).totals or {}
+    earlier = report_query(filters.comparison(), site)
     before = queries.revenue_report(session, site, earlier).totals or {}
     return [
         Kpi(name, label, kind, _number(now.get(name)), _number(before.get(name)))

@@ -4,6 +4,7 @@ session's CSRF token (checked before the handler runs)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import replace
 from typing import Any
@@ -41,8 +42,9 @@ from tracker.dashboard.auth import (
     sign_out,
 )
 from tracker.dashboard.context import PageContext, page_context
-from tracker.dashboard.filters import FILTER_KEYS, LEVELS, parse_filters
+from tracker.dashboard.filters import COMPARISONS, FILTER_KEYS, LEVELS, parse_filters, presets
 from tracker.dashboard.formatting import SiteFormatter
+from tracker.dashboard.models_help import COMPARISON_BASE, MODEL_HELP, change_against
 from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
 from tracker.errors import (
     LeadTrailError,
@@ -53,6 +55,7 @@ from tracker.errors import (
 )
 from tracker.guards import limit_body
 from tracker.leads.service import get_lead
+from tracker.localtime import local_today
 from tracker.models import User
 from tracker.models.base import utcnow
 from tracker.reports.paths import PATH_CONVERSIONS, PATH_LEVELS, every_paths_view
@@ -113,8 +116,17 @@ def _render(template: str, ctx: PageContext, **values: Any) -> str:
             extra["cols"] = ",".join(request.args.getlist("cols"))
         return url_for(endpoint, **extra, **query)
 
-    return render_template(template, ctx=ctx, dash_url=dash_url, levels=LEVELS,
-                           fmt=site_formatter(ctx), **values)
+    def range_url(first: dt.date, last: dt.date) -> str:
+        """This page over another date range (the picker's shortcuts)."""
+        here = str(request.endpoint)
+        dates = {"from": first.isoformat(), "to": last.isoformat()}
+        return dash_url(here, **(request.view_args or {}), **dates)
+
+    return render_template(template, ctx=ctx, dash_url=dash_url, range_url=range_url,
+                           levels=LEVELS,
+                           fmt=site_formatter(ctx), model_help=MODEL_HELP,
+                           presets=presets(local_today(ctx.settings.timezone)),
+                           comparisons=COMPARISONS, **values)
 
 
 @home_bp.get("/")
@@ -193,6 +205,9 @@ def overview() -> str:
         columns=overview_figures.choose_columns(request.args.getlist("cols")),
         all_columns=overview_figures.TABLE_COLUMNS,
         none_label=NONE_LABEL,
+        change=change_against,
+        comparison_label=COMPARISONS[ctx.filters.compare],
+        base_model=COMPARISON_BASE,
     )
 
 
