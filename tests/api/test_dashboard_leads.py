@@ -170,4 +170,6 @@ def test_the_tiles_follow_the_drill_down_and_the_model_help_sits_by_the_picker(
     assert (tile(whole, "revenue"), tile(email, "revenue")) == ("$500.00", "$500.00")
     assert tile(email, "cpl") == "—"  # no spend known
     assert "All credit goes to the last touch before the conversion." in whole
+    owners = whole.split('id="owners-table"', 1)[1].split("</table>", 1)[0]
+    assert re.search(r'<th scope="row">Sam</th>.*?data-metric="win_rate"[^>]*>100\.0%<', owners)
     assert "vs the previous period" in whole or "no figure for the previous period" in whole

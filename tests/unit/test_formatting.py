@@ -31,6 +31,7 @@ from tracker.dashboard.formatting import (
         (1.0, "roi", "USD", "100.0%"),
         (-0.355, "roi", "USD", "-35.5%"),
         (12.345, "percent", "USD", "12.3%"),
+        (3.456, "days", "USD", "3.5 days"),
         (None, "money", "USD", "—"),
         (None, "roas", "USD", "—"),
         (float("nan"), "count", "USD", "—"),

@@ -11,6 +11,7 @@ Kinds (the reports' column kinds, plus the two the raw ratio hides):
 - ``percent``: already per hundred (rates) → ``12.5%``
 - ``ratio`` / ``roas``: revenue per unit of cost → ``4.2×``
 - ``roi``: a fraction (1.0 is break-even plus 100%) → ``100.0%``
+- ``days``: a duration in days → ``3.5 days``
 - ``datetime``: a UTC instant or ISO string → ``YYYY-MM-DD HH:MM`` in the site's time zone
 """
 
@@ -38,7 +39,8 @@ FRACTION_TOOLTIP = (
     "Fractional credit: the attribution model splits each conversion over the touches "
     "that led to it, so a channel can hold part of a lead or customer."
 )
-KINDS = frozenset({"integer", "count", "money", "percent", "ratio", "roas", "roi", "datetime"})
+KINDS = frozenset({"integer", "count", "money", "percent", "ratio", "roas", "roi", "days",
+                   "datetime"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ def format_value(value: Any, kind: str, currency: str = "USD",
         return Formatted(f"{number:,.1f}%")
     if kind == "roi":
         return Formatted(f"{number * 100:,.1f}%")
+    if kind == "days":
+        return Formatted(f"{number:,.1f} days")
     if kind in ("ratio", "roas"):
         return Formatted(f"{number:,.1f}×")
     if kind == "integer" or _is_whole(number):

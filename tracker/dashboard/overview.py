@@ -5,6 +5,7 @@ shaped for tiles, charts and tables. No SQL of its own, so the page, its CSV dow
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ TABLE_COLUMNS = (
     ("visitor_to_lead_rate", "Visitor → lead", "percent"),
     ("lead_to_customer_rate", "Lead → customer", "percent"),
     ("win_rate", "Win rate", "percent"),
+    ("median_days_to_lead", "Days to lead (median)", "days"),
+    ("median_days_lead_to_won", "Days lead → won (median)", "days"),
 )
 # What a marketer reads first, and what fits at 1440 px beside the group's name; the column
 # chooser (``?cols=``) swaps in any other column of TABLE_COLUMNS.
@@ -127,6 +130,7 @@ class Overview:
     models: list[str]
     comparison: list[tuple[str, dict[str, float]]]
     charts: dict[str, dict[str, Any]]
+    owners: queries.Report
 
 
 def next_level(filters: Filters) -> str | None:
@@ -210,12 +214,14 @@ def charts(
 
 
 def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter) -> Overview:
-    """Everything the overview page shows below the tiles (4 reports)."""
+    """Everything the overview page shows below the tiles (5 reports)."""
     revenue = run_report(session, site, filters, "revenue")
     trend = run_report(session, site, filters, "trend")
     funnel = [row for row in run_report(session, site, filters, "funnel").rows
               if row["group"] == "(all)"]
     models, comparison = pivot_models(run_report(session, site, filters, "models"))
+    owners = queries.win_rate_report(
+        session, site, dataclasses.replace(report_query(filters, site), group_by="owner"))
     return Overview(
         level=filters.level,
         next_level=next_level(filters),
@@ -225,6 +231,7 @@ def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter)
         models=models,
         comparison=comparison,
         charts=charts(revenue, trend, funnel, models, comparison, fmt),
+        owners=owners,
     )
 
 
