@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint unit chromium redis segment-js bench clean
+.PHONY: install run test lint unit chromium redis segment-js axe bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,17 @@ $(SEGMENT_JS): $(SEGMENT_JS_DIR)/package.json $(SEGMENT_JS_DIR)/package-lock.jso
 
 segment-js: $(SEGMENT_JS)
 
+# axe-core (npm, pinned by the lock file) for the dashboard's accessibility test; injected
+# into Chromium by the test, never served by LeadTrail.
+AXE_DIR := tests/e2e/axe
+AXE_JS := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+$(AXE_JS): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(AXE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+axe: $(AXE_JS)
+
 run: install
 	$(BIN)/leadtrail db upgrade
 	$(BIN)/leadtrail sites demo
@@ -49,7 +60,7 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy tracker attribution crm_sync
 
-test: install chromium redis segment-js lint
+test: install chromium redis segment-js axe lint
 	mkdir -p build
 	$(BIN)/pytest -n 2 --junitxml=build/junit.xml $(PYTEST_ARGS)
 

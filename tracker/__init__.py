@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from tracker.collect.views import bp as collect_bp
     from tracker.costs_views import bp as costs_bp
     from tracker.dashboard.views import bp as dashboard_bp
+    from tracker.dashboard.views import home_bp
     from tracker.destinations.views import bp as destinations_bp
     from tracker.errors import register_error_handlers
     from tracker.leads.views import bp as leads_bp
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.register_blueprint(crm_api_bp)
     app.register_blueprint(destinations_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(home_bp)
     if settings.demo:
         from tracker.demo import bp as demo_bp
 

@@ -49,6 +49,9 @@ PAGES = ("/", "/features", "/pricing", "/blog/attribution-101", "/customers", "/
 OWNERS = ("Ana Ruiz", "Ben Okafor", "Chloe Martin")
 WRITE_CHUNK = 200
 IDENTIFY_DELAY = dt.timedelta(minutes=3)  # from the landing to the form submit
+# A visit's pages span up to 5 × 4 minutes: visits start this long before ``now`` at the
+# latest, so no page view, session or event is dated in the future.
+VISIT_SPAN = dt.timedelta(minutes=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +199,9 @@ def _plan_people(
     people = []
     # Traffic grows through the year: later first visits are more likely.
     offsets = days * np.sqrt(rng.random(visitors))
+    latest = start + dt.timedelta(days=days) - VISIT_SPAN
     for index in range(visitors):
-        first = start + dt.timedelta(days=float(offsets[index]))
+        first = min(start + dt.timedelta(days=float(offsets[index])), latest)
         first_channel = CHANNELS[int(rng.choice(len(CHANNELS), p=shares))]
         mobile = bool(rng.random() < 0.35)
         visitor_id = _hex_id(rng)
@@ -206,7 +210,9 @@ def _plan_people(
         for _ in range(int(rng.poisson(0.9))):
             at = at + dt.timedelta(days=float(rng.exponential(6)) + 0.05)
             channel = by_name[RETURN_CHANNELS[int(rng.integers(len(RETURN_CHANNELS)))]]
-            visits.append(_Visit(at, visitor_id, channel, int(rng.integers(1, 5)), mobile))
+            pages = int(rng.integers(1, 5))
+            if at <= latest:  # return visits stop at the end of the period
+                visits.append(_Visit(at, visitor_id, channel, pages, mobile))
         company = f"Company {index:05d}"
         people.append(_Person([visitor_id], [v.channel for v in visits], visits,
                                f"buyer{index:05d}@example.com", company))
@@ -419,7 +425,7 @@ def fill_demo_site(
     for person, visit in leads:
         if rng.random() < 0.1:
             at = visit.at + dt.timedelta(days=float(rng.exponential(5)) + 0.5)
-            if at < now - dt.timedelta(minutes=5):
+            if at < now - VISIT_SPAN:
                 second = _Visit(at, _hex_id(rng), CHANNELS[-1], 2, mobile=True)
                 person.visits.append(second)
                 person.visitor_ids.append(second.visitor_id)
@@ -434,7 +440,8 @@ def fill_demo_site(
         deal_events.extend(planned)
         until = planned[-1][0] if planned else now
         for _ in range(int(rng.integers(1, 4))):
-            at = visit.at + (until - visit.at) * float(rng.uniform(0.1, 0.95))
+            at = min(visit.at + (until - visit.at) * float(rng.uniform(0.1, 0.95)),
+                     now - VISIT_SPAN)
             channel = CHANNELS[-1] if rng.random() < 0.6 else CHANNELS[4]  # Direct or Email
             person.visits.append(_Visit(at, person.visitor_ids[0], channel, 2, visit.mobile))
     progress(f"visits of {visitors:,} visitors")

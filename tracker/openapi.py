@@ -423,7 +423,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/destinations": {
         "post": _op("Connect an ad platform (or replace a destination's settings); secrets are "
                     "stored, never returned", "destinations", secret=True,
-                    body={"$ref": "#/components/schemas/Destination"}, ok="201"),
+                    body="Destination", ok="201"),
         "get": _op("The site's destinations with delivery counts per status", "destinations",
                    secret=True),
     },

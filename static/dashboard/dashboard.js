@@ -25,13 +25,29 @@
         scales.y = { position: "left", beginAtZero: true };
         scales.y1 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } };
       }
+      // Axis labels carry the currency symbol the server chose (formatting.py).
+      Object.keys(spec.axes || {}).forEach(function (axis) {
+        var prefix = spec.axes[axis].prefix || "";
+        scales[axis] = Object.assign(scales[axis] || { beginAtZero: true }, {
+          ticks: { callback: function (value) {
+            return prefix + Number(value).toLocaleString("en-US");
+          } }
+        });
+      });
       new window.Chart(canvas, {
         type: spec.type,
         data: { labels: spec.labels, datasets: datasets },
         options: {
           indexAxis: spec.horizontal ? "y" : "x", responsive: true, maintainAspectRatio: false,
           animation: false, scales: scales,
-          plugins: { legend: { display: datasets.length > 1 } }
+          plugins: {
+            legend: { display: datasets.length > 1 },
+            // Tooltips print each point exactly as the table beside the chart does.
+            tooltip: { callbacks: { label: function (item) {
+              var text = item.dataset.text ? item.dataset.text[item.dataIndex] : item.formattedValue;
+              return item.dataset.label + ": " + text;
+            } } }
+          }
         }
       });
     });
@@ -101,7 +117,8 @@
           target.append(strong, " on " + (last.path || "?") + " at ");
           var time = document.createElement("time");
           time.setAttribute("data-field", "received_at");
-          time.textContent = last.received_at;
+          time.setAttribute("datetime", last.received_at);
+          time.textContent = last.received_display || last.received_at;
           target.append(time, ".");
         })
         .catch(function () {});

@@ -21,6 +21,8 @@ PASSWORD = "correct horse battery"
 PAGES = (
     "/dashboard/",
     "/dashboard/leads",
+    "/dashboard/leads.csv",
+    "/dashboard/paths",
     "/dashboard/setup/snippet",
     "/dashboard/setup/keys",
     "/dashboard/setup/costs",
@@ -211,6 +213,36 @@ def test_overview_shows_the_report_figures_and_its_csv_equals_the_api_csv(
     assert exported.get_data(as_text=True) == from_api.get_data(as_text=True)
     assert exported.get_data(as_text=True).splitlines()[1].startswith("Paid Search,1,1,1.0,")
     assert "ada@example.com" in leads.get_data(as_text=True)
+
+
+def test_the_server_root_leads_to_the_dashboard(client: FlaskClient) -> None:
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard/"
+
+
+def test_the_column_chooser_reads_the_url_and_refuses_unknown_columns(
+    signed_in: FlaskClient, client: FlaskClient, site: CreatedSite
+) -> None:
+    visit(client, site, "visitor-cols", "https://example.com/?utm_source=google&utm_medium=cpc", 30)
+    drain_queue(client.application)
+    base = f"/dashboard/?site={site.site.id}"
+
+    default = signed_in.get(base).get_data(as_text=True)
+    chosen = signed_in.get(f"{base}&cols=visitors,roi&cols=sessions").get_data(as_text=True)
+    refused = signed_in.get(f"{base}&cols=revenue,bogus")
+
+    def metrics(page: str) -> list[str]:
+        body = page.split('id="groups-table"', 1)[1].split("</tbody>", 1)[0]
+        return list(dict.fromkeys(re.findall(r'data-metric="([a-z_]+)"', body)))
+
+    assert metrics(default) == ["revenue", "leads", "customers", "cost", "cpl", "cpa", "roas",
+                                "roi", "lead_value"]
+    assert metrics(chosen) == ["roi", "visitors", "sessions"]  # the table's order
+    # The drill-down links keep the pick.
+    assert "cols=visitors%2Croi%2Csessions" in chosen or "cols=visitors,roi,sessions" in chosen
+    assert refused.status_code == 400 and "cols" in refused.get_data(as_text=True)
 
 
 def test_users_create_command_hashes_the_password_and_grants_sites(

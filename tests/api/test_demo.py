@@ -97,3 +97,6 @@ def test_the_demo_command_fills_the_demo_site_once(runner: FlaskCliRunner) -> No
     assert filled.exit_code == 0, filled.output
     assert "demo site filled: 150 visitors" in filled.output
     assert second.exit_code == 0 and "already has" in second.output
+    settings = runner.app.config["LEADTRAIL_SETTINGS"]
+    # The full address to open, not a bare path.
+    assert f"dashboard: http://{settings.host}:{settings.port}/dashboard/ " in second.output

@@ -171,7 +171,7 @@ def test_sign_in_switch_model_and_drill_into_a_campaign(
     keyword_row = tab.page.locator("#groups-table tbody th", has_text="crm software")
     _shoot(tab, "overview-drilled-to-keyword")
 
-    assert (first_touch, last_touch) == ("1,200.00", "0.00")
+    assert (first_touch, last_touch) == ("$1,200.00", "$0.00")
     assert keyword_row.count() == 1
     assert "campaign=spring" in tab.page.url and "model=last_touch" in tab.page.url
     assert tab.page.evaluate("document.querySelectorAll('canvas[data-chart]').length") == 4
@@ -287,3 +287,145 @@ def test_replay_a_failed_webhook_and_the_set_up_pages(
     assert [row[0] for row in statuses] == ["applied", "applied"]
     assert "Last event received" in live
     assert new_key.startswith(f"lt_sk_{seeded.site.site.id}_")
+
+
+def _table_fits(tab: Tab, table: str) -> bool:
+    """The table needs no sideways scroll inside its wrapper."""
+    return bool(tab.page.evaluate(
+        "t => { const w = document.getElementById(t).parentElement;"
+        " return w.scrollWidth <= w.clientWidth; }", table))
+
+
+def test_default_columns_fit_at_1440_and_the_chooser_is_kept_in_the_url(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 1440, "height": 900})
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url("/dashboard/", model="first_touch"))
+    headers = tab.page.locator("#groups-table thead th").all_inner_texts()
+    fits = _table_fits(tab, "groups-table")
+    revenue = _cell(tab, "groups-table", "Paid Search", "revenue")
+    leads = _cell(tab, "groups-table", "Paid Search", "leads")
+    cpl = _cell(tab, "groups-table", "Paid Search", "cpl")
+    chart_text = tab.page.evaluate(
+        "() => { const c = Chart.getChart("
+        "document.querySelector('canvas[data-chart=chart-groups]'));"
+        " const i = c.data.labels.indexOf('Paid Search'); return c.data.datasets[0].text[i]; }")
+    _shoot(tab, "overview-1440px")
+
+    tab.page.click(".chooser summary")
+    tab.page.uncheck("#column-chooser input[value=roi]")
+    tab.page.check("#column-chooser input[value=visitors]")
+    tab.page.click("#column-chooser button[type=submit]")
+    tab.page.wait_for_url("**cols=**")
+    chosen = tab.page.locator("#groups-table thead th").all_inner_texts()
+    tab.page.get_by_role("link", name="Paid Search", exact=True).click()
+    tab.page.wait_for_selector("text=Revenue by source")
+    drilled = tab.page.locator("#groups-table thead th").all_inner_texts()
+
+    assert headers == ["Channel", "Revenue", "Leads", "Customers", "Cost", "CPL", "CPA", "ROAS",
+                       "ROI", "Lead value"]
+    assert fits
+    assert (revenue, leads, cpl) == ("$1,200.00", "1", "—")  # no spend known: no CPL
+    assert chart_text == revenue
+    assert "ROI" not in chosen and "Visitors" in chosen
+    assert drilled[1:] == chosen[1:] and "cols=" in tab.page.url
+
+
+def test_at_390px_the_group_column_stays_while_numbers_scroll(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 390, "height": 844})
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url("/dashboard/", model="first_touch"))
+    first = tab.page.locator("#groups-table tbody tr th").first
+    revenue = tab.page.locator("#groups-table tbody tr td[data-metric=revenue]").first
+    before = (first.bounding_box(), revenue.bounding_box())
+    _shoot(tab, "overview-390px")
+    tab.page.evaluate("document.getElementById('groups-table').parentElement.scrollLeft = 400")
+    tab.page.wait_for_function(
+        "document.getElementById('groups-table').parentElement.scrollLeft > 0")
+    after = (first.bounding_box(), revenue.bounding_box())
+    _shoot(tab, "overview-390px-scrolled")
+    page_width = tab.page.evaluate("document.documentElement.scrollWidth")
+
+    assert before[0] is not None and after[0] is not None
+    assert before[1] is not None and after[1] is not None
+    assert after[0]["x"] == before[0]["x"]  # the channel's name did not move
+    assert after[1]["x"] < before[1]["x"]  # the numbers did
+    assert page_width <= 390  # only the table scrolls, never the page
+
+
+AXE = PROJECT_ROOT / "tests" / "e2e" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# Every dashboard page, as (name, path, query); the lead's journey is found by its email.
+AXE_PAGES = (
+    ("login", "/dashboard/login", {}),
+    ("overview", "/dashboard/", {"model": "first_touch"}),
+    ("overview-drilled", "/dashboard/", {"channel": "Paid Search"}),
+    ("paths", "/dashboard/paths", {}),
+    ("leads", "/dashboard/leads", {}),
+    ("snippet", "/dashboard/setup/snippet", {}),
+    ("keys", "/dashboard/setup/keys", {}),
+    ("costs", "/dashboard/setup/costs", {}),
+    ("crm", "/dashboard/setup/crm", {}),
+    ("password", "/dashboard/account/password", {}),
+)
+
+
+def _axe_violations(tab: Tab) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations on the page. The engine is evaluated over
+    the DevTools protocol, so the page's CSP (no inline script) stays as served."""
+    tab.page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = tab.page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
+    return list(found)
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_every_dashboard_page_has_no_serious_accessibility_violation(
+    seeded: Seeded, new_tab: Callable[..., Tab], width: int
+) -> None:
+    assert AXE.exists(), "run `make axe` (npm ci in tests/e2e/axe) first"
+    login = new_tab(viewport={"width": width, "height": 900})
+    login.page.goto(seeded.url("/dashboard/login"))
+    violations = {"login": _axe_violations(login)}
+    tab = new_tab(viewport={"width": width, "height": 900})
+    _log_in(tab, seeded)
+    for name, path, query in AXE_PAGES[1:]:
+        tab.page.goto(seeded.url(path, **query))
+        violations[name] = _axe_violations(tab)
+    tab.page.goto(seeded.url("/dashboard/leads", model="first_touch"))
+    tab.page.get_by_role("link", name="alice@example.com").click()
+    tab.page.wait_for_selector("#journey")
+    violations["lead"] = _axe_violations(tab)
+    _shoot(tab, f"lead-journey-{width}px")
+
+    assert {name: found for name, found in violations.items() if found} == {}
+
+
+def test_the_paths_page_shows_what_the_api_answers(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 1440, "height": 900})
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url("/dashboard/paths", conversion="won", model="last_touch"))
+    shown = [
+        [cell.strip() for cell in row.split("\t")]
+        for row in tab.page.locator("#paths-table tbody tr").all_inner_texts()
+    ]
+    assists = tab.page.locator("#assists-table tbody tr").all_inner_texts()
+    _shoot(tab, "paths-1440px")
+    to = utcnow().date().isoformat()
+    since = (utcnow().date() - dt.timedelta(days=29)).isoformat()
+    answer = tab.context.request.get(seeded.url(
+        "/api/v1/reports/paths", view="top", conversion="won", model="last_touch",
+        **{"from": since, "to": to})).json()
+
+    assert answer["rows"], answer
+    assert [row[0] for row in shown] == [row["path"] for row in answer["rows"]]
+    assert [row[2] for row in shown] == [f"{row['conversions']:,}" for row in answer["rows"]]
+    assert [row[4] for row in shown] == [f"${row['value']:,.2f}" for row in answer["rows"]]
+    # alice's won deal: Paid Search first, closed by another channel under last touch.
+    assert any(row.startswith("Paid Search\t0\t1\t1\t") for row in assists), assists

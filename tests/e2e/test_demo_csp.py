@@ -43,3 +43,26 @@ def test_the_demo_page_tracks_a_campaign_visit_under_the_strict_csp(
     assert stored == 1
     assert tab.page.evaluate(
         "getComputedStyle(document.body).maxWidth") == "800px"  # demo.css applied (50rem)
+
+
+def test_the_demo_contact_form_makes_a_lead_and_the_page_lists_the_visitors_own_sessions(
+    demo_server: LiveServer, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab()
+    tab.page.goto(f"{demo_server.url}/demo/pricing?utm_source=partner&utm_medium=referral")
+    visitor = tab.page.wait_for_function(
+        "() => (document.cookie.match(/_lt_vid=([^;]+)/) || [])[1]").json_value()
+    demo_server.wait_for("SELECT count(*) FROM sessions WHERE visitor_id = :v", 1, v=visitor)
+
+    tab.page.goto(f"{demo_server.url}/demo/contact")
+    tab.page.fill("#c-name", "Demo Visitor")
+    tab.page.fill("#c-email", "visitor@example.org")
+    tab.page.click("#contact-form button[type=submit]")
+    tab.page.wait_for_selector(".sent")
+    leads = demo_server.wait_for(
+        "SELECT count(*) FROM leads WHERE email = 'visitor@example.org'", 1)
+    own = tab.page.locator("#own-sessions tbody tr").all_inner_texts()
+
+    assert leads == 1
+    assert own and all("\t" in row for row in own)  # real rows, not the empty note
+    assert any("partner" in row for row in own)

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import current_app
 from sqlalchemy.orm import Session
 
+from tracker.config import Settings
 from tracker.db import get_engine
 from tracker.errors import LeadTrailError
 
@@ -55,3 +57,11 @@ def load_credentials_file(path: Path | None) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise click.BadParameter("expected a JSON object", param_hint="--credentials-file")
     return loaded
+
+
+def server_url(settings: Settings | None = None) -> str:
+    """Where this server answers, as a browser on this machine reaches it (a wildcard bind
+    is reached through the loopback address)."""
+    settings = settings or current_app.config["LEADTRAIL_SETTINGS"]
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"

@@ -9,12 +9,11 @@ import datetime as dt
 import secrets as random_secrets
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from crm_sync.errors import ApiError
 from tracker import inbox, sites
-from tracker.cli.common import echo_error, in_transaction
+from tracker.cli.common import echo_error, in_transaction, server_url
 from tracker.crm import pull, push
 from tracker.crm.clients import API_PROVIDERS
 from tracker.db import get_engine
@@ -41,8 +40,7 @@ def _webhook_url(base_url: str, provider: str, site_id: int) -> str:
 
 
 def _default_base_url() -> str:
-    settings = current_app.config["LEADTRAIL_SETTINGS"]
-    return f"http://{settings.host}:{settings.port}"
+    return server_url()
 
 
 @crm_group.command("secret")

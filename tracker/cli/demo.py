@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.cli.common import in_transaction
+from tracker.cli.common import in_transaction, server_url
 from tracker.cli.sites import ensure_demo_site
 from tracker.db import get_engine
 from tracker.demo_data import fill_demo_site
@@ -56,7 +56,7 @@ def _ensure_demo_login(session: Session, site_id: int) -> None:
     """A login that sees only the demo site, so ``make run`` opens onto the dashboard."""
     if session.scalars(select(User.id).where(User.email == DEMO_LOGIN)).first() is None:
         create_user(session, DEMO_LOGIN, DEMO_PASSWORD, site_ids=[site_id])
-    click.echo(f"dashboard: /dashboard (log in as {DEMO_LOGIN} / {DEMO_PASSWORD})")
+    click.echo(f"dashboard: {server_url()}/dashboard/ (log in as {DEMO_LOGIN} / {DEMO_PASSWORD})")
 
 
 def _rebuild_derived(site_id: int) -> None:

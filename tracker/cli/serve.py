@@ -14,6 +14,7 @@ from gunicorn.app.base import BaseApplication
 
 from tracker import create_app, migrate
 from tracker.adspend.pull import start_thread as start_spend_thread
+from tracker.cli.common import server_url
 from tracker.config import ConfigError, Settings
 from tracker.db import get_engine
 from tracker.destinations import sender as destinations_sender
@@ -102,6 +103,7 @@ def serve_command(
         use_multiprocess_dir(tempfile.mkdtemp(prefix="leadtrail-metrics-"))
     click.echo(
         f"serving on http://{settings.host}:{settings.port} "
-        f"({settings.workers} workers x {settings.threads} threads)"
+        f"({settings.workers} workers x {settings.threads} threads); "
+        f"dashboard: {server_url(settings)}/dashboard/"
     )
     _Gunicorn(settings, gunicorn_options(settings)).run()

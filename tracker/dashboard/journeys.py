@@ -4,6 +4,7 @@ touch's credit under the chosen model from the reports' journey (``queries.lead_
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,19 +26,44 @@ class TimelineItem:
     detail: dict[str, Any]
     # conversion type → this touch's share (0..1) under the model, when it is a touch.
     credit: dict[str, float] = field(default_factory=dict)
+    # Why a touch holds no credit (None when it holds some, or is not a touch).
+    uncredited: str | None = None
+
+
+NO_CONVERSION = "no credit (no conversion of this lead is credited yet)"
+AFTER_CONVERSION = "no credit (after the last conversion of this lead: touches count before it)"
+OUTSIDE_LOOKBACK = "no credit (earlier than the lookback window of every conversion)"
+
+
+def _moment(value: str | dt.datetime) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(
+        value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def uncredited_reason(touch_at: str, last_conversion: dt.datetime | None) -> str:
+    """Why a touch holds no credit: no conversion yet, it came after the last one, or it
+    came too early for any conversion's lookback window."""
+    if last_conversion is None:
+        return NO_CONVERSION
+    return AFTER_CONVERSION if _moment(touch_at) > last_conversion else OUTSIDE_LOOKBACK
 
 
 def touch_credits(
     session: Session, site: Site, lead_id: str, model: str
-) -> dict[str, dict[str, float]]:
+) -> tuple[dict[str, dict[str, float]], dt.datetime | None]:
     """touch id → conversion type → the touch's share under ``model``, from the reports'
-    journey (a touch credited by two won deals shows the mean of its two shares)."""
+    journey (a touch credited by two won deals shows the mean of its two shares), and the
+    moment of the lead's last credited conversion."""
     report = queries.lead_journey(session, site, lead_id)
     sums: dict[str, dict[str, float]] = {}
     conversions: dict[str, set[str]] = {}
+    last: dt.datetime | None = None
     for row in report.rows:
         if row["model"] != model:
             continue
+        moment = _moment(row["converted_at"])
+        last = moment if last is None or moment > last else last
         conversions.setdefault(row["conversion"], set()).add(row["conversion_id"])
         if row["touch_id"] is None:
             continue
@@ -46,7 +72,7 @@ def touch_credits(
     for entry in sums.values():
         for conversion in entry:
             entry[conversion] /= max(1, len(conversions.get(conversion, ())))
-    return sums
+    return sums, last
 
 
 def _deal_items(session: Session, lead: Lead) -> list[TimelineItem]:
@@ -75,7 +101,7 @@ def journey_timeline(
 ) -> tuple[dict[str, Any], list[TimelineItem]]:
     """The lead's summary and its timeline, oldest first."""
     journey = lead_journey(session, lead, mql_threshold)
-    credits = touch_credits(session, site, str(lead.id), model)
+    credits, last_conversion = touch_credits(session, site, str(lead.id), model)
     items: list[TimelineItem] = []
     for visit in journey["sessions"]:
         items.append(
@@ -124,6 +150,9 @@ def journey_timeline(
                 {"cause": change["cause"], "detail": change["detail"]},
             )
         )
+    for item in items:
+        if item.kind in ("session", "offline") and not item.credit:
+            item.uncredited = uncredited_reason(item.at, last_conversion)
     items.extend(_deal_items(session, lead))
     items.sort(key=lambda item: item.at)
     return journey["lead"], items

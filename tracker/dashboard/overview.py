@@ -5,6 +5,7 @@ shaped for tiles, charts and tables. No SQL of its own, so the page, its CSV dow
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tracker.dashboard.filters import LEVELS, Filters
+from tracker.dashboard.formatting import SiteFormatter, currency_symbol
+from tracker.dashboard.models_help import change_against
+from tracker.errors import ValidationError
 from tracker.models import Site
 from tracker.reports import queries
 from tracker.reports.query import NONE_LABEL, ReportQuery
@@ -23,24 +27,30 @@ from tracker.sites import site_settings
 DAILY_TREND_DAYS = 92
 # The revenue table's columns, in order, with their display kind (the CSV has every column).
 TABLE_COLUMNS = (
+    ("revenue", "Revenue", "money"),
+    ("leads", "Leads", "count"),
+    ("customers", "Customers", "count"),
+    ("cost", "Cost", "money"),
+    ("cpl", "CPL", "money"),
+    ("cpa", "CPA", "money"),
+    ("roas", "ROAS", "roas"),
+    ("roi", "ROI", "roi"),
+    ("lead_value", "Lead value", "money"),
     ("visitors", "Visitors", "integer"),
     ("sessions", "Sessions", "integer"),
-    ("leads", "Leads", "count"),
     ("opportunities", "Opportunities", "count"),
-    ("customers", "Customers", "count"),
-    ("revenue", "Revenue", "money"),
-    ("cost", "Cost", "money"),
     ("clicks", "Ad clicks", "integer"),
     ("cpc", "CPC", "money"),
     ("visitor_to_lead_rate", "Visitor → lead", "percent"),
     ("lead_to_customer_rate", "Lead → customer", "percent"),
-    ("lead_value", "Lead value", "money"),
-    ("cpl", "CPL", "money"),
-    ("cpa", "CPA", "money"),
-    ("roas", "ROAS", "ratio"),
-    ("roi", "ROI", "ratio"),
     ("win_rate", "Win rate", "percent"),
+    ("median_days_to_lead", "Days to lead (median)", "days"),
+    ("median_days_lead_to_won", "Days lead → won (median)", "days"),
 )
+# What a marketer reads first, and what fits at 1440 px beside the group's name; the column
+# chooser (``?cols=``) swaps in any other column of TABLE_COLUMNS.
+DEFAULT_COLUMNS = ("revenue", "leads", "customers", "cost", "cpl", "cpa", "roas", "roi",
+                   "lead_value")
 KPIS = (
     ("visitors", "Visitors", "integer"),
     ("leads", "Leads", "count"),
@@ -48,7 +58,10 @@ KPIS = (
     ("revenue", "Revenue", "money"),
     ("lead_value", "Lead value", "money"),
     ("cost", "Cost", "money"),
-    ("roi", "ROI", "ratio"),
+    ("cpl", "CPL", "money"),
+    ("cpa", "CPA", "money"),
+    ("roas", "ROAS", "roas"),
+    ("roi", "ROI", "roi"),
 )
 REPORT_NAMES = ("revenue", "trend", "funnel", "models")
 # Groups drawn in a chart (the table beside it lists them all).
@@ -88,17 +101,14 @@ class Kpi:
 
     @property
     def change_pct(self) -> float | None:
-        if self.value is None or not self.previous:
-            return None
-        return (self.value - self.previous) / abs(self.previous) * 100
+        return change_against(self.value, self.previous)
 
 
 def kpis(session: Session, site: Site, filters: Filters) -> list[Kpi]:
-    """Whole-site tiles for the period and the same figures over the previous period of the
-    same length (totals of the revenue report, without drill-down filters)."""
-    whole = Filters(filters.site_id, filters.start, filters.end, filters.model)
-    now = queries.revenue_report(session, site, report_query(whole, site)).totals or {}
-    earlier = report_query(whole.previous(), site)
+    """The tiles: totals of the revenue report for the period and the drill-down shown
+    (a campaign's tiles are the campaign's), and the same over the comparison period."""
+    now = queries.revenue_report(session, site, report_query(filters, site)).totals or {}
+    earlier = report_query(filters.comparison(), site)
     before = queries.revenue_report(session, site, earlier).totals or {}
     return [
         Kpi(name, label, kind, _number(now.get(name)), _number(before.get(name)))
@@ -120,6 +130,7 @@ class Overview:
     models: list[str]
     comparison: list[tuple[str, dict[str, float]]]
     charts: dict[str, dict[str, Any]]
+    owners: queries.Report
 
 
 def next_level(filters: Filters) -> str | None:
@@ -142,8 +153,26 @@ def pivot_models(report: queries.Report) -> tuple[list[str], list[tuple[str, dic
     return models, ordered
 
 
-def _series(name: str, data: Sequence[Any], axis: str = "y") -> dict[str, Any]:
-    return {"label": name, "data": [round(float(x or 0), 2) for x in data], "yAxisID": axis}
+def choose_columns(raw: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
+    """The revenue table's columns picked in the URL (``cols``, repeated or comma-separated),
+    in the table's order; the defaults when none is picked. Raises :class:`ValidationError`
+    naming ``cols`` for an unknown column."""
+    picked = {name.strip() for value in raw for name in value.split(",") if name.strip()}
+    known = {name for name, _, _ in TABLE_COLUMNS}
+    unknown = sorted(picked - known)
+    if unknown:
+        raise ValidationError("cols", f"unknown column {unknown[0]!r}; expected any of "
+                              f"{', '.join(name for name, _, _ in TABLE_COLUMNS)}")
+    chosen = picked or set(DEFAULT_COLUMNS)
+    return tuple(column for column in TABLE_COLUMNS if column[0] in chosen)
+
+
+def chart_series(name: str, data: Sequence[Any], kind: str, fmt: SiteFormatter,
+            axis: str = "y") -> dict[str, Any]:
+    """One chart series: the numbers Chart.js draws and, for its tooltips, the same
+    numbers as the tables print them."""
+    return {"label": name, "data": [round(float(x or 0), 2) for x in data], "yAxisID": axis,
+            "text": fmt.texts(list(data), kind)}
 
 
 def charts(
@@ -152,37 +181,47 @@ def charts(
     funnel: Sequence[dict[str, Any]],
     models: Sequence[str],
     comparison: Sequence[tuple[str, dict[str, float]]],
+    fmt: SiteFormatter,
 ) -> dict[str, dict[str, Any]]:
     """The specs the page's script hands to Chart.js (each next to a table of the same
     figures): the top groups by revenue, the trend, the funnel, the top groups per model."""
     top = revenue.rows[:CHART_GROUPS]
     periods = trend.rows
+    money = {"prefix": currency_symbol(fmt.currency)}
     return {
         "groups": {"type": "bar", "labels": [group_label(r["group"]) for r in top],
-                   "datasets": [_series("Revenue", [r["revenue"] for r in top])]},
+                   "axes": {"y": money},
+                   "datasets": [chart_series("Revenue", [r["revenue"] for r in top], "money",
+                                             fmt)]},
         "trend": {"type": "line", "labels": [r["period"] for r in periods],
-                  "datasets": [_series("Sessions", [r["sessions"] for r in periods]),
-                               _series("Leads", [r["leads"] for r in periods]),
-                               _series("Revenue", [r["revenue"] for r in periods], "y1")]},
+                  "axes": {"y1": money},
+                  "datasets": [
+                      chart_series("Sessions", [r["sessions"] for r in periods], "integer", fmt),
+                      chart_series("Leads", [r["leads"] for r in periods], "count", fmt),
+                      chart_series("Revenue", [r["revenue"] for r in periods], "money", fmt,
+                                   "y1")]},
         "funnel": {"type": "bar", "horizontal": True,
                    "labels": [r["stage"] for r in funnel],
-                   "datasets": [_series("Leads", [r["leads"] for r in funnel])]},
+                   "datasets": [chart_series("Leads", [r["leads"] for r in funnel], "count", fmt)]},
         "models": {"type": "bar",
                    "labels": [group for group, _ in comparison[:CHART_GROUPS]],
-                   "datasets": [_series(model.replace("_", " "),
+                   "axes": {"y": money},
+                   "datasets": [chart_series(model.replace("_", " "),
                                         [values.get(model, 0) for _, values
-                                         in comparison[:CHART_GROUPS]])
+                                         in comparison[:CHART_GROUPS]], "money", fmt)
                                 for model in models]},
     }
 
 
-def overview(session: Session, site: Site, filters: Filters) -> Overview:
-    """Everything the overview page shows below the tiles (4 reports)."""
+def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter) -> Overview:
+    """Everything the overview page shows below the tiles (5 reports)."""
     revenue = run_report(session, site, filters, "revenue")
     trend = run_report(session, site, filters, "trend")
     funnel = [row for row in run_report(session, site, filters, "funnel").rows
               if row["group"] == "(all)"]
     models, comparison = pivot_models(run_report(session, site, filters, "models"))
+    owners = queries.win_rate_report(
+        session, site, dataclasses.replace(report_query(filters, site), group_by="owner"))
     return Overview(
         level=filters.level,
         next_level=next_level(filters),
@@ -191,7 +230,8 @@ def overview(session: Session, site: Site, filters: Filters) -> Overview:
         funnel=funnel,
         models=models,
         comparison=comparison,
-        charts=charts(revenue, trend, funnel, models, comparison),
+        charts=charts(revenue, trend, funnel, models, comparison, fmt),
+        owners=owners,
     )
 
 

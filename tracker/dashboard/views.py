@@ -4,7 +4,9 @@ session's CSRF token (checked before the handler runs)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from dataclasses import replace
 from typing import Any
 
 from flask import (
@@ -27,7 +29,9 @@ from tracker import sites as site_service
 from tracker.auth import signed_in_user_id
 from tracker.costs import CostImportError
 from tracker.dashboard import journeys, setup
+from tracker.dashboard import leads as lead_list
 from tracker.dashboard import overview as overview_figures
+from tracker.dashboard import paths as conversion_paths
 from tracker.dashboard.auth import (
     authenticate_throttled,
     check_csrf,
@@ -38,7 +42,9 @@ from tracker.dashboard.auth import (
     sign_out,
 )
 from tracker.dashboard.context import PageContext, page_context
-from tracker.dashboard.filters import FILTER_KEYS, LEVELS, parse_filters
+from tracker.dashboard.filters import COMPARISONS, FILTER_KEYS, LEVELS, parse_filters, presets
+from tracker.dashboard.formatting import SiteFormatter
+from tracker.dashboard.models_help import COMPARISON_BASE, MODEL_HELP, change_against
 from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
 from tracker.errors import (
     LeadTrailError,
@@ -48,13 +54,18 @@ from tracker.errors import (
     ValidationError,
 )
 from tracker.guards import limit_body
-from tracker.leads.service import LeadFilter, get_lead, list_leads
+from tracker.leads.service import get_lead
+from tracker.localtime import local_today
 from tracker.models import User
 from tracker.models.base import utcnow
+from tracker.reports.paths import PATH_CONVERSIONS, PATH_LEVELS, every_paths_view
 from tracker.reports.query import NONE_LABEL
+from tracker.stages import STAGES
 from tracker.users import set_password
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+# The server's root: people type the bare host and expect the dashboard.
+home_bp = Blueprint("home", __name__)
 STATIC = PROJECT_ROOT / "static"
 ASSET_DIRECTORIES = ("dashboard", "vendor")
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login", "dashboard.asset"})
@@ -92,13 +103,35 @@ def _context() -> PageContext:
     return page_context(get_session(), current_user(), filters)
 
 
+def site_formatter(ctx: PageContext) -> SiteFormatter:
+    return SiteFormatter(ctx.settings.currency, ctx.settings.timezone)
+
+
 def _render(template: str, ctx: PageContext, **values: Any) -> str:
     def dash_url(endpoint: str, **changes: Any) -> str:
         extra = {k: v for k, v in changes.items() if k not in FILTER_KEYS}
         query = ctx.filters.query(**{k: v for k, v in changes.items() if k not in extra})
+        if endpoint == request.endpoint and "cols" in request.args and "cols" not in extra:
+            # The column chooser's pick stays with the page it was made on (drill-downs).
+            extra["cols"] = ",".join(request.args.getlist("cols"))
         return url_for(endpoint, **extra, **query)
 
-    return render_template(template, ctx=ctx, dash_url=dash_url, levels=LEVELS, **values)
+    def range_url(first: dt.date, last: dt.date) -> str:
+        """This page over another date range (the picker's shortcuts)."""
+        here = str(request.endpoint)
+        dates = {"from": first.isoformat(), "to": last.isoformat()}
+        return dash_url(here, **(request.view_args or {}), **dates)
+
+    return render_template(template, ctx=ctx, dash_url=dash_url, range_url=range_url,
+                           levels=LEVELS,
+                           fmt=site_formatter(ctx), model_help=MODEL_HELP,
+                           presets=presets(local_today(ctx.settings.timezone)),
+                           comparisons=COMPARISONS, **values)
+
+
+@home_bp.get("/")
+def home() -> BaseResponse:
+    return redirect(url_for("dashboard.overview"))
 
 
 @bp.get("/assets/<path:name>")
@@ -168,10 +201,26 @@ def overview() -> str:
         "dashboard/overview.html",
         ctx,
         kpis=overview_figures.kpis(session, ctx.site, ctx.filters),
-        page=overview_figures.overview(session, ctx.site, ctx.filters),
-        columns=overview_figures.TABLE_COLUMNS,
+        page=overview_figures.overview(session, ctx.site, ctx.filters, site_formatter(ctx)),
+        columns=overview_figures.choose_columns(request.args.getlist("cols")),
+        all_columns=overview_figures.TABLE_COLUMNS,
         none_label=NONE_LABEL,
+        change=change_against,
+        comparison_label=COMPARISONS[ctx.filters.compare],
+        base_model=COMPARISON_BASE,
     )
+
+
+@bp.get("/paths")
+def paths() -> str:
+    """Which paths convert and how long they take: the paths report's four views."""
+    ctx = _context()
+    query = conversion_paths.paths_query(ctx.site, ctx.filters, request.args)
+    views = every_paths_view(get_session(), ctx.site, query)
+    return _render("dashboard/paths.html", ctx, views=views, query=query,
+                   charts=conversion_paths.charts(views, site_formatter(ctx)),
+                   path_args={"level": query.report.group_by, "conversion": query.conversion},
+                   path_levels=PATH_LEVELS, path_conversions=PATH_CONVERSIONS)
 
 
 @bp.get("/export/<report>.csv")
@@ -188,13 +237,31 @@ def export_csv(report: str) -> Response:
     )
 
 
+def _lead_page(ctx: PageContext, query: lead_list.LeadQuery,
+               limit: int = lead_list.PAGE_SIZE) -> lead_list.LeadPage:
+    return lead_list.list_lead_rows(get_session(), ctx.site.id, ctx.settings.timezone,
+                                    ctx.filters, query, ctx.settings.mql_threshold, limit)
+
+
 @bp.get("/leads")
 def leads() -> str:
     ctx = _context()
-    search = (request.args.get("q") or "").strip()
-    where = LeadFilter(search=search.lower() or None, limit=100)
-    found = list_leads(get_session(), ctx.site.id, where)
-    return _render("dashboard/leads.html", ctx, leads=found, search=search)
+    query = lead_list.parse_lead_query(request.args)
+    return _render("dashboard/leads.html", ctx, found=_lead_page(ctx, query), query=query,
+                   lead_args=query.args(page=None), labels=lead_list.LABELS, stages=STAGES)
+
+
+@bp.get("/leads.csv")
+def leads_csv() -> Response:
+    """Every lead the list's filters match (not only the page shown), as CSV."""
+    ctx = _context()
+    query = replace(lead_list.parse_lead_query(request.args), page=1)
+    name = f"leads-{ctx.filters.start}-{ctx.filters.query()['to']}.csv"
+    return Response(
+        lead_list.leads_csv(_lead_page(ctx, query, lead_list.CSV_LIMIT)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/leads/<lead_id>")
@@ -220,7 +287,10 @@ def snippet() -> str:
 @bp.get("/setup/snippet/status.json")
 def snippet_status() -> Response:
     ctx = _context()
-    return jsonify(last_event=setup.last_event(get_session(), ctx.site.id))
+    last = setup.last_event(get_session(), ctx.site.id)
+    if last is not None:
+        last["received_display"] = site_formatter(ctx)(last["received_at"], "datetime").text
+    return jsonify(last_event=last)
 
 
 @bp.route("/setup/keys", methods=["GET", "POST"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.reports.paths import PATH_COLUMNS, PATH_CONVERSIONS, PATH_LEVELS, PATH_VIEWS
 from tracker.reports.queries import (
     FUNNEL_COLUMNS,
     JOURNEY_COLUMNS,
@@ -125,6 +126,21 @@ REPORT_PATHS: dict[str, dict[str, Any]] = {
         [*COMMON,
          _param("limit", f"1-{MAX_PAGE}", {"type": "integer"}),
          _param("offset", "rows to skip", {"type": "integer"})],
+    ),
+    "/api/v1/reports/paths": _report(
+        "Conversion paths: top paths, path length, time lag, or assisted vs last-touch "
+        "conversions per group (view), from the stored journeys of one model",
+        PATH_COLUMNS,
+        [*COMMON,
+         _param("view", "top (default), length, lag or assists; each view has its own "
+                "columns", {"enum": list(PATH_VIEWS)}),
+         _param("conversion", "lead (default), opportunity or won",
+                {"enum": list(PATH_CONVERSIONS)}),
+         _param("group_by", "what names a touch on a path (default channel)",
+                {"enum": list(PATH_LEVELS)}),
+         _param("limit", f"top paths to list, 1-{MAX_PAGE} (default 100)", {"type": "integer"})],
+        "Definitions follow Google Analytics (docs/reports.md, Conversion paths): an assist "
+        "is any appearance on the path before its final touch.",
     ),
     "/api/v1/reports/leads/{lead_id}/journey": _report(
         "One lead's conversions with each touch's credit and value under every stored model",

@@ -11,6 +11,7 @@ from tracker.auth import signed_in_user_id, site_from_api_key
 from tracker.db import get_session
 from tracker.models import Site, User
 from tracker.reports import queries
+from tracker.reports.paths import parse_paths_query, paths_report
 from tracker.reports.query import (
     DIMENSIONS,
     WIN_RATE_GROUPS,
@@ -90,6 +91,13 @@ def trend() -> Response:
 @bp.get("/leads")
 def leads() -> Response:
     return _report("leads")
+
+
+@bp.get("/paths")
+def paths() -> Response:
+    site, args = _authorised_site()
+    query = parse_paths_query(args, site_settings(site))
+    return respond(paths_report(get_session(), site, query), query.report.format)
 
 
 @bp.get("/leads/<lead_id>/journey")
