@@ -553,33 +553,6 @@ DOCUMENT: dict[str, Any] = {
                     }
                 },
             },
-            "Destination": {
-                "type": "object",
-                "required": ["name", "platform"],
-                "additionalProperties": False,
-                "properties": {
-                    "name": {"type": "string", "maxLength": 80},
-                    "platform": {"enum": ["ga4", "meta", "google_ads", "microsoft_ads",
-                                          "linkedin"]},
-                    "settings": {
-                        "type": "object",
-                        "description": "measurement_id (ga4), pixel_id (meta), customer_id "
-                                       "(google_ads, microsoft_ads), account_id "
-                                       "(microsoft_ads), currency, test_event_code, api_url, "
-                                       "milestones: {lead|mql|sql|opportunity|won: {name, "
-                                       "value: {rule: none|fixed|deal|expected, amount, "
-                                       "probability}}}",
-                    },
-                    "credentials": {
-                        "type": "object",
-                        "description": "api_secret (ga4), access_token (meta), developer_token, "
-                                       "client_id, client_secret, refresh_token (OAuth "
-                                       "platforms)",
-                    },
-                    "ad_account": {"type": "string",
-                                   "description": "borrow this connected ad account's tokens"},
-                },
-            },
             **bodies.SCHEMAS,
         },
     },

@@ -329,6 +329,36 @@ DEAL_EVENT = {
     ),
 }
 
+# Connecting an ad platform to send conversions to (docs/destinations.md); settings and
+# credentials differ by platform and are checked by tracker/destinations.
+DESTINATION: Schema = {
+    "type": "object",
+    "required": ["name", "platform"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "maxLength": 80},
+        "platform": {"enum": ["ga4", "meta", "google_ads", "microsoft_ads",
+                              "linkedin"]},
+        "settings": {
+            "type": "object",
+            "description": "measurement_id (ga4), pixel_id (meta), customer_id "
+                           "(google_ads, microsoft_ads), account_id "
+                           "(microsoft_ads), currency, test_event_code, api_url, "
+                           "milestones: {lead|mql|sql|opportunity|won: {name, "
+                           "value: {rule: none|fixed|deal|expected, amount, "
+                           "probability}}}",
+        },
+        "credentials": {
+            "type": "object",
+            "description": "api_secret (ga4), access_token (meta), developer_token, "
+                           "client_id, client_secret, refresh_token (OAuth "
+                           "platforms)",
+        },
+        "ad_account": {"type": "string",
+                       "description": "borrow this connected ad account's tokens"},
+    },
+}
+
 # Named as they appear under components.schemas.
 SCHEMAS: dict[str, Schema] = {
     "Batch": BATCH,
@@ -349,6 +379,7 @@ SCHEMAS: dict[str, Schema] = {
     "CallReport": CALL_REPORT,
     "TwilioCallback": TWILIO_FORM,
     "DealEvent": DEAL_EVENT,
+    "Destination": DESTINATION,
 }
 
 
