@@ -180,15 +180,7 @@ def build_source(
     given = dict(account.credentials or {})
     # Refused like at connect time: a missing credential names itself, not a KeyError.
     _credentials(account.platform, {k: v for k, v in given.items() if k != "expires_at"})
-    expires = given.get("expires_at")
-    token = OAuthToken(
-        access_token=given.get("access_token"),
-        refresh_token=given.get("refresh_token"),
-        client_id=given.get("client_id"),
-        client_secret=given.get("client_secret"),
-        expires_at=dt.datetime.fromisoformat(expires) if expires else None,
-        save=save,
-    )
+    token = OAuthToken.from_stored(given, save=save)
     platform = account.platform
     if platform == "google_ads":
         token.token_url = given.get("token_url", google_ads.TOKEN_URL)

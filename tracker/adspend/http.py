@@ -46,6 +46,23 @@ class OAuthToken:
     expires_at: dt.datetime | None = None
     save: TokenSaver | None = field(default=None, repr=False)
 
+    @classmethod
+    def from_stored(cls, credentials: Mapping[str, Any], *, save: TokenSaver | None = None,
+                    token_url: str | None = None, scope: str | None = None) -> OAuthToken:
+        """The tokens kept in an ad account's or a destination's stored credentials
+        (``expires_at`` as ISO text, written back by ``save``)."""
+        expires = credentials.get("expires_at")
+        return cls(
+            access_token=credentials.get("access_token"),
+            refresh_token=credentials.get("refresh_token"),
+            client_id=credentials.get("client_id"),
+            client_secret=credentials.get("client_secret"),
+            token_url=token_url,
+            scope=scope,
+            expires_at=dt.datetime.fromisoformat(expires) if expires else None,
+            save=save,
+        )
+
     def can_refresh(self) -> bool:
         return bool(self.token_url and self.refresh_token and self.client_id)
 

@@ -9,7 +9,6 @@ The client retries nothing itself (one attempt): the outbox waits and retries, h
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -65,16 +64,10 @@ def build_client(
     save: Callable[[Mapping[str, str]], None] | None = None,
     sleep: Sleep = time.sleep,
 ) -> AdsClient:
-    expires = credentials.get("expires_at")
-    token = OAuthToken(
-        access_token=credentials.get("access_token"),
-        refresh_token=credentials.get("refresh_token"),
-        client_id=credentials.get("client_id"),
-        client_secret=credentials.get("client_secret"),
+    token = OAuthToken.from_stored(
+        credentials, save=save,
         token_url=credentials.get("token_url") or TOKEN_URLS.get(platform),
         scope=microsoft_ads.SCOPE if platform == "microsoft_ads" else None,
-        expires_at=dt.datetime.fromisoformat(expires) if expires else None,
-        save=save,
     )
     headers: dict[str, str] = {}
     if platform == "google_ads":
