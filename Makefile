@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint unit chromium redis segment-js axe bench clean
+.PHONY: install run test lint unit chromium redis pg-hll segment-js axe bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ chromium:
 redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+
+# PostgreSQL's hll extension (Debian's postgresql-NN-hll) on the local server, for the
+# approximate unique-visitor tests (tests/api/test_visitor_sketches.py).
+pg-hll:
+	@ls /usr/share/postgresql/*/extension/hll.control >/dev/null 2>&1 || ! test -d /etc/postgresql || { apt-get update -qq && apt-get install -y -qq $$(ls /etc/postgresql | sed 's/^/postgresql-/; s/$$/-hll/') >/dev/null; }
 
 # Segment's analytics.js (@segment/analytics-next from npm, pinned by the lock file) bundled
 # locally for the browser contract test: the test page never loads Segment's CDN.
@@ -60,7 +65,7 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy tracker attribution crm_sync
 
-test: install chromium redis segment-js axe lint
+test: install chromium redis pg-hll segment-js axe lint
 	mkdir -p build
 	$(BIN)/pytest -n 2 --junitxml=build/junit.xml $(PYTEST_ARGS)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, Table, create_engine, event, insert
+from sqlalchemy import Engine, Table, create_engine, event, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -111,6 +111,16 @@ def init_app(app: Flask, engine: Engine | None = None) -> None:
     app.extensions["leadtrail.engine"] = engine
     app.extensions["leadtrail.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
     app.teardown_appcontext(close_session)
+
+
+def has_extension(bind: Session | Connection, name: str) -> bool:
+    """Whether the database is PostgreSQL with the extension ``name`` installed."""
+    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect
+    if dialect.name != "postgresql":
+        return False
+    found = bind.execute(text("SELECT 1 FROM pg_extension WHERE extname = :name"),
+                         {"name": name})
+    return found.first() is not None
 
 
 def dialect_insert(bind: Session | Connection, table: Table) -> Any:

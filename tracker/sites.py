@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from crm_sync.providers import hubspot, pipedrive, salesforce
 from tracker.changes import settings_changed as noted_settings_change
+from tracker.db import has_extension
 from tracker.errors import NotFound, Unauthorized, ValidationError
 from tracker.models import ApiKey, Site
 from tracker.models.base import utcnow
@@ -106,6 +107,10 @@ class SiteSettings:
     # Changing either, or lookback_days, recomputes the stored credits.
     attribution_models: tuple[str, ...] = DEFAULT_ATTRIBUTION_MODELS
     attribution_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # How reports count unique visitors: "exact" (a union of the visitors' hashes) or
+    # "approximate" (HyperLogLog sketches unioned by PostgreSQL's hll extension, ±1.6 %
+    # standard error; docs/reports.md).
+    unique_visitors: str = "exact"
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], prefix: str = "settings") -> SiteSettings:
@@ -183,6 +188,7 @@ SECRET_SETTINGS = (
     "pipedrive_api_token",
     "salesforce_access_token",
 )
+UNIQUE_VISITOR_COUNTS = ("exact", "approximate")
 # CRMs LeadTrail can push leads into.
 PUSH_PROVIDERS = ("hubspot", "pipedrive")
 _FIELD_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -348,6 +354,10 @@ def _coerce_setting(name: str, key: str, raw: Any) -> Any:
         if raw not in {"off", "required"}:
             raise ValidationError(name, "expected 'off' or 'required'")
         return raw
+    if key == "unique_visitors":
+        if raw not in UNIQUE_VISITOR_COUNTS:
+            raise ValidationError(name, "expected 'exact' or 'approximate'")
+        return raw
     if key == "honor_gpc":
         if not isinstance(raw, bool):
             raise ValidationError(name, "expected true or false")
@@ -496,6 +506,7 @@ def create_site(
         if host not in clean_domains:
             clean_domains.append(host)
     typed = SiteSettings.from_mapping(settings or {})
+    _check_database_supports(session, typed)
     now = now or utcnow()
     site = Site(
         name=name,
@@ -510,11 +521,21 @@ def create_site(
     return CreatedSite(site=site, write_key=site.write_key, api_key=created.plain)
 
 
+def _check_database_supports(session: Session, settings: SiteSettings) -> None:
+    if settings.unique_visitors == "approximate" and not has_extension(session, "hll"):
+        raise ValidationError(
+            "settings.unique_visitors",
+            "approximate counting needs PostgreSQL with the hll extension installed in the "
+            "database (CREATE EXTENSION hll; docs/reports.md)",
+        )
+
+
 def update_site_settings(session: Session, site: Site, changes: Mapping[str, Any]) -> SiteSettings:
     """Validate and store ``changes``; the worker then recomputes the stored attribution of
     every model whose parameters or lookback window changed (and the rollups, when the time
     zone did)."""
     typed = site_settings(site).updated(changes)
+    _check_database_supports(session, typed)
     site.settings = typed.to_json()
     session.flush()
     noted_settings_change(session, site.id)

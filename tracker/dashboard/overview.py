@@ -72,6 +72,7 @@ def report_query(filters: Filters, site: Site, report: str = "revenue") -> Repor
     """The reports' query for the dashboard's filters (``to`` is inclusive there), in the
     site's time zone."""
     interval = "day" if filters.days <= DAILY_TREND_DAYS else "week"
+    settings = site_settings(site)
     return ReportQuery(
         model=filters.model,
         start=filters.start,
@@ -83,7 +84,8 @@ def report_query(filters: Filters, site: Site, report: str = "revenue") -> Repor
         interval=interval,
         format="csv",
         limit=500,
-        timezone=site_settings(site).timezone,
+        timezone=settings.timezone,
+        approximate_visitors=settings.unique_visitors == "approximate",
     )
 
 

@@ -54,6 +54,9 @@ class TrafficRollup(_LevelValues, Base):
     path: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     sessions: Mapped[int] = mapped_column(Integer(), nullable=False)
     visitors: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)
+    # The same visitors as a HyperLogLog sketch (tracker/rollups/sketches.py), read instead of
+    # ``visitors`` by sites counting approximately; None on rows built before revision 0018.
+    visitors_sketch: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
 
 
 class RollupState(Base):

@@ -56,6 +56,11 @@ def _rows_schema(columns: tuple[Column, ...]) -> dict[str, Any]:
         "properties": {
             "report": {"type": "string"},
             "query": {"type": "object"},
+            "unique_visitors": {
+                "enum": ["exact", "approximate"],
+                "description": "revenue report: how visitors were counted (the site's "
+                "unique_visitors setting; approximate figures are HyperLogLog estimates)",
+            },
             "columns": {"type": "array", "items": {"type": "object"}},
             "rows": {"type": "array", "items": {"type": "object", "properties": properties}},
             "totals": {"type": "object"},

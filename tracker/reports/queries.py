@@ -618,7 +618,9 @@ def revenue_report(
         (sum(r["won"] for r in rows), sum(r["lost"] for r in rows)),
     )
     del totals["group"]
-    return Report("revenue", REVENUE_COLUMNS, rows, totals, {"query": query.describe()})
+    counted = "approximate" if query.approximate_visitors else "exact"
+    return Report("revenue", REVENUE_COLUMNS, rows, totals,
+                  {"query": query.describe(), "unique_visitors": counted})
 
 
 def _funnel_counts(session: Session, site_id: int, query: ReportQuery, from_raw: bool

@@ -45,6 +45,8 @@ class ReportQuery:
     limit: int = 100
     offset: int = 0
     timezone: str = UTC_NAME  # the site's: days start at its midnight
+    # The site's unique_visitors setting is "approximate": rollups union visitor sketches.
+    approximate_visitors: bool = False
 
     @property
     def start_at(self) -> dt.datetime:
@@ -127,6 +129,7 @@ def parse_report_query(
         limit=_whole(args, "limit", 100, 1, MAX_PAGE),
         offset=_whole(args, "offset", 0, 0, 10_000_000),
         timezone=settings.timezone,
+        approximate_visitors=settings.unique_visitors == "approximate",
     )
 
 

@@ -1,5 +1,6 @@
-"""Traffic figures (sessions, exact unique visitors) from ``traffic_rollups`` and attributed
-figures (credit sums, win-rate weights, time to convert) from ``credit_rollups``.
+"""Traffic figures (sessions, exact or approximate unique visitors) from ``traffic_rollups``
+and attributed figures (credit sums, win-rate weights, time to convert) from
+``credit_rollups``.
 
 Used when the site's rollups exist in the query's time zone and one level covers the
 query's group and filters (tracker/rollups/levels.py); otherwise :func:`traffic_from_rollups`
@@ -11,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, cast, func, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.types import UserDefinedType
 
 from tracker.models import CreditRollup, RollupState, TrafficRollup
 from tracker.reports.query import ReportQuery
@@ -69,6 +71,11 @@ def traffic_from_rollups(
     if level is None:
         return None
     group_column = getattr(R, group_by) if group_by is not None else R.level
+    if query.approximate_visitors and session.get_bind().dialect.name == "postgresql":
+        approximate = _approximate_traffic(session, site_id, query, level, group_column,
+                                           group_by)
+        if approximate is not False:
+            return approximate
     statement = _rows_in_range(query, site_id, level, group_column, R.sessions, R.visitors)
     rows = session.connection().execute(statement).all()  # Core: plain tuples, no ORM rows
     if not rows:
@@ -85,6 +92,47 @@ def traffic_from_rollups(
         every.append(visitors)
     groups = {key: (sessions[key], count_unique(found)) for key, found in blobs.items()}
     total = (sum(sessions.values()), count_unique(every))
+    return groups, total
+
+
+class _Hll(UserDefinedType[bytes]):
+    """The hll extension's type: a ``visitors_sketch`` is stored as its bytes."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "hll"
+
+
+def _approximate_traffic(
+    session: Session, site_id: int, query: ReportQuery, level: int, group_column: Any,
+    group_by: str | None,
+) -> tuple[dict[Key, tuple[int, int]], tuple[int, int]] | Literal[False] | None:
+    """:func:`traffic_from_rollups` with unique visitors estimated by the hll extension, which
+    unions the rows' sketches per group and over all groups (one statement, grouping sets);
+    False when some row in range has no sketch yet (built before they existed): the caller
+    counts exactly."""
+    visitors = func.hll_cardinality(func.hll_union_agg(cast(R.visitors_sketch, _Hll())))
+    statement = _rows_in_range(
+        query, site_id, level, func.grouping(group_column), group_column, func.sum(R.sessions),
+        func.count(R.day) - func.count(R.visitors_sketch), visitors,
+    ).group_by(func.grouping_sets(tuple_(RollupState.site_id, group_column),
+                                  tuple_(RollupState.site_id)))
+    rows = session.connection().execute(statement).all()
+    if not rows:
+        return None
+    groups: dict[Key, tuple[int, int]] = {}
+    total = (0, 0)
+    for _site, is_total, key, count, unsketched, estimate in rows:
+        if unsketched:
+            return False
+        if count is None:  # no row in range
+            continue
+        figures = (int(count), round(estimate or 0))
+        if is_total:
+            total = figures
+        else:
+            groups[(key or None) if group_by is not None else None] = figures
     return groups, total
 
 

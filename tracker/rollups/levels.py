@@ -60,9 +60,11 @@ def visitor_hash(visitor_id: str) -> int:
     return _hash64(visitor_id)
 
 
-def encode_visitors(hashes: Iterable[int]) -> bytes:
-    """A set of visitor hashes as sorted little-endian int64s."""
-    return np.unique(np.fromiter(hashes, dtype="<i8")).tobytes()
+def unique_visitors(hashes: Iterable[int]) -> npt.NDArray[np.int64]:
+    """A set of visitor hashes, sorted, as little-endian int64s (a row's ``visitors`` is
+    their bytes)."""
+    return np.unique(np.fromiter(hashes, dtype="<i8"))
+
 
 
 def decode_visitors(blob: bytes) -> npt.NDArray[np.int64]:

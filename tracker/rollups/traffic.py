@@ -21,13 +21,14 @@ from tracker.db import bulk_insert
 from tracker.localtime import local_midnight, zone
 from tracker.models import RollupState, Site, TrafficRollup, VisitSession
 from tracker.models.base import utcnow
-from tracker.rollups.levels import LEVEL_INDEXES, encode_visitors, level_columns, visitor_hash
+from tracker.rollups.levels import LEVEL_INDEXES, level_columns, unique_visitors, visitor_hash
+from tracker.rollups.sketches import encode_sketch
 from tracker.sites import site_settings
 
 S = VisitSession
 COLUMNS = (
     "site_id", "day", "level", "path", "channel", "source", "medium", "campaign", "keyword",
-    "landing_page", "sessions", "visitors",
+    "landing_page", "sessions", "visitors", "visitors_sketch",
 )
 WRITE_BATCH = 20_000
 _SESSION_COLUMNS = (S.visitor_id, S.started_at, S.channel, S.source, S.medium, S.campaign,
@@ -59,8 +60,9 @@ class _DayAggregate:
 
     def table_rows(self, site_id: int, day: dt.date) -> Iterator[tuple[Any, ...]]:
         for (level, values), sessions in self.sessions.items():
+            hashes = unique_visitors(self.visitors[level, values])
             yield (site_id, day, level, *level_columns(level, values), sessions,
-                   encode_visitors(self.visitors[level, values]))
+                   hashes.tobytes(), encode_sketch(hashes))
 
 
 def _dims(row: Any) -> tuple[str, ...]:
@@ -161,10 +163,24 @@ def refresh_traffic(session: Session, site: Site, utc_days: Collection[dt.date])
     return refresh_days(session, site, local_days_of(utc_days, state.timezone))
 
 
+def _lacks_sketches(session: Session, site_id: int) -> bool:
+    return session.scalar(
+        select(TrafficRollup.day)
+        .where(TrafficRollup.site_id == site_id, TrafficRollup.visitors_sketch.is_(None))
+        .limit(1)
+    ) is not None
+
+
 def apply_settings(session: Session, site: Site) -> bool:
-    """After a settings change: rebuild when the time zone changed. True if rebuilt."""
+    """After a settings change: rebuild when the time zone changed, or when the site now
+    counts visitors approximately and has rows built before sketches existed (revision 0018).
+    True if rebuilt."""
     state = session.get(RollupState, site.id)
-    if state is None or state.timezone == site_settings(site).timezone:
+    if state is None:
+        return False
+    settings = site_settings(site)
+    if state.timezone == settings.timezone and not (
+            settings.unique_visitors == "approximate" and _lacks_sketches(session, site.id)):
         return False
     rebuild_traffic(session, site)
     return True
