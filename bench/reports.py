@@ -286,7 +286,7 @@ def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
         migrate.analyze(engine)
         log(f"[{dialect}] attribution rebuild, 10 models: {rebuild_seconds:.1f} s "
             f"({written:,} credit rows)"
-            f"{'' if rebuild_seconds < 60 else '  MISSES the 60 s target'}")
+            f"{'' if rebuild_seconds < 60 or scale != 1 else '  MISSES the 60 s target'}")
 
     app = create_app(Settings(database_url=url, log_level="WARNING"), engine=engine)
     client = app.test_client()
