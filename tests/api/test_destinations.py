@@ -528,3 +528,51 @@ def test_the_worker_sends_what_the_webhook_queued(
     assert result.exit_code == 0, result.output
     assert "conversions sent 1, retrying 0, dead 0" in result.output
     assert rows(engine, site.site.id) == [("meta", "won", "conversion", "sent", 5000.0)]
+
+
+def test_a_disabled_destination_keeps_its_queue_and_sends_it_once_enabled(
+    client: FlaskClient, runner: FlaskCliRunner, site: CreatedSite, sites: SiteMaker,
+    db_session: Session, engine: Engine, httpserver: HTTPServer,
+) -> None:
+    add(db_session, site, "meta", "meta", {"pixel_id": "555", "api_url": base(httpserver),
+                                           "milestones": {"won": "Purchase"}},
+        {"access_token": "EAAB-meta"})
+    other = sites.make()
+    won_lead(client, site)
+
+    disabled = api(client, site, "PATCH", "/api/v1/destinations/meta", {"enabled": False})
+    foreign = api(client, other, "PATCH", "/api/v1/destinations/meta", {"enabled": True})
+    wrong = api(client, site, "PATCH", "/api/v1/destinations/meta", {"enabled": "no"})
+    unknown = api(client, site, "PATCH", "/api/v1/destinations/meta", {"name": "x"})
+    paused = sender.drain(engine, site_id=site.site.id)
+    waiting = rows(engine, site.site.id)
+    httpserver.expect_oneshot_request("/v24.0/555/events", method="POST").respond_with_json(
+        {"events_received": 1, "messages": [], "fbtrace_id": "AbC"})
+    enabled = runner.invoke(args=["destinations", "enable", str(site.site.id), "meta"])
+    with Session(engine) as session:  # the paused rows were put off; make them due now
+        for row in session.scalars(select(ConversionOutbox)):
+            row.next_attempt_at = utcnow()
+        session.commit()
+    resumed = sender.drain(engine, site_id=site.site.id)
+
+    assert disabled.status_code == 200 and disabled.json["enabled"] is False
+    assert foreign.status_code == 404
+    assert (wrong.status_code, wrong.json["error"]["field"]) == (400, "enabled")
+    assert (unknown.status_code, unknown.json["error"]["field"]) == (400, "name")
+    assert paused.sent == 0
+    assert waiting == [
+        ("meta", "won", "conversion", "pending", 5000.0)]
+    assert enabled.exit_code == 0 and "meta: enabled; 1 conversions pending" in enabled.output
+    httpserver.check_assertions()
+    assert resumed.sent == 1
+    assert rows(engine, site.site.id) == [("meta", "won", "conversion", "sent", 5000.0)]
+    listed = api(client, site, "GET", "/api/v1/destinations").json["destinations"]
+    assert listed[0]["enabled"] is True and listed[0]["last_success_at"] is not None
+
+
+def test_cli_disable_refuses_an_unknown_destination(
+    runner: FlaskCliRunner, site: CreatedSite,
+) -> None:
+    result = runner.invoke(args=["destinations", "disable", str(site.site.id), "nope"])
+
+    assert result.exit_code != 0 and "nope" in result.output
