@@ -1,5 +1,5 @@
-"""``leadtrail destinations add|list|test|enable|disable|push|replay``: conversions pushed to ad platforms
-(docs/destinations.md). Secrets go in by file or option and are never printed back."""
+"""``leadtrail destinations add|list|test|enable|disable|push|replay``: conversions pushed to
+ad platforms (docs/destinations.md). Secrets go in by file or option and are never printed back."""
 
 from __future__ import annotations
 

@@ -47,10 +47,10 @@ from tracker.dashboard.context import PageContext, page_context
 from tracker.dashboard.filters import COMPARISONS, FILTER_KEYS, LEVELS, parse_filters, presets
 from tracker.dashboard.formatting import SiteFormatter
 from tracker.dashboard.models_help import COMPARISON_BASE, MODEL_HELP, change_against
+from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
 from tracker.destinations import check as destination_check
 from tracker.destinations import sender as destination_sender
 from tracker.destinations import service as destination_service
-from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
 from tracker.errors import (
     LeadTrailError,
     NotFound,
@@ -472,7 +472,8 @@ def destination_test(destination_id: str) -> tuple[str, int]:
     try:
         outcomes = destination_check.validate_destination(get_engine(), session, found)
     except ValidationError as error:
-        return _destinations_page(ctx, verdict=(found.name, False, [f"{error.field}: {error.message}"])), 200
+        refused = [f"{error.field}: {error.message}"]
+        return _destinations_page(ctx, verdict=(found.name, False, refused)), 200
     accepted = all(o.status == "sent" for o in outcomes.values())
     messages = [o.error for o in outcomes.values() if o.error]
     return _destinations_page(ctx, verdict=(found.name, accepted, messages)), 200
