@@ -427,6 +427,11 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": _op("The site's destinations with delivery counts per status", "destinations",
                    secret=True),
     },
+    "/api/v1/destinations/{reference}": {
+        "patch": _op("Pause or resume a destination; a paused one keeps its queue and sends it "
+                     "when resumed", "destinations", secret=True, body="DestinationChange",
+                     params=[DESTINATION]),
+    },
     "/api/v1/destinations/{reference}/deliveries": {
         "get": _op("One destination's delivery log, newest first, with the platform's reason",
                    "destinations", secret=True,

@@ -359,6 +359,14 @@ DESTINATION: Schema = {
     },
 }
 
+# Pausing or resuming a destination (its queued conversions are kept).
+DESTINATION_CHANGE: Schema = {
+    "type": "object",
+    "required": ["enabled"],
+    "additionalProperties": False,
+    "properties": {"enabled": {"type": "boolean"}},
+}
+
 # Named as they appear under components.schemas.
 SCHEMAS: dict[str, Schema] = {
     "Batch": BATCH,
@@ -380,6 +388,7 @@ SCHEMAS: dict[str, Schema] = {
     "TwilioCallback": TWILIO_FORM,
     "DealEvent": DEAL_EVENT,
     "Destination": DESTINATION,
+    "DestinationChange": DESTINATION_CHANGE,
 }
 
 

@@ -27,6 +27,7 @@ PAGES = (
     "/dashboard/setup/keys",
     "/dashboard/setup/costs",
     "/dashboard/setup/crm",
+    "/dashboard/setup/destinations",
     "/dashboard/export/revenue.csv",
     "/dashboard/export/trend.csv",
     "/dashboard/export/funnel.csv",

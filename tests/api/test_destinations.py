@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from werkzeug import Response
 
+from tests.api.test_dashboard import csrf_from, log_in, make_user
 from tests.api.test_leads import api, identify, visit
 from tests.api.test_webhooks import GENERIC_SECRET, post_generic
 from tests.factories import SiteMaker
@@ -528,3 +529,102 @@ def test_the_worker_sends_what_the_webhook_queued(
     assert result.exit_code == 0, result.output
     assert "conversions sent 1, retrying 0, dead 0" in result.output
     assert rows(engine, site.site.id) == [("meta", "won", "conversion", "sent", 5000.0)]
+
+
+def test_a_disabled_destination_keeps_its_queue_and_sends_it_once_enabled(
+    client: FlaskClient, runner: FlaskCliRunner, site: CreatedSite, sites: SiteMaker,
+    db_session: Session, engine: Engine, httpserver: HTTPServer,
+) -> None:
+    add(db_session, site, "meta", "meta", {"pixel_id": "555", "api_url": base(httpserver),
+                                           "milestones": {"won": "Purchase"}},
+        {"access_token": "EAAB-meta"})
+    other = sites.make()
+    won_lead(client, site)
+
+    disabled = api(client, site, "PATCH", "/api/v1/destinations/meta", {"enabled": False})
+    foreign = api(client, other, "PATCH", "/api/v1/destinations/meta", {"enabled": True})
+    wrong = api(client, site, "PATCH", "/api/v1/destinations/meta", {"enabled": "no"})
+    unknown = api(client, site, "PATCH", "/api/v1/destinations/meta", {"name": "x"})
+    paused = sender.drain(engine, site_id=site.site.id)
+    waiting = rows(engine, site.site.id)
+    httpserver.expect_oneshot_request("/v24.0/555/events", method="POST").respond_with_json(
+        {"events_received": 1, "messages": [], "fbtrace_id": "AbC"})
+    enabled = runner.invoke(args=["destinations", "enable", str(site.site.id), "meta"])
+    with Session(engine) as session:  # the paused rows were put off; make them due now
+        for row in session.scalars(select(ConversionOutbox)):
+            row.next_attempt_at = utcnow()
+        session.commit()
+    resumed = sender.drain(engine, site_id=site.site.id)
+
+    assert disabled.status_code == 200 and disabled.json["enabled"] is False
+    assert foreign.status_code == 404
+    assert (wrong.status_code, wrong.json["error"]["field"]) == (400, "enabled")
+    assert (unknown.status_code, unknown.json["error"]["field"]) == (400, "name")
+    assert paused.sent == 0
+    assert waiting == [
+        ("meta", "won", "conversion", "pending", 5000.0)]
+    assert enabled.exit_code == 0 and "meta: enabled; 1 conversions pending" in enabled.output
+    httpserver.check_assertions()
+    assert resumed.sent == 1
+    assert rows(engine, site.site.id) == [("meta", "won", "conversion", "sent", 5000.0)]
+    listed = api(client, site, "GET", "/api/v1/destinations").json["destinations"]
+    assert listed[0]["enabled"] is True and listed[0]["last_success_at"] is not None
+
+
+def test_cli_disable_refuses_an_unknown_destination(
+    runner: FlaskCliRunner, site: CreatedSite,
+) -> None:
+    result = runner.invoke(args=["destinations", "disable", str(site.site.id), "nope"])
+
+    assert result.exit_code != 0 and "nope" in result.output
+
+
+def test_the_destinations_page_adds_pauses_and_validates_like_the_api(
+    client: FlaskClient, site: CreatedSite, sites: SiteMaker, db_session: Session,
+    engine: Engine, httpserver: HTTPServer,
+) -> None:
+    other = sites.make(domains=["other.example"])
+    make_user(db_session, "marketer@example.com", site.site.id)
+    add(db_session, site, "ga4-debug", "ga4",
+        {"measurement_id": "G-TEST1", "api_url": base(httpserver)}, {"api_secret": "mp-s"})
+    assert log_in(client, "marketer@example.com").status_code == 302
+    path = f"/dashboard/setup/destinations?site={site.site.id}"
+    token = csrf_from(client, path)
+    form = {"csrf_token": token, "name": "meta", "platform": "meta",
+            "access_token": "EAAB-very-secret", "event_won": "Purchase", "rule_won": "deal",
+            "event_sql": "QualifiedLead", "rule_sql": "fixed"}
+
+    no_pixel = client.post(path, data=form)
+    no_amount = client.post(path, data={**form, "pixel_id": "555"})
+    added = client.post(path, data={**form, "pixel_id": "555", "amount_sql": "50"})
+    with Session(engine) as session:
+        meta = session.scalars(select(Destination).where(Destination.name == "meta")).one()
+        ga4 = session.scalars(select(Destination).where(Destination.name == "ga4-debug")).one()
+    paused = client.post(f"/dashboard/setup/destinations/{meta.id}/enabled?site={site.site.id}",
+                         data={"csrf_token": token, "enabled": "0"})
+    foreign = client.post(
+        f"/dashboard/setup/destinations/{meta.id}/enabled?site={other.site.id}",
+        data={"csrf_token": token, "enabled": "1"})
+    httpserver.expect_oneshot_request(
+        "/debug/mp/collect", method="POST",
+        query_string={"measurement_id": "G-TEST1", "api_secret": "mp-s"},
+    ).respond_with_json({"validationMessages": []})
+    tested = client.post(f"/dashboard/setup/destinations/{ga4.id}/test?site={site.site.id}",
+                         data={"csrf_token": token})
+    page = client.get(path).get_data(as_text=True)
+
+    assert no_pixel.status_code == 200
+    assert 'data-field="settings.pixel_id"' in no_pixel.get_data(as_text=True)
+    assert 'data-field="settings.milestones.sql.value.amount"' in no_amount.get_data(
+        as_text=True)
+    assert added.status_code == 302
+    assert meta.settings["milestones"] == {
+        "won": {"name": "Purchase", "value": {"rule": "deal"}},
+        "sql": {"name": "QualifiedLead", "value": {"rule": "fixed", "amount": "50"}}}
+    assert paused.status_code == 302 and foreign.status_code == 403
+    with Session(engine) as session:
+        assert session.get(Destination, (site.site.id, meta.id)).enabled is False  # type: ignore[union-attr]
+    httpserver.check_assertions()
+    assert "the platform accepted the sample conversion" in tested.get_data(as_text=True)
+    assert "won → Purchase (deal amount)" in page and "sql → QualifiedLead (fixed 50)" in page
+    assert 'data-state="paused"' in page and "EAAB-very-secret" not in page

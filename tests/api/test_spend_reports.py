@@ -221,7 +221,7 @@ def test_the_set_up_page_shows_each_account_and_pull_now_only_queues_it(
     queued = client.post(f"/dashboard/setup/spend/{account.id}/pull?site={site_id}",
                          data={"csrf_token": token})
 
-    assert "google_ads:1234567890 (Acme Ads)" in page
+    assert "Google Ads 1234567890 (Acme Ads)" in page
     assert "130.00" in page and "25.00" in page and "hubspot alternative" in page
     assert queued.status_code == 302
     assert len(google_server.log) == calls_before  # no pull inside the request
@@ -234,3 +234,84 @@ def test_the_set_up_page_shows_each_account_and_pull_now_only_queues_it(
     foreign = client.post(f"/dashboard/setup/spend/{account.id}/pull?site={other.site.id}",
                           data={"csrf_token": token})
     assert foreign.status_code == 404
+
+
+def test_the_set_up_page_pauses_resumes_and_disconnects_an_account(
+    client: FlaskClient, spend_scenario: CreatedSite, db_session: Session, runner: FlaskCliRunner,
+    sites: SiteMaker, google_server: HTTPServer,
+) -> None:
+    site_id = spend_scenario.site.id
+    other = sites.make(domains=["other.example"])
+    make_user(db_session, "marketer@example.com", site_id, other.site.id)
+    account = db_session.scalars(select(AdAccount)).one()
+    db_session.rollback()
+    assert log_in(client, "marketer@example.com").status_code == 302
+    path = f"/dashboard/setup/costs?site={site_id}"
+    token = csrf_from(client, path)
+    base = f"/dashboard/setup/spend/{account.id}"
+
+    paused = client.post(f"{base}/paused?site={site_id}", data={"csrf_token": token,
+                                                                "paused": "1"})
+    page = client.get(path).get_data(as_text=True)
+    refused_pull = client.post(f"{base}/pull?site={site_id}", data={"csrf_token": token})
+    synced = runner.invoke(args=["spend", "sync", "--site", str(site_id)])  # a pull by hand
+    db_session.rollback()
+    still_paused = db_session.get(AdAccount, (site_id, account.id))
+    assert still_paused is not None
+    paused_until = still_paused.next_pull_at
+    db_session.rollback()
+    resumed = client.post(f"{base}/paused?site={site_id}", data={"csrf_token": token,
+                                                                 "paused": "0"})
+    db_session.rollback()
+    due = db_session.get(AdAccount, (site_id, account.id))
+    assert due is not None
+    due_at = due.next_pull_at
+    db_session.rollback()
+    foreign = client.post(f"/dashboard/setup/spend/{account.id}/disconnect?site={other.site.id}",
+                          data={"csrf_token": token})
+    disconnected = client.post(f"{base}/disconnect?site={site_id}", data={"csrf_token": token})
+    after = client.get(path).get_data(as_text=True)
+    costs = api(client, spend_scenario, "GET", "/api/v1/costs").json["costs"]
+
+    assert paused.status_code == 302 and 'data-state="paused"' in page
+    assert refused_pull.status_code == 400 and "resume it" in refused_pull.get_data(as_text=True)
+    assert synced.exit_code == 0, synced.output
+    assert paused_until.year == 9999  # the finished pull did not un-pause it
+    assert resumed.status_code == 302 and due_at.year < 9999
+    assert foreign.status_code == 404
+    assert disconnected.status_code == 302, disconnected.get_data(as_text=True)
+    assert "No ad account connected yet" in after, after
+    db_session.rollback()
+    assert db_session.scalars(select(AdAccount)).all() == []
+    assert any(c["origin"] == "google_ads:1234567890" for c in costs)  # pulled spend stays
+
+
+def test_the_connect_form_names_the_missing_credential_and_connects_without_pulling(
+    client: FlaskClient, sites: SiteMaker, db_session: Session, httpserver: HTTPServer,
+) -> None:
+    site = sites.make(currency="EUR")
+    make_user(db_session, "marketer@example.com", site.site.id)
+    assert log_in(client, "marketer@example.com").status_code == 302
+    path = f"/dashboard/setup/costs?site={site.site.id}"
+    token = csrf_from(client, path)
+    form = {"csrf_token": token, "platform": "google_ads", "account_id": "123-456-7890",
+            "developer_token": "dev-secret-1", "client_id": "cid", "client_secret": "cs-2",
+            "start_day": "2026-01-01"}
+
+    missing = client.post(f"/dashboard/setup/spend?site={site.site.id}", data=form)
+    bad_day = client.post(f"/dashboard/setup/spend?site={site.site.id}",
+                          data={**form, "refresh_token": "1//r", "start_day": "Jan 1"})
+    connected = client.post(f"/dashboard/setup/spend?site={site.site.id}",
+                            data={**form, "refresh_token": "1//refresh-secret"})
+    page = client.get(path).get_data(as_text=True)
+
+    shown = missing.get_data(as_text=True)
+    assert missing.status_code == 200
+    assert 'data-field="credentials.refresh_token"' in shown and "dev-secret-1" not in shown
+    assert 'data-field="start_day"' in bad_day.get_data(as_text=True)
+    assert connected.status_code == 302
+    (account,) = db_session.scalars(select(AdAccount)).all()
+    assert (account.account_id, account.start_day, account.last_success_at) == (
+        "1234567890", dt.date(2026, 1, 1), None)
+    assert "Google Ads 1234567890" in page and "refresh-secret" not in page
+    assert httpserver.log == []  # nothing fetched inside the request

@@ -234,7 +234,7 @@ def test_cost_upload_shows_the_error_then_imports(
                    "2026-01-06,Paid Search,google,spring,lots\n")
     tab.page.goto(seeded.url("/dashboard/setup/costs"))
     tab.page.set_input_files("#cost-file", str(bad))
-    tab.page.click("form.inline button[type=submit]")
+    tab.page.get_by_role("button", name="Upload", exact=True).click()
     tab.page.wait_for_selector("#cost-errors")
     _shoot(tab, "costs-error")
     error_row = tab.page.locator("#cost-errors tbody tr").first.locator("td").all_inner_texts()
@@ -244,7 +244,7 @@ def test_cost_upload_shows_the_error_then_imports(
         "date,channel,source,campaign,amount\n2026-01-05,Paid Search,google,spring,120.50\n"
     )
     tab.page.set_input_files("#cost-file", str(good))
-    tab.page.click("form.inline button[type=submit]")
+    tab.page.get_by_role("button", name="Upload", exact=True).click()
     result = tab.page.locator("#cost-result").inner_text()
 
     assert error_row == ["2", "amount", "expected a number such as 1234.56"]
@@ -356,6 +356,80 @@ def test_at_390px_the_group_column_stays_while_numbers_scroll(
     assert page_width <= 390  # only the table scrolls, never the page
 
 
+def test_the_destinations_page_names_the_bad_field_then_adds_and_pauses(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 1440, "height": 900})
+    _log_in(tab, seeded)
+    tab.page.get_by_role("link", name="Destinations").click()
+    tab.page.fill("#d-name", "meta")
+    tab.page.select_option("#d-platform", "meta")
+    tab.page.fill("#d-access_token", "EAAB-browser-secret")
+    tab.page.fill("#d-event-won", "Purchase")
+    tab.page.select_option("#d-rule-won", "deal")
+    tab.page.get_by_role("button", name="Save destination").click()
+    refused = tab.page.locator("#destination-error").inner_text()
+    _shoot(tab, "destinations-error")
+    tab.page.fill("#d-pixel_id", "555")
+    tab.page.fill("#d-access_token", "EAAB-browser-secret")  # secrets are never sent back
+    tab.page.get_by_role("button", name="Save destination").click()
+    tab.page.wait_for_selector(".flash")
+    row = tab.page.locator("#destinations-table tr[data-destination=meta]")
+    added = row.inner_text()
+    tab.page.get_by_role("button", name="Pause meta").click()
+    tab.page.wait_for_selector("#destinations-table tr[data-destination=meta] "
+                               "td[data-state=paused]")
+    _shoot(tab, "destinations")
+
+    assert "settings.pixel_id" in refused and "meta needs pixel_id" in refused
+    assert "Meta" in added and "won → Purchase (deal amount)" in added
+    assert "EAAB-browser-secret" not in tab.page.content()
+    stored = seeded.server.rows("SELECT enabled FROM destinations WHERE site_id = :s",
+                                s=seeded.site.site.id)
+    assert [bool(r[0]) for r in stored] == [False]
+
+
+def test_an_ad_account_is_connected_from_the_form_then_paused(
+    seeded: Seeded, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 1440, "height": 900})
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url("/dashboard/setup/costs"))
+    tab.page.select_option("#a-platform", "google_ads")
+    tab.page.fill("#a-account", "123-456-7890")
+    for field, value in (("developer_token", "dev-browser"), ("client_id", "cid"),
+                         ("client_secret", "csecret")):
+        tab.page.fill(f"#a-{field}", value)
+    tab.page.get_by_role("button", name="Connect", exact=True).click()
+    refused = tab.page.locator("#connect-error").inner_text()
+    for field, value in (("developer_token", "dev-browser"), ("client_id", "cid"),
+                         ("client_secret", "csecret"), ("refresh_token", "1//browser")):
+        tab.page.fill(f"#a-{field}", value)
+    tab.page.get_by_role("button", name="Connect", exact=True).click()
+    tab.page.wait_for_selector(".flash")
+    # The worker cannot reach Google from here; pausing stops its retries.
+    tab.page.get_by_role("button", name="Pause google_ads 1234567890").click()
+    tab.page.wait_for_selector("tr[data-account='google_ads:1234567890'] td[data-state=paused]")
+    row = tab.page.locator("tr[data-account='google_ads:1234567890']").inner_text()
+    _shoot(tab, "ad-accounts")
+
+    assert "credentials.refresh_token" in refused
+    assert "Google Ads 1234567890" in row and "paused" in row
+    assert "1//browser" not in tab.page.content()
+
+
+@pytest.mark.parametrize("path", ["/dashboard/setup/destinations", "/dashboard/setup/costs"])
+def test_the_outbound_set_up_pages_fit_a_phone(
+    seeded: Seeded, new_tab: Callable[..., Tab], path: str
+) -> None:
+    tab = new_tab(viewport={"width": 390, "height": 900})
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url(path))
+    _shoot(tab, path.rsplit("/", 1)[-1] + "-390px")
+
+    assert tab.page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
 AXE = PROJECT_ROOT / "tests" / "e2e" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 # Every dashboard page, as (name, path, query); the lead's journey is found by its email.
 AXE_PAGES = (
@@ -368,6 +442,7 @@ AXE_PAGES = (
     ("keys", "/dashboard/setup/keys", {}),
     ("costs", "/dashboard/setup/costs", {}),
     ("crm", "/dashboard/setup/crm", {}),
+    ("destinations", "/dashboard/setup/destinations", {}),
     ("password", "/dashboard/account/password", {}),
 )
 

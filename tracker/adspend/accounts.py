@@ -147,6 +147,33 @@ def find_account(session: Session, site_id: int, reference: str) -> AdAccount:
     return found[0]
 
 
+def is_paused(account: AdAccount) -> bool:
+    """Paused by its operator: it has credentials (the demo's have none) but is never due."""
+    due = account.next_pull_at.replace(tzinfo=None)
+    return bool(account.credentials) and due >= NEVER.replace(tzinfo=None)
+
+
+def set_paused(session: Session, account: AdAccount, paused: bool, now: dt.datetime) -> None:
+    """Pause (never due; the checkpoint and the spend already pulled stay) or resume (due at
+    once, so the days missed while paused are pulled from the checkpoint)."""
+    if not account.credentials:
+        raise ValidationError("account", "this account is fed by the demo, not pulled")
+    account.next_pull_at = NEVER if paused else now
+    session.flush()
+
+
+def disconnect_account(session: Session, account: AdAccount) -> None:
+    """Forget the account and its credentials; the spend already pulled stays in the costs.
+    Refused while a destination borrows its tokens (it would stop sending)."""
+    borrower = session.scalars(select(Destination.name).where(
+        Destination.site_id == account.site_id, Destination.ad_account_id == account.id)).first()
+    if borrower is not None:
+        raise ValidationError("account", f"destination {borrower!r} uses this account's "
+                                         "tokens; remove or re-add it with its own first")
+    session.delete(account)
+    session.flush()
+
+
 def redacted_credentials(account: AdAccount) -> dict[str, str]:
     return {key: secret_fingerprint(value) if key in SECRETS else value
             for key, value in (account.credentials or {}).items()}

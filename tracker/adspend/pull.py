@@ -23,7 +23,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_sync.http import Sleep
-from tracker.adspend.accounts import build_source, token_saver
+from tracker.adspend.accounts import NEVER, build_source, token_saver
 from tracker.adspend.mapping import account_mapping
 from tracker.adspend.store import origin_of, replace_days
 from tracker.channels import ChannelRule
@@ -139,17 +139,28 @@ def pull_account(
             yield ChunkPulled(chunk_start, chunk_end, stored.rows, through)
     except Exception as error:  # recorded on the account for status, then raised as it is
         _update(engine, site_id, account_uuid, last_error=str(error)[:2000],
-                next_pull_at=utcnow() + RETRY_AFTER, pull_started_at=None)
+                pull_started_at=None)
+        _reschedule(engine, site_id, account_uuid, utcnow() + RETRY_AFTER)
         metrics().spend_pull_failures.labels(account.platform).inc()
         raise
     _update(engine, site_id, account_uuid, last_error=None, last_success_at=now,
-            next_pull_at=now + PULL_EVERY, pull_started_at=None)
+            pull_started_at=None)
+    _reschedule(engine, site_id, account_uuid, now + PULL_EVERY)
 
 
 def _update(engine: Engine, site_id: int, account_uuid: uuid.UUID, **values: object) -> None:
     with Session(engine) as session, session.begin():
         session.execute(update(AdAccount).where(
             AdAccount.site_id == site_id, AdAccount.id == account_uuid).values(**values))
+
+
+def _reschedule(engine: Engine, site_id: int, account_uuid: uuid.UUID, due: dt.datetime
+                ) -> None:
+    """The next pull, unless the account was paused meanwhile (paused: never due)."""
+    with Session(engine) as session, session.begin():
+        session.execute(update(AdAccount).where(
+            AdAccount.site_id == site_id, AdAccount.id == account_uuid,
+            AdAccount.next_pull_at < NEVER).values(next_pull_at=due))
 
 
 def request_pull(session: Session, account: AdAccount, now: dt.datetime) -> None:

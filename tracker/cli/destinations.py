@@ -1,5 +1,5 @@
-"""``leadtrail destinations add|list|test|push|replay``: conversions pushed to ad platforms
-(docs/destinations.md). Secrets go in by file or option and are never printed back."""
+"""``leadtrail destinations add|list|test|enable|disable|push|replay``: conversions pushed to
+ad platforms (docs/destinations.md). Secrets go in by file or option and are never printed back."""
 
 from __future__ import annotations
 
@@ -104,6 +104,30 @@ def test_command(site: str, name: str) -> None:
         click.echo(f"{outcome.status}: {outcome.error or 'accepted by the platform'}")
     if refused:
         raise click.exceptions.Exit(1)
+
+
+def _set_enabled(site: str, name: str, enabled: bool) -> None:
+    with in_transaction() as session:
+        destination = service.set_enabled(session, find_site(session, site).id, name, enabled)
+        counts = service.describe(session, destination)["counts"]
+    state = "enabled" if enabled else "disabled"
+    click.echo(f"{name}: {state}; {counts.get('pending', 0)} conversions pending")
+
+
+@destinations_group.command("disable")
+@click.argument("site")
+@click.argument("name")
+def disable_command(site: str, name: str) -> None:
+    """Stop sending to destination NAME; its queued conversions wait until it is enabled."""
+    _set_enabled(site, name, False)
+
+
+@destinations_group.command("enable")
+@click.argument("site")
+@click.argument("name")
+def enable_command(site: str, name: str) -> None:
+    """Send to destination NAME again, starting with what queued while it was disabled."""
+    _set_enabled(site, name, True)
 
 
 @destinations_group.command("push")

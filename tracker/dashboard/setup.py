@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tracker import costs, inbox
+from tracker.adspend import accounts
 from tracker.adspend.pull import request_pull
 from tracker.adspend.status import AccountStatus, account_statuses
 from tracker.errors import NotFound, ValidationError
@@ -163,6 +165,16 @@ def spend_accounts(session: Session, site_id: int, settings: SiteSettings, now: 
 
 def queue_spend_pull(session: Session, site_id: int, account_id: str, now: dt.datetime) -> str:
     """Make the account due now (the worker pulls it); its ``platform:account`` name."""
+    account = _account(session, site_id, account_id)
+    if not account.credentials:
+        raise ValidationError("account", "this account is fed by the demo, not pulled")
+    if accounts.is_paused(account):
+        raise ValidationError("account", "the account is paused; resume it to pull")
+    request_pull(session, account, now)
+    return f"{account.platform}:{account.account_id}"
+
+
+def _account(session: Session, site_id: int, account_id: str) -> AdAccount:
     try:
         key = uuid.UUID(account_id)
     except ValueError:
@@ -170,8 +182,48 @@ def queue_spend_pull(session: Session, site_id: int, account_id: str, now: dt.da
     account = session.get(AdAccount, (site_id, key))
     if account is None:
         raise NotFound("no such ad account", "account")
-    if not account.credentials:
-        raise ValidationError("account", "this account is fed by the demo, not pulled")
-    request_pull(session, account, now)
+    return account
+
+
+# The connect form's credential inputs: every one some platform takes (the CLI's
+# ``--credential`` keys); each platform's own list is checked by ``connect_account``.
+ACCOUNT_CREDENTIAL_FIELDS = ("developer_token", "client_id", "client_secret", "refresh_token",
+                             "access_token", "customer_id", "login_customer_id")
+ACCOUNT_PLATFORMS = {"google_ads": "Google Ads", "meta": "Meta", "microsoft_ads":
+                     "Microsoft Advertising", "linkedin": "LinkedIn"}
+DEFAULT_START_DAYS = 90
+
+
+def connect_from_form(session: Session, site: Site, settings: SiteSettings,
+                      form: Mapping[str, str], now: dt.datetime) -> AdAccount:
+    """Connect the account the form names with the credentials filled in (the same checks
+    as ``leadtrail spend connect``; :class:`ValidationError` names the field). The worker
+    makes its first pull; nothing is fetched in the request."""
+    raw_start = (form.get("start_day") or "").strip()
+    if raw_start:
+        try:
+            start_day = dt.date.fromisoformat(raw_start)
+        except ValueError:
+            raise ValidationError("start_day", "expected YYYY-MM-DD") from None
+    else:
+        start_day = local_today(settings.timezone, now) - dt.timedelta(days=DEFAULT_START_DAYS)
+    credentials = {key: form[key].strip() for key in ACCOUNT_CREDENTIAL_FIELDS
+                   if (form.get(key) or "").strip()}
+    return accounts.connect_account(
+        session, site, form.get("platform") or "", form.get("account_id") or "",
+        credentials=credentials, start_day=start_day, now=now)
+
+
+def pause_account(session: Session, site_id: int, account_id: str, paused: bool,
+                  now: dt.datetime) -> str:
+    account = _account(session, site_id, account_id)
+    accounts.set_paused(session, account, paused, now)
     return f"{account.platform}:{account.account_id}"
+
+
+def disconnect_account(session: Session, site_id: int, account_id: str) -> str:
+    account = _account(session, site_id, account_id)
+    name = f"{account.platform}:{account.account_id}"
+    accounts.disconnect_account(session, account)
+    return name
 

@@ -26,8 +26,10 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from tracker import sites as site_service
+from tracker.adspend import accounts as ad_accounts
 from tracker.auth import signed_in_user_id
 from tracker.costs import CostImportError
+from tracker.dashboard import destinations as destination_page
 from tracker.dashboard import journeys, setup
 from tracker.dashboard import leads as lead_list
 from tracker.dashboard import overview as overview_figures
@@ -46,6 +48,9 @@ from tracker.dashboard.filters import COMPARISONS, FILTER_KEYS, LEVELS, parse_fi
 from tracker.dashboard.formatting import SiteFormatter
 from tracker.dashboard.models_help import COMPARISON_BASE, MODEL_HELP, change_against
 from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
+from tracker.destinations import check as destination_check
+from tracker.destinations import sender as destination_sender
+from tracker.destinations import service as destination_service
 from tracker.errors import (
     LeadTrailError,
     NotFound,
@@ -317,8 +322,12 @@ def revoke_key(key_id: str) -> BaseResponse:
 
 def _costs_page(ctx: PageContext, **values: Any) -> str:
     accounts = setup.spend_accounts(get_session(), ctx.site.id, ctx.settings, utcnow())
+    values.setdefault("connect_error", None)
+    values.setdefault("connect_form", {})
     return _render("dashboard/costs.html", ctx, accounts=accounts,
-                   spend_days=setup.SPEND_STATUS_DAYS, **values)
+                   spend_days=setup.SPEND_STATUS_DAYS, paused=ad_accounts.is_paused,
+                   account_platforms=setup.ACCOUNT_PLATFORMS,
+                   credential_fields=setup.ACCOUNT_CREDENTIAL_FIELDS, **values)
 
 
 @bp.route("/setup/costs", methods=["GET", "POST"])
@@ -353,6 +362,43 @@ def pull_spend(account_id: str) -> BaseResponse:
     return redirect(url_for("dashboard.cost_upload", **ctx.filters.query()))
 
 
+@bp.post("/setup/spend")
+def connect_spend() -> tuple[str, int] | BaseResponse:
+    """Connect an ad account from the form; the worker makes its first pull."""
+    ctx = _context()
+    form = {key: value for key, value in request.form.items() if key != "csrf_token"}
+    try:
+        with write_session() as session:
+            account = setup.connect_from_form(session, ctx.site, ctx.settings, form, utcnow())
+            name = f"{account.platform}:{account.account_id}"
+    except ValidationError as error:
+        kept = {k: v for k, v in form.items() if k in ("platform", "account_id", "start_day")}
+        return _costs_page(ctx, problems=None, imported=None, connect_error=error,
+                           connect_form=kept), 200
+    flash(f"{name} connected; the worker pulls its spend in a moment.")
+    return redirect(url_for("dashboard.cost_upload", **ctx.filters.query()))
+
+
+@bp.post("/setup/spend/<account_id>/paused")
+def pause_spend(account_id: str) -> BaseResponse:
+    ctx = _context()
+    paused = request.form.get("paused") == "1"
+    with write_session() as session:
+        name = setup.pause_account(session, ctx.site.id, account_id, paused, utcnow())
+    flash(f"{name} paused; its spend so far stays." if paused
+          else f"{name} resumed; the worker pulls the days missed.")
+    return redirect(url_for("dashboard.cost_upload", **ctx.filters.query()))
+
+
+@bp.post("/setup/spend/<account_id>/disconnect")
+def disconnect_spend(account_id: str) -> BaseResponse:
+    ctx = _context()
+    with write_session() as session:
+        name = setup.disconnect_account(session, ctx.site.id, account_id)
+    flash(f"{name} disconnected; its credentials are deleted, the spend already pulled stays.")
+    return redirect(url_for("dashboard.cost_upload", **ctx.filters.query()))
+
+
 @bp.get("/setup/crm")
 def crm() -> str:
     ctx = _context()
@@ -372,3 +418,72 @@ def replay(event_id: str) -> BaseResponse:
     outcome = setup.replay_crm_event(get_engine(), ctx.site.id, event_id)
     flash(f"Event replayed: {outcome}.")
     return redirect(url_for("dashboard.crm", **ctx.filters.query()))
+
+
+def _destinations_page(ctx: PageContext, **values: Any) -> str:
+    values.setdefault("error", None)
+    values.setdefault("form", {})
+    values.setdefault("verdict", None)
+    return _render("dashboard/destinations.html", ctx,
+                   rows=destination_page.destination_rows(get_session(), ctx.site.id),
+                   platforms=destination_page.PLATFORM_LABELS,
+                   milestones=destination_page.MILESTONES,
+                   setting_fields=destination_page.SETTING_FIELDS,
+                   credential_fields=destination_page.CREDENTIAL_FIELDS,
+                   statuses=destination_page.STATUSES, **values)
+
+
+@bp.route("/setup/destinations", methods=["GET", "POST"])
+def destinations() -> tuple[str, int] | BaseResponse:
+    ctx = _context()
+    if request.method == "GET":
+        return _destinations_page(ctx), 200
+    form = {key: value for key, value in request.form.items() if key != "csrf_token"}
+    try:
+        with write_session() as session:
+            added = destination_page.add_from_form(session, ctx.site.id, form)
+            name = added.name
+    except ValidationError as error:
+        # 200 with the form kept and the field named (like the cost upload's errors).
+        return _destinations_page(ctx, error=error, form=form), 200
+    flash(f"Destination {name} saved; it sends from the next stage or deal change.")
+    return redirect(url_for("dashboard.destinations", **ctx.filters.query()))
+
+
+@bp.post("/setup/destinations/<destination_id>/enabled")
+def destination_enabled(destination_id: str) -> BaseResponse:
+    """Pause or resume: a paused destination keeps its queue and sends it when resumed."""
+    ctx = _context()
+    enabled = request.form.get("enabled") == "1"
+    with write_session() as session:
+        found = destination_page.find_by_id(session, ctx.site.id, destination_id)
+        name = destination_service.set_enabled(session, ctx.site.id, str(found.id),
+                                               enabled).name
+    flash(f"{name} {'resumed' if enabled else 'paused; its queue is kept'}.")
+    return redirect(url_for("dashboard.destinations", **ctx.filters.query()))
+
+
+@bp.post("/setup/destinations/<destination_id>/test")
+def destination_test(destination_id: str) -> tuple[str, int]:
+    """One sample conversion in the platform's validation mode; nothing is recorded there."""
+    ctx = _context()
+    session = get_session()
+    found = destination_page.find_by_id(session, ctx.site.id, destination_id)
+    try:
+        outcomes = destination_check.validate_destination(get_engine(), session, found)
+    except ValidationError as error:
+        refused = [f"{error.field}: {error.message}"]
+        return _destinations_page(ctx, verdict=(found.name, False, refused)), 200
+    accepted = all(o.status == "sent" for o in outcomes.values())
+    messages = [o.error for o in outcomes.values() if o.error]
+    return _destinations_page(ctx, verdict=(found.name, accepted, messages)), 200
+
+
+@bp.post("/setup/destinations/<destination_id>/replay")
+def destination_replay(destination_id: str) -> BaseResponse:
+    ctx = _context()
+    with write_session() as session:
+        found = destination_page.find_by_id(session, ctx.site.id, destination_id)
+        count = destination_sender.replay(session, ctx.site.id, found.id)
+    flash(f"{count} dead conversions of {found.name} queued again.")
+    return redirect(url_for("dashboard.destinations", **ctx.filters.query()))

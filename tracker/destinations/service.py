@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.destinations.outbox import SENT
 from tracker.destinations.sender import outbox_counts
 from tracker.destinations.settings import (
     PLATFORMS,
@@ -19,7 +20,7 @@ from tracker.destinations.settings import (
     clean_settings,
 )
 from tracker.errors import NotFound, ValidationError
-from tracker.models import AdAccount, Destination
+from tracker.models import AdAccount, ConversionOutbox, Destination
 from tracker.models.base import utcnow
 from tracker.sites import secret_fingerprint
 
@@ -76,6 +77,24 @@ def find_destination(session: Session, site_id: int, reference: str) -> Destinat
     return found
 
 
+def set_enabled(session: Session, site_id: int, reference: str, enabled: bool) -> Destination:
+    """Pause or resume sending. A paused destination keeps its queue: the sender leaves its
+    rows pending (no attempt spent) and sends them once it is enabled again."""
+    found = find_destination(session, site_id, reference)
+    found.enabled = enabled
+    session.flush()
+    return found
+
+
+def last_success(session: Session, destination: Destination) -> dt.datetime | None:
+    """When the platform last accepted a conversion of this destination."""
+    return session.scalars(
+        select(func.max(ConversionOutbox.sent_at))
+        .where(ConversionOutbox.site_id == destination.site_id,
+               ConversionOutbox.destination_id == destination.id,
+               ConversionOutbox.status == SENT)).first()
+
+
 def list_destinations(session: Session, site_id: int) -> list[Destination]:
     return list(session.scalars(select(Destination).where(Destination.site_id == site_id)
                                 .order_by(Destination.name)))
@@ -95,5 +114,7 @@ def describe(session: Session, destination: Destination) -> dict[str, Any]:
         "last_delivery_at": (destination.last_delivery_at.isoformat()
                              if destination.last_delivery_at else None),
         "last_error": destination.last_error,
+        "last_success_at": (success.isoformat()
+                            if (success := last_success(session, destination)) else None),
         "counts": outbox_counts(session, destination.site_id, destination.id),
     }

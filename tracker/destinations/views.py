@@ -54,6 +54,22 @@ def list_destinations() -> Response:
                                  for d in service.list_destinations(session, site.id)])
 
 
+@bp.patch("/destinations/<reference>")
+def change_destination(reference: str) -> Response:
+    """Pause (``{"enabled": false}``) or resume a destination; its queue is kept."""
+    site = site_from_api_key()
+    data = load_json_object(request.get_data())
+    for key in data:
+        if key != "enabled":
+            raise ValidationError(key, "unknown field")
+    if not isinstance(data.get("enabled"), bool):
+        raise ValidationError("enabled", "expected true or false")
+    with write_session() as session:
+        found = service.set_enabled(session, site.id, reference, data["enabled"])
+        shown = service.describe(session, found)
+    return jsonify(shown)
+
+
 @bp.get("/destinations/<reference>/deliveries")
 def deliveries(reference: str) -> Response:
     """The delivery log, newest first: one row per conversion, with the platform's reason."""

@@ -1,0 +1,117 @@
+"""What the Destinations set-up page shows and does: each destination with its mapping,
+delivery counts by status, last error and last success; adding one from the form with the
+API's validation; pausing, resuming, validating and replaying.
+
+Plain functions over ``tracker.destinations.service``; sessions come first, nothing commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tracker.destinations import service
+from tracker.destinations.check import VALIDATING
+from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
+from tracker.destinations.sender import outbox_counts
+from tracker.destinations.settings import MILESTONES, PLATFORMS, milestone_map
+from tracker.errors import NotFound
+from tracker.models import Destination
+
+# The form's inputs that become settings or credentials when filled in; an input a
+# platform does not use is refused by the same checks as the API, naming it.
+SETTING_FIELDS = ("measurement_id", "pixel_id", "customer_id", "account_id", "currency",
+                  "test_event_code")
+CREDENTIAL_FIELDS = ("api_secret", "access_token", "developer_token", "client_id",
+                     "client_secret", "refresh_token")
+STATUSES = (PENDING, SENT, FAILED, DEAD)
+PLATFORM_LABELS = {"ga4": "Google Analytics 4", "meta": "Meta", "google_ads": "Google Ads",
+                   "microsoft_ads": "Microsoft Ads", "linkedin": "LinkedIn"}
+
+
+@dataclass(frozen=True, slots=True)
+class MappedMilestone:
+    milestone: str
+    name: str
+    value: str  # "none", "fixed 50", "deal amount", "expected 8000 × 0.2"
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationRow:
+    destination: Destination
+    label: str
+    mapping: list[MappedMilestone]
+    counts: dict[str, int]
+    last_success_at: dt.datetime | None
+    can_validate: bool
+
+
+def _value_text(rule: Any) -> str:
+    if rule.rule == "fixed":
+        return f"fixed {rule.amount}"
+    if rule.rule == "deal":
+        return "deal amount"
+    if rule.rule == "expected":
+        return f"expected {rule.amount} × {rule.probability or 1}"
+    return "none"
+
+
+def destination_rows(session: Session, site_id: int) -> list[DestinationRow]:
+    found = []
+    for destination in service.list_destinations(session, site_id):
+        mapping = [MappedMilestone(milestone, m.name, _value_text(m.value))
+                   for milestone, m in milestone_map(destination.settings).items()]
+        counts = outbox_counts(session, site_id, destination.id)
+        found.append(DestinationRow(
+            destination, PLATFORM_LABELS.get(destination.platform, destination.platform),
+            mapping, {status: counts.get(status, 0) for status in STATUSES},
+            service.last_success(session, destination),
+            destination.platform in VALIDATING))
+    return found
+
+
+def form_settings(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Settings and credentials from the add form: filled-in inputs only, and milestones
+    from ``event_<milestone>`` / ``rule_<milestone>`` / ``amount_<milestone>``."""
+    settings: dict[str, Any] = {key: form[key].strip() for key in SETTING_FIELDS
+                                if (form.get(key) or "").strip()}
+    credentials = {key: form[key].strip() for key in CREDENTIAL_FIELDS
+                   if (form.get(key) or "").strip()}
+    milestones: dict[str, Any] = {}
+    for milestone in MILESTONES:
+        name = (form.get(f"event_{milestone}") or "").strip()
+        if not name:
+            continue
+        value: dict[str, Any] = {"rule": form.get(f"rule_{milestone}") or "none"}
+        if (amount := (form.get(f"amount_{milestone}") or "").strip()):
+            value["amount"] = amount
+        milestones[milestone] = {"name": name, "value": value}
+    if milestones:  # none filled in: the platform's defaults
+        settings["milestones"] = milestones
+    return settings, credentials
+
+
+def add_from_form(session: Session, site_id: int, form: Mapping[str, str]) -> Destination:
+    """Add (or replace) the destination the form describes; :class:`ValidationError` names
+    the field exactly as the API would (``settings.pixel_id``, ``credentials.api_secret``)."""
+    settings, credentials = form_settings(form)
+    return service.add_destination(session, site_id, form.get("name") or "",
+                                   form.get("platform") or "", settings, credentials)
+
+
+def find_by_id(session: Session, site_id: int, destination_id: str) -> Destination:
+    """The site's destination by id; :class:`NotFound` for another site's or a bad id."""
+    try:
+        uuid.UUID(destination_id)
+    except ValueError:
+        raise NotFound("no such destination", "destination") from None
+    return service.find_destination(session, site_id, destination_id)
+
+
+__all__ = ["CREDENTIAL_FIELDS", "MILESTONES", "PLATFORMS", "SETTING_FIELDS", "STATUSES",
+           "DestinationRow", "add_from_form", "destination_rows", "find_by_id", "form_settings"]
