@@ -16,9 +16,10 @@ Definitions (docs/reports.md has them in full):
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -422,9 +423,14 @@ def _leads_matching(site_id: int, query: ReportQuery) -> Select[Any]:
 # --- figures ---------------------------------------------------------------------------------
 
 
-def _median_mean(seconds: Iterable[float]) -> tuple[float | None, float | None]:
-    values = list(seconds)
-    return metrics.median_days(values), metrics.mean_days(values)
+def median_mean_days(seconds: npt.NDArray[np.float64]) -> tuple[float | None, float | None]:
+    """:func:`attribution.metrics.median_days` and ``mean_days`` of an array, to the same
+    bits (a median of a quarter-million conversions took 100 ms through Python lists): the
+    median of the same days, and the correctly rounded sum (``fsum``) over their count."""
+    if len(seconds) == 0:
+        return None, None
+    days = np.asarray(seconds, dtype=np.float64) / metrics.SECONDS_PER_DAY
+    return float(np.median(days)), math.fsum(days.tolist()) / len(days)
 
 
 def spend_figures(
@@ -594,8 +600,8 @@ def revenue_report(
         }
         base.update(derive(base, margin))
         base.update(delivery_figures(cost, base["leads"], *delivery))
-        lead_median, lead_mean = _median_mean(spans.get("lead", no_time).tolist())
-        won_median, won_mean = _median_mean(spans.get("won", no_time).tolist())
+        lead_median, lead_mean = median_mean_days(spans.get("lead", no_time))
+        won_median, won_mean = median_mean_days(spans.get("won", no_time))
         base.update(median_days_to_lead=lead_median, mean_days_to_lead=lead_mean,
                     median_days_lead_to_won=won_median, mean_days_lead_to_won=won_mean)
         return base

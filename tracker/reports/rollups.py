@@ -16,13 +16,13 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, and_, cast, func, select, tuple_
+from sqlalchemy import Select, String, and_, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
 from tracker.models import CreditRollup, RollupState, TrafficRollup
 from tracker.reports.query import ReportQuery
-from tracker.rollups.levels import count_unique, level_for, merge_times, merge_times_by_group
+from tracker.rollups.levels import count_unique, level_for, merge_times_by_group
 
 R = TrafficRollup
 Key = str | None
@@ -109,15 +109,27 @@ def _approximate_traffic(
     group_by: str | None,
 ) -> tuple[dict[Key, tuple[int, int]], tuple[int, int]] | Literal[False] | None:
     """:func:`traffic_from_rollups` with unique visitors estimated by the hll extension, which
-    unions the rows' sketches per group and over all groups (one statement, grouping sets);
-    False when some row in range has no sketch yet (built before they existed): the caller
-    counts exactly."""
-    visitors = func.hll_cardinality(func.hll_union_agg(cast(R.visitors_sketch, _Hll())))
-    statement = _rows_in_range(
-        query, site_id, level, func.grouping(group_column), group_column, func.sum(R.sessions),
-        func.count(R.day) - func.count(R.visitors_sketch), visitors,
-    ).group_by(func.grouping_sets(tuple_(RollupState.site_id, group_column),
-                                  tuple_(RollupState.site_id)))
+    unions the rows' sketches per group and over all groups, in one statement; False when
+    some row in range has no sketch yet (built before they existed): the caller counts
+    exactly.
+
+    Every session is in one row of each level, so the totals come from the smallest level
+    the filters allow (no filter: the channels, a few rows a day) rather than from the
+    group's level: each union of a full sketch costs the same, and a campaign or keyword
+    level has ten to a hundred times more rows."""
+
+    def figures(at: int, *key: Any) -> Select[Any]:
+        visitors = func.hll_cardinality(func.hll_union_agg(cast(R.visitors_sketch, _Hll())))
+        return _rows_in_range(
+            query, site_id, at, *key, func.sum(R.sessions),
+            func.count(R.day) - func.count(R.visitors_sketch), visitors,
+        ).group_by(RollupState.site_id, *key[1:])
+
+    total_level = level_for({name for name, _value in query.filters})
+    assert total_level is not None  # the group's level covers the filters
+    overall = figures(total_level, literal(1), literal(None, String()))
+    statement = overall if group_by is None else union_all(
+        figures(level, literal(0), group_column), overall)
     rows = session.connection().execute(statement).all()
     if not rows:
         return None
@@ -128,11 +140,13 @@ def _approximate_traffic(
             return False
         if count is None:  # no row in range
             continue
-        figures = (int(count), round(estimate or 0))
+        found = (int(count), round(estimate or 0))
         if is_total:
-            total = figures
+            total = found
+            if group_by is None:  # one group, the whole range, as the exact count has it
+                groups[None] = found
         else:
-            groups[(key or None) if group_by is not None else None] = figures
+            groups[key or None] = found
     return groups, total
 
 
@@ -208,10 +222,9 @@ def credits_from_rollups(
     all_times = {}
     for kind, column in (("lead", 5 + n), ("won", 6 + n)):
         blobs = [row[column] or b"" for row in rows]
-        for key, merged in zip(keys, merge_times_by_group(blobs, groups, len(keys)),
-                               strict=True):
+        by_group, all_times[kind] = merge_times_by_group(blobs, groups, len(keys))
+        for key, merged in zip(keys, by_group, strict=True):
             times[key][kind] = merged
-        all_times[kind] = merge_times([blob for blob in blobs if blob])
     return CreditFigures(
         sums={key: dict(zip(ATTRIBUTED, sums[i][:n], strict=True)) for i, key in enumerate(keys)},
         closed={key: (sums[i][n], sums[i][n + 1]) for i, key in enumerate(keys)},
