@@ -484,10 +484,15 @@ PATHS: dict[str, dict[str, Any]] = {
 
 
 
+PIXEL_PATH = "/collect.gif"
+
+
 def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Add the answers every operation of a kind can give, so none goes undocumented: 404 for
     a path naming something, 413 for a body, 503 while the database is away, 405 (with
-    ``Allow``) for any other method."""
+    ``Allow``) for any other method, and 400 for a query string the request guard refuses
+    (tracker/guards.py checks every query string, also of operations that take no
+    parameters; the pixel alone answers its GIF whatever it is sent)."""
     for path, operations in paths.items():
         for method, operation in operations.items():
             if method == "parameters":
@@ -495,6 +500,10 @@ def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             responses = operation["responses"]
             if "{" in path:
                 responses.setdefault("404", _json("no such object on this site", ERROR))
+            if path != PIXEL_PATH:
+                responses.setdefault("400", _json(
+                    "a query-string name or value holding NUL or a lone surrogate; `field` "
+                    "names the parameter", ERROR))
             if "requestBody" in operation:
                 responses.setdefault("413", _json("body too large; `field` is `body`", ERROR))
             responses.setdefault("503", {
