@@ -485,6 +485,47 @@ PATHS: dict[str, dict[str, Any]] = {
 
 
 PIXEL_PATH = "/collect.gif"
+# Links from what an operation creates to the operations that read or act on it: clients
+# (and the fuzzing gate's stateful phase) follow them from a response to the next request.
+_LEAD = "$response.body#/lead_id"
+_DESTINATION = "$response.body#/id"
+LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str, str]]] = {
+    ("/api/v1/conversions", "post"): {
+        "GetLead": ("/api/v1/leads/{lead_id}", "get", "lead_id", _LEAD),
+        "GetJourney": ("/api/v1/reports/leads/{lead_id}/journey", "get", "lead_id", _LEAD),
+        "SetStage": ("/api/v1/leads/{lead_id}/stage", "post", "lead_id", _LEAD),
+    },
+    ("/api/v1/offline-touches", "post"): {
+        "GetLead": ("/api/v1/leads/{lead_id}", "get", "lead_id", _LEAD),
+        "GetJourney": ("/api/v1/reports/leads/{lead_id}/journey", "get", "lead_id", _LEAD),
+    },
+    ("/api/v1/destinations", "post"): {
+        "GetDeliveries": ("/api/v1/destinations/{reference}/deliveries", "get", "reference",
+                          _DESTINATION),
+        "Replay": ("/api/v1/destinations/{reference}/replay", "post", "reference", _DESTINATION),
+        "Test": ("/api/v1/destinations/{reference}/test", "post", "reference", _DESTINATION),
+    },
+}
+
+
+def _operation_ref(path: str, method: str) -> str:
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+def _add_links(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Put :data:`LINKS` on every 2xx answer of the operations that create something."""
+    # A conversion sent again with the same id changes nothing and answers 200, not 201.
+    paths["/api/v1/conversions"]["post"]["responses"]["200"] = _json(
+        "already recorded under this id: nothing changed")
+    for (path, method), links in LINKS.items():
+        for status, response in paths[path][method]["responses"].items():
+            if status.startswith("2"):
+                response["links"] = {
+                    name: {"operationRef": _operation_ref(target, target_method),
+                           "parameters": {parameter: expression}}
+                    for name, (target, target_method, parameter, expression) in links.items()
+                }
+    return paths
 
 
 def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -527,7 +568,7 @@ DOCUMENT: dict[str, Any] = {
         "version": "1",
         "description": "First-party marketing attribution.",
     },
-    "paths": _complete(PATHS),
+    "paths": _add_links(_complete(PATHS)),
     "components": {
         "securitySchemes": {
             "secretKey": {

@@ -9,6 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+from tests.factories import SiteMaker
+
 
 def _openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
@@ -87,3 +89,20 @@ def test_every_405_carries_allow(app: Flask, client: FlaskClient) -> None:
 
     assert len(answers) > 30
     assert [rule for rule, allow in answers.items() if not allow] == []
+
+
+def test_a_repeated_conversion_answers_a_documented_status(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    site = sites.make()
+    document = client.get("/api/openapi.json").json
+    documented = document["paths"]["/api/v1/conversions"]["post"]["responses"]
+    body = {"id": "conv-repeated", "email": "ada@example.com", "kind": "call",
+            "occurred_at": "2026-10-01T09:00:00Z"}
+    headers = {"Authorization": f"Bearer {site.api_key}"}
+
+    first = client.post("/api/v1/conversions", json=body, headers=headers)
+    again = client.post("/api/v1/conversions", json=body, headers=headers)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert {"200", "201"} <= set(documented)
