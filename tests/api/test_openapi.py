@@ -106,3 +106,19 @@ def test_a_repeated_conversion_answers_a_documented_status(
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert {"200", "201"} <= set(documented)
+
+
+def test_an_id_starting_with_a_slash_is_a_documented_404_not_a_redirect(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    """Werkzeug merges ``//`` by redirecting (308), which no operation documents; an id whose
+    first character is ``/`` (``%2F``, found by the fuzzing gate's stateful phase) is simply
+    no such object."""
+    site = sites.make()
+    headers = {"Authorization": f"Bearer {site.api_key}"}
+
+    answers = [client.get(path, headers=headers).status_code for path in (
+        "/api/v1/reports/leads/%2Fx/journey", "/api/v1/destinations/%2Fx/deliveries",
+        "/api/v1/leads/%2Fx")]
+
+    assert answers == [404, 404, 404]
