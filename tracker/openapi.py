@@ -498,6 +498,7 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str, str]]] = {
     ("/api/v1/offline-touches", "post"): {
         "GetLead": ("/api/v1/leads/{lead_id}", "get", "lead_id", _LEAD),
         "GetJourney": ("/api/v1/reports/leads/{lead_id}/journey", "get", "lead_id", _LEAD),
+        "SetStage": ("/api/v1/leads/{lead_id}/stage", "post", "lead_id", _LEAD),
     },
     ("/api/v1/destinations", "post"): {
         "GetDeliveries": ("/api/v1/destinations/{reference}/deliveries", "get", "reference",
