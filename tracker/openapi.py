@@ -509,18 +509,54 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str, str]]] = {
 }
 
 
+_ID_TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
+# What the linked creates answer, field by field: the links read these fields.
+CREATED: dict[tuple[str, str], dict[str, Any]] = {
+    ("/api/v1/conversions", "post"): {
+        "type": "object",
+        "required": ["lead_id", "created", "stage", "score"],
+        "properties": {"lead_id": {"type": "string", "format": "uuid"},
+                       "created": {"type": "boolean"}, "stage": {"type": "string"},
+                       "score": {"type": "integer"}},
+    },
+    ("/api/v1/offline-touches", "post"): {
+        "type": "object",
+        "required": ["lead_id", "id", "channel"],
+        "properties": {"lead_id": {"type": "string", "format": "uuid"}, "id": _ID_TEXT,
+                       "channel": {"type": "string"}},
+    },
+    ("/api/v1/destinations", "post"): {
+        "type": "object",
+        "required": ["id", "name", "platform", "enabled", "settings", "credentials",
+                     "borrows_ad_account", "last_delivery_at", "last_error", "counts"],
+        "properties": {
+            "id": _ID_TEXT, "name": {"type": "string"},
+            "platform": {"enum": ["ga4", "meta", "google_ads", "microsoft_ads", "linkedin"]},
+            "enabled": {"type": "boolean"}, "settings": {"type": "object"},
+            "credentials": {"type": "object", "description": "secrets as fingerprints"},
+            "borrows_ad_account": {"type": "boolean"},
+            "last_delivery_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_error": {"type": ["string", "null"]},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+    },
+}
+
+
 def _operation_ref(path: str, method: str) -> str:
     return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
 
 
 def _add_links(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Put :data:`LINKS` on every 2xx answer of the operations that create something."""
+    """Put :data:`LINKS`, and the answer's fields (:data:`CREATED`) the links read, on every 2xx
+    answer of the operations that create something."""
     # A conversion sent again with the same id changes nothing and answers 200, not 201.
     paths["/api/v1/conversions"]["post"]["responses"]["200"] = _json(
         "already recorded under this id: nothing changed")
     for (path, method), links in LINKS.items():
         for status, response in paths[path][method]["responses"].items():
             if status.startswith("2"):
+                response["content"]["application/json"]["schema"] = CREATED[(path, method)]
                 response["links"] = {
                     name: {"operationRef": _operation_ref(target, target_method),
                            "parameters": {parameter: expression}}
