@@ -8,7 +8,9 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
+from sqlalchemy.orm import Session
 
+from tests.api.test_dashboard import log_in, make_user
 from tests.factories import SiteMaker
 
 
@@ -122,3 +124,23 @@ def test_an_id_starting_with_a_slash_is_a_documented_404_not_a_redirect(
         "/api/v1/leads/%2Fx")]
 
     assert answers == [404, 404, 404]
+
+
+def test_a_dashboard_session_reading_another_tenants_report_gets_a_documented_refusal(
+    app: Flask, client: FlaskClient, sites: SiteMaker, db_session: Session
+) -> None:
+    """The reports API also serves a signed-in dashboard user, for ``?site=``: a site of
+    another tenant is a 403 and no site a 404, and both are in the document."""
+    mine, theirs = sites.make(), sites.make()
+    make_user(db_session, "marketer@example.com", mine.site.id)
+    browser = app.test_client()
+    log_in(browser, "marketer@example.com")
+    document = client.get("/api/openapi.json").json
+
+    foreign = browser.get(f"/api/v1/reports/revenue?site={theirs.site.id}")
+    missing = browser.get("/api/v1/reports/revenue?site=999999999")
+
+    assert (foreign.status_code, missing.status_code) == (403, 404)
+    for path, operations in document["paths"].items():
+        if path.startswith("/api/v1/reports/") and path != "/api/v1/reports/calls":
+            assert {"403", "404"} <= set(operations["get"]["responses"]), path
