@@ -360,6 +360,12 @@ CASES: tuple[BadInput, ...] = (
     BadInput("api: a non-ASCII digit as limit",
              lambda t: t.api("GET", "/api/v1/leads?limit=%C2%B2"), "limit"),
     BadInput("api: NUL in a lead id", lambda t: t.api("GET", "/api/v1/leads/%00"), "lead_id"),
+    # more digits than int() converts (4,300) was a ValueError, a 500 (found by
+    # tests/api/test_query_strings.py)
+    BadInput("api: a limit of 20,000 digits",
+             lambda t: t.api("GET", "/api/v1/leads?limit=" + "9" * 20_000), "limit"),
+    BadInput("api: a report offset of 20,000 digits",
+             lambda t: t.api("GET", "/api/v1/reports/leads?offset=" + "9" * 20_000), "offset"),
     BadInput("api: report from year 1",
              lambda t: t.api("GET", "/api/v1/reports/revenue?from=0001-01-01"), "from"),
     BadInput("api: report to year 9999",
@@ -401,6 +407,8 @@ CASES: tuple[BadInput, ...] = (
              lambda t: t.dashboard.get("/dashboard/export/revenue.csv?channel=Email%00"), None),
     BadInput("dashboard: NUL in a lead id", lambda t: t.dashboard.get("/dashboard/leads/%00"),
              None),
+    BadInput("dashboard: a lead page of 20,000 digits",
+             lambda t: t.dashboard.get("/dashboard/leads?page=" + "9" * 20_000), None),
     BadInput("dashboard: reports API with ?site= beyond int64",
              lambda t: t.dashboard.get(f"/api/v1/reports/revenue?site={HUGE_ID}"), "site"),
     BadInput("dashboard: NUL in the login email",

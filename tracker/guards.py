@@ -113,6 +113,10 @@ class BigIntConverter(IntegerConverter):
 def init_app(app: Flask) -> None:
     """Install the guards; call before registering blueprints (the converter binds then)."""
     app.url_map.converters["int"] = BigIntConverter
+    # Werkzeug answers a path with "//" by redirecting (308) to the merged path; an id that
+    # starts with "/" (%2F) did so on every operation, an answer no client expects. No route
+    # has an empty segment, so such a path is simply not found.
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = LARGEST_BODY_BYTES + 1
     app.before_request(enforce_body_limit)
     app.before_request(check_request_text)

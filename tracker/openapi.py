@@ -489,10 +489,93 @@ PATHS: dict[str, dict[str, Any]] = {
 
 
 
+PIXEL_PATH = "/collect.gif"
+# Links from what an operation creates to the operations that read or act on it: clients
+# (and the fuzzing gate's stateful phase) follow them from a response to the next request.
+_LEAD = "$response.body#/lead_id"
+_DESTINATION = "$response.body#/id"
+LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str, str]]] = {
+    ("/api/v1/conversions", "post"): {
+        "GetLead": ("/api/v1/leads/{lead_id}", "get", "lead_id", _LEAD),
+        "GetJourney": ("/api/v1/reports/leads/{lead_id}/journey", "get", "lead_id", _LEAD),
+        "SetStage": ("/api/v1/leads/{lead_id}/stage", "post", "lead_id", _LEAD),
+    },
+    ("/api/v1/offline-touches", "post"): {
+        "GetLead": ("/api/v1/leads/{lead_id}", "get", "lead_id", _LEAD),
+        "GetJourney": ("/api/v1/reports/leads/{lead_id}/journey", "get", "lead_id", _LEAD),
+        "SetStage": ("/api/v1/leads/{lead_id}/stage", "post", "lead_id", _LEAD),
+    },
+    ("/api/v1/destinations", "post"): {
+        "GetDeliveries": ("/api/v1/destinations/{reference}/deliveries", "get", "reference",
+                          _DESTINATION),
+        "Replay": ("/api/v1/destinations/{reference}/replay", "post", "reference", _DESTINATION),
+        "Test": ("/api/v1/destinations/{reference}/test", "post", "reference", _DESTINATION),
+    },
+}
+
+
+_ID_TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
+# What the linked creates answer, field by field: the links read these fields.
+CREATED: dict[tuple[str, str], dict[str, Any]] = {
+    ("/api/v1/conversions", "post"): {
+        "type": "object",
+        "required": ["lead_id", "created", "stage", "score"],
+        "properties": {"lead_id": {"type": "string", "format": "uuid"},
+                       "created": {"type": "boolean"}, "stage": {"type": "string"},
+                       "score": {"type": "integer"}},
+    },
+    ("/api/v1/offline-touches", "post"): {
+        "type": "object",
+        "required": ["lead_id", "id", "channel"],
+        "properties": {"lead_id": {"type": "string", "format": "uuid"}, "id": _ID_TEXT,
+                       "channel": {"type": "string"}},
+    },
+    ("/api/v1/destinations", "post"): {
+        "type": "object",
+        "required": ["id", "name", "platform", "enabled", "settings", "credentials",
+                     "borrows_ad_account", "last_delivery_at", "last_error", "counts"],
+        "properties": {
+            "id": _ID_TEXT, "name": {"type": "string"},
+            "platform": {"enum": ["ga4", "meta", "google_ads", "microsoft_ads", "linkedin"]},
+            "enabled": {"type": "boolean"}, "settings": {"type": "object"},
+            "credentials": {"type": "object", "description": "secrets as fingerprints"},
+            "borrows_ad_account": {"type": "boolean"},
+            "last_delivery_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_error": {"type": ["string", "null"]},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+    },
+}
+
+
+def _operation_ref(path: str, method: str) -> str:
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+def _add_links(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Put :data:`LINKS`, and the answer's fields (:data:`CREATED`) the links read, on every 2xx
+    answer of the operations that create something."""
+    # A conversion sent again with the same id changes nothing and answers 200, not 201.
+    paths["/api/v1/conversions"]["post"]["responses"]["200"] = _json(
+        "already recorded under this id: nothing changed")
+    for (path, method), links in LINKS.items():
+        for status, response in paths[path][method]["responses"].items():
+            if status.startswith("2"):
+                response["content"]["application/json"]["schema"] = CREATED[(path, method)]
+                response["links"] = {
+                    name: {"operationRef": _operation_ref(target, target_method),
+                           "parameters": {parameter: expression}}
+                    for name, (target, target_method, parameter, expression) in links.items()
+                }
+    return paths
+
+
 def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Add the answers every operation of a kind can give, so none goes undocumented: 404 for
     a path naming something, 413 for a body, 503 while the database is away, 405 (with
-    ``Allow``) for any other method."""
+    ``Allow``) for any other method, and 400 for a query string the request guard refuses
+    (tracker/guards.py checks every query string, also of operations that take no
+    parameters; the pixel alone answers its GIF whatever it is sent)."""
     for path, operations in paths.items():
         for method, operation in operations.items():
             if method == "parameters":
@@ -500,6 +583,10 @@ def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             responses = operation["responses"]
             if "{" in path:
                 responses.setdefault("404", _json("no such object on this site", ERROR))
+            if path != PIXEL_PATH:
+                responses.setdefault("400", _json(
+                    "a query-string name or value holding NUL or a lone surrogate; `field` "
+                    "names the parameter", ERROR))
             if "requestBody" in operation:
                 responses.setdefault("413", _json("body too large; `field` is `body`", ERROR))
             responses.setdefault("503", {
@@ -523,7 +610,7 @@ DOCUMENT: dict[str, Any] = {
         "version": "1",
         "description": "First-party marketing attribution.",
     },
-    "paths": _complete(PATHS),
+    "paths": _add_links(_complete(PATHS)),
     "components": {
         "securitySchemes": {
             "secretKey": {

@@ -194,6 +194,16 @@ def parse_datetime(raw: object, field: str, *, naive_is_utc: bool = False) -> dt
     return moment.astimezone(dt.UTC)
 
 
+def parse_whole(raw: str, field: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high`` written in ASCII digits. The length is checked
+    before converting: ``int()`` refuses more than 4,300 digits with a ValueError (a 500), and a
+    query string can carry any number of them."""
+    if (not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high))
+            or not low <= int(raw) <= high):
+        raise ValidationError(field, f"expected a whole number from {low} to {high}")
+    return int(raw)
+
+
 def parse_id(raw: str, field: str) -> int:
     """A positive id that fits a BIGINT column, from its decimal text."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= MAX_ID:

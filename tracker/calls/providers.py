@@ -28,7 +28,7 @@ from crm_sync.errors import SignatureReason
 from crm_sync.providers import generic
 from tracker.calls.phone import to_e164
 from tracker.errors import SignatureInvalid, ValidationError
-from tracker.validation import check_text, load_json_object, parse_datetime
+from tracker.validation import check_text, load_json_object, parse_datetime, parse_whole
 
 PROVIDERS = ("twilio", "callrail", "generic")
 # Twilio's final call statuses; earlier ones (ringing, in-progress) are acknowledged only.
@@ -87,8 +87,8 @@ def _caller(raw: Any, field: str) -> str | None:
 
 
 def _whole(raw: Any, field: str) -> int:
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
-        raw = int(raw)
+    if isinstance(raw, str):
+        raw = parse_whole(raw, field, 0, 86_400)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 86_400:
         raise ValidationError(field, "expected whole seconds from 0 to 86400")
     return raw

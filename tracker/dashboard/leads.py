@@ -24,6 +24,7 @@ from tracker.localtime import local_midnight
 from tracker.models import AttributionCredit, Deal, Lead, VisitSession
 from tracker.score_rules import label_for
 from tracker.stages import check_stage
+from tracker.validation import parse_whole
 
 PAGE_SIZE = 50
 # A CSV holds at most this many leads (a year of a busy site); narrow the filters for more.
@@ -62,9 +63,7 @@ def parse_lead_query(args: Mapping[str, str]) -> LeadQuery:
     deal = args.get("deal") or None
     if deal not in (None, "yes", "no"):
         raise ValidationError("deal", "expected yes or no")
-    raw_page = args.get("page") or "1"
-    if not (raw_page.isascii() and raw_page.isdigit()) or not 1 <= int(raw_page) <= 100_000:
-        raise ValidationError("page", "expected a page number from 1")
+    page = parse_whole(args.get("page") or "1", "page", 1, 100_000)
     stage = args.get("stage") or None
     return LeadQuery(
         search=(args.get("q") or "").strip() or None,
@@ -73,7 +72,7 @@ def parse_lead_query(args: Mapping[str, str]) -> LeadQuery:
         channel=args.get("channel") or None,
         owner=args.get("owner") or None,
         has_deal=None if deal is None else deal == "yes",
-        page=int(raw_page),
+        page=page,
     )
 
 

@@ -39,7 +39,7 @@ from tracker.score_rules import label_for, rules_from_settings
 from tracker.scoring import rescore_lead
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
-from tracker.validation import check_choice, check_date
+from tracker.validation import check_choice, check_date, parse_whole
 
 MAX_PAGE = 500
 OFFLINE_KINDS = frozenset(
@@ -298,9 +298,7 @@ class LeadFilter:
             raw = args.get(name)
             if raw is None:
                 return default
-            if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= high:
-                raise ValidationError(name, f"expected a whole number from 0 to {high}")
-            return int(raw)
+            return parse_whole(raw, name, 0, high)
 
         return cls(
             stage=check_stage(args["stage"]) if "stage" in args else None,

@@ -91,6 +91,12 @@ def _report(summary: str, columns: tuple[Column, ...], params: list[dict[str, An
                         "content": {"application/json": {"schema": _ERROR}}},
                 "401": {"description": "missing, unknown or revoked secret key",
                         "content": {"application/json": {"schema": _ERROR}}},
+                # Without a key, a signed-in dashboard session reads the site named by `site`.
+                "403": {"description": "signed in to the dashboard, and `site` names a site "
+                        "this user may not read",
+                        "content": {"application/json": {"schema": _ERROR}}},
+                "404": {"description": "signed in to the dashboard, and `site` names no site",
+                        "content": {"application/json": {"schema": _ERROR}}},
             },
         }
     }
@@ -158,6 +164,6 @@ REPORT_PATHS: dict[str, dict[str, Any]] = {
     ),
 }
 REPORT_PATHS["/api/v1/reports/leads/{lead_id}/journey"]["get"]["responses"]["404"] = {
-    "description": "no such lead on this site",
+    "description": "no such lead on this site (or, for a dashboard session, no site `site`)",
     "content": {"application/json": {"schema": _ERROR}},
 }

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tracker.errors import ValidationError
 from tracker.localtime import UTC_NAME, local_midnight, local_today
 from tracker.sites import SiteSettings
-from tracker.validation import parse_date
+from tracker.validation import parse_date, parse_whole
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "keyword", "landing_page")
 WIN_RATE_GROUPS = ("owner", *DIMENSIONS)
@@ -84,9 +84,7 @@ def _whole(args: Mapping[str, str], name: str, default: int, low: int, high: int
     raw = args.get(name)
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise ValidationError(name, f"expected a whole number from {low} to {high}")
-    return int(raw)
+    return parse_whole(raw, name, low, high)
 
 
 def parse_report_query(
