@@ -342,11 +342,6 @@ def run(dialect: str, args: argparse.Namespace, workdir: str) -> None:
         log(f"[{dialect}] rollups kept (--keep-rollups): no scan baseline in this run")
         rolled = time_reports()
         pages_rolled = time_overview()
-        for key, (p50, p95, count) in rolled.items():
-            log(f"  {key[0]:<16}{key[1]:<10} rollups p50 {p50:.1f} p95 {p95:.1f} ms, "
-                f"{count} statements")
-        log(f"  overview page p50 {statistics.median(pages_rolled):.1f} "
-            f"p95 {percentile(pages_rolled, 0.95):.1f} ms")
         scanned = {key: (float("nan"), float("nan"), 0) for key in rolled}
     else:
         scanned, rolled, pages_rolled = _scan_then_rollups(
