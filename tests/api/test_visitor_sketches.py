@@ -12,6 +12,7 @@ installs it); without it they fail with what to install, never skip.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -46,6 +47,7 @@ from tracker.reports.query import ReportQuery
 from tracker.reports.rollups import traffic_from_rollups
 from tracker.rollups.sketches import EXPLICIT_CUTOFF, RELATIVE_STANDARD_ERROR, encode_sketch
 from tracker.sites import update_site_settings
+from tracker.users import create_user
 
 pytestmark = pytest.mark.postgres
 
@@ -247,3 +249,22 @@ def test_approximate_counting_is_refused_without_the_extension(tmp_path: Any) ->
             with pytest.raises(ValidationError, match="hll extension"):
                 update_site_settings(session, site, {"unique_visitors": "approximate"})
     engine.dispose()
+
+
+def test_the_dashboard_tile_says_the_visitors_are_estimated(
+    hll_app: Flask, hll_session: Session
+) -> None:
+    created = SiteMaker(hll_session).make(unique_visitors="approximate")
+    with hll_session.begin():
+        user = create_user(hll_session, "sketch@example.com", "estimated-visitors-42",
+                           site_ids=[created.site.id])
+        assert user is not None
+    client = hll_app.test_client()
+    page = client.get("/dashboard/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    assert client.post("/dashboard/login", data={
+        "email": "sketch@example.com", "password": "estimated-visitors-42",
+        "csrf_token": token.group(1)}).status_code == 302
+    overview = client.get(f"/dashboard/?site={created.site.id}").get_data(as_text=True)
+    assert "Visitors (estimated)" in overview

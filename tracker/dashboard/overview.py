@@ -112,8 +112,10 @@ def kpis(session: Session, site: Site, filters: Filters) -> list[Kpi]:
     now = queries.revenue_report(session, site, report_query(filters, site)).totals or {}
     earlier = report_query(filters.comparison(), site)
     before = queries.revenue_report(session, site, earlier).totals or {}
+    estimated = earlier.approximate_visitors  # HyperLogLog counts (docs/reports.md)
     return [
-        Kpi(name, label, kind, _number(now.get(name)), _number(before.get(name)))
+        Kpi(name, f"{label} (estimated)" if estimated and name == "visitors" else label, kind,
+            _number(now.get(name)), _number(before.get(name)))
         for name, label, kind in KPIS
     ]
 
