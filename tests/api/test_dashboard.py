@@ -283,3 +283,42 @@ def test_a_signed_in_user_reads_the_reports_api_of_their_sites_only(
     assert nameless.status_code == 400 and nameless.get_json()["error"]["field"] == "site"
     assert keyed.status_code == 200  # a secret key speaks for its own site
     assert after_logout.status_code == 401
+
+
+def test_the_crm_page_shows_each_provider_configured_by_webhook_or_api_with_its_deliveries(
+    client: FlaskClient, db_session: Session, sites: SiteMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.api.test_webhooks import GENERIC_SECRET, generic_event, post_generic
+
+    site = sites.make(generic_secrets=[GENERIC_SECRET], hubspot_api_token="pat-na1-0123456789")
+    other = sites.make(generic_secrets=[GENERIC_SECRET])
+    make_user(db_session, "crm@example.com", site.site.id)
+    assert post_generic(client, site.site.id,
+                        generic_event("evt_1", "deal.won", 0, amount="100")).status_code == 200
+    assert post_generic(client, other.site.id,
+                        generic_event("evt_9", "deal.won", 0, amount="5")).status_code == 200
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("deal store unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("tracker.inbox.apply_deal_update", refuse)
+        assert post_generic(client, site.site.id,
+                            generic_event("evt_2", "deal.won", 1, amount="50")).status_code == 200
+    assert log_in(client, "crm@example.com").status_code == 302
+
+    page = client.get("/dashboard/setup/crm").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-provider="(\w+)">(.*?)</tr>', page, re.S))
+
+    def cells(provider: str) -> list[str]:
+        return [re.sub(r"<[^>]+>", "", c).strip()
+                for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", rows[provider], re.S)]
+
+    generic, hubspot, pipedrive = cells("generic"), cells("hubspot"), cells("pipedrive")
+    assert generic[2] == "configured" and hubspot[2] == "configured"
+    assert hubspot[3] == "—" and hubspot[4] not in ("", "—")  # the API token's fingerprint
+    assert "pat-na1-0123456789" not in page
+    assert pipedrive[2] == "not configured" and pipedrive[5:] == ["—", "none", "—"]
+    assert generic[6] == "applied 1, failed 1"  # the other site's delivery is not counted
+    assert generic[5] != "—"
+    assert generic[7].endswith(": ConnectionError: deal store unavailable")

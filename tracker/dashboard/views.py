@@ -407,6 +407,8 @@ def crm() -> str:
         "dashboard/crm.html",
         ctx,
         connections=setup.crm_connections(ctx.site, ctx.settings, request.host_url),
+        deliveries=setup.provider_deliveries(session, ctx.site.id),
+        no_deliveries=setup.NO_DELIVERIES,
         failed=setup.recent_crm_events(session, ctx.site.id, status="failed"),
         recent=setup.recent_crm_events(session, ctx.site.id),
     )
