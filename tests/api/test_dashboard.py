@@ -216,6 +216,19 @@ def test_overview_shows_the_report_figures_and_its_csv_equals_the_api_csv(
     assert "ada@example.com" in leads.get_data(as_text=True)
 
 
+def test_the_funnel_says_which_population_it_counts_beside_the_tiles(
+    signed_in: FlaskClient, site: CreatedSite
+) -> None:
+    page = signed_in.get(f"/dashboard/?site={site.site.id}").get_data(as_text=True)
+    note = re.search(r'<p id="funnel-population"[^>]*>(.*?)</p>', page, re.S)
+
+    assert note is not None
+    text = re.sub(r"<[^>]+>", "", note.group(1))
+    assert "leads created in the period" in text
+    assert "first deal was won in the period" in text  # the tiles' customers (docs/reports.md)
+    assert page.index('id="funnel-population"') < page.index('id="funnel-table"')
+
+
 def test_the_server_root_leads_to_the_dashboard(client: FlaskClient) -> None:
     response = client.get("/")
 
