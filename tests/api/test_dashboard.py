@@ -4,6 +4,7 @@ tenancy, the pages and their CSV exports, and ``leadtrail users create``."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -214,6 +215,40 @@ def test_overview_shows_the_report_figures_and_its_csv_equals_the_api_csv(
     assert exported.get_data(as_text=True) == from_api.get_data(as_text=True)
     assert exported.get_data(as_text=True).splitlines()[1].startswith("Paid Search,1,1,1.0,")
     assert "ada@example.com" in leads.get_data(as_text=True)
+
+
+def test_each_table_cell_and_the_trend_carry_the_comparison_period(
+    signed_in: FlaskClient, client: FlaskClient, site: CreatedSite
+) -> None:
+    paid = "https://example.com/?utm_source=google&utm_medium=cpc"
+    visit(client, site, "visitor-now-1", paid, 30)
+    visit(client, site, "visitor-now-2", paid, 40)
+    visit(client, site, "visitor-before", paid, 10 * 24 * 60)  # 10 days ago
+    assert identify(client, site, "visitor-now-1", "now@example.com").status_code == 200
+    drain_queue(client.application)
+    today = dt.datetime.now(dt.UTC).date()
+    window = (f"model=first_touch&from={today - dt.timedelta(days=6)}&to={today}"
+              "&cols=sessions,leads,visitor_to_lead_rate")
+
+    page = signed_in.get(f"/dashboard/?site={site.site.id}&{window}").get_data(as_text=True)
+    row = re.search(r"Paid Search</a></th>(.*?)</tr>", page, re.S)
+    spec = re.search(r'<script type="application/json" id="chart-trend">(.*?)</script>',
+                     page, re.S)
+
+    assert row is not None and spec is not None
+    changes = dict(re.findall(
+        r'data-metric="(\w+)"[^>]*>.*?<small class="delta" data-change>(.*?)</small>',
+        row.group(1), re.S))
+    # 2 sessions against 1; 1 lead against none; 50% of visitors became leads against 0%.
+    assert changes == {"sessions": "+100.0%", "leads": "new", "visitor_to_lead_rate": "+50.0 pp"}
+    datasets = json.loads(spec.group(1))["datasets"]
+    dashed = [d for d in datasets if d.get("borderDash")]
+    assert [d["label"] for d in dashed] == [
+        "Sessions, previous period", "Leads, previous period", "Revenue, previous period"]
+    # Aligned by day: the 7-day period's day 4 (today - 3) over the comparison's day 4.
+    assert len(dashed[0]["data"]) == 7 and dashed[0]["data"][3] == 1
+    assert sum(dashed[0]["data"]) == 1
+    assert dashed[0]["text"][3] == f"1 ({today - dt.timedelta(days=10)})"
 
 
 def test_the_funnel_says_which_population_it_counts_beside_the_tiles(

@@ -133,6 +133,10 @@ class Overview:
     comparison: list[tuple[str, dict[str, float]]]
     charts: dict[str, dict[str, Any]]
     owners: queries.Report
+    # The same table over the comparison period, by group, and its totals: each cell shows
+    # its change against these.
+    previous: dict[str | None, dict[str, Any]]
+    previous_totals: dict[str, Any]
 
 
 def next_level(filters: Filters) -> str | None:
@@ -177,6 +181,50 @@ def chart_series(name: str, data: Sequence[Any], kind: str, fmt: SiteFormatter,
             "text": fmt.texts(list(data), kind)}
 
 
+TREND_SERIES = (("sessions", "Sessions", "integer", "y"), ("leads", "Leads", "count", "y"),
+                ("revenue", "Revenue", "money", "y1"))
+# How Chart.js dashes a line: the comparison period's series.
+DASHED = [6, 4]
+
+
+def _bucket(day: dt.date, interval: str) -> dt.date:
+    return day - dt.timedelta(days=day.weekday()) if interval == "week" else day
+
+
+def trend_axis(start: dt.date, end: dt.date, interval: str) -> list[dt.date]:
+    """Every day (or Monday-started week) of ``[start, end)``: the trend report lists only
+    periods with data, the chart draws them all."""
+    step = dt.timedelta(days=7 if interval == "week" else 1)
+    day, axis = _bucket(start, interval), []
+    while day < end:
+        axis.append(day)
+        day += step
+    return axis
+
+
+def trend_datasets(periods: Sequence[dict[str, Any]], earlier: Sequence[dict[str, Any]],
+                   axis: Sequence[dt.date], offset: dt.timedelta, interval: str,
+                   compared_with: str, fmt: SiteFormatter) -> list[dict[str, Any]]:
+    """The trend's series over ``axis`` and, dashed, the comparison period's, aligned by
+    day offset: each point of the period is drawn over the comparison period's day (or week)
+    ``offset`` earlier, whose own date the tooltip names. A period without data is 0."""
+    now = {row["period"]: row for row in periods}
+    before = {row["period"]: row for row in earlier}
+    matched = [_bucket(day - offset, interval).isoformat() for day in axis]
+    datasets = [chart_series(label, [now.get(day.isoformat(), {}).get(name, 0) for day in axis],
+                             kind, fmt, axis_id)
+                for name, label, kind, axis_id in TREND_SERIES]
+    for name, label, kind, axis_id in TREND_SERIES:
+        series = chart_series(f"{label}, {compared_with}",
+                              [before.get(day, {}).get(name, 0) for day in matched], kind, fmt,
+                              axis_id)
+        series["text"] = [f"{text} ({day})"
+                          for text, day in zip(series["text"], matched, strict=True)]
+        series["borderDash"] = DASHED
+        datasets.append(series)
+    return datasets
+
+
 def charts(
     revenue: queries.Report,
     trend: queries.Report,
@@ -184,9 +232,14 @@ def charts(
     models: Sequence[str],
     comparison: Sequence[tuple[str, dict[str, float]]],
     fmt: SiteFormatter,
+    trend_axis_days: Sequence[dt.date] = (),
+    earlier_trend: queries.Report | None = None,
+    offset: dt.timedelta = dt.timedelta(0),
+    compared_with: str = "previous period",
 ) -> dict[str, dict[str, Any]]:
     """The specs the page's script hands to Chart.js (each next to a table of the same
-    figures): the top groups by revenue, the trend, the funnel, the top groups per model."""
+    figures): the top groups by revenue, the trend (with the comparison period dashed), the
+    funnel, the top groups per model."""
     top = revenue.rows[:CHART_GROUPS]
     periods = trend.rows
     money = {"prefix": currency_symbol(fmt.currency)}
@@ -195,13 +248,11 @@ def charts(
                    "axes": {"y": money},
                    "datasets": [chart_series("Revenue", [r["revenue"] for r in top], "money",
                                              fmt)]},
-        "trend": {"type": "line", "labels": [r["period"] for r in periods],
+        "trend": {"type": "line", "labels": [day.isoformat() for day in trend_axis_days],
                   "axes": {"y1": money},
-                  "datasets": [
-                      chart_series("Sessions", [r["sessions"] for r in periods], "integer", fmt),
-                      chart_series("Leads", [r["leads"] for r in periods], "count", fmt),
-                      chart_series("Revenue", [r["revenue"] for r in periods], "money", fmt,
-                                   "y1")]},
+                  "datasets": trend_datasets(
+                      periods, earlier_trend.rows if earlier_trend else [], trend_axis_days,
+                      offset, trend.meta["query"]["interval"], compared_with, fmt)},
         "funnel": {"type": "bar", "horizontal": True,
                    "labels": [r["stage"] for r in funnel],
                    "datasets": [chart_series("Leads", [r["leads"] for r in funnel], "count", fmt)]},
@@ -215,10 +266,14 @@ def charts(
     }
 
 
-def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter) -> Overview:
-    """Everything the overview page shows below the tiles (5 reports)."""
+def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter,
+             compared_with: str = "previous period") -> Overview:
+    """Everything the overview page shows below the tiles (5 reports, and the revenue and
+    trend reports again over the comparison period: the same rollups, as many rows)."""
     revenue = run_report(session, site, filters, "revenue")
     trend = run_report(session, site, filters, "trend")
+    earlier_revenue = run_report(session, site, filters.comparison(), "revenue")
+    earlier_trend = run_report(session, site, filters.comparison(), "trend")
     funnel = [row for row in run_report(session, site, filters, "funnel").rows
               if row["group"] == "(all)"]
     models, comparison = pivot_models(run_report(session, site, filters, "models"))
@@ -232,8 +287,12 @@ def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter)
         funnel=funnel,
         models=models,
         comparison=comparison,
-        charts=charts(revenue, trend, funnel, models, comparison, fmt),
+        charts=charts(revenue, trend, funnel, models, comparison, fmt,
+                      trend_axis(filters.start, filters.end, trend.meta["query"]["interval"]),
+                      earlier_trend, filters.start - filters.comparison().start, compared_with),
         owners=owners,
+        previous={row["group"]: row for row in earlier_revenue.rows},
+        previous_totals=earlier_revenue.totals or {},
     )
 
 

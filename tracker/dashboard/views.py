@@ -206,7 +206,9 @@ def overview() -> str:
         "dashboard/overview.html",
         ctx,
         kpis=overview_figures.kpis(session, ctx.site, ctx.filters),
-        page=overview_figures.overview(session, ctx.site, ctx.filters, site_formatter(ctx)),
+        page=overview_figures.overview(
+            session, ctx.site, ctx.filters, site_formatter(ctx),
+            COMPARISONS[ctx.filters.compare].removeprefix("the ")),
         columns=overview_figures.choose_columns(request.args.getlist("cols")),
         all_columns=overview_figures.TABLE_COLUMNS,
         none_label=NONE_LABEL,
