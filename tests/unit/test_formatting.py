@@ -9,9 +9,9 @@ import pytest
 from markupsafe import Markup
 
 from tracker.dashboard.formatting import (
-    format_change,
     FRACTION_TOOLTIP,
     SiteFormatter,
+    format_change,
     format_datetime,
     format_value,
 )
