@@ -251,6 +251,35 @@ def test_each_table_cell_and_the_trend_carry_the_comparison_period(
     assert dashed[0]["text"][3] == f"1 ({today - dt.timedelta(days=10)})"
 
 
+def test_the_overview_shows_the_markov_removal_effect_shares_the_fit_learned(
+    client: FlaskClient, db_session: Session, sites: SiteMaker
+) -> None:
+    site = sites.make(attribution_models=["last_touch", "linear", "markov"])
+    make_user(db_session, "fits@example.com", site.site.id)
+    # Within the 30-minute session of the identify, so no direct touch joins the journey.
+    visit(client, site, "visitor-a", "https://example.com/?utm_source=google&utm_medium=cpc", 20)
+    visit(client, site, "visitor-b", "https://example.com/?utm_source=google&utm_medium=cpc", 80)
+    visit(client, site, "visitor-b", "https://example.com/?utm_source=news&utm_medium=email", 20)
+    assert identify(client, site, "visitor-a", "a@example.com").status_code == 200
+    assert identify(client, site, "visitor-b", "b@example.com").status_code == 200
+    drain_queue(client.application)
+    assert log_in(client, "fits@example.com").status_code == 302
+
+    page = client.get(f"/dashboard/?site={site.site.id}").get_data(as_text=True)
+    table = re.search(r'<table[^>]*id="fitted-markov-lead".*?</table>', page, re.S)
+
+    assert table is not None
+    shares = dict(re.findall(
+        r'<th scope="row">([^<]+)</th><td class="num" data-share="conversions"[^>]*>([^<]+)<',
+        table.group(0)))
+    # Journeys Paid Search → lead and Paid Search → Email → lead. Removing Paid Search loses
+    # both conversions (effect 1); removing Email loses half of B's (P: 1 → 0.5, effect 0.5).
+    # Shares: 1 / 1.5 and 0.5 / 1.5.
+    assert shares == {"Paid Search": "66.7%", "Email": "33.3%"}
+    assert "removal-effect share" in table.group(0) and "on 2 leads" in table.group(0)
+    assert 'id="fitted-linear' not in page  # rule-based models learn nothing
+
+
 def test_the_funnel_says_which_population_it_counts_beside_the_tiles(
     signed_in: FlaskClient, site: CreatedSite
 ) -> None:

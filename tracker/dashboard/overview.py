@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.dashboard.filters import LEVELS, Filters
 from tracker.dashboard.formatting import SiteFormatter, currency_symbol
 from tracker.dashboard.models_help import change_against
 from tracker.errors import ValidationError
-from tracker.models import Site
+from tracker.models import AttributionFit, Site
 from tracker.reports import queries
 from tracker.reports.query import NONE_LABEL, ReportQuery
 from tracker.reports.render import report_csv
@@ -294,6 +295,54 @@ def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter,
         previous={row["group"]: row for row in earlier_revenue.rows},
         previous_totals=earlier_revenue.totals or {},
     )
+
+
+# The data-driven models whose stored fit the page shows, and what a share of each means.
+FITTED_MEANING = {
+    "markov": "removal-effect share: the fraction of all conversions lost when the channel is "
+              "removed from the chain, normalised so the channels sum to 100%",
+    "shapley": "Shapley share: the channel's average marginal contribution to the conversion "
+               "rate over every set of channels it can join, normalised to 100%",
+}
+CONVERSION_NAMES = {"lead": "leads", "opportunity": "opportunities", "won": "won deals"}
+
+
+@dataclass(frozen=True, slots=True)
+class FittedShares:
+    """One data-driven model's stored fit for one conversion type: per channel the share of
+    conversions and of value the fitted model gives it (the model's own answer, over every
+    journey it was fitted on, not the period's credited revenue)."""
+
+    model: str
+    conversion: str
+    conversions: int | None
+    fitted_at: dt.datetime
+    rows: list[tuple[str, float, float]]  # channel, conversion share %, value share %
+
+
+def fitted_shares(session: Session, site: Site, models: Sequence[str]) -> list[FittedShares]:
+    """The stored fits of the site's Markov and Shapley models (a handful of rows, written by
+    the worker; nothing is fitted per request), channels by conversion share."""
+    shown = [name for name in models if name in FITTED_MEANING]
+    if not shown:
+        return []
+    fits = session.scalars(
+        select(AttributionFit).where(AttributionFit.site_id == site.id,
+                                     AttributionFit.model.in_(shown)))
+    found = []
+    for fit in fits:
+        if not fit.channels:
+            continue
+        rows = sorted(
+            ((channel, share * 100, value * 100) for channel, share, value
+             in zip(fit.channels, fit.conversion_shares, fit.value_shares, strict=True)),
+            key=lambda row: (-row[1], row[0]))
+        conversions = (fit.details or {}).get("conversions")
+        found.append(FittedShares(fit.model, fit.conversion,
+                                  int(conversions) if conversions is not None else None,
+                                  fit.fitted_at, rows))
+    order = {name: i for i, name in enumerate(CONVERSION_NAMES)}
+    return sorted(found, key=lambda f: (shown.index(f.model), order.get(f.conversion, 9)))
 
 
 def report_as_csv(session: Session, site: Site, filters: Filters, name: str) -> str:

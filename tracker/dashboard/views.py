@@ -215,6 +215,9 @@ def overview() -> str:
         change=change_against,
         comparison_label=COMPARISONS[ctx.filters.compare],
         base_model=COMPARISON_BASE,
+        fitted=overview_figures.fitted_shares(session, ctx.site, ctx.models),
+        fitted_meaning=overview_figures.FITTED_MEANING,
+        conversion_names=overview_figures.CONVERSION_NAMES,
     )
 
 
