@@ -318,6 +318,7 @@ def test_default_columns_fit_at_1440_and_the_chooser_is_kept_in_the_url(
     trend_dashes = tab.page.evaluate(
         "() => Chart.getChart(document.querySelector('canvas[data-chart=chart-trend]'))"
         ".data.datasets.map(d => (d.borderDash || []).length > 0)")
+    fitted = tab.page.locator("table[id^=fitted-markov] tbody tr").count()
     _shoot(tab, "overview-1440px")
 
     tab.page.click(".chooser summary")
@@ -337,6 +338,7 @@ def test_default_columns_fit_at_1440_and_the_chooser_is_kept_in_the_url(
     assert chart_text == revenue
     assert change in ("new", "—") or change.endswith("%")  # against the previous period
     assert trend_dashes == [False] * 3 + [True] * 3  # the comparison period, dashed
+    assert fitted > 0  # the Markov fit's shares are on the page (and under axe)
     assert "ROI" not in chosen and "Visitors" in chosen
     assert drilled[1:] == chosen[1:] and "cols=" in tab.page.url
 
