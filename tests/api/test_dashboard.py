@@ -224,6 +224,8 @@ def test_each_table_cell_and_the_trend_carry_the_comparison_period(
     visit(client, site, "visitor-now-1", paid, 30)
     visit(client, site, "visitor-now-2", paid, 40)
     visit(client, site, "visitor-before", paid, 10 * 24 * 60)  # 10 days ago
+    visit(client, site, "visitor-email", "https://example.com/?utm_source=news&utm_medium=email",
+          50)
     assert identify(client, site, "visitor-now-1", "now@example.com").status_code == 200
     drain_queue(client.application)
     today = dt.datetime.now(dt.UTC).date()
@@ -241,6 +243,11 @@ def test_each_table_cell_and_the_trend_carry_the_comparison_period(
         row.group(1), re.S))
     # 2 sessions against 1; 1 lead against none; 50% of visitors became leads against 0%.
     assert changes == {"sessions": "+100.0%", "leads": "new", "visitor_to_lead_rate": "+50.0 pp"}
+    email = re.search(r"Email</a></th>(.*?)</tr>", page, re.S)
+    assert email is not None  # absent from the comparison period: counts new, rate unknown
+    assert dict(re.findall(
+        r'data-metric="(\w+)"[^>]*>.*?<small class="delta" data-change>(.*?)</small>',
+        email.group(1), re.S)) == {"sessions": "new", "leads": "—", "visitor_to_lead_rate": "—"}
     datasets = json.loads(spec.group(1))["datasets"]
     dashed = [d for d in datasets if d.get("borderDash")]
     assert [d["label"] for d in dashed] == [

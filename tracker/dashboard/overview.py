@@ -64,6 +64,7 @@ KPIS = (
     ("roas", "ROAS", "roas"),
     ("roi", "ROI", "roi"),
 )
+ADDITIVE_KINDS = frozenset({"integer", "count", "money"})
 REPORT_NAMES = ("revenue", "trend", "funnel", "models")
 # Groups drawn in a chart (the table beside it lists them all).
 CHART_GROUPS = 10
@@ -138,6 +139,17 @@ class Overview:
     # its change against these.
     previous: dict[str | None, dict[str, Any]]
     previous_totals: dict[str, Any]
+    # The comparison report listed every group (under its row limit): a group missing from it
+    # had no sessions, leads or revenue then, so its counts and money were 0 (a change reads
+    # "new"), while its rates and ratios were unknown.
+    previous_complete: bool = True
+
+    def base(self, group: str | None, name: str, kind: str) -> Any:
+        """``group``'s ``name`` over the comparison period, what its change is against."""
+        row = self.previous.get(group)
+        if row is not None:
+            return row.get(name)
+        return 0 if self.previous_complete and kind in ADDITIVE_KINDS else None
 
 
 def next_level(filters: Filters) -> str | None:
@@ -294,6 +306,7 @@ def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter,
         owners=owners,
         previous={row["group"]: row for row in earlier_revenue.rows},
         previous_totals=earlier_revenue.totals or {},
+        previous_complete=len(earlier_revenue.rows) < report_query(filters, site).limit,
     )
 
 
