@@ -4,6 +4,7 @@ tenancy, the pages and their CSV exports, and ``leadtrail users create``."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -216,6 +217,89 @@ def test_overview_shows_the_report_figures_and_its_csv_equals_the_api_csv(
     assert "ada@example.com" in leads.get_data(as_text=True)
 
 
+def test_each_table_cell_and_the_trend_carry_the_comparison_period(
+    signed_in: FlaskClient, client: FlaskClient, site: CreatedSite
+) -> None:
+    paid = "https://example.com/?utm_source=google&utm_medium=cpc"
+    visit(client, site, "visitor-now-1", paid, 30)
+    visit(client, site, "visitor-now-2", paid, 40)
+    visit(client, site, "visitor-before", paid, 10 * 24 * 60)  # 10 days ago
+    visit(client, site, "visitor-email", "https://example.com/?utm_source=news&utm_medium=email",
+          50)
+    assert identify(client, site, "visitor-now-1", "now@example.com").status_code == 200
+    drain_queue(client.application)
+    today = dt.datetime.now(dt.UTC).date()
+    window = (f"model=first_touch&from={today - dt.timedelta(days=6)}&to={today}"
+              "&cols=sessions,leads,visitor_to_lead_rate")
+
+    page = signed_in.get(f"/dashboard/?site={site.site.id}&{window}").get_data(as_text=True)
+    row = re.search(r"Paid Search</a></th>(.*?)</tr>", page, re.S)
+    spec = re.search(r'<script type="application/json" id="chart-trend">(.*?)</script>',
+                     page, re.S)
+
+    assert row is not None and spec is not None
+    changes = dict(re.findall(
+        r'data-metric="(\w+)"[^>]*>.*?<small class="delta" data-change>(.*?)</small>',
+        row.group(1), re.S))
+    # 2 sessions against 1; 1 lead against none; 50% of visitors became leads against 0%.
+    assert changes == {"sessions": "+100.0%", "leads": "new", "visitor_to_lead_rate": "+50.0 pp"}
+    email = re.search(r"Email</a></th>(.*?)</tr>", page, re.S)
+    assert email is not None  # absent from the comparison period: counts new, rate unknown
+    assert dict(re.findall(
+        r'data-metric="(\w+)"[^>]*>.*?<small class="delta" data-change>(.*?)</small>',
+        email.group(1), re.S)) == {"sessions": "new", "leads": "—", "visitor_to_lead_rate": "—"}
+    datasets = json.loads(spec.group(1))["datasets"]
+    dashed = [d for d in datasets if d.get("borderDash")]
+    assert [d["label"] for d in dashed] == [
+        "Sessions, previous period", "Leads, previous period", "Revenue, previous period"]
+    # Aligned by day: the 7-day period's day 4 (today - 3) over the comparison's day 4.
+    assert len(dashed[0]["data"]) == 7 and dashed[0]["data"][3] == 1
+    assert sum(dashed[0]["data"]) == 1
+    assert dashed[0]["text"][3] == f"1 ({today - dt.timedelta(days=10)})"
+
+
+def test_the_overview_shows_the_markov_removal_effect_shares_the_fit_learned(
+    client: FlaskClient, db_session: Session, sites: SiteMaker
+) -> None:
+    site = sites.make(attribution_models=["last_touch", "linear", "markov"])
+    make_user(db_session, "fits@example.com", site.site.id)
+    # Within the 30-minute session of the identify, so no direct touch joins the journey.
+    visit(client, site, "visitor-a", "https://example.com/?utm_source=google&utm_medium=cpc", 20)
+    visit(client, site, "visitor-b", "https://example.com/?utm_source=google&utm_medium=cpc", 80)
+    visit(client, site, "visitor-b", "https://example.com/?utm_source=news&utm_medium=email", 20)
+    assert identify(client, site, "visitor-a", "a@example.com").status_code == 200
+    assert identify(client, site, "visitor-b", "b@example.com").status_code == 200
+    drain_queue(client.application)
+    assert log_in(client, "fits@example.com").status_code == 302
+
+    page = client.get(f"/dashboard/?site={site.site.id}").get_data(as_text=True)
+    table = re.search(r'<table[^>]*id="fitted-markov-lead".*?</table>', page, re.S)
+
+    assert table is not None
+    shares = dict(re.findall(
+        r'<th scope="row">([^<]+)</th><td class="num" data-share="conversions"[^>]*>([^<]+)<',
+        table.group(0)))
+    # Journeys Paid Search → lead and Paid Search → Email → lead. Removing Paid Search loses
+    # both conversions (effect 1); removing Email loses half of B's (P: 1 → 0.5, effect 0.5).
+    # Shares: 1 / 1.5 and 0.5 / 1.5.
+    assert shares == {"Paid Search": "66.7%", "Email": "33.3%"}
+    assert "removal-effect share" in table.group(0) and "on 2 leads" in table.group(0)
+    assert 'id="fitted-linear' not in page  # rule-based models learn nothing
+
+
+def test_the_funnel_says_which_population_it_counts_beside_the_tiles(
+    signed_in: FlaskClient, site: CreatedSite
+) -> None:
+    page = signed_in.get(f"/dashboard/?site={site.site.id}").get_data(as_text=True)
+    note = re.search(r'<p id="funnel-population"[^>]*>(.*?)</p>', page, re.S)
+
+    assert note is not None
+    text = re.sub(r"<[^>]+>", "", note.group(1))
+    assert "leads created in the period" in text
+    assert "first deal was won in the period" in text  # the tiles' customers (docs/reports.md)
+    assert page.index('id="funnel-population"') < page.index('id="funnel-table"')
+
+
 def test_the_server_root_leads_to_the_dashboard(client: FlaskClient) -> None:
     response = client.get("/")
 
@@ -283,3 +367,42 @@ def test_a_signed_in_user_reads_the_reports_api_of_their_sites_only(
     assert nameless.status_code == 400 and nameless.get_json()["error"]["field"] == "site"
     assert keyed.status_code == 200  # a secret key speaks for its own site
     assert after_logout.status_code == 401
+
+
+def test_the_crm_page_shows_each_provider_configured_by_webhook_or_api_with_its_deliveries(
+    client: FlaskClient, db_session: Session, sites: SiteMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.api.test_webhooks import GENERIC_SECRET, generic_event, post_generic
+
+    site = sites.make(generic_secrets=[GENERIC_SECRET], hubspot_api_token="pat-na1-0123456789")
+    other = sites.make(generic_secrets=[GENERIC_SECRET])
+    make_user(db_session, "crm@example.com", site.site.id)
+    assert post_generic(client, site.site.id,
+                        generic_event("evt_1", "deal.won", 0, amount="100")).status_code == 200
+    assert post_generic(client, other.site.id,
+                        generic_event("evt_9", "deal.won", 0, amount="5")).status_code == 200
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("deal store unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("tracker.inbox.apply_deal_update", refuse)
+        assert post_generic(client, site.site.id,
+                            generic_event("evt_2", "deal.won", 1, amount="50")).status_code == 200
+    assert log_in(client, "crm@example.com").status_code == 302
+
+    page = client.get("/dashboard/setup/crm").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-provider="(\w+)">(.*?)</tr>', page, re.S))
+
+    def cells(provider: str) -> list[str]:
+        return [re.sub(r"<[^>]+>", "", c).strip()
+                for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", rows[provider], re.S)]
+
+    generic, hubspot, pipedrive = cells("generic"), cells("hubspot"), cells("pipedrive")
+    assert generic[2] == "configured" and hubspot[2] == "configured"
+    assert hubspot[3] == "—" and hubspot[4] not in ("", "—")  # the API token's fingerprint
+    assert "pat-na1-0123456789" not in page
+    assert pipedrive[2] == "not configured" and pipedrive[5:] == ["—", "none", "—"]
+    assert generic[6] == "applied 1, failed 1"  # the other site's delivery is not counted
+    assert generic[5] != "—"
+    assert generic[7].endswith(": ConnectionError: deal store unavailable")

@@ -143,7 +143,8 @@ def _log_in(tab: Tab, seeded: Seeded) -> None:
 def _cell(tab: Tab, table: str, group: str, metric: str) -> str:
     name = tab.page.locator("th", has_text=re.compile(f"^{re.escape(group)}$"))
     row = tab.page.locator(f"#{table} tbody tr").filter(has=name)
-    return row.locator(f"td[data-metric='{metric}']").inner_text()
+    # The figure, without the change against the comparison period on the line below it.
+    return row.locator(f"td[data-metric='{metric}']").inner_text().split("\n")[0]
 
 
 def test_sign_in_switch_model_and_drill_into_a_campaign(
@@ -311,6 +312,13 @@ def test_default_columns_fit_at_1440_and_the_chooser_is_kept_in_the_url(
         "() => { const c = Chart.getChart("
         "document.querySelector('canvas[data-chart=chart-groups]'));"
         " const i = c.data.labels.indexOf('Paid Search'); return c.data.datasets[0].text[i]; }")
+    change = tab.page.locator("#groups-table tbody tr").filter(
+        has=tab.page.get_by_role("link", name="Paid Search", exact=True)
+    ).locator("td[data-metric=revenue] .delta").inner_text()
+    trend_dashes = tab.page.evaluate(
+        "() => Chart.getChart(document.querySelector('canvas[data-chart=chart-trend]'))"
+        ".data.datasets.map(d => (d.borderDash || []).length > 0)")
+    fitted = tab.page.locator("table[id^=fitted-markov] tbody tr").count()
     _shoot(tab, "overview-1440px")
 
     tab.page.click(".chooser summary")
@@ -328,6 +336,9 @@ def test_default_columns_fit_at_1440_and_the_chooser_is_kept_in_the_url(
     assert fits
     assert (revenue, leads, cpl) == ("$1,200.00", "1", "—")  # no spend known: no CPL
     assert chart_text == revenue
+    assert change in ("new", "—") or change.endswith("%")  # against the previous period
+    assert trend_dashes == [False] * 3 + [True] * 3  # the comparison period, dashed
+    assert fitted > 0  # the Markov fit's shares are on the page (and under axe)
     assert "ROI" not in chosen and "Visitors" in chosen
     assert drilled[1:] == chosen[1:] and "cols=" in tab.page.url
 

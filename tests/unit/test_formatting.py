@@ -11,6 +11,7 @@ from markupsafe import Markup
 from tracker.dashboard.formatting import (
     FRACTION_TOOLTIP,
     SiteFormatter,
+    format_change,
     format_datetime,
     format_value,
 )
@@ -79,3 +80,19 @@ def test_chart_texts_match_the_table_text() -> None:
 def test_an_unknown_kind_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="kind"):
         format_value(1, "furlongs")
+
+
+@pytest.mark.parametrize(("value", "base", "kind", "text"), [
+    (150, 100, "money", "+50.0%"),
+    (2, 4, "count", "-50.0%"),
+    (3.5, 2.0, "percent", "+1.5 pp"),       # rates: points, not +75%
+    (0.2, 0.5, "roi", "-30.0 pp"),          # ROI is a fraction shown per hundred
+    (12.0, 0.0, "percent", "+12.0 pp"),     # a rate from 0 still has a difference
+    (5, 0, "count", "new"),
+    (0, 0, "money", "—"),
+    (5, None, "money", "—"),
+    (None, 5, "integer", "—"),
+])
+def test_a_change_against_the_comparison_period(value: object, base: object, kind: str,
+                                                text: str) -> None:
+    assert format_change(value, base, kind).text == text

@@ -110,6 +110,29 @@ def format_value(value: Any, kind: str, currency: str = "USD",
     return Formatted(f"{number:,.2f}", FRACTION_TOOLTIP)
 
 
+# Rates compare by their difference in percentage points: 2% → 3% is "+1.0 pp", not "+50%".
+POINT_KINDS = {"percent": 1.0, "roi": 100.0}
+NEW = "new"
+
+
+def format_change(value: Any, base: Any, kind: str) -> Formatted:
+    """``value`` against the comparison period's ``base`` for a figure of ``kind``:
+    percentage points for rates, else the relative change in %; "new" when the base is 0 and
+    the figure is not, "—" when either is unknown or both are 0."""
+    if kind not in KINDS or kind == "datetime":
+        raise ValueError(f"no change for kind {kind!r}")
+    if value is None or base is None or value == "" or base == "":
+        return Formatted(UNKNOWN)
+    now, before = float(value), float(base)
+    if now != now or before != before:  # NaN
+        return Formatted(UNKNOWN)
+    if kind in POINT_KINDS:
+        return Formatted(f"{(now - before) * POINT_KINDS[kind]:+,.1f} pp")
+    if before == 0:
+        return Formatted(UNKNOWN if now == 0 else NEW)
+    return Formatted(f"{(now - before) / abs(before) * 100:+,.1f}%")
+
+
 @dataclass(frozen=True, slots=True)
 class SiteFormatter:
     """:func:`format_value` bound to one site's currency and time zone: the templates'
@@ -120,6 +143,9 @@ class SiteFormatter:
 
     def __call__(self, value: Any, kind: str = "count") -> Formatted:
         return format_value(value, kind, self.currency, self.timezone)
+
+    def change(self, value: Any, base: Any, kind: str = "count") -> Formatted:
+        return format_change(value, base, kind)
 
     def texts(self, values: list[Any], kind: str) -> list[str]:
         """Chart points as the tables show them (Chart.js tooltips read these)."""

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.dashboard.filters import LEVELS, Filters
 from tracker.dashboard.formatting import SiteFormatter, currency_symbol
 from tracker.dashboard.models_help import change_against
 from tracker.errors import ValidationError
-from tracker.models import Site
+from tracker.models import AttributionFit, Site
 from tracker.reports import queries
 from tracker.reports.query import NONE_LABEL, ReportQuery
 from tracker.reports.render import report_csv
@@ -63,6 +64,7 @@ KPIS = (
     ("roas", "ROAS", "roas"),
     ("roi", "ROI", "roi"),
 )
+ADDITIVE_KINDS = frozenset({"integer", "count", "money"})
 REPORT_NAMES = ("revenue", "trend", "funnel", "models")
 # Groups drawn in a chart (the table beside it lists them all).
 CHART_GROUPS = 10
@@ -135,6 +137,21 @@ class Overview:
     comparison: list[tuple[str, dict[str, float]]]
     charts: dict[str, dict[str, Any]]
     owners: queries.Report
+    # The same table over the comparison period, by group, and its totals: each cell shows
+    # its change against these.
+    previous: dict[str | None, dict[str, Any]]
+    previous_totals: dict[str, Any]
+    # The comparison report listed every group (under its row limit): a group missing from it
+    # had no sessions, leads or revenue then, so its counts and money were 0 (a change reads
+    # "new"), while its rates and ratios were unknown.
+    previous_complete: bool = True
+
+    def base(self, group: str | None, name: str, kind: str) -> Any:
+        """``group``'s ``name`` over the comparison period, what its change is against."""
+        row = self.previous.get(group)
+        if row is not None:
+            return row.get(name)
+        return 0 if self.previous_complete and kind in ADDITIVE_KINDS else None
 
 
 def next_level(filters: Filters) -> str | None:
@@ -179,6 +196,50 @@ def chart_series(name: str, data: Sequence[Any], kind: str, fmt: SiteFormatter,
             "text": fmt.texts(list(data), kind)}
 
 
+TREND_SERIES = (("sessions", "Sessions", "integer", "y"), ("leads", "Leads", "count", "y"),
+                ("revenue", "Revenue", "money", "y1"))
+# How Chart.js dashes a line: the comparison period's series.
+DASHED = [6, 4]
+
+
+def _bucket(day: dt.date, interval: str) -> dt.date:
+    return day - dt.timedelta(days=day.weekday()) if interval == "week" else day
+
+
+def trend_axis(start: dt.date, end: dt.date, interval: str) -> list[dt.date]:
+    """Every day (or Monday-started week) of ``[start, end)``: the trend report lists only
+    periods with data, the chart draws them all."""
+    step = dt.timedelta(days=7 if interval == "week" else 1)
+    day, axis = _bucket(start, interval), []
+    while day < end:
+        axis.append(day)
+        day += step
+    return axis
+
+
+def trend_datasets(periods: Sequence[dict[str, Any]], earlier: Sequence[dict[str, Any]],
+                   axis: Sequence[dt.date], offset: dt.timedelta, interval: str,
+                   compared_with: str, fmt: SiteFormatter) -> list[dict[str, Any]]:
+    """The trend's series over ``axis`` and, dashed, the comparison period's, aligned by
+    day offset: each point of the period is drawn over the comparison period's day (or week)
+    ``offset`` earlier, whose own date the tooltip names. A period without data is 0."""
+    now = {row["period"]: row for row in periods}
+    before = {row["period"]: row for row in earlier}
+    matched = [_bucket(day - offset, interval).isoformat() for day in axis]
+    datasets = [chart_series(label, [now.get(day.isoformat(), {}).get(name, 0) for day in axis],
+                             kind, fmt, axis_id)
+                for name, label, kind, axis_id in TREND_SERIES]
+    for name, label, kind, axis_id in TREND_SERIES:
+        series = chart_series(f"{label}, {compared_with}",
+                              [before.get(day, {}).get(name, 0) for day in matched], kind, fmt,
+                              axis_id)
+        series["text"] = [f"{text} ({day})"
+                          for text, day in zip(series["text"], matched, strict=True)]
+        series["borderDash"] = DASHED
+        datasets.append(series)
+    return datasets
+
+
 def charts(
     revenue: queries.Report,
     trend: queries.Report,
@@ -186,9 +247,14 @@ def charts(
     models: Sequence[str],
     comparison: Sequence[tuple[str, dict[str, float]]],
     fmt: SiteFormatter,
+    trend_axis_days: Sequence[dt.date] = (),
+    earlier_trend: queries.Report | None = None,
+    offset: dt.timedelta = dt.timedelta(0),
+    compared_with: str = "previous period",
 ) -> dict[str, dict[str, Any]]:
     """The specs the page's script hands to Chart.js (each next to a table of the same
-    figures): the top groups by revenue, the trend, the funnel, the top groups per model."""
+    figures): the top groups by revenue, the trend (with the comparison period dashed), the
+    funnel, the top groups per model."""
     top = revenue.rows[:CHART_GROUPS]
     periods = trend.rows
     money = {"prefix": currency_symbol(fmt.currency)}
@@ -197,13 +263,11 @@ def charts(
                    "axes": {"y": money},
                    "datasets": [chart_series("Revenue", [r["revenue"] for r in top], "money",
                                              fmt)]},
-        "trend": {"type": "line", "labels": [r["period"] for r in periods],
+        "trend": {"type": "line", "labels": [day.isoformat() for day in trend_axis_days],
                   "axes": {"y1": money},
-                  "datasets": [
-                      chart_series("Sessions", [r["sessions"] for r in periods], "integer", fmt),
-                      chart_series("Leads", [r["leads"] for r in periods], "count", fmt),
-                      chart_series("Revenue", [r["revenue"] for r in periods], "money", fmt,
-                                   "y1")]},
+                  "datasets": trend_datasets(
+                      periods, earlier_trend.rows if earlier_trend else [], trend_axis_days,
+                      offset, trend.meta["query"]["interval"], compared_with, fmt)},
         "funnel": {"type": "bar", "horizontal": True,
                    "labels": [r["stage"] for r in funnel],
                    "datasets": [chart_series("Leads", [r["leads"] for r in funnel], "count", fmt)]},
@@ -217,10 +281,14 @@ def charts(
     }
 
 
-def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter) -> Overview:
-    """Everything the overview page shows below the tiles (5 reports)."""
+def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter,
+             compared_with: str = "previous period") -> Overview:
+    """Everything the overview page shows below the tiles (5 reports, and the revenue and
+    trend reports again over the comparison period: the same rollups, as many rows)."""
     revenue = run_report(session, site, filters, "revenue")
     trend = run_report(session, site, filters, "trend")
+    earlier_revenue = run_report(session, site, filters.comparison(), "revenue")
+    earlier_trend = run_report(session, site, filters.comparison(), "trend")
     funnel = [row for row in run_report(session, site, filters, "funnel").rows
               if row["group"] == "(all)"]
     models, comparison = pivot_models(run_report(session, site, filters, "models"))
@@ -234,9 +302,62 @@ def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter)
         funnel=funnel,
         models=models,
         comparison=comparison,
-        charts=charts(revenue, trend, funnel, models, comparison, fmt),
+        charts=charts(revenue, trend, funnel, models, comparison, fmt,
+                      trend_axis(filters.start, filters.end, trend.meta["query"]["interval"]),
+                      earlier_trend, filters.start - filters.comparison().start, compared_with),
         owners=owners,
+        previous={row["group"]: row for row in earlier_revenue.rows},
+        previous_totals=earlier_revenue.totals or {},
+        previous_complete=len(earlier_revenue.rows) < report_query(filters, site).limit,
     )
+
+
+# The data-driven models whose stored fit the page shows, and what a share of each means.
+FITTED_MEANING = {
+    "markov": "removal-effect share: the fraction of all conversions lost when the channel is "
+              "removed from the chain, normalised so the channels sum to 100%",
+    "shapley": "Shapley share: the channel's average marginal contribution to the conversion "
+               "rate over every set of channels it can join, normalised to 100%",
+}
+CONVERSION_NAMES = {"lead": "leads", "opportunity": "opportunities", "won": "won deals"}
+
+
+@dataclass(frozen=True, slots=True)
+class FittedShares:
+    """One data-driven model's stored fit for one conversion type: per channel the share of
+    conversions and of value the fitted model gives it (the model's own answer, over every
+    journey it was fitted on, not the period's credited revenue)."""
+
+    model: str
+    conversion: str
+    conversions: int | None
+    fitted_at: dt.datetime
+    rows: list[tuple[str, float, float]]  # channel, conversion share %, value share %
+
+
+def fitted_shares(session: Session, site: Site, models: Sequence[str]) -> list[FittedShares]:
+    """The stored fits of the site's Markov and Shapley models (a handful of rows, written by
+    the worker; nothing is fitted per request), channels by conversion share."""
+    shown = [name for name in models if name in FITTED_MEANING]
+    if not shown:
+        return []
+    fits = session.scalars(
+        select(AttributionFit).where(AttributionFit.site_id == site.id,
+                                     AttributionFit.model.in_(shown)))
+    found = []
+    for fit in fits:
+        if not fit.channels:
+            continue
+        rows = sorted(
+            ((channel, share * 100, value * 100) for channel, share, value
+             in zip(fit.channels, fit.conversion_shares, fit.value_shares, strict=True)),
+            key=lambda row: (-row[1], row[0]))
+        conversions = (fit.details or {}).get("conversions")
+        found.append(FittedShares(fit.model, fit.conversion,
+                                  int(conversions) if conversions is not None else None,
+                                  fit.fitted_at, rows))
+    order = {name: i for i, name in enumerate(CONVERSION_NAMES)}
+    return sorted(found, key=lambda f: (shown.index(f.model), order.get(f.conversion, 9)))
 
 
 def report_as_csv(session: Session, site: Site, filters: Filters, name: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tracker import costs, inbox
@@ -51,11 +51,18 @@ class Connection:
     provider: str
     label: str
     webhook_url: str
-    configured: bool
-    credentials: list[str]  # fingerprints and names only, never a secret
+    # Fingerprints and names only, never a secret: what verifies the provider's webhooks,
+    # and the API token ``crm sync`` / ``crm push`` use. Either makes the provider
+    # configured: a site that only pulls deals has no webhook secret.
+    webhook_credentials: list[str]
+    api_credentials: list[str]
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.webhook_credentials or self.api_credentials)
 
 
-def _credentials(provider: str, settings: SiteSettings) -> list[str]:
+def _webhook_credentials(provider: str, settings: SiteSettings) -> list[str]:
     if provider == "hubspot":
         shown = [secret_fingerprint(s) for s in settings.hubspot_secrets]
         if settings.hubspot_portal_id:
@@ -76,6 +83,15 @@ def _credentials(provider: str, settings: SiteSettings) -> list[str]:
     return [secret_fingerprint(s) for s in settings.generic_secrets]
 
 
+def _api_credentials(provider: str, settings: SiteSettings) -> list[str]:
+    token = {
+        "hubspot": settings.hubspot_api_token,
+        "pipedrive": settings.pipedrive_api_token,
+        "salesforce": settings.salesforce_access_token,
+    }.get(provider)
+    return [secret_fingerprint(token)] if token else []
+
+
 LABELS = {
     "hubspot": "HubSpot",
     "pipedrive": "Pipedrive",
@@ -85,19 +101,71 @@ LABELS = {
 
 
 def crm_connections(site: Site, settings: SiteSettings, origin: str) -> list[Connection]:
-    """Every provider with its webhook URL and whether the site has credentials for it.
-    Salesforce's URL needs ``?token=`` appended by the operator (the token is not shown)."""
-    found = []
-    for provider in inbox.PROVIDERS:
-        shown = _credentials(provider, settings)
-        found.append(
-            Connection(
-                provider,
-                LABELS[provider],
-                f"{origin.rstrip('/')}/webhooks/{provider}/{site.id}",
-                bool(shown),
-                shown,
-            )
+    """Every provider with its webhook URL and whether the site has webhook or API
+    credentials for it. Salesforce's URL needs ``?token=`` appended by the operator (the token
+    is not shown)."""
+    return [
+        Connection(
+            provider,
+            LABELS[provider],
+            f"{origin.rstrip('/')}/webhooks/{provider}/{site.id}",
+            _webhook_credentials(provider, settings),
+            _api_credentials(provider, settings),
+        )
+        for provider in inbox.PROVIDERS
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDeliveries:
+    """What one CRM has sent the site: counts by inbox status, the newest delivery's time and
+    the newest failed delivery's error (``None`` when nothing failed)."""
+
+    by_status: dict[str, int]
+    last_received_at: dt.datetime | None
+    last_error: str | None
+    last_error_at: dt.datetime | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+NO_DELIVERIES = ProviderDeliveries({}, None, None, None)
+
+
+def provider_deliveries(session: Session, site_id: int) -> dict[str, ProviderDeliveries]:
+    """Per provider, the site's deliveries by status with the last received and the last
+    error. One grouped count over the site's inbox rows (the inbox keeps one row per
+    delivery, so it grows with CRM traffic, not with page views) and one indexed
+    newest-failure lookup per provider that has failures."""
+    counts: dict[str, dict[str, int]] = {}
+    newest: dict[str, dt.datetime] = {}
+    grouped = session.execute(
+        select(CrmEvent.provider, CrmEvent.status, func.count(), func.max(CrmEvent.received_at))
+        .where(CrmEvent.site_id == site_id)
+        .group_by(CrmEvent.provider, CrmEvent.status)
+    )
+    for provider, status, count, received in grouped:
+        counts.setdefault(provider, {})[status] = count
+        if provider not in newest or received > newest[provider]:
+            newest[provider] = received
+    found = {}
+    for provider, by_status in counts.items():
+        error: CrmEvent | None = None
+        if by_status.get("failed"):
+            error = session.scalars(
+                select(CrmEvent)
+                .where(CrmEvent.site_id == site_id, CrmEvent.status == "failed",
+                       CrmEvent.provider == provider)
+                .order_by(CrmEvent.received_at.desc(), CrmEvent.id)
+                .limit(1)
+            ).first()
+        found[provider] = ProviderDeliveries(
+            dict(sorted(by_status.items())),
+            newest[provider],
+            error.error if error is not None else None,
+            error.received_at if error is not None else None,
         )
     return found
 

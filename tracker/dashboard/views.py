@@ -206,13 +206,18 @@ def overview() -> str:
         "dashboard/overview.html",
         ctx,
         kpis=overview_figures.kpis(session, ctx.site, ctx.filters),
-        page=overview_figures.overview(session, ctx.site, ctx.filters, site_formatter(ctx)),
+        page=overview_figures.overview(
+            session, ctx.site, ctx.filters, site_formatter(ctx),
+            COMPARISONS[ctx.filters.compare].removeprefix("the ")),
         columns=overview_figures.choose_columns(request.args.getlist("cols")),
         all_columns=overview_figures.TABLE_COLUMNS,
         none_label=NONE_LABEL,
         change=change_against,
         comparison_label=COMPARISONS[ctx.filters.compare],
         base_model=COMPARISON_BASE,
+        fitted=overview_figures.fitted_shares(session, ctx.site, ctx.models),
+        fitted_meaning=overview_figures.FITTED_MEANING,
+        conversion_names=overview_figures.CONVERSION_NAMES,
     )
 
 
@@ -407,6 +412,8 @@ def crm() -> str:
         "dashboard/crm.html",
         ctx,
         connections=setup.crm_connections(ctx.site, ctx.settings, request.host_url),
+        deliveries=setup.provider_deliveries(session, ctx.site.id),
+        no_deliveries=setup.NO_DELIVERIES,
         failed=setup.recent_crm_events(session, ctx.site.id, status="failed"),
         recent=setup.recent_crm_events(session, ctx.site.id),
     )
