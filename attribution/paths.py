@@ -19,6 +19,7 @@ Everything here is plain Python over journeys read from stored credits; no model
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class PathJourney:
     lag_seconds: float | None
     value: float
     credit: dict[str, float] = field(default_factory=dict)
+    # Each touch's credit, in the order of ``labels`` (for the early / mid / late split).
+    touch_credit: tuple[float, ...] = ()
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -139,4 +142,38 @@ def assists(journeys: Sequence[PathJourney]) -> list[dict[str, object]]:
          "assist_ratio": assisted[label] / last[label] if last[label] else None,
          "credited": credited[label], "credited_value": valued[label]}
         for label in labels
+    ]
+
+
+def position_counts(touches: int) -> tuple[int, int, int]:
+    """How many of a path's touches are early, mid and late, as GA4's conversion paths report
+    splits them: early the first quarter (rounded half up; none on a one-touch path), late
+    the last quarter (rounded up: a one-touch path's touch is late), mid the rest (none
+    below three touches). Example: 6 touches → (2, 2, 2); 5 → (1, 2, 2); 2 → (1, 0, 1)."""
+    if touches <= 0:
+        return 0, 0, 0
+    late = math.ceil(touches / 4)
+    early = 0 if touches == 1 else math.floor(touches / 4 + 0.5)
+    return early, touches - early - late, late
+
+
+def touch_positions(journeys: Sequence[PathJourney]) -> list[dict[str, object]]:
+    """Per label: the conversion credit the model gave its early, mid and late touches
+    (:func:`position_counts`) and the value that credit carries (credit × the conversion's
+    value); the three credits of all labels add up to the credited conversions. Labels with
+    the most credit first, then by name."""
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0] * 6)
+    for journey in journeys:
+        early, mid, _late = position_counts(len(journey.labels))
+        for index, (label, credit) in enumerate(
+                zip(journey.labels, journey.touch_credit, strict=True)):
+            slot = 0 if index < early else 1 if index < early + mid else 2
+            found = sums[label]
+            found[slot] += credit
+            found[3 + slot] += credit * journey.value
+    ordered = sorted(sums, key=lambda label: (-sum(sums[label][:3]), label))
+    return [
+        {"group": label, "early": found[0], "mid": found[1], "late": found[2],
+         "early_value": found[3], "mid_value": found[4], "late_value": found[5]}
+        for label, found in ((label, sums[label]) for label in ordered)
     ]

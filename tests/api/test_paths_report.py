@@ -93,6 +93,23 @@ def test_a_bad_parameter_is_refused_naming_it(client: FlaskClient, site: Created
     assert response.get_json()["error"]["field"] == field
 
 
+def test_early_mid_and_late_touch_credit_per_group(client: FlaskClient,
+                                                  site: CreatedSite) -> None:
+    def positions(model: str) -> dict[str, tuple[float, float, float]]:
+        body = client.get(f"/api/v1/reports/paths?view=positions&model={model}",
+                          headers={"Authorization": f"Bearer {site.api_key}"}).get_json()
+        return {r["group"]: (r["early"], r["mid"], r["late"]) for r in body["rows"]}
+
+    # Two-touch paths: the first touch is early, the last late; a one-touch path is late.
+    assert positions("linear") == {"Paid Search": (0.5, 0.0, 0.5), "Email": (0.0, 0.0, 1.5),
+                                   "Direct": (0.5, 0.0, 0.0)}
+    assert positions("last_touch") == {"Paid Search": (0.0, 0.0, 1.0),
+                                       "Email": (0.0, 0.0, 2.0), "Direct": (0.0, 0.0, 0.0)}
+    csv_rows = list(csv.DictReader(io.StringIO(_get(
+        client, site, "view=positions&format=csv").get_data(as_text=True))))
+    assert [row["group"] for row in csv_rows] == ["Email", "Paid Search", "Direct"]
+
+
 def test_the_dashboard_page_shows_the_api_figures(
     client: FlaskClient, db_session: Session, site: CreatedSite
 ) -> None:
@@ -109,5 +126,6 @@ def test_the_dashboard_page_shows_the_api_figures(
     for row in from_api:
         assert (f'<th scope="row">{row["group"]}</th><td class="num" data-metric="last_touch" '
                 f'data-sort="{row["last_touch"]}">') in text
-    assert "format=csv" in text and "view=lag" in text
+    assert "format=csv" in text and "view=lag" in text and "view=positions" in text
+    assert 'id="positions-table"' in text
     assert bad.status_code == 400 and "level" in bad.get_data(as_text=True)

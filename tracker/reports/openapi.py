@@ -139,12 +139,13 @@ REPORT_PATHS: dict[str, dict[str, Any]] = {
          _param("offset", "rows to skip", {"type": "integer"})],
     ),
     "/api/v1/reports/paths": _report(
-        "Conversion paths: top paths, path length, time lag, or assisted vs last-touch "
-        "conversions per group (view), from the stored journeys of one model",
+        "Conversion paths: top paths, path length, time lag, assisted vs last-touch "
+        "conversions, or early / mid / late touch credit per group (view), from the stored "
+        "journeys of one model",
         PATH_COLUMNS,
         [*COMMON,
-         _param("view", "top (default), length, lag or assists; each view has its own "
-                "columns", {"enum": list(PATH_VIEWS)}),
+         _param("view", "top (default), length, lag, assists or positions; each view has its "
+                "own columns", {"enum": list(PATH_VIEWS)}),
          _param("conversion", "lead (default), opportunity or won",
                 {"enum": list(PATH_CONVERSIONS)}),
          _param("group_by", "what names a touch on a path (default channel)",

@@ -4,7 +4,8 @@ conversion's lookback window has a row there, credited or not), summarised by
 :mod:`attribution.paths`. No model is fitted in a request.
 
 ``view`` picks one table (each is a report of its own, so JSON and CSV render as every
-other report): ``top`` paths, path ``length``, time ``lag``, or ``assists`` per group.
+other report): ``top`` paths, path ``length``, time ``lag``, ``assists`` per group, or the
+credit of each group's early, mid and late touches (``positions``).
 ``group_by`` names the touches on a path: channel, source or campaign. ``conversion``:
 lead (default), opportunity or won (a won deal's revenue is its value).
 """
@@ -19,14 +20,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from attribution.paths import PathJourney, assists, path_lengths, time_lags, top_paths
+from attribution.paths import (
+    PathJourney,
+    assists,
+    path_lengths,
+    time_lags,
+    top_paths,
+    touch_positions,
+)
 from tracker.errors import ValidationError
 from tracker.models import AttributionCredit, Site
 from tracker.reports.queries import Column, Report
 from tracker.reports.query import DIMENSIONS, NONE_LABEL, ReportQuery, parse_report_query
 from tracker.sites import SiteSettings
 
-PATH_VIEWS = ("top", "length", "lag", "assists")
+PATH_VIEWS = ("top", "length", "lag", "assists", "positions")
 PATH_LEVELS = ("channel", "source", "campaign")
 PATH_CONVERSIONS = ("lead", "opportunity", "won")
 
@@ -43,8 +51,13 @@ ASSIST_COLUMNS = (
     Column("first_touch", "integer"), Column("assist_ratio", "ratio"),
     Column("credited", "count"), Column("credited_value", "money"),
 )
+POSITION_COLUMNS = (
+    Column("group", "text"), Column("early", "count"), Column("mid", "count"),
+    Column("late", "count"), Column("early_value", "money"), Column("mid_value", "money"),
+    Column("late_value", "money"),
+)
 VIEW_COLUMNS = {"top": PATH_COLUMNS, "length": LENGTH_COLUMNS, "lag": LAG_COLUMNS,
-                "assists": ASSIST_COLUMNS}
+                "assists": ASSIST_COLUMNS, "positions": POSITION_COLUMNS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +117,8 @@ def load_path_journeys(session: Session, site_id: int, query: PathsQuery) -> lis
             credit[label] = credit.get(label, 0.0) + float(touch.credit)
         first_at = min((t.touch_at for t in real if t.touch_at is not None), default=None)
         lag = (touches[0].converted_at - first_at).total_seconds() if first_at else None
-        journeys.append(PathJourney(labels, lag, sum(float(t.value) for t in touches), credit))
+        journeys.append(PathJourney(labels, lag, sum(float(t.value) for t in touches), credit,
+                                    tuple(float(t.credit) for t in real)))
     return journeys
 
 
@@ -115,8 +129,10 @@ def _view(view: str, journeys: list[PathJourney], query: PathsQuery) -> Report:
         rows = path_lengths(journeys)
     elif view == "lag":
         rows = time_lags(journeys)
-    else:
+    elif view == "assists":
         rows = assists(journeys)
+    else:
+        rows = touch_positions(journeys)
     meta = {"query": {**query.report.describe(), "view": view, "conversion": query.conversion},
             "conversions": len(journeys)}
     return Report(f"paths_{view}", VIEW_COLUMNS[view], rows, None, meta)

@@ -11,8 +11,10 @@ from attribution.paths import (
     assists,
     lag_bucket,
     path_lengths,
+    position_counts,
     time_lags,
     top_paths,
+    touch_positions,
 )
 
 DAY = 86_400.0
@@ -72,3 +74,34 @@ def test_assisted_and_last_touch_follow_the_ga_definitions() -> None:
     assert rows["Paid Search"]["credited"] == pytest.approx(2.0)
     assert rows["Paid Search"]["credited_value"] == pytest.approx(250.0)
     assert rows["Email"]["first_touch"] == 2
+
+
+@pytest.mark.parametrize(("touches", "split"), [
+    (0, (0, 0, 0)), (1, (0, 0, 1)), (2, (1, 0, 1)), (3, (1, 1, 1)), (4, (1, 2, 1)),
+    (5, (1, 2, 2)), (6, (2, 2, 2)), (7, (2, 3, 2)), (10, (3, 4, 3)),
+])
+def test_position_counts_split_a_path_as_ga4_does(touches: int,
+                                                   split: tuple[int, int, int]) -> None:
+    # GA4: early the first 25 % (rounded, none on one touch), mid 50 % (none below three
+    # touches), late the last 25 % rounded up (a single touch is late).
+    assert position_counts(touches) == split
+
+
+def test_touch_positions_sum_each_groups_credit_by_where_its_touches_sit() -> None:
+    journeys = [
+        # Six touches, linear credit: early = A, B; mid = C, A; late = D, B.
+        PathJourney(("A", "B", "C", "A", "D", "B"), 60.0, 600.0, {},
+                    (1 / 6,) * 6),
+        # One touch: late.
+        PathJourney(("A",), 5.0, 100.0, {}, (1.0,)),
+    ]
+    rows = {row["group"]: row for row in touch_positions(journeys)}
+    assert rows["A"] == pytest.approx({
+        "group": "A", "early": 1 / 6, "mid": 1 / 6, "late": 1.0,
+        "early_value": 100.0, "mid_value": 100.0, "late_value": 100.0})
+    assert (rows["B"]["early"], rows["B"]["mid"], rows["B"]["late"]) == pytest.approx(
+        (1 / 6, 0, 1 / 6))
+    assert (rows["C"]["mid"], rows["D"]["late"]) == pytest.approx((1 / 6, 1 / 6))
+    # The three positions of every group add up to the credited conversions (2).
+    assert sum(r["early"] + r["mid"] + r["late"] for r in rows.values()) == pytest.approx(2)
+    assert next(row["group"] for row in touch_positions(journeys)) == "A"
