@@ -12,7 +12,6 @@ installs it); without it they fail with what to install, never skip.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from tests.api.test_dashboard import log_in, make_user
 from tests.api.test_traffic_rollups import (
     SETTINGS,
     WINDOWS,
@@ -47,7 +47,6 @@ from tracker.reports.query import ReportQuery
 from tracker.reports.rollups import traffic_from_rollups
 from tracker.rollups.sketches import EXPLICIT_CUTOFF, RELATIVE_STANDARD_ERROR, encode_sketch
 from tracker.sites import update_site_settings
-from tracker.users import create_user
 
 pytestmark = pytest.mark.postgres
 
@@ -255,16 +254,8 @@ def test_the_dashboard_tile_says_the_visitors_are_estimated(
     hll_app: Flask, hll_session: Session
 ) -> None:
     created = SiteMaker(hll_session).make(unique_visitors="approximate")
-    with hll_session.begin():
-        user = create_user(hll_session, "sketch@example.com", "estimated-visitors-42",
-                           site_ids=[created.site.id])
-        assert user is not None
+    make_user(hll_session, "sketch@example.com", created.site.id)
     client = hll_app.test_client()
-    page = client.get("/dashboard/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    assert client.post("/dashboard/login", data={
-        "email": "sketch@example.com", "password": "estimated-visitors-42",
-        "csrf_token": token.group(1)}).status_code == 302
+    assert log_in(client, "sketch@example.com").status_code == 302
     overview = client.get(f"/dashboard/?site={created.site.id}").get_data(as_text=True)
     assert "Visitors (estimated)" in overview
