@@ -27,7 +27,8 @@ MILLIS: Schema = {
     "description": f"Unix time in milliseconds, {EARLIEST_DATE} to {LATEST_DATE}",
 }
 TIME: Schema = {"type": "string", "format": "date-time",
-                "description": "ISO 8601 with a zone (Z or +hh:mm)"}
+                "description": "ISO 8601 with a zone (Z or +hh:mm), "
+                               f"{EARLIEST_DATE} to {LATEST_DATE}"}
 DAY: Schema = {"type": "string", "format": "date"}
 IDENTIFIER: Schema = {"type": "string", "pattern": "^[A-Za-z0-9._-]{8,64}$"}
 URL: Schema = {"type": ["string", "null"], "maxLength": parsing.MAX_URL_LENGTH,
@@ -336,7 +337,8 @@ DESTINATION: Schema = {
     "required": ["name", "platform"],
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "maxLength": 80},
+        # The service strips the name and refuses it empty: at least one non-space.
+        "name": {"type": "string", "minLength": 1, "maxLength": 80, "pattern": "\\S"},
         "platform": {"enum": ["ga4", "meta", "google_ads", "microsoft_ads",
                               "linkedin"]},
         "settings": {

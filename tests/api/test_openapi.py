@@ -144,3 +144,33 @@ def test_a_dashboard_session_reading_another_tenants_report_gets_a_documented_re
     for path, operations in document["paths"].items():
         if path.startswith("/api/v1/reports/") and path != "/api/v1/reports/calls":
             assert {"403", "404"} <= set(operations["get"]["responses"]), path
+
+
+def _refuses(document: dict[str, Any], schema_name: str, body: dict[str, Any]) -> bool:
+    from jsonschema import Draft202012Validator
+
+    root = {"$ref": f"#/components/schemas/{schema_name}", "components": document["components"]}
+    return not Draft202012Validator(root).is_valid(body)
+
+
+def test_a_destination_name_the_service_refuses_is_refused_by_the_schema_too(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    """A body valid by the schema must not get a 400: an empty or blank name is refused by
+    the service (stripped, then at least one character), so the schema says so as well."""
+    document = client.get("/api/openapi.json").json
+    secret = sites.make().api_key
+    for name in ("", "   "):
+        body = {"name": name, "platform": "ga4", "settings": {"measurement_id": "G-ABC123"},
+                "credentials": {"api_secret": "s3cret"}}
+        assert _refuses(document, "Destination", body)
+        answer = client.post("/api/v1/destinations", json=body,
+                             headers={"Authorization": f"Bearer {secret}"})
+        assert answer.status_code == 400 and answer.json["error"]["field"] == "name"
+    assert not _refuses(document, "Destination", {"name": "GA4", "platform": "ga4"})
+
+
+def test_documented_times_name_the_accepted_window(client: FlaskClient) -> None:
+    document = client.get("/api/openapi.json").json
+    described = document["components"]["schemas"]["Conversion"]["properties"]["occurred_at"]
+    assert "1970-01-01" in described["description"] and "2199-12-31" in described["description"]
