@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify
 
 from tracker import openapi_bodies as bodies
 from tracker.reports.openapi import REPORT_PATHS
+from tracker.stages import STAGES
 
 bp = Blueprint("openapi", __name__)
 
@@ -39,15 +40,18 @@ def _op(
     other_types: dict[str, Any] | None = None,
     missing: str | None = None,
     signed: str | None = None,
+    answer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One operation. ``body`` names a schema of :mod:`tracker.openapi_bodies`; ``text_too``:
     the same JSON also as text/plain (what sendBeacon and the snippet send); ``collector``:
     keyed by a site's write key, whose origin check answers 403; ``missing``: what a 404
-    means; ``signed``: what a 401 means where no secret key is asked."""
+    means; ``signed``: what a 401 means where no secret key is asked; ``answer``: the success
+    body's schema, field by field."""
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
-        "responses": {ok: _json("success"), "400": _json("invalid input; `field` names it", ERROR)},
+        "responses": {ok: _json("success", answer),
+                      "400": _json("invalid input; `field` names it", ERROR)},
     }
     if secret:
         operation["security"] = SECRET
@@ -82,6 +86,40 @@ def _query(name: str, description: str, schema_type: str = "string") -> dict[str
     }
 
 
+STAGE: dict[str, Any] = {"enum": list(STAGES)}
+# What a stage change answers, per lead changed (tracker/leads/views.py).
+STAGE_CHANGED: dict[str, Any] = {
+    "type": "object",
+    "required": ["lead_id", "stage"],
+    "additionalProperties": False,
+    "properties": {"lead_id": {"type": "string", "format": "uuid"}, "stage": STAGE},
+}
+STAGES_CHANGED: dict[str, Any] = {
+    "type": "object",
+    "required": ["updated"],
+    "additionalProperties": False,
+    "properties": {"updated": {"type": "array", "items": STAGE_CHANGED}},
+}
+_ID_TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
+# What tracker/destinations/service.py describe() shows of a destination (POST, PATCH, GET).
+DESTINATION_SHOWN: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name", "platform", "enabled", "settings", "credentials",
+                 "borrows_ad_account", "last_delivery_at", "last_error", "last_success_at",
+                 "counts"],
+    "additionalProperties": False,
+    "properties": {
+        "id": _ID_TEXT, "name": {"type": "string"},
+        "platform": {"enum": ["ga4", "meta", "google_ads", "microsoft_ads", "linkedin"]},
+        "enabled": {"type": "boolean"}, "settings": {"type": "object"},
+        "credentials": {"type": "object", "description": "secrets as fingerprints"},
+        "borrows_ad_account": {"type": "boolean"},
+        "last_delivery_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_error": {"type": ["string", "null"]},
+        "last_success_at": {"type": ["string", "null"], "format": "date-time"},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+}
 LEAD_ID = {
     "name": "lead_id",
     "in": "path",
@@ -381,11 +419,12 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/leads/{lead_id}/stage": {
         "post": _op("Change a lead's stage", "leads", secret=True, body="StageChange",
-                    params=[LEAD_ID])
+                    params=[LEAD_ID], answer=STAGE_CHANGED)
     },
     "/api/v1/leads/stages": {
         "post": _op("Change many leads' stages, all or nothing", "leads", secret=True,
-                    body="StageChanges", missing="a lead id names no lead of this site")
+                    body="StageChanges", missing="a lead id names no lead of this site",
+                    answer=STAGES_CHANGED)
     },
     "/api/v1/gdpr/erase": {
         "post": _op("Erase a person everywhere", "leads", secret=True, body="Erase",
@@ -425,12 +464,16 @@ PATHS: dict[str, dict[str, Any]] = {
                     "stored, never returned", "destinations", secret=True,
                     body="Destination", ok="201"),
         "get": _op("The site's destinations with delivery counts per status", "destinations",
-                   secret=True),
+                   secret=True, answer={
+                       "type": "object", "required": ["destinations"],
+                       "additionalProperties": False,
+                       "properties": {"destinations": {"type": "array",
+                                                       "items": DESTINATION_SHOWN}}}),
     },
     "/api/v1/destinations/{reference}": {
         "patch": _op("Pause or resume a destination; a paused one keeps its queue and sends it "
                      "when resumed", "destinations", secret=True, body="DestinationChange",
-                     params=[DESTINATION]),
+                     params=[DESTINATION], answer=DESTINATION_SHOWN),
     },
     "/api/v1/destinations/{reference}/deliveries": {
         "get": _op("One destination's delivery log, newest first, with the platform's reason",
@@ -439,7 +482,10 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/destinations/{reference}/replay": {
         "post": _op("Queue the destination's dead conversions again", "destinations",
-                    secret=True, params=[DESTINATION]),
+                    secret=True, params=[DESTINATION], answer={
+                        "type": "object", "required": ["requeued"],
+                        "additionalProperties": False,
+                        "properties": {"requeued": {"type": "integer", "minimum": 0}}}),
     },
     "/api/v1/destinations/{reference}/test": {
         "post": _op("Send a sample conversion in the platform's validation mode (GA4 debug "
@@ -514,37 +560,24 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str, str]]] = {
 }
 
 
-_ID_TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
 # What the linked creates answer, field by field: the links read these fields.
 CREATED: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/v1/conversions", "post"): {
         "type": "object",
         "required": ["lead_id", "created", "stage", "score"],
+        "additionalProperties": False,
         "properties": {"lead_id": {"type": "string", "format": "uuid"},
-                       "created": {"type": "boolean"}, "stage": {"type": "string"},
+                       "created": {"type": "boolean"}, "stage": STAGE,
                        "score": {"type": "integer"}},
     },
     ("/api/v1/offline-touches", "post"): {
         "type": "object",
         "required": ["lead_id", "id", "channel"],
+        "additionalProperties": False,
         "properties": {"lead_id": {"type": "string", "format": "uuid"}, "id": _ID_TEXT,
                        "channel": {"type": "string"}},
     },
-    ("/api/v1/destinations", "post"): {
-        "type": "object",
-        "required": ["id", "name", "platform", "enabled", "settings", "credentials",
-                     "borrows_ad_account", "last_delivery_at", "last_error", "counts"],
-        "properties": {
-            "id": _ID_TEXT, "name": {"type": "string"},
-            "platform": {"enum": ["ga4", "meta", "google_ads", "microsoft_ads", "linkedin"]},
-            "enabled": {"type": "boolean"}, "settings": {"type": "object"},
-            "credentials": {"type": "object", "description": "secrets as fingerprints"},
-            "borrows_ad_account": {"type": "boolean"},
-            "last_delivery_at": {"type": ["string", "null"], "format": "date-time"},
-            "last_error": {"type": ["string", "null"]},
-            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-        },
-    },
+    ("/api/v1/destinations", "post"): DESTINATION_SHOWN,
 }
 
 
