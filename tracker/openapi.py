@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from tracker import openapi_bodies as bodies
+from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.reports.openapi import REPORT_PATHS
 from tracker.stages import STAGES
 
@@ -120,6 +121,31 @@ DESTINATION_SHOWN: dict[str, Any] = {
         "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
     },
 }
+
+
+def _closed(properties: dict[str, Any]) -> dict[str, Any]:
+    """A fixed-shape answer: every field present, none other (a new one fails the gate)."""
+    return {"type": "object", "required": list(properties), "additionalProperties": False,
+            "properties": properties}
+
+
+_NULL_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+# tracker/destinations/views.py deliveries(): one conversion queued for a destination.
+DELIVERIES = _closed({"deliveries": {"type": "array", "items": _closed({
+    "key": {"type": "string"}, "milestone": {"type": "string"}, "kind": {"type": "string"},
+    "status": {"enum": [PENDING, SENT, FAILED, DEAD]},
+    "attempts": {"type": "integer", "minimum": 0}, "error": {"type": ["string", "null"]},
+    "occurred_at": {"type": "string", "format": "date-time"},
+    "value": {"type": ["string", "null"], "description": "a decimal, as text"},
+    "currency": {"type": ["string", "null"]}, "sent_at": _NULL_TIME,
+})}})
+# tracker/destinations/views.py validate(): the platform's verdict on a sample conversion.
+TESTED = _closed({"accepted": {"type": "boolean"},
+                  "messages": {"type": "array", "items": {"type": "string"}}})
+# tracker/leads/views.py erase(): what was erased, by kind.
+ERASED = _closed({"erased": _closed({
+    name: {"type": "integer", "minimum": 0} for name in ("leads", "visitors", "sessions", "events")
+})})
 LEAD_ID = {
     "name": "lead_id",
     "in": "path",
@@ -428,7 +454,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/gdpr/erase": {
         "post": _op("Erase a person everywhere", "leads", secret=True, body="Erase",
-                    missing="no lead with that email")
+                    missing="no lead with that email", answer=ERASED)
     },
     "/api/v1/costs": {
         "post": _op(
@@ -478,7 +504,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/destinations/{reference}/deliveries": {
         "get": _op("One destination's delivery log, newest first, with the platform's reason",
                    "destinations", secret=True,
-                   params=[DESTINATION, _query("status", "pending, sent, failed or dead")]),
+                   params=[DESTINATION, _query("status", "pending, sent, failed or dead")],
+                   answer=DELIVERIES),
     },
     "/api/v1/destinations/{reference}/replay": {
         "post": _op("Queue the destination's dead conversions again", "destinations",
@@ -490,7 +517,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/destinations/{reference}/test": {
         "post": _op("Send a sample conversion in the platform's validation mode (GA4 debug "
                     "endpoint, Meta test_event_code, Google Ads validateOnly)", "destinations",
-                    secret=True, params=[DESTINATION]),
+                    secret=True, params=[DESTINATION], answer=TESTED),
     },
     **REPORT_PATHS,
     "/webhooks/{provider}/{site_id}": {"post": _webhook()},

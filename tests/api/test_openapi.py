@@ -184,9 +184,9 @@ BARE_ANSWERS_LEFT = {
     ("/calls/webhooks/{provider}/{site_id}", "post"), ("/api/v1/calls/config", "get"),
     ("/api/v1/calls/config", "put"), ("/api/v1/reports/calls", "get"),
     ("/api/v1/leads", "get"), ("/api/v1/leads/{lead_id}", "get"),
-    ("/api/v1/gdpr/erase", "post"), ("/api/v1/costs", "post"), ("/api/v1/costs", "get"),
-    ("/api/v1/exchange-rates", "post"), ("/api/v1/destinations/{reference}/deliveries", "get"),
-    ("/api/v1/destinations/{reference}/test", "post"), ("/webhooks/{provider}/{site_id}", "post"),
+    ("/api/v1/costs", "post"), ("/api/v1/costs", "get"),
+    ("/api/v1/exchange-rates", "post"),
+    ("/webhooks/{provider}/{site_id}", "post"),
     ("/api/v1/crm/events", "get"), ("/api/v1/crm/events/replay", "post"),
     ("/api/v1/crm/events/{event_id}/replay", "post"),
 }
