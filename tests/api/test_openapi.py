@@ -207,3 +207,57 @@ def test_success_answers_are_described_field_by_field(client: FlaskClient) -> No
     assert bare - BARE_ANSWERS_LEFT == set()
     # A documented one stays documented: the list only shrinks.
     assert BARE_ANSWERS_LEFT - bare == set()
+
+
+def _answers_as_documented(document: dict[str, Any], path: str, method: str,
+                           answer: Any) -> None:
+    from jsonschema import Draft202012Validator
+
+    responses = document["paths"][path][method]["responses"]
+    schema = responses[str(answer.status_code)]["content"]["application/json"]["schema"]
+    assert schema != {"type": "object"}
+    Draft202012Validator({**schema, "components": document["components"]}).validate(
+        answer.json)
+
+
+def test_lead_answers_match_their_documented_fields(client: FlaskClient, sites: SiteMaker) -> None:
+    """The closed shapes (additionalProperties false) are what the handlers really send."""
+    document = client.get("/api/openapi.json").json
+    headers = {"Authorization": f"Bearer {sites.make().api_key}"}
+    created = client.post("/api/v1/conversions", headers=headers, json={
+        "id": "conv-shape", "email": "ada@example.com", "kind": "call",
+        "occurred_at": "2026-10-01T09:00:00Z"})
+    _answers_as_documented(document, "/api/v1/conversions", "post", created)
+    lead_id = created.json["lead_id"]
+
+    staged = client.post(f"/api/v1/leads/{lead_id}/stage", headers=headers, json={"stage": "sql"})
+    _answers_as_documented(document, "/api/v1/leads/{lead_id}/stage", "post", staged)
+    bulk = client.post("/api/v1/leads/stages", headers=headers,
+                       json={"changes": [{"lead_id": lead_id, "stage": "opportunity"}]})
+    _answers_as_documented(document, "/api/v1/leads/stages", "post", bulk)
+    erased = client.post("/api/v1/gdpr/erase", headers=headers, json={"email": "ada@example.com"})
+    _answers_as_documented(document, "/api/v1/gdpr/erase", "post", erased)
+    assert (staged.status_code, bulk.status_code, erased.status_code) == (200, 200, 200)
+
+
+def test_destination_answers_match_their_documented_fields(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    document = client.get("/api/openapi.json").json
+    headers = {"Authorization": f"Bearer {sites.make().api_key}"}
+    created = client.post("/api/v1/destinations", headers=headers, json={
+        "name": "GA4", "platform": "ga4", "settings": {"measurement_id": "G-TEST1"},
+        "credentials": {"api_secret": "mp-secret"}})
+    assert created.status_code == 201, created.json
+    _answers_as_documented(document, "/api/v1/destinations", "post", created)
+    for method, path, answer in [
+        ("get", "/api/v1/destinations", client.get("/api/v1/destinations", headers=headers)),
+        ("patch", "/api/v1/destinations/{reference}",
+         client.patch("/api/v1/destinations/GA4", headers=headers, json={"enabled": False})),
+        ("get", "/api/v1/destinations/{reference}/deliveries",
+         client.get("/api/v1/destinations/GA4/deliveries", headers=headers)),
+        ("post", "/api/v1/destinations/{reference}/replay",
+         client.post("/api/v1/destinations/GA4/replay", headers=headers)),
+    ]:
+        assert answer.status_code == 200, (path, answer.json)
+        _answers_as_documented(document, path, method, answer)
