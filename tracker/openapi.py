@@ -146,6 +146,17 @@ TESTED = _closed({"accepted": {"type": "boolean"},
 ERASED = _closed({"erased": _closed({
     name: {"type": "integer", "minimum": 0} for name in ("leads", "visitors", "sessions", "events")
 })})
+# tracker/inbox.py event_summary(): an inbox row, without body or headers.
+CRM_EVENT = _closed({
+    "id": {"type": "string", "format": "uuid"}, "provider": {"type": "string"},
+    "source": {"type": "string"}, "status": {"enum": ["received", "applied", "failed"]},
+    "attempts": {"type": "integer", "minimum": 0}, "error": {"type": ["string", "null"]},
+    "received_at": {"type": "string", "format": "date-time"}, "applied_at": _NULL_TIME,
+})
+# tracker/costs_views.py set_rate(): the rate as stored.
+RATE_SET = _closed({"currency": {"type": "string", "minLength": 3, "maxLength": 3},
+                    "valid_from": {"type": "string", "format": "date"},
+                    "rate": {"type": "string", "description": "a decimal, as text"}})
 LEAD_ID = {
     "name": "lead_id",
     "in": "path",
@@ -482,7 +493,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/exchange-rates": {
         "post": _op(
             "Set an exchange rate for cost conversion", "costs", secret=True,
-            body="ExchangeRate", ok="201",
+            body="ExchangeRate", ok="201", answer=RATE_SET,
         )
     },
     "/api/v1/destinations": {
@@ -527,15 +538,19 @@ PATHS: dict[str, dict[str, Any]] = {
             "crm",
             secret=True,
             params=[_query("status", "received, applied or failed")],
+            answer=_closed({"events": {"type": "array", "items": CRM_EVENT}}),
         )
     },
     "/api/v1/crm/events/replay": {
         "post": _op(
-            "Apply again every delivery that failed or was never applied", "crm", secret=True
+            "Apply again every delivery that failed or was never applied", "crm", secret=True,
+            answer=_closed({name: {"type": "integer", "minimum": 0}
+                            for name in ("applied", "failed")}),
         )
     },
     "/api/v1/crm/events/{event_id}/replay": {
-        "post": _op("Apply one stored delivery again", "crm", secret=True, params=[EVENT_ID])
+        "post": _op("Apply one stored delivery again", "crm", secret=True, params=[EVENT_ID],
+                    answer=_closed({"event": CRM_EVENT}))
     },
     "/api/openapi.json": {
         "get": {
