@@ -157,6 +157,14 @@ CRM_EVENT = _closed({
 RATE_SET = _closed({"currency": {"type": "string", "minLength": 3, "maxLength": 3},
                     "valid_from": {"type": "string", "format": "date"},
                     "rate": {"type": "string", "description": "a decimal, as text"}})
+# tracker/leads/service.py lead_summary(): one row of the lead list.
+LEAD_SUMMARY = _closed({
+    "id": {"type": "string", "format": "uuid"}, "email": {"type": "string"},
+    **{name: {"type": ["string", "null"]} for name in ("name", "phone", "company")},
+    "stage": STAGE, "score": {"type": "integer"}, "label": {"enum": ["hot", "warm", "cold"]},
+    "created_at": {"type": "string", "format": "date-time"},
+    "first_channel": {"type": ["string", "null"]},
+})
 LEAD_ID = {
     "name": "lead_id",
     "in": "path",
@@ -449,6 +457,8 @@ PATHS: dict[str, dict[str, Any]] = {
                 _query("limit", "1-500", "integer"),
                 _query("offset", "rows to skip", "integer"),
             ],
+            answer=_closed({"leads": {"type": "array", "items": LEAD_SUMMARY},
+                            "limit": {"type": "integer"}, "offset": {"type": "integer"}}),
         )
     },
     "/api/v1/leads/{lead_id}": {

@@ -183,7 +183,7 @@ BARE_ANSWERS_LEFT = {
     ("/v1/{kind}", "post"), ("/calls/number", "post"),
     ("/calls/webhooks/{provider}/{site_id}", "post"), ("/api/v1/calls/config", "get"),
     ("/api/v1/calls/config", "put"), ("/api/v1/reports/calls", "get"),
-    ("/api/v1/leads", "get"), ("/api/v1/leads/{lead_id}", "get"),
+    ("/api/v1/leads/{lead_id}", "get"),
     ("/api/v1/costs", "post"), ("/api/v1/costs", "get"), ("/webhooks/{provider}/{site_id}", "post"),
 }
 
@@ -231,6 +231,9 @@ def test_lead_answers_match_their_documented_fields(client: FlaskClient, sites: 
     bulk = client.post("/api/v1/leads/stages", headers=headers,
                        json={"changes": [{"lead_id": lead_id, "stage": "opportunity"}]})
     _answers_as_documented(document, "/api/v1/leads/stages", "post", bulk)
+    listed = client.get("/api/v1/leads", headers=headers)
+    assert len(listed.json["leads"]) == 1
+    _answers_as_documented(document, "/api/v1/leads", "get", listed)
     erased = client.post("/api/v1/gdpr/erase", headers=headers, json={"email": "ada@example.com"})
     _answers_as_documented(document, "/api/v1/gdpr/erase", "post", erased)
     assert (staged.status_code, bulk.status_code, erased.status_code) == (200, 200, 200)
