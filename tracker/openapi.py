@@ -165,6 +165,8 @@ LEAD_SUMMARY = _closed({
     "created_at": {"type": "string", "format": "date-time"},
     "first_channel": {"type": ["string", "null"]},
 })
+# tracker/collect/views.py: how many events were stored (0 when consent or bots drop them).
+STORED = _closed({"stored": {"type": "integer", "minimum": 0}})
 LEAD_ID = {
     "name": "lead_id",
     "in": "path",
@@ -281,6 +283,7 @@ PATHS: dict[str, dict[str, Any]] = {
             text_too=True,
             collector=True,
             params=[WRITE_KEY_QUERY],
+            answer=STORED,
         ),
         "options": {
             "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
@@ -311,6 +314,7 @@ PATHS: dict[str, dict[str, Any]] = {
             text_too=True,
             collector=True,
             params=[WRITE_KEY_QUERY],
+            answer={**STORED, "properties": {"stored": {"enum": [0, 1]}}},
         ),
         "options": {
             "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
@@ -323,6 +327,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": _op(
             "Sign the visitor id for links to the site's other domains", "collector",
             body="CrossDomainSign", text_too=True, collector=True,
+            answer=_closed({"token": {"type": "string", "minLength": 1},
+                            "parameter": {"type": "string", "minLength": 1}}),
         ),
         "options": {
             "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
@@ -335,6 +341,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": _op(
             "Adopt a visitor id from a signed cross-domain token", "collector",
             body="CrossDomainAdopt", text_too=True, collector=True,
+            answer=_closed({"vid": {"type": "string", "minLength": 1}}),
         ),
         "options": {
             "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
@@ -354,6 +361,7 @@ PATHS: dict[str, dict[str, Any]] = {
             body="SegmentRequest",
             signed="no write key, or an unknown one",
             text_too=True,
+            answer=_closed({"success": {"const": True}}),
         ),
         "parameters": [{
             "name": "kind",
