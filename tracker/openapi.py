@@ -173,7 +173,6 @@ LEAD_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
-OBJECT = {"type": "object"}
 DESTINATION = {
     "name": "reference",
     "in": "path",
@@ -254,7 +253,10 @@ def _webhook() -> dict[str, Any]:
             "200": {
                 "description": "stored (and a duplicate delivery recognised)",
                 "content": {
-                    "application/json": {"schema": OBJECT},
+                    "application/json": {"schema": _closed({
+                        "received": {"const": True}, "id": {"type": "string", "format": "uuid"},
+                        "duplicate": {"type": "boolean"},
+                        "events": {"type": "integer", "minimum": 0}})},
                     "text/xml": {"schema": {"type": "string"}},
                 },
             },
