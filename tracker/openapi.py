@@ -167,6 +167,31 @@ LEAD_SUMMARY = _closed({
 })
 # tracker/collect/views.py: how many events were stored (0 when consent or bots drop them).
 STORED = _closed({"stored": {"type": "integer", "minimum": 0}})
+_TEXT: dict[str, Any] = {"type": "string"}
+_NULL_TEXT: dict[str, Any] = {"type": ["string", "null"]}
+_DECIMAL_TEXT: dict[str, Any] = {"type": "string", "description": "a decimal, as text"}
+# tracker/costs_views.py list_costs(): one stored day of spend ("" for a missing dimension).
+COST_ROW = _closed({
+    "date": {"type": "string", "format": "date"},
+    **{name: _TEXT for name in ("channel", "source", "medium", "campaign", "keyword")},
+    "amount": _DECIMAL_TEXT, "currency": _TEXT, "amount_site_currency": _DECIMAL_TEXT,
+    "origin": {"type": "string", "description": "'' for imports, <platform>:<account> pulled"},
+    "impressions": {"type": ["integer", "null"]}, "clicks": {"type": ["integer", "null"]},
+})
+# tracker/calls/views.py number(): null number when neither a pool nor a default is set.
+NUMBER_SHOWN = _closed({
+    "number": _NULL_TEXT, "display": _NULL_TEXT,
+    "pool": {"type": ["string", "null"], "description": "null: the default number"},
+    "held_until": _NULL_TIME, "exhausted": {"type": "boolean"},
+    "default_number": _NULL_TEXT, "default_display": _NULL_TEXT,
+})
+# tracker/calls/views.py webhook(): a call still ringing is received but not stored.
+CALL_RECEIVED: dict[str, Any] = {
+    "type": "object", "required": ["received", "stored"], "additionalProperties": False,
+    "properties": {"received": {"const": True}, "stored": {"type": "boolean"},
+                   "lead_id": {"type": ["string", "null"], "format": "uuid"},
+                   "channel": _NULL_TEXT},
+}
 LEAD_ID = {
     "name": "lead_id",
     "in": "path",
@@ -394,6 +419,7 @@ PATHS: dict[str, dict[str, Any]] = {
             body="CallNumberRequest",
             text_too=True,
             collector=True,
+            answer=NUMBER_SHOWN,
         ),
         "options": {
             "summary": "CORS preflight",
@@ -409,6 +435,7 @@ PATHS: dict[str, dict[str, Any]] = {
                 "calls",
                 body="CallReport",
                 signed="missing or bad signature",
+                answer=CALL_RECEIVED,
                 other_types={"application/x-www-form-urlencoded": {
                     "schema": bodies.ref("TwilioCallback")}},
             ),
@@ -502,12 +529,15 @@ PATHS: dict[str, dict[str, Any]] = {
                 }},
             },
             params=[_query("name", "a name for this import, shown in the list")],
+            answer=_closed({"imported": {"type": "integer", "minimum": 0},
+                            "total": _DECIMAL_TEXT, "currency": _TEXT}),
         ),
         "get": _op(
             "List ad spend",
             "costs",
             secret=True,
             params=[_query("from", "YYYY-MM-DD"), _query("to", "YYYY-MM-DD (exclusive)")],
+            answer=_closed({"costs": {"type": "array", "items": COST_ROW}}),
         ),
     },
     "/api/v1/exchange-rates": {
