@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from tracker import openapi_bodies as bodies
+from tracker.calls.config import SCOPES
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.reports.openapi import REPORT_PATHS
 from tracker.stages import STAGES
@@ -192,6 +193,18 @@ CALL_RECEIVED: dict[str, Any] = {
                    "lead_id": {"type": ["string", "null"], "format": "uuid"},
                    "channel": _NULL_TEXT},
 }
+# tracker/calls/config.py config_json(): the stored configuration, secrets as fingerprints.
+CALL_CONFIG = _closed({
+    "default_number": _NULL_TEXT, "default_display": _NULL_TEXT,
+    "min_duration_s": {"type": "integer", "minimum": 0},
+    **{key: {"type": "array", "items": _TEXT, "description": "fingerprints, never secrets"}
+       for key in ("twilio_auth_tokens", "callrail_signing_keys", "generic_secrets")},
+    "pools": {"type": "array", "items": _closed({
+        "id": _TEXT, "channel": _NULL_TEXT, "campaign": _NULL_TEXT,
+        "scope": {"enum": list(SCOPES)}, "hold_minutes": {"type": "number"},
+        "numbers": {"type": "array", "items": _closed({"number": _TEXT, "display": _TEXT})},
+    })},
+})
 LEAD_ID = {
     "name": "lead_id",
     "in": "path",
@@ -449,10 +462,10 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/calls/config": {
         "get": _op("The site's call-tracking configuration (secrets as fingerprints)", "calls",
-                   secret=True),
+                   secret=True, answer=CALL_CONFIG),
         "put": _op("Replace the call-tracking configuration: default number, minimum "
                    "duration, provider secrets, number pools", "calls", secret=True,
-                   body="CallConfig"),
+                   body="CallConfig", answer=CALL_CONFIG),
     },
     "/api/v1/reports/calls": {
         "get": _op(
