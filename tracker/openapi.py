@@ -205,6 +205,25 @@ CALL_CONFIG = _closed({
         "numbers": {"type": "array", "items": _closed({"number": _TEXT, "display": _TEXT})},
     })},
 })
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+# tracker/calls/report.py calls_report(): each row also carries the grouping's value under
+# the group_by name (channel, source, ...), the one field not fixed in advance.
+CALLS_REPORT = _closed({
+    "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
+    "group_by": {"enum": ["channel", "source", "campaign", "keyword", "number"]},
+    "rows": {"type": "array", "items": {
+        "type": "object",
+        "required": ["calls", "answered", "missed", "duration_s", "average_duration_s",
+                     "leads"],
+        "properties": {"calls": _COUNT, "answered": _COUNT, "missed": _COUNT,
+                       "duration_s": _COUNT,
+                       "average_duration_s": {"type": ["number", "null"],
+                                              "description": "null when none was answered"},
+                       "leads": _COUNT},
+        "additionalProperties": _NULL_TEXT,
+        "maxProperties": 7,
+    }},
+})
 LEAD_ID = {
     "name": "lead_id",
     "in": "path",
@@ -475,6 +494,7 @@ PATHS: dict[str, dict[str, Any]] = {
             secret=True,
             params=[_query("start", "YYYY-MM-DD"), _query("end", "YYYY-MM-DD"),
                     _query("group_by", "channel, source, campaign, keyword or number")],
+            answer=CALLS_REPORT,
         )
     },
     "/api/v1/conversions": {
