@@ -224,6 +224,23 @@ CALLS_REPORT = _closed({
         "maxProperties": 7,
     }},
 })
+_NULL_UUID: dict[str, Any] = {"type": ["string", "null"], "format": "uuid"}
+# tracker/leads/service.py lead_journey(): the lead and its history, oldest first. Sessions,
+# touches, calls and deals are objects of their own (tracker/leads/service.py).
+LEAD_JOURNEY = _closed({
+    "lead": LEAD_SUMMARY,
+    "visitors": {"type": "array", "items": _TEXT},
+    "first_touch_session_id": _NULL_UUID, "lead_creation_session_id": _NULL_UUID,
+    **{name: {"type": "array", "items": {"type": "object"}}
+       for name in ("sessions", "offline_touches", "calls", "deals")},
+    "stage_history": {"type": "array", "items": _closed({
+        "from": {"type": ["string", "null"]}, "to": _TEXT,
+        "at": {"type": "string", "format": "date-time"}, "cause": _TEXT,
+        "detail": _NULL_TEXT})},
+    "score_history": {"type": "array", "items": _closed({
+        "rule": _TEXT, "points": {"type": "integer"}, "score_after": {"type": "integer"},
+        "at": {"type": "string", "format": "date-time"}})},
+})
 LEAD_ID = {
     "name": "lead_id",
     "in": "path",
@@ -532,7 +549,8 @@ PATHS: dict[str, dict[str, Any]] = {
         )
     },
     "/api/v1/leads/{lead_id}": {
-        "get": _op("One lead's journey", "leads", secret=True, params=[LEAD_ID])
+        "get": _op("One lead's journey", "leads", secret=True, params=[LEAD_ID],
+                   answer=LEAD_JOURNEY)
     },
     "/api/v1/leads/{lead_id}/stage": {
         "post": _op("Change a lead's stage", "leads", secret=True, body="StageChange",
