@@ -176,9 +176,6 @@ def test_documented_times_name_the_accepted_window(client: FlaskClient) -> None:
     assert "1970-01-01" in described["description"] and "2199-12-31" in described["description"]
 
 
-# Operations whose JSON success answer is still `{"type": "object"}` (issue 11, item 7): each
-# one taken off this list gets its fields documented. A new operation may not join it.
-BARE_ANSWERS_LEFT: set[tuple[str, str]] = set()
 
 
 def test_success_answers_are_described_field_by_field(client: FlaskClient) -> None:
@@ -193,9 +190,7 @@ def test_success_answers_are_described_field_by_field(client: FlaskClient) -> No
         == {"type": "object"}
     }
 
-    assert bare - BARE_ANSWERS_LEFT == set()
-    # A documented one stays documented: the list only shrinks.
-    assert BARE_ANSWERS_LEFT - bare == set()
+    assert bare == set()
 
 
 def _answers_as_documented(document: dict[str, Any], path: str, method: str,
