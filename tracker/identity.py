@@ -126,13 +126,17 @@ def session_at(
 
 
 def upsert_lead(
-    session: Session, site_id: int, identity: Identity, at: dt.datetime, cause: str
+    session: Session, site_id: int, identity: Identity, at: dt.datetime, cause: str,
+    creation_session_id: uuid.UUID | None = None,
 ) -> tuple[Lead, bool]:
-    """The lead of ``identity.email``, created at ``at`` when new; contact fields filled in."""
+    """The lead of ``identity.email``, created at ``at`` (in ``creation_session_id``) when
+    new; contact fields filled in."""
     lead_id = lead_id_for(site_id, identity.email)
     existing = session.get(Lead, (site_id, lead_id))
     created = existing is None
     if created:
+        # A new lead's contact fields and creation session go into its INSERT rather than
+        # into UPDATEs of the row just written.
         insert_ignore(
             session,
             Lead.__table__,  # type: ignore[arg-type]
@@ -141,6 +145,10 @@ def upsert_lead(
                     "site_id": site_id,
                     "id": lead_id,
                     "email": identity.email,
+                    "name": identity.name or None,
+                    "phone": identity.phone or None,
+                    "company": identity.company or None,
+                    "creation_session_id": creation_session_id,
                     "created_at": at,
                     "updated_at": at,
                     "stage": "lead",
@@ -219,7 +227,9 @@ def stitch_visitor_to_lead(
     """
     if session.get(Visitor, (site_id, visitor_id)) is None:
         raise ValidationError("vid", "unknown visitor: send a page view first")
-    lead, created = upsert_lead(session, site_id, identity, at, cause)
+    identifying = session_at(session, site_id, visitor_id, at)
+    lead, created = upsert_lead(session, site_id, identity, at, cause,
+                                identifying.id if identifying is not None else None)
     current = session.scalars(
         select(LeadVisitor).where(
             LeadVisitor.site_id == site_id,
@@ -227,7 +237,6 @@ def stitch_visitor_to_lead(
             LeadVisitor.valid_to.is_(None),
         )
     ).first()
-    identifying = session_at(session, site_id, visitor_id, at)
     linked = False
     previous: tuple[uuid.UUID, ...] = ()
     if current is not None and current.lead_id != lead.id and current.linked_at > at:
@@ -327,9 +336,8 @@ def lead_sessions(session: Session, lead: Lead) -> list[VisitSession]:
 
 
 def refresh_first_touch(session: Session, lead: Lead) -> list[VisitSession]:
-    """Point the lead at its first session; the lead's sessions, in time order."""
+    """Point the lead at its first session; the lead's sessions, in time order. (Not flushed:
+    rescoring usually follows, and the lead's row is then updated once.)"""
     visits = lead_sessions(session, lead)
-    first = visits[0].id if visits else None
-    lead.first_session_id = first
-    session.flush()
+    lead.first_session_id = visits[0].id if visits else None
     return visits

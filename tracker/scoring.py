@@ -104,14 +104,20 @@ def rescore_lead(
 ) -> int:
     """Recompute ``lead.score``; record what changed; promote to MQL at the threshold.
     ``visits``: the lead's sessions, when the caller has just read them."""
-    totals = score_activity(rules, lead_activity(session, lead, visits), now)
-    before = dict(
-        session.execute(
-            select(ScoreChange.rule, func.sum(ScoreChange.points))
-            .where(ScoreChange.site_id == lead.site_id, ScoreChange.lead_id == lead.id)
-            .group_by(ScoreChange.rule)
-        ).all()
-    )
+    if visits is None:
+        visits = lead_sessions(session, lead)  # flushed first: pending links count
+    # The other reads need nothing pending (events are written by the collector, a lead's
+    # score changes are flushed by its last rescoring): not flushing before them lets the
+    # lead's pending changes (its first session) and its new score go out as one UPDATE.
+    with session.no_autoflush:
+        totals = score_activity(rules, lead_activity(session, lead, visits), now)
+        before = dict(
+            session.execute(
+                select(ScoreChange.rule, func.sum(ScoreChange.points))
+                .where(ScoreChange.site_id == lead.site_id, ScoreChange.lead_id == lead.id)
+                .group_by(ScoreChange.rule)
+            ).all()
+        )
     rounded = {name: round(value) for name, value in totals.items()}
     score = sum(rounded.values())
     for name, value in rounded.items():

@@ -14,14 +14,15 @@ import re
 import time
 
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from tests.api.test_collect import post
 from tests.api.test_leads import identify
 from tests.api.test_reports import statements
 from tests.api.test_webhooks import CRM_SETTINGS, post_generic
 from tests.factories import BatchBuilder, SiteMaker, drain_queue
-from tracker.models import Base
+from tracker.models import Base, Lead, VisitSession
 
 GLOBAL_TABLES = {"sites", "users", "user_sites", "api_keys", "alembic_version"}
 SITE_TABLES = {table.name for table in Base.metadata.sorted_tables} - GLOBAL_TABLES
@@ -84,3 +85,26 @@ def test_hot_paths_name_their_site_in_every_statement(
     assert len(seen) > 50  # the paths really ran
     assert any(sql.startswith("UPDATE sessions") for sql in seen)
     assert offending(seen) == []
+
+
+def test_an_identify_creating_a_lead_writes_its_row_once_and_updates_it_once(
+    client: FlaskClient, sites: SiteMaker, engine: Engine
+) -> None:
+    """The new lead's contact fields and creation session go into its INSERT, and its first
+    session and score into one UPDATE (there were four UPDATEs of the row just inserted)."""
+    site = sites.make()
+    builder = BatchBuilder(site.write_key, visitor_id="visitor-once")
+    assert post(client, builder.pageview(
+        "https://example.com/?utm_source=google&utm_medium=cpc").body()).status_code == 200
+    with statements(engine) as seen:
+        assert identify(client, site, "visitor-once", "once@example.com", name="Ada Once",
+                        company="Once Ltd").status_code == 200
+    writes = [sql.split()[0].upper() for sql in seen
+              if re.match(r"^\s*(INSERT INTO|UPDATE) leads\b", sql)]
+    assert writes == ["INSERT", "UPDATE"], writes
+    with Session(engine) as session:
+        lead = session.scalars(select(Lead).where(Lead.site_id == site.site.id)).one()
+        first = session.scalars(select(VisitSession.id).where(
+            VisitSession.site_id == site.site.id)).one()
+    assert (lead.name, lead.company) == ("Ada Once", "Once Ltd")
+    assert lead.creation_session_id == first and lead.first_session_id == first
