@@ -108,13 +108,14 @@ class Kpi:
         return change_against(self.value, self.previous)
 
 
-def kpis(session: Session, site: Site, filters: Filters) -> list[Kpi]:
-    """The tiles: totals of the revenue report for the period and the drill-down shown
-    (a campaign's tiles are the campaign's), and the same over the comparison period."""
-    now = queries.revenue_report(session, site, report_query(filters, site)).totals or {}
-    earlier = report_query(filters.comparison(), site)
-    before = queries.revenue_report(session, site, earlier).totals or {}
-    estimated = earlier.approximate_visitors  # HyperLogLog counts (docs/reports.md)
+def kpis(page: Overview, site: Site) -> list[Kpi]:
+    """The tiles: totals of the page's revenue table for the period and the drill-down shown
+    (a campaign's tiles are the campaign's), and the same over the comparison period, from
+    the reports the page already ran."""
+    now = page.revenue.totals or {}
+    before = page.previous_totals
+    # HyperLogLog counts (docs/reports.md).
+    estimated = site_settings(site).unique_visitors == "approximate"
     return [
         Kpi(name, f"{label} (estimated)" if estimated and name == "visitors" else label, kind,
             _number(now.get(name)), _number(before.get(name)))
@@ -283,8 +284,9 @@ def charts(
 
 def overview(session: Session, site: Site, filters: Filters, fmt: SiteFormatter,
              compared_with: str = "previous period") -> Overview:
-    """Everything the overview page shows below the tiles (5 reports, and the revenue and
-    trend reports again over the comparison period: the same rollups, as many rows)."""
+    """Everything the overview page shows, the tiles included (:func:`kpis` reads the
+    revenue reports' totals): 5 reports, and the revenue and trend reports again over the
+    comparison period (the same rollups, as many rows)."""
     revenue = run_report(session, site, filters, "revenue")
     trend = run_report(session, site, filters, "trend")
     earlier_revenue = run_report(session, site, filters.comparison(), "revenue")

@@ -202,13 +202,13 @@ def change_password() -> tuple[str, int]:
 def overview() -> str:
     ctx = _context()
     session = get_session()
+    page = overview_figures.overview(session, ctx.site, ctx.filters, site_formatter(ctx),
+                                     COMPARISONS[ctx.filters.compare].removeprefix("the "))
     return _render(
         "dashboard/overview.html",
         ctx,
-        kpis=overview_figures.kpis(session, ctx.site, ctx.filters),
-        page=overview_figures.overview(
-            session, ctx.site, ctx.filters, site_formatter(ctx),
-            COMPARISONS[ctx.filters.compare].removeprefix("the ")),
+        kpis=overview_figures.kpis(page, ctx.site),
+        page=page,
         columns=overview_figures.choose_columns(request.args.getlist("cols")),
         all_columns=overview_figures.TABLE_COLUMNS,
         none_label=NONE_LABEL,

@@ -107,20 +107,16 @@ def _largest_per_run(changed: npt.NDArray[np.bool_], seconds: npt.NDArray[np.flo
 
 def merge_times(blobs: Sequence[bytes]) -> npt.NDArray[np.float64]:
     """The seconds of every distinct conversion over several rows' pairs (the largest seconds
-    where a conversion appears twice, as the scan's MAX does), ordered by conversion hash."""
-    pairs = np.frombuffer(b"".join(blobs), dtype=TIMES)
-    if len(blobs) == 1 or len(pairs) == 0:
-        return pairs["seconds"]
-    # One sort by hash alone, then a maximum per run: a third of a two-key lexsort's time.
-    order = np.argsort(pairs["conversion"])
-    conversion = pairs["conversion"][order]
-    return _largest_per_run(conversion[1:] != conversion[:-1], pairs["seconds"][order])[1]
+    where a conversion appears twice, as the scan's MAX does): :func:`merge_times_by_group`
+    with every row in one group."""
+    return merge_times_by_group(blobs, np.zeros(len(blobs), dtype=np.int64), 1)[1]
 
 
 def merge_times_by_group(blobs: Sequence[bytes], groups: npt.NDArray[np.int64], count: int
                          ) -> tuple[list[npt.NDArray[np.float64]], npt.NDArray[np.float64]]:
-    """:func:`merge_times` of each group's blobs (``groups[i]``, in ``range(count)``, is the
-    group of ``blobs[i]``) and of all of them, from one sort of every pair."""
+    """The merged seconds (each distinct conversion once, with its largest seconds) of each
+    group's blobs (``groups[i]``, in ``range(count)``, is the group of ``blobs[i]``) and of
+    all of them, from one sort by conversion hash and a maximum per run."""
     lengths = np.fromiter((len(blob) // TIMES.itemsize for blob in blobs), np.int64,
                           len(blobs))
     pairs = np.frombuffer(b"".join(blobs), dtype=TIMES)
