@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Table, create_engine, event, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -24,6 +25,8 @@ from sqlalchemy.pool import StaticPool
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# An inbox row keeps this much of the error that stopped it from being applied.
+MAX_ERROR_LENGTH = 500
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -182,3 +185,14 @@ def bulk_insert(
         connection.execute(insert(table), chunk)
         count += len(chunk)
     return count
+
+
+def describe_failure(error: Exception) -> str:
+    """The error kept on an inbox row that failed to apply: its kind and first line, never
+    SQL parameters (which can hold contact details)."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        first_line = (str(error.orig).splitlines() or [""])[0]
+        text = f"{type(error).__name__}: {type(error.orig).__name__}: {first_line}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return text[:MAX_ERROR_LENGTH]

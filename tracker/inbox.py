@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from crm_sync.errors import CrmSyncError
@@ -29,7 +28,7 @@ from crm_sync.ports import apply_events
 from crm_sync.providers import generic, hubspot, pipedrive, salesforce
 from crm_sync.stages import map_stage
 from tracker import changes
-from tracker.db import insert_ignore, write_engine
+from tracker.db import describe_failure, insert_ignore, write_engine
 from tracker.deals import ContactUpdate, DealUpdate, apply_contact_update, apply_deal_update
 from tracker.errors import NotFound, ValidationError
 from tracker.models import CrmContact, CrmEvent, Lead, Site
@@ -43,7 +42,6 @@ PROVIDERS = ("hubspot", "pipedrive", "salesforce", "generic")
 RECEIVED, APPLIED, FAILED = "received", "applied", "failed"
 # How a row came in: a webhook body, or one deal record from the provider's API.
 WEBHOOK, PULL = "webhook", "pull"
-MAX_ERROR_LENGTH = 500
 REPLAY_BATCH = 500
 # Looking a Pipedrive person up while its webhook is applied: one short try (Pipedrive gives
 # up on a webhook after 10 s). A person not found now is found on a replay, when we push the
@@ -290,17 +288,6 @@ def store_delivery(
     return Stored(id=row.id, status=row.status, duplicate=row.id != row_id)
 
 
-def _describe(error: Exception) -> str:
-    """The error kept on the row: its kind and first line, never SQL parameters (which can
-    hold contact details)."""
-    if isinstance(error, DBAPIError) and error.orig is not None:
-        first_line = (str(error.orig).splitlines() or [""])[0]
-        text = f"{type(error).__name__}: {type(error.orig).__name__}: {first_line}"
-    else:
-        text = f"{type(error).__name__}: {error}"
-    return text[:MAX_ERROR_LENGTH]
-
-
 def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
     """Apply one stored delivery in its own transaction; :data:`APPLIED` or :data:`FAILED`.
 
@@ -378,7 +365,7 @@ def _persons_to_look_up(engine: Engine, site_id: int, event_id: uuid.UUID) -> li
 
 
 def _record_failure(engine: Engine, site_id: int, event_id: uuid.UUID, error: Exception) -> None:
-    description = _describe(error)
+    description = describe_failure(error)
     kind = "invalid" if isinstance(error, CrmSyncError | ValidationError) else "error"
     logger.warning(
         "crm event not applied",

@@ -147,13 +147,15 @@ TESTED = _closed({"accepted": {"type": "boolean"},
 ERASED = _closed({"erased": _closed({
     name: {"type": "integer", "minimum": 0} for name in ("leads", "visitors", "sessions", "events")
 })})
+_INBOX_STATUS: dict[str, Any] = {"enum": ["received", "applied", "failed"]}
 # tracker/inbox.py event_summary(): an inbox row, without body or headers.
 CRM_EVENT = _closed({
     "id": {"type": "string", "format": "uuid"}, "provider": {"type": "string"},
-    "source": {"type": "string"}, "status": {"enum": ["received", "applied", "failed"]},
+    "source": {"type": "string"}, "status": _INBOX_STATUS,
     "attempts": {"type": "integer", "minimum": 0}, "error": {"type": ["string", "null"]},
     "received_at": {"type": "string", "format": "date-time"}, "applied_at": _NULL_TIME,
 })
+_REPLAYED = _closed({name: {"type": "integer", "minimum": 0} for name in ("applied", "failed")})
 # tracker/costs_views.py set_rate(): the rate as stored.
 RATE_SET = _closed({"currency": {"type": "string", "minLength": 3, "maxLength": 3},
                     "valid_from": {"type": "string", "format": "date"},
@@ -179,6 +181,16 @@ COST_ROW = _closed({
     "origin": {"type": "string", "description": "'' for imports, <platform>:<account> pulled"},
     "impressions": {"type": ["integer", "null"]}, "clicks": {"type": ["integer", "null"]},
 })
+# tracker/calls/inbox.py call_summary(): a stored call (the caller's number stays on the lead).
+CALL_STORED = _closed({
+    "provider": {"enum": ["twilio", "callrail", "generic"]}, "call_id": _TEXT, "called": _TEXT,
+    "started_at": {"type": "string", "format": "date-time"},
+    "duration_s": {"type": "integer", "minimum": 0}, "answered": {"type": "boolean"},
+    "status": _INBOX_STATUS, "attempts": {"type": "integer", "minimum": 0},
+    "error": _NULL_TEXT, "lead_id": {"type": ["string", "null"], "format": "uuid"},
+    "channel": _NULL_TEXT, "campaign": _NULL_TEXT,
+    "received_at": {"type": "string", "format": "date-time"}, "applied_at": _NULL_TIME,
+})
 # tracker/calls/views.py number(): null number when neither a pool nor a default is set.
 NUMBER_SHOWN = _closed({
     "number": _NULL_TEXT, "display": _NULL_TEXT,
@@ -186,10 +198,12 @@ NUMBER_SHOWN = _closed({
     "held_until": _NULL_TIME, "exhausted": {"type": "boolean"},
     "default_number": _NULL_TEXT, "default_display": _NULL_TEXT,
 })
-# tracker/calls/views.py webhook(): a call still ringing is received but not stored.
+# tracker/calls/views.py webhook(): a call still ringing is received but not stored; a stored
+# one is ``applied``, or ``failed`` and kept for a replay.
 CALL_RECEIVED: dict[str, Any] = {
     "type": "object", "required": ["received", "stored"], "additionalProperties": False,
     "properties": {"received": {"const": True}, "stored": {"type": "boolean"},
+                   "status": _INBOX_STATUS,
                    "lead_id": {"type": ["string", "null"], "format": "uuid"},
                    "channel": _NULL_TEXT},
 }
@@ -206,6 +220,11 @@ CALL_CONFIG = _closed({
     })},
 })
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_CALL_FIGURES: dict[str, Any] = {
+    "calls": _COUNT, "answered": _COUNT, "missed": _COUNT, "duration_s": _COUNT,
+    "average_duration_s": {"type": ["number", "null"],
+                           "description": "null when none was answered"},
+    "leads": _COUNT}
 # tracker/calls/report.py calls_report(): each row also carries the grouping's value under
 # the group_by name (channel, source, ...), the one field not fixed in advance.
 CALLS_REPORT = _closed({
@@ -213,16 +232,12 @@ CALLS_REPORT = _closed({
     "group_by": {"enum": ["channel", "source", "campaign", "keyword", "number"]},
     "rows": {"type": "array", "items": {
         "type": "object",
-        "required": ["calls", "answered", "missed", "duration_s", "average_duration_s",
-                     "leads"],
-        "properties": {"calls": _COUNT, "answered": _COUNT, "missed": _COUNT,
-                       "duration_s": _COUNT,
-                       "average_duration_s": {"type": ["number", "null"],
-                                              "description": "null when none was answered"},
-                       "leads": _COUNT},
+        "required": list(_CALL_FIGURES),
+        "properties": _CALL_FIGURES,
         "additionalProperties": _NULL_TEXT,
         "maxProperties": 7,
     }},
+    "totals": _closed(_CALL_FIGURES),
 })
 _NULL_UUID: dict[str, Any] = {"type": ["string", "null"], "format": "uuid"}
 # tracker/leads/service.py lead_journey(): the lead and its history, oldest first. Sessions,
@@ -503,6 +518,16 @@ PATHS: dict[str, dict[str, Any]] = {
                    "duration, provider secrets, number pools", "calls", secret=True,
                    body="CallConfig", answer=CALL_CONFIG),
     },
+    "/api/v1/calls": {
+        "get": _op("The site's stored calls, newest first; `?status=failed` for what needs a "
+                   "replay", "calls", secret=True,
+                   params=[_query("status", "received, applied or failed")],
+                   answer=_closed({"calls": {"type": "array", "items": CALL_STORED}})),
+    },
+    "/api/v1/calls/replay": {
+        "post": _op("Apply again every call that failed or was never applied", "calls",
+                    secret=True, answer=_REPLAYED),
+    },
     "/api/v1/reports/calls": {
         "get": _op(
             "Calls by channel, source, campaign, keyword or number: answered, missed, talk "
@@ -645,8 +670,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/crm/events/replay": {
         "post": _op(
             "Apply again every delivery that failed or was never applied", "crm", secret=True,
-            answer=_closed({name: {"type": "integer", "minimum": 0}
-                            for name in ("applied", "failed")}),
+            answer=_REPLAYED,
         )
     },
     "/api/v1/crm/events/{event_id}/replay": {

@@ -25,6 +25,11 @@
         scales.y = { position: "left", beginAtZero: true };
         scales.y1 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } };
       }
+      // Stacked bars (answered and missed calls): one bar per label, parts on top.
+      if (spec.stacked) {
+        scales.x = { stacked: true };
+        scales.y = { stacked: true, beginAtZero: true };
+      }
       // Axis labels carry the currency symbol the server chose (formatting.py).
       Object.keys(spec.axes || {}).forEach(function (axis) {
         var prefix = spec.axes[axis].prefix || "";

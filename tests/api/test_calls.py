@@ -12,13 +12,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from crm_sync.providers import generic
-from tests.api.test_dashboard import log_in
+from tests.api.test_dashboard import csrf_from, log_in
+from tests.api.test_reports import by_group, report
 from tests.badinputs import row_count
 from tests.factories import BatchBuilder, SiteMaker
 from tracker.calls.assign import show_number
@@ -309,7 +310,11 @@ def test_the_calls_report_and_tenancy(
         {"channel": "Paid Search", "calls": 1, "answered": 1, "missed": 0, "duration_s": 95,
          "average_duration_s": 95.0, "leads": 1},
     ]
+    assert report["totals"] == {"calls": 2, "answered": 1, "missed": 1, "duration_s": 95,
+                                "average_duration_s": 95.0, "leads": 1}
     assert theirs["rows"] == []
+    assert theirs["totals"] == {"calls": 0, "answered": 0, "missed": 0, "duration_s": 0,
+                                "average_duration_s": None, "leads": 0}
 
 
 def test_the_journey_shows_the_call_and_erasure_forgets_the_caller(
@@ -320,11 +325,7 @@ def test_the_journey_shows_the_call_and_erasure_forgets_the_caller(
     lead_id = generic_call(client, site).json["lead_id"]
 
     journey = api(client, site, "GET", f"/api/v1/leads/{lead_id}").json
-    with db_session.begin():
-        create_user(db_session, "calls@example.com", "correct horse battery staple",
-                    site_ids=(site.site.id,))
-    dashboard = client.application.test_client()
-    log_in(dashboard, "calls@example.com", "correct horse battery staple")
+    dashboard = _dashboard(client, db_session, site)
     page = dashboard.get(f"/dashboard/leads/{lead_id}?site={site.site.id}").get_data(as_text=True)
     erased = api(client, site, "POST", "/api/v1/gdpr/erase",
                  {"email": "16505550199@phone.invalid"})
@@ -335,3 +336,178 @@ def test_the_journey_shows_the_call_and_erasure_forgets_the_caller(
     assert erased.status_code == 200
     call = db_session.get(Call, (site.site.id, "generic", "call-1"))
     assert call is not None and (call.caller, call.lead_id, call.visitor_id) == (None, None, None)
+
+
+def _refuse_conversions(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("lead store unavailable")
+
+    monkeypatch.setattr("tracker.calls.service.record_conversion", refuse)
+
+
+def test_a_call_whose_apply_fails_is_kept_in_the_inbox_and_a_replay_applies_it(
+    client: FlaskClient, site: CreatedSite, db_session: Session, runner: FlaskCliRunner,
+    monkeypatch: pytest.MonkeyPatch, engine: Engine,
+) -> None:
+    visitor = visit(client, site, PAID)
+    number_for(client, site, visitor)
+    _refuse_conversions(monkeypatch)
+
+    failed = generic_call(client, site)
+    listed = api(client, site, "GET", "/api/v1/calls?status=failed").json
+    with Session(engine) as session:
+        stored = session.get(Call, (site.site.id, "generic", "call-1"))
+        assert stored is not None
+        state = (stored.status, stored.attempts, stored.lead_id, stored.error)
+    monkeypatch.undo()
+    replayed = runner.invoke(args=["calls", "replay", "--site", str(site.site.id)])
+    again = runner.invoke(args=["calls", "replay"])
+
+    # Acknowledged means stored: the provider is told so and must not send it again.
+    assert (failed.status_code, failed.json["stored"], failed.json["status"]) == (
+        200, True, "failed")
+    assert [(c["call_id"], c["status"], c["attempts"]) for c in listed["calls"]] == [
+        ("call-1", "failed", 1)]
+    assert state == ("failed", 1, None, "RuntimeError: lead store unavailable")
+    assert replayed.exit_code == 0, replayed.output
+    assert replayed.output.strip() == "replayed 1: 1 applied, 0 failed"
+    assert again.output.strip() == "replayed 0: 0 applied, 0 failed"
+    call = db_session.get(Call, (site.site.id, "generic", "call-1"))
+    assert call is not None and (call.status, call.attempts, call.error) == ("applied", 2, None)
+    lead = db_session.scalars(select(Lead).where(Lead.site_id == site.site.id)).one()
+    assert call.lead_id == lead.id and call.visitor_id == visitor
+    first = db_session.get(VisitSession, (site.site.id, lead.first_session_id))
+    assert first is not None and first.channel == "Paid Search"
+
+
+def test_a_call_stored_but_never_applied_is_applied_by_the_providers_redelivery(
+    client: FlaskClient, site: CreatedSite, db_session: Session, engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process stopping between storing and applying: the row stays ``received``; the
+    provider's retry (or a replay) applies it once."""
+    visitor = visit(client, site, PAID)
+    number_for(client, site, visitor)
+    monkeypatch.setattr("tracker.calls.inbox.apply_stored_call", lambda *_args: "received")
+
+    first = generic_call(client, site)
+    waiting = api(client, site, "GET", "/api/v1/calls?status=received").json["calls"]
+    monkeypatch.undo()
+    redelivered = generic_call(client, site)
+    counted = row_count(engine)
+    replay = api(client, site, "POST", "/api/v1/calls/replay")
+    third = generic_call(client, site)
+
+    assert (first.json["stored"], first.json["status"], first.json["lead_id"]) == (
+        True, "received", None)
+    assert [c["call_id"] for c in waiting] == ["call-1"]
+    assert (redelivered.json["stored"], redelivered.json["status"]) == (False, "applied")
+    assert redelivered.json["lead_id"] is not None
+    assert replay.json == {"applied": 0, "failed": 0}
+    assert (third.json["stored"], third.json["lead_id"]) == (False, redelivered.json["lead_id"])
+    assert row_count(engine) == counted
+    assert db_session.scalars(select(Lead).where(Lead.site_id == site.site.id)).one()
+
+
+def test_the_call_inbox_is_per_site_and_checks_its_parameters(
+    client: FlaskClient, site: CreatedSite, sites: SiteMaker
+) -> None:
+    other = sites.make()
+    assert generic_call(client, site).status_code == 200
+
+    mine = api(client, site, "GET", "/api/v1/calls").json["calls"]
+    theirs = api(client, other, "GET", "/api/v1/calls").json["calls"]
+    bad = api(client, site, "GET", "/api/v1/calls?status=lost")
+    extra = api(client, site, "GET", "/api/v1/calls?state=failed")
+
+    assert [(c["call_id"], c["status"]) for c in mine] == [("call-1", "applied")]
+    assert "caller" not in mine[0]
+    assert theirs == []
+    assert (bad.status_code, bad.json["error"]["field"]) == (400, "status")
+    assert (extra.status_code, extra.json["error"]["field"]) == (400, "state")
+
+
+def _dashboard(client: FlaskClient, db_session: Session, site: CreatedSite) -> FlaskClient:
+    with db_session.begin():
+        create_user(db_session, "calls@example.com", "correct horse battery staple",
+                    site_ids=(site.site.id,))
+    dashboard = client.application.test_client()
+    log_in(dashboard, "calls@example.com", "correct horse battery staple")
+    return dashboard
+
+
+def test_the_calls_page_shows_calls_by_source_the_latest_calls_and_replays_failures(
+    client: FlaskClient, site: CreatedSite, db_session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    visitor = visit(client, site, PAID)
+    number_for(client, site, visitor)
+    lead_id = generic_call(client, site, duration_s=3725).json["lead_id"]
+    assert generic_call(client, site, id="call-2", answered=False, duration_s=0,
+                        called="+14155550100").status_code == 200
+    _refuse_conversions(monkeypatch)
+    assert generic_call(client, site, id="call-3").json["status"] == "failed"
+    monkeypatch.undo()
+    dashboard = _dashboard(client, db_session, site)
+
+    page = dashboard.get(f"/dashboard/calls?site={site.site.id}").get_data(as_text=True)
+    by_keyword = dashboard.get(f"/dashboard/calls?site={site.site.id}&by=keyword")
+    bad = dashboard.get(f"/dashboard/calls?site={site.site.id}&by=city")
+    token = csrf_from(dashboard, f"/dashboard/calls?site={site.site.id}")
+    replayed = dashboard.post("/dashboard/calls/replay",
+                              data={"site": site.site.id, "csrf_token": token})
+    after = dashboard.get(f"/dashboard/calls?site={site.site.id}").get_data(as_text=True)
+
+    assert '<span class="label">Calls</span><span class="value">3</span>' in page
+    assert "1:02:05" in page  # talk time of the answered call, h:mm:ss
+    assert f"/dashboard/leads/{lead_id}" in page
+    assert 'data-status="failed"' in page and "RuntimeError: lead store unavailable" in page
+    assert "+16505550199" not in page  # the caller's number stays on the lead
+    assert "<th scope=\"row\">crm software</th>" in by_keyword.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert replayed.status_code == 302
+    assert 'data-status="failed"' not in after and "None: every call is applied." in after
+
+
+def test_the_calls_page_says_when_call_tracking_is_not_set_up(
+    client: FlaskClient, sites: SiteMaker, db_session: Session
+) -> None:
+    bare = sites.make()
+    page = _dashboard(client, db_session, bare).get(f"/dashboard/calls?site={bare.site.id}")
+
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert 'id="calls-not-set-up"' in body and "No calls in this period." in body
+
+
+def test_the_revenue_report_counts_calls_where_it_can_know_them(
+    client: FlaskClient, site: CreatedSite, sites: SiteMaker
+) -> None:
+    visitor = visit(client, site, PAID)
+    number_for(client, site, visitor)
+    assert generic_call(client, site).status_code == 200  # Paid Search, "crm software"
+    assert generic_call(client, site, id="call-2", answered=False, duration_s=0,
+                        called="+14155550100").status_code == 200  # the default number
+    untracked = sites.make()
+    visit(client, untracked, PAID)
+
+    channels = by_group(report(client, site, "revenue", group_by="channel"))
+    keywords = by_group(report(client, site, "revenue", group_by="keyword",
+                               channel="Paid Search"))
+    pages = report(client, site, "revenue", group_by="landing_page")
+    theirs = report(client, untracked, "revenue", group_by="channel")
+    csv = report_csv(client, site)
+
+    assert {key: (row["calls"], row["answered_calls"]) for key, row in channels.items()} == {
+        "Paid Search": (1, 1), None: (1, 0)}
+    assert (keywords["crm software"]["calls"], keywords["crm software"]["leads"]) == (1, 1)
+    assert {row["calls"] for row in pages["rows"]} == {None}  # calls have no landing page
+    assert pages["totals"]["calls"] is None
+    assert [row["calls"] for row in theirs["rows"]] == [None]  # not tracking calls: unknown
+    assert "calls,answered_calls" in csv.splitlines()[0]
+
+
+def report_csv(client: FlaskClient, site: CreatedSite) -> str:
+    response = api(client, site, "GET", "/api/v1/reports/revenue?format=csv&group_by=channel")
+    assert response.status_code == 200
+    return str(response.get_data(as_text=True))

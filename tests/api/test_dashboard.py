@@ -24,6 +24,7 @@ PAGES = (
     "/dashboard/leads",
     "/dashboard/leads.csv",
     "/dashboard/paths",
+    "/dashboard/calls",
     "/dashboard/setup/snippet",
     "/dashboard/setup/keys",
     "/dashboard/setup/costs",

@@ -106,8 +106,34 @@ def seeded(live_server: LiveServer) -> Iterator[Seeded]:
                    {"LeadTrail-Signature": header, "Content-Type": "application/json"})
     assert status == 200
     _store_failed_delivery(live_server, site, _won("D-2", "bob@example.com", "300"))
+    _calls(live_server, site)
     assert live_server.wait_until_fresh(), "the built-in worker did not drain the queue"
     yield Seeded(live_server, site, email)
+
+
+def _calls(server: LiveServer, site: CreatedSite) -> None:
+    """Call tracking with one pool for every sourced visit, shown to Alice (her latest visit
+    is organic), and two calls that make no lead (one shorter than the minimum, one missed
+    from a withheld number): the Calls page has rows while every other page's figures stay
+    the forms' and the deals'."""
+    config = {"min_duration_s": 10, "generic_secrets": [SECRET], "pools": [
+        {"id": "sourced", "scope": "channel", "hold_minutes": 30,
+         "numbers": ["+1 415 555 0101"]}]}
+    headers = {"Authorization": f"Bearer {site.api_key}", "Content-Type": "application/json"}
+    request = urllib.request.Request(f"{server.url}/api/v1/calls/config", method="PUT",
+                                     data=json.dumps(config).encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    number = {"k": site.write_key, "vid": "visitor-alice"}
+    assert _send(f"{server.url}/calls/number", json.dumps(number).encode(),
+                 {"Origin": ORIGIN, "Content-Type": "text/plain"}) == 200
+    started = dt.datetime.now(dt.UTC).isoformat()
+    for call in ({"id": "e2e-1", "caller": "+16505550199", "duration_s": 4, "answered": True},
+                 {"id": "e2e-2", "caller": None, "duration_s": 0, "answered": False}):
+        body = json.dumps({"called": "+14155550101", "started_at": started, **call}).encode()
+        assert _send(f"{server.url}/calls/webhooks/generic/{site.site.id}", body, {
+            "LeadTrail-Signature": generic.sign(body, SECRET, int(time.time())),
+            "Content-Type": "application/json"}) == 200
 
 
 def _store_failed_delivery(server: LiveServer, site: CreatedSite, body: bytes) -> None:
@@ -448,6 +474,7 @@ AXE_PAGES = (
     ("overview", "/dashboard/", {"model": "first_touch"}),
     ("overview-drilled", "/dashboard/", {"channel": "Paid Search"}),
     ("paths", "/dashboard/paths", {}),
+    ("calls", "/dashboard/calls", {}),
     ("leads", "/dashboard/leads", {}),
     ("snippet", "/dashboard/setup/snippet", {}),
     ("keys", "/dashboard/setup/keys", {}),
@@ -489,6 +516,28 @@ def test_every_dashboard_page_has_no_serious_accessibility_violation(
     _shoot(tab, f"lead-journey-{width}px")
 
     assert {name: found for name, found in violations.items() if found} == {}
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_the_calls_page_charts_answered_and_missed_calls_by_channel(
+    seeded: Seeded, new_tab: Callable[..., Tab], width: int
+) -> None:
+    tab = new_tab(viewport={"width": width, "height": 900})
+    _log_in(tab, seeded)
+    tab.page.goto(seeded.url("/dashboard/calls"))
+    tab.page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart]'))")
+    rows = [row.split("\t")[:4]
+            for row in tab.page.locator("#calls-table tbody tr").all_inner_texts()]
+    stacked = tab.page.evaluate(
+        "() => Chart.getChart(document.querySelector('canvas[data-chart]')).options.scales.x"
+        ".stacked")
+    _shoot(tab, f"calls-{width}px")
+
+    assert rows == [["Organic Search", "2", "1", "1"]]
+    assert stacked is True
+    assert tab.page.locator("[data-kpi=calls] .value").inner_text() == "2"
+    assert tab.page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 def test_the_paths_page_shows_what_the_api_answers(

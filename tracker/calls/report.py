@@ -54,29 +54,32 @@ def calls_report(session: Session, site_id: int, query: CallsQuery) -> dict[str,
     end_at = local_midnight(query.end + dt.timedelta(days=1), timezone)
     group = GROUPS[query.group_by]
     answered = func.sum(case((Call.answered, 1), else_=0)).cast(Integer)
-    rows = session.execute(
-        select(group.label("group"), func.count().label("calls"), answered.label("answered"),
+    figures = (func.count().label("calls"), answered.label("answered"),
                func.coalesce(func.sum(Call.duration_s), 0).label("duration_s"),
                func.count(func.distinct(Call.lead_id)).label("leads"))
-        .where(Call.site_id == site_id, Call.started_at >= start_at, Call.started_at < end_at)
-        .group_by(group)
-        .order_by(func.count().desc(), group)
+    in_range = (Call.site_id == site_id, Call.started_at >= start_at, Call.started_at < end_at)
+    rows = session.execute(
+        select(group.label("group"), *figures).where(*in_range)
+        .group_by(group).order_by(func.count().desc(), group)
     ).all()
+    # Totals are their own aggregate: a lead who called two channels' numbers is one lead.
+    total = session.execute(select(*figures).where(*in_range)).one()
     return {
         "start": query.start.isoformat(), "end": query.end.isoformat(),
         "group_by": query.group_by,
-        "rows": [
-            {
-                query.group_by: row.group,
-                "calls": row.calls,
-                "answered": row.answered,
-                "missed": row.calls - row.answered,
-                "duration_s": row.duration_s,
-                # Talk time per answered call; null when none was answered (never a fake 0).
-                "average_duration_s": (round(row.duration_s / row.answered, 1)
-                                       if row.answered else None),
-                "leads": row.leads,
-            }
-            for row in rows
-        ],
+        "rows": [{query.group_by: row.group, **_figures(row)} for row in rows],
+        "totals": _figures(total),
+    }
+
+
+def _figures(row: Any) -> dict[str, Any]:
+    answered = row.answered or 0
+    return {
+        "calls": row.calls,
+        "answered": answered,
+        "missed": row.calls - answered,
+        "duration_s": row.duration_s,
+        # Talk time per answered call; null when none was answered (never a fake 0).
+        "average_duration_s": round(row.duration_s / answered, 1) if answered else None,
+        "leads": row.leads,
     }

@@ -1,6 +1,7 @@
-"""Record a reported call: resolve the number and time to whoever held the number, store the
-call (deduplicated by the provider's call id) and make it a lead conversion through the same
-code as ``/api/v1/conversions``. Services take the session first and never commit.
+"""A reported call in two steps: store it as received (deduplicated by the provider's call
+id), then apply it: resolve the number and time to whoever held the number and make it a
+lead conversion through the same code as ``/api/v1/conversions``. Services take the session
+first and never commit; tracker.calls.inbox runs each step in its own transaction.
 
 A lead needs an email (tracker.identity); a caller known only by phone becomes the lead of an
 address under the reserved ``.invalid`` domain (RFC 2606) built from the number, so the same
@@ -35,10 +36,13 @@ from tracker.sites import SiteSettings
 PHONE_ONLY_DOMAIN = "phone.invalid"
 
 
+RECEIVED, APPLIED, FAILED = "received", "applied", "failed"
+
+
 @dataclass(frozen=True, slots=True)
-class Recorded:
-    call: Call
-    created: bool  # False: a retry of a call already stored
+class Stored:
+    status: str
+    created: bool  # False: a redelivery of a call already stored
 
 
 def phone_identity(session: Session, site_id: int, caller: str) -> Identity:
@@ -86,13 +90,32 @@ def _source_fields(pool: CallPool | None, visit: VisitSession | None
     return fields
 
 
-def record_call(session: Session, site_id: int, settings: SiteSettings, report: CallReport,
-                now: dt.datetime) -> Recorded:
-    """Store ``report`` and its conversion; the same provider call id again changes nothing."""
+def store_call(session: Session, site_id: int, report: CallReport, now: dt.datetime
+               ) -> Stored:
+    """Store ``report`` as received, once per provider call id (``INSERT … ON CONFLICT DO
+    NOTHING``); a redelivery finds the first row and its state."""
     existing = session.get(Call, (site_id, report.provider, report.call_id))
     if existing is not None:
-        return Recorded(existing, created=False)
-    assignment = assignment_at(session, site_id, report.called, report.started_at)
+        return Stored(status=existing.status, created=False)
+    insert_ignore(session, Call.__table__, [{  # type: ignore[arg-type]
+        "site_id": site_id, "provider": report.provider, "call_id": report.call_id,
+        "called": report.called, "caller": report.caller, "started_at": report.started_at,
+        "duration_s": report.duration_s, "answered": report.answered,
+        "payload": dict(report.payload), "received_at": now, "status": RECEIVED,
+        "attempts": 0,
+    }], ["site_id", "provider", "call_id"])
+    status = session.scalars(select(Call.status).where(
+        Call.site_id == site_id, Call.provider == report.provider,
+        Call.call_id == report.call_id)).one()
+    return Stored(status=status, created=True)
+
+
+def apply_call(session: Session, site_id: int, settings: SiteSettings, call: Call,
+               now: dt.datetime) -> None:
+    """Resolve a stored call's number and time to whoever held the number, and make a long
+    enough call with a caller id a conversion of that visitor's (or the caller's) lead.
+    Idempotent: the conversion id is the provider's call id."""
+    assignment = assignment_at(session, site_id, call.called, call.started_at)
     pool, visit = _source(session, site_id, assignment)
     per_visitor = pool is not None and pool.scope == "visitor"
     fields = _source_fields(pool, visit)
@@ -100,38 +123,37 @@ def record_call(session: Session, site_id: int, settings: SiteSettings, report: 
     call_settings = session.get(CallSettings, site_id)
     min_duration = call_settings.min_duration_s if call_settings else 0
     lead_id = None
-    if report.caller is not None and report.duration_s >= min_duration:
-        lead_id = _convert(session, site_id, settings, report, visitor_id, fields, now)
-    insert_ignore(session, Call.__table__, [{  # type: ignore[arg-type]
-        "site_id": site_id, "provider": report.provider, "call_id": report.call_id,
-        "called": report.called, "caller": report.caller, "started_at": report.started_at,
-        "duration_s": report.duration_s, "answered": report.answered,
-        "assignment_id": assignment.id if assignment else None, "visitor_id": visitor_id,
-        "lead_id": lead_id, **fields, "payload": dict(report.payload), "received_at": now,
-    }], ["site_id", "provider", "call_id"])
-    call = session.get(Call, (site_id, report.provider, report.call_id))
-    assert call is not None
-    return Recorded(call, created=True)
+    if call.caller is not None and call.duration_s >= min_duration:
+        lead_id = _convert(session, site_id, settings, call, visitor_id, fields, now)
+    call.assignment_id = assignment.id if assignment else None
+    call.visitor_id = visitor_id
+    call.lead_id = lead_id
+    for name, value in fields.items():
+        setattr(call, name, value)
+    call.status = APPLIED
+    call.attempts += 1
+    call.error = None
+    call.applied_at = now
 
 
-def _convert(session: Session, site_id: int, settings: SiteSettings, report: CallReport,
+def _convert(session: Session, site_id: int, settings: SiteSettings, call: Call,
              visitor_id: str | None, fields: dict[str, str | None], now: dt.datetime
              ) -> uuid.UUID:
-    assert report.caller is not None
+    assert call.caller is not None
     known = _visitor_lead(session, site_id, visitor_id) if visitor_id else None
-    identity = (Identity(email=known.email, phone=report.caller) if known is not None
-                else phone_identity(session, site_id, report.caller))
-    conversion_id = f"call-{report.provider}-{report.call_id}"[:64]
+    identity = (Identity(email=known.email, phone=call.caller) if known is not None
+                else phone_identity(session, site_id, call.caller))
+    conversion_id = f"call-{call.provider}-{call.call_id}"[:64]
     # The visitor's sessions are the call's touches; without one, the call is a touch itself.
     touch = None if visitor_id is not None else OfflineTouchInput(
-        id=conversion_id, kind="call", occurred_at=report.started_at,
+        id=conversion_id, kind="call", occurred_at=call.started_at,
         channel=fields["channel"] or "Direct",
         fields={"source": fields["source"], "medium": fields["medium"],
                 "campaign": fields["campaign"], "term": fields["term"], "content": None},
-        note="answered" if report.answered else "missed")
+        note="answered" if call.answered else "missed")
     lead, _ = record_conversion(session, site_id, settings, Conversion(
-        id=conversion_id, kind="call", occurred_at=report.started_at, identity=identity,
+        id=conversion_id, kind="call", occurred_at=call.started_at, identity=identity,
         visitor_id=visitor_id, touch=touch), now)
     if not lead.phone:
-        lead.phone = report.caller
+        lead.phone = call.caller
     return lead.id

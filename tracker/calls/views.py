@@ -1,8 +1,9 @@
 """Call tracking over HTTP: the number a visitor is shown (``POST /calls/number``, public
 write key), the swap script (``GET /calls.js``), the configuration (``PUT|GET
 /api/v1/calls/config``, secret key), provider webhooks (``POST /calls/webhooks/<provider>/
-<site>``) and the calls report (``GET /api/v1/reports/calls``). Handlers are parse → service
-→ render; a webhook is answered only once its call is committed."""
+<site>``), the call inbox (``GET /api/v1/calls``, ``POST /api/v1/calls/replay``) and the calls
+report (``GET /api/v1/reports/calls``). Handlers are parse → service → render; a webhook is
+answered only once its call is committed."""
 
 from __future__ import annotations
 
@@ -10,29 +11,31 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.auth import site_from_api_key
 from tracker.calls import providers
 from tracker.calls.assign import show_number
 from tracker.calls.config import config_json, parse_config, save_config
+from tracker.calls.inbox import call_summary, pending_calls, receive_call, replay_calls
 from tracker.calls.providers import CallReport
 from tracker.calls.report import CallsQuery, calls_report
-from tracker.calls.service import record_call
+from tracker.calls.service import APPLIED, FAILED, RECEIVED
 from tracker.collect import http
 from tracker.collect.parsing import parse_visitor_id, require_text
 from tracker.collect.runtime import Collector
 from tracker.collect.service import check_origin
 from tracker.db import get_engine, write_session
-from tracker.errors import NotFound
-from tracker.models import CallSettings, Site
+from tracker.errors import NotFound, ValidationError
+from tracker.models import Call, CallSettings, Site
 from tracker.models.base import utcnow
-from tracker.sites import site_settings
-from tracker.validation import load_json_object
+from tracker.validation import check_parameters, load_json_object
 
 bp = Blueprint("calls", __name__)
 SCRIPT = Path(__file__).parents[2] / "static" / "calls.js"
 SCRIPT_MAX_AGE_S = 3600
+MAX_LISTED = 500
 
 
 def _collector() -> Collector:
@@ -129,14 +132,41 @@ def webhook(provider: str, site_id: int) -> tuple[Response, int]:
     report = _report(provider, settings)
     if report is None:  # a call still ringing or in progress: its final callback counts
         return jsonify(received=True, stored=False), 200
-    with write_session() as session:
-        recorded = record_call(session, site.id, site_settings(site), report, utcnow())
-        body: dict[str, Any] = {
-            "received": True, "stored": recorded.created,
-            "lead_id": str(recorded.call.lead_id) if recorded.call.lead_id else None,
-            "channel": recorded.call.channel,
-        }
+    received = receive_call(get_engine(), site.id, report)
+    call = received.call
+    # Stored is acknowledged: a call whose apply failed waits in the inbox for a replay, and
+    # the provider must not send it again.
+    body: dict[str, Any] = {
+        "received": True, "stored": received.created, "status": call.status,
+        "lead_id": str(call.lead_id) if call.lead_id else None, "channel": call.channel,
+    }
     return jsonify(body), 200
+
+
+@bp.get("/api/v1/calls")
+def list_calls() -> Response:
+    """The site's calls, newest first; ``?status=failed`` for what needs a replay."""
+    site = site_from_api_key()
+    check_parameters(request.args, ("status",))
+    status = request.args.get("status")
+    if status is not None and status not in (RECEIVED, APPLIED, FAILED):
+        raise ValidationError("status", "expected received, applied or failed")
+    query = select(Call).where(Call.site_id == site.id)
+    if status is not None:
+        query = query.where(Call.status == status)
+    with Session(get_engine()) as session:
+        calls = session.scalars(query.order_by(Call.received_at.desc()).limit(MAX_LISTED))
+        return jsonify(calls=[call_summary(call) for call in calls])
+
+
+@bp.post("/api/v1/calls/replay")
+def replay() -> Response:
+    """Apply again every call of the site that failed or was never applied."""
+    site = site_from_api_key()
+    with Session(get_engine()) as session:
+        keys = pending_calls(session, site.id)
+    result = replay_calls(get_engine(), keys)
+    return jsonify(applied=result.applied, failed=result.failed)
 
 
 @bp.get("/api/v1/reports/calls")

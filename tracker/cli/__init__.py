@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup
 
 def register_commands(app: Flask) -> None:
     from tracker.cli.attribution import attribution_group
+    from tracker.cli.calls import calls_group
     from tracker.cli.costs import costs_group
     from tracker.cli.crm import crm_group
     from tracker.cli.db import db_group
@@ -38,6 +39,7 @@ def register_commands(app: Flask) -> None:
         attribution_group,
         rollups_group,
         crm_group,
+        calls_group,
         destinations_group,
         users_group,
         serve_command,

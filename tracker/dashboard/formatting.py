@@ -12,6 +12,7 @@ Kinds (the reports' column kinds, plus the two the raw ratio hides):
 - ``ratio`` / ``roas``: revenue per unit of cost → ``4.2×``
 - ``roi``: a fraction (1.0 is break-even plus 100%) → ``100.0%``
 - ``days``: a duration in days → ``3.5 days``
+- ``seconds``: a duration in seconds (talk time) → ``1:35``, ``1:02:05`` from an hour
 - ``datetime``: a UTC instant or ISO string → ``YYYY-MM-DD HH:MM`` in the site's time zone
 """
 
@@ -40,7 +41,7 @@ FRACTION_TOOLTIP = (
     "that led to it, so a channel can hold part of a lead or customer."
 )
 KINDS = frozenset({"integer", "count", "money", "percent", "ratio", "roas", "roi", "days",
-                   "datetime"})
+                   "seconds", "datetime"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,13 @@ def format_datetime(value: dt.datetime | str, timezone: str) -> str:
     return moment.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
+def format_seconds(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour, rounded to the second."""
+    minutes, second = divmod(round(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}" if hours else f"{minute}:{second:02d}"
+
+
 def _is_whole(value: float) -> bool:
     return abs(value - round(value)) < 0.005
 
@@ -103,6 +111,8 @@ def format_value(value: Any, kind: str, currency: str = "USD",
         return Formatted(f"{number * 100:,.1f}%")
     if kind == "days":
         return Formatted(f"{number:,.1f} days")
+    if kind == "seconds":
+        return Formatted(format_seconds(number))
     if kind in ("ratio", "roas"):
         return Formatted(f"{number:,.1f}×")
     if kind == "integer" or _is_whole(number):

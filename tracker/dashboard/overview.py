@@ -42,6 +42,8 @@ TABLE_COLUMNS = (
     ("opportunities", "Opportunities", "count"),
     ("clicks", "Ad clicks", "integer"),
     ("cpc", "CPC", "money"),
+    ("calls", "Calls", "integer"),
+    ("answered_calls", "Answered calls", "integer"),
     ("visitor_to_lead_rate", "Visitor → lead", "percent"),
     ("lead_to_customer_rate", "Lead → customer", "percent"),
     ("win_rate", "Win rate", "percent"),

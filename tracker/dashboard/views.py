@@ -28,7 +28,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from tracker import sites as site_service
 from tracker.adspend import accounts as ad_accounts
 from tracker.auth import signed_in_user_id
+from tracker.calls.inbox import pending_calls
+from tracker.calls.inbox import replay_calls as replay_call_inbox
 from tracker.costs import CostImportError
+from tracker.dashboard import calls as call_figures
 from tracker.dashboard import destinations as destination_page
 from tracker.dashboard import journeys, setup
 from tracker.dashboard import leads as lead_list
@@ -231,6 +234,27 @@ def paths() -> str:
                    charts=conversion_paths.charts(views, site_formatter(ctx)),
                    path_args={"level": query.report.group_by, "conversion": query.conversion},
                    path_levels=PATH_LEVELS, path_conversions=PATH_CONVERSIONS)
+
+
+@bp.get("/calls")
+def calls() -> str:
+    """Calls by source, the latest calls and the call inbox's failures."""
+    ctx = _context()
+    fmt = site_formatter(ctx)
+    query = call_figures.calls_query(ctx.filters, request.args)
+    page = call_figures.calls_page(get_session(), ctx.site.id, ctx.settings.timezone, query)
+    return _render("dashboard/calls.html", ctx, page=page,
+                   call_chart=call_figures.chart(page, fmt),
+                   group_names=call_figures.GROUP_NAMES)
+
+
+@bp.post("/calls/replay")
+def replay_calls() -> BaseResponse:
+    ctx = _context()
+    keys = pending_calls(get_session(), ctx.site.id)
+    result = replay_call_inbox(get_engine(), keys)
+    flash(f"Calls replayed: {result.applied} applied, {result.failed} failed.")
+    return redirect(url_for("dashboard.calls", **ctx.filters.query()))
 
 
 @bp.get("/export/<report>.csv")

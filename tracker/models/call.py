@@ -108,3 +108,10 @@ class Call(Base):
     term: Mapped[str | None] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[timestamp]
+    # The durable inbox: stored as ``received`` before the webhook is acknowledged, then
+    # ``applied`` (source resolved, conversion recorded) or ``failed`` with the error, kept
+    # for ``leadtrail calls replay``.
+    status: Mapped[str] = mapped_column(String(10), server_default="applied")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="1")
+    error: Mapped[str | None] = mapped_column(String(500))
+    applied_at: Mapped[optional_timestamp]

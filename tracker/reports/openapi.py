@@ -22,7 +22,9 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 _KIND_SCHEMA = {
     "text": {"type": ["string", "null"]},
     "time": {"type": ["string", "null"], "format": "date-time"},
-    "integer": {"type": "integer"},
+    # Null where the figure cannot be known (impressions no platform reported, calls of a
+    # site not tracking them or by landing page).
+    "integer": {"type": ["integer", "null"]},
 }
 
 

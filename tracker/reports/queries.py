@@ -36,6 +36,8 @@ from tracker.errors import NotFound
 from tracker.localtime import local_day_sql
 from tracker.models import (
     AttributionCredit,
+    Call,
+    CallSettings,
     Cost,
     Deal,
     Lead,
@@ -282,6 +284,51 @@ def spend_by_group(
     return Spend(spend.cost, spend.impressions, spend.clicks, everywhere)
 
 
+# A call carries the source of the number the caller dialled (tracker/calls/service.py): it
+# groups and filters like a session, but has no landing page.
+_CALL_DIMENSIONS: dict[str, Any] = {
+    "channel": Call.channel, "source": Call.source, "medium": Call.medium,
+    "campaign": Call.campaign, "keyword": Call.term,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Calls:
+    """Tracked calls per group, ``(calls, answered)``; a group without any has (0, 0): the
+    site tracks calls, so none were made."""
+
+    by_group: dict[Key, tuple[int, int]]
+
+    def of(self, key: Key) -> tuple[int, int]:
+        return self.by_group.get(key, (0, 0))
+
+    def total(self) -> tuple[int, int]:
+        return (sum(calls for calls, _ in self.by_group.values()),
+                sum(answered for _, answered in self.by_group.values()))
+
+
+def calls_by_group(session: Session, site_id: int, query: ReportQuery, group_by: str | None
+                   ) -> Calls | None:
+    """Calls and answered calls per group in the range (1 statement; calls are few beside
+    sessions, so they have no rollup). None (unknown, shown as —) when the site does not
+    track calls, or the report is grouped or filtered by landing page."""
+    if (group_by is not None and group_by not in _CALL_DIMENSIONS) or any(
+            name not in _CALL_DIMENSIONS for name, _ in query.filters):
+        return None
+    if session.get(CallSettings, site_id) is None:
+        return None
+    g = _group(_CALL_DIMENSIONS, group_by)
+    answered = func.sum(case((Call.answered, 1), else_=0))
+    statement = _filtered(
+        select(g, func.count(), answered)
+        .where(Call.site_id == site_id, Call.started_at >= query.start_at,
+               Call.started_at < query.end_at)
+        .group_by(g),
+        _CALL_DIMENSIONS, query)
+    return Calls({key or None: (int(calls), int(answered or 0))
+                  for key, calls, answered in session.execute(statement)})
+
+
 def site_channel_rules(site: Site) -> list[ChannelRule]:
     return [ChannelRule.from_dict(rule) for rule in site_settings(site).channel_rules]
 
@@ -526,6 +573,8 @@ REVENUE_COLUMNS = (
     Column("ctr", "percent"),
     Column("cpc", "money"),
     Column("click_to_lead_rate", "percent"),
+    Column("calls", "integer"),
+    Column("answered_calls", "integer"),
     Column("median_days_to_lead", "days"),
     Column("mean_days_to_lead", "days"),
     Column("median_days_lead_to_won", "days"),
@@ -575,20 +624,24 @@ def revenue_report(
     session: Session, site: Site, query: ReportQuery, *, from_raw: bool = False
 ) -> Report:
     """Every figure per group under one model: 3 statements from the rollups, 6 from the
-    sessions and stored credits (``from_raw``, or when the rollups cannot answer)."""
+    sessions and stored credits (``from_raw``, or when the rollups cannot answer), plus the
+    spend and, for a site tracking calls, the calls."""
     group_by = query.group_by
     visits, visits_total = traffic(session, site.id, query, group_by, from_sessions=from_raw)
     credited = credit_figures(session, site.id, query, group_by, from_credits=from_raw)
     sums, times, deals = credited.sums, credited.times, credited.closed
     spend = spend_by_group(session, site, query, group_by)
-    keys = set(visits) | set(sums) | set(spend.cost if spend else {}) | set(times) | set(deals)
+    calls = calls_by_group(session, site.id, query, group_by)
+    keys = (set(visits) | set(sums) | set(spend.cost if spend else {}) | set(times) | set(deals)
+            | set(calls.by_group if calls else {}))
     margin = _margin(site)
     no_time = np.empty(0)
 
     def row(key: Key, counts: Mapping[str, float], sessions_visitors: tuple[int, int],
             cost: float | None, delivery: tuple[int | None, int | None],
             spans: Mapping[str, npt.NDArray[np.float64]],
-            won_lost: tuple[float, float]) -> dict[str, Any]:
+            won_lost: tuple[float, float],
+            called: tuple[int | None, int | None]) -> dict[str, Any]:
         base: dict[str, Any] = {
             "group": key,
             "visitors": sessions_visitors[1],
@@ -600,6 +653,7 @@ def revenue_report(
         }
         base.update(derive(base, margin))
         base.update(delivery_figures(cost, base["leads"], *delivery))
+        base.update(calls=called[0], answered_calls=called[1])
         lead_median, lead_mean = median_mean_days(spans.get("lead", no_time))
         won_median, won_mean = median_mean_days(spans.get("won", no_time))
         base.update(median_days_to_lead=lead_median, mean_days_to_lead=lead_mean,
@@ -610,7 +664,8 @@ def revenue_report(
         row(key, sums.get(key, {}), visits.get(key, (0, 0)),
             None if spend is None else spend.cost_of(key),
             (None, None) if spend is None else spend.delivery(key),
-            times.get(key, {}), deals.get(key, (0.0, 0.0)))
+            times.get(key, {}), deals.get(key, (0.0, 0.0)),
+            (None, None) if calls is None else calls.of(key))
         for key in keys
     ]
     rows.sort(key=lambda r: (-r["revenue"], -r["leads"], -r["sessions"], r["group"] or ""))
@@ -622,6 +677,7 @@ def revenue_report(
         _summed_delivery(spend),
         credited.all_times,
         (sum(r["won"] for r in rows), sum(r["lost"] for r in rows)),
+        (None, None) if calls is None else calls.total(),
     )
     del totals["group"]
     counted = "approximate" if query.approximate_visitors else "exact"
