@@ -32,7 +32,7 @@ class LeadContact:
     landing URL."""
 
     lead_id: str
-    email: str
+    email: str | None  # None: a caller known only by phone, found and created by ``phone``
     stage: str
     score: int
     name: str | None = None

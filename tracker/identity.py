@@ -28,6 +28,10 @@ from tracker.db import insert_ignore
 from tracker.errors import ValidationError
 from tracker.models import Lead, LeadVisitor, StageChange, Visitor, VisitSession
 
+# A caller known only by phone is the lead of an address under this reserved domain (RFC
+# 2606), built from the number, so the same caller is always the same lead. It is never
+# shown or sent as an address: see :func:`reachable_email`.
+PHONE_ONLY_DOMAIN = "phone.invalid"
 LEAD_NAMESPACE = uuid.UUID("0b7e4e3c-5a8f-4d55-bf1c-8c1d3e6f2a90")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,251}\.[a-z0-9-]{2,63}$")
 _PHONE_CHARS = re.compile(r"[^\d+]")
@@ -76,6 +80,17 @@ def normalise_phone(raw: object, field: str = "phone") -> str | None:
     if not digits.isdigit() or not 7 <= len(digits) <= 15:
         raise ValidationError(field, "expected a phone number of 7 to 15 digits")
     return ("+" if compact.startswith("+") else "") + digits
+
+
+def phone_only_email(phone: str) -> str:
+    """The lead address of a caller known only by ``phone`` (E.164)."""
+    return f"{phone.lstrip('+')}@{PHONE_ONLY_DOMAIN}"
+
+
+def reachable_email(email: str) -> str | None:
+    """``email``, or None for a phone-only lead's placeholder: what CRMs, ad platforms and
+    people are given as the lead's address."""
+    return None if email.endswith("@" + PHONE_ONLY_DOMAIN) else email
 
 
 def clean_text(raw: object, field: str, max_length: int = MAX_NAME_LENGTH) -> str | None:

@@ -441,20 +441,21 @@ def upsert_contact(client: ApiClient, contact: LeadContact, known_id: str | None
     """Write ``contact``'s LeadTrail properties onto its HubSpot contact; the contact's id.
 
     The contact is ``known_id`` when it still exists, else the one with the lead's email
-    (searched, so the address travels in a body, never in a URL), else a new one (which also
-    gets the name, phone and company). A create that races another one (``409``, "Existing
-    ID") updates the existing contact. Raises :class:`ApiError`.
+    (searched, so the address travels in a body, never in a URL), or, for a lead known only
+    by phone, the one with that phone; else a new one (which also gets the name, phone and
+    company). A create that races another one (``409``, "Existing ID") updates the existing
+    contact. Raises :class:`ApiError`.
     """
     properties = contact_properties(contact)
     if known_id is not None and _update(client, known_id, properties):
         return known_id
-    found = _find_by_email(client, contact.email)
+    found = _find_contact(client, contact)
     if found is not None and _update(client, found, properties):
         return found
     first, last = contact.first_and_last_name()
-    details = {"firstname": first, "lastname": last, "phone": contact.phone}
-    details["company"] = contact.company
-    created = {"email": contact.email, **{k: v for k, v in details.items() if v}, **properties}
+    details = {"email": contact.email, "firstname": first, "lastname": last,
+               "phone": contact.phone, "company": contact.company}
+    created = {**{k: v for k, v in details.items() if v}, **properties}
     try:
         answer = client.request("POST", CONTACTS_PATH, body={"properties": created})
     except ApiError as error:
@@ -476,12 +477,21 @@ def _update(client: ApiClient, contact_id: str, properties: Mapping[str, str]) -
     return True
 
 
-def _find_by_email(client: ApiClient, address: str) -> str | None:
-    filters = [{"propertyName": "email", "operator": "EQ", "value": address}]
+def _find_contact(client: ApiClient, contact: LeadContact) -> str | None:
+    """The contact with the lead's email; for a lead without one, with its phone."""
+    if contact.email:
+        return _search_contact(client, "email", contact.email)
+    if contact.phone:
+        return _search_contact(client, "phone", contact.phone)
+    return None
+
+
+def _search_contact(client: ApiClient, name: str, value: str) -> str | None:
+    filters = [{"propertyName": name, "operator": "EQ", "value": value}]
     answer = client.request(
         "POST",
         f"{CONTACTS_PATH}/search",
-        body={"filterGroups": [{"filters": filters}], "properties": ["email"], "limit": 1},
+        body={"filterGroups": [{"filters": filters}], "properties": [name], "limit": 1},
     )
     results = _objects(answer)
     return str(results[0]["id"]) if results and "id" in results[0] else None

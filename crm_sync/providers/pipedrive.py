@@ -424,19 +424,18 @@ def upsert_person(
     """Write ``contact``'s LeadTrail fields onto its Pipedrive person; the person's id.
 
     The person is ``known_id`` when it still exists, else the one with the lead's email
-    (exact search), else a new one with the lead's name, email and phone. Raises
-    :class:`ApiError`.
+    (exact search), or, for a lead known only by phone, with that phone; else a new one with
+    the lead's name, email and phone. Raises :class:`ApiError`.
     """
     custom = person_fields(contact, field_keys)
     if known_id is not None and _update(client, known_id, custom):
         return known_id
-    found = _find_by_email(client, contact.email)
+    found = _find_person(client, contact)
     if found is not None and _update(client, found, custom):
         return found
-    person: dict[str, object] = {
-        "name": contact.name or contact.email,
-        "emails": [{"value": contact.email, "primary": True, "label": "work"}],
-    }
+    person: dict[str, object] = {"name": contact.name or contact.email or contact.phone}
+    if contact.email:
+        person["emails"] = [{"value": contact.email, "primary": True, "label": "work"}]
     if contact.phone:
         person["phones"] = [{"value": contact.phone, "primary": True, "label": "work"}]
     if custom:
@@ -460,13 +459,18 @@ def _update(client: ApiClient, person_id: str, custom: Mapping[str, str]) -> boo
     return True
 
 
-def _find_by_email(client: ApiClient, address: str) -> str | None:
-    """Pipedrive's search is ``GET`` only, so the address is in the query string (HTTPS to
+def _find_person(client: ApiClient, contact: LeadContact) -> str | None:
+    """The person with the lead's email; for a lead without one, with its phone.
+
+    Pipedrive's search is ``GET`` only, so the address is in the query string (HTTPS to
     Pipedrive; we never log URLs). The id is then kept on the lead, so it is searched once."""
+    field, term = ("email", contact.email) if contact.email else ("phone", contact.phone)
+    if not term:
+        return None
     answer = client.request(
         "GET",
         f"{PERSONS_PATH}/search",
-        params={"term": address, "fields": "email", "exact_match": "true", "limit": 1},
+        params={"term": term, "fields": field, "exact_match": "true", "limit": 1},
     )
     data = answer.get("data")
     items = data.get("items") if isinstance(data, dict) else None

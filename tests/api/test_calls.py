@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +25,7 @@ from tests.badinputs import row_count
 from tests.factories import BatchBuilder, SiteMaker
 from tracker.calls.assign import show_number
 from tracker.calls.providers import callrail_signature
+from tracker.destinations.identity import load_identity
 from tracker.models import Call, Lead, LeadVisitor, OfflineTouch, VisitSession
 from tracker.sites import CreatedSite
 from tracker.users import create_user
@@ -333,6 +335,7 @@ def test_the_journey_shows_the_call_and_erasure_forgets_the_caller(
     assert [(c["tracking_number"], c["channel"], c["term"], c["answered"])
             for c in journey["calls"]] == [("+14155550101", "Paid Search", "crm software", True)]
     assert "Phone call to +14155550101 (answered, 95 s)" in page and "crm software" in page
+    assert "+16505550199 (caller)" in page and "phone.invalid" not in page
     assert erased.status_code == 200
     call = db_session.get(Call, (site.site.id, "generic", "call-1"))
     assert call is not None and (call.caller, call.lead_id, call.visitor_id) == (None, None, None)
@@ -511,3 +514,13 @@ def report_csv(client: FlaskClient, site: CreatedSite) -> str:
     response = api(client, site, "GET", "/api/v1/reports/revenue?format=csv&group_by=channel")
     assert response.status_code == 200
     return str(response.get_data(as_text=True))
+
+
+def test_ad_platforms_get_a_phone_only_caller_by_phone_never_the_placeholder(
+    client: FlaskClient, site: CreatedSite, db_session: Session
+) -> None:
+    lead_id = generic_call(client, site, called="+14155550100").json["lead_id"]
+
+    identity = load_identity(db_session, site.site, uuid.UUID(lead_id))
+
+    assert identity is not None and (identity.email, identity.phone) == (None, "+16505550199")

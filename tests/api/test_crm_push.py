@@ -14,6 +14,9 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tests.api.test_calls import SECRET as CALL_SECRET
+from tests.api.test_calls import api as call_api
+from tests.api.test_calls import generic_call
 from tests.api.test_leads import api, identify, visit
 from tests.factories import SiteMaker
 from tracker.crm.push import drain_outbox
@@ -387,3 +390,44 @@ def test_rows_of_a_lead_that_is_gone_fail_instead_of_recreating_it(
 
     assert result.failed == 1
     assert outbox(engine)[0]["error"] == "the lead no longer exists"
+
+
+def test_a_caller_known_only_by_phone_is_found_and_created_by_phone(
+    client: FlaskClient, engine: Engine, site: CreatedSite, httpserver: HTTPServer
+) -> None:
+    """Never the lead's placeholder address (``…@phone.invalid``): HubSpot would refuse it
+    and Pipedrive would keep it as a real one."""
+    config = {"default_number": "+1 415 555 0100", "generic_secrets": [CALL_SECRET]}
+    assert call_api(client, site, "PUT", "/api/v1/calls/config", config).status_code == 200
+    answered = generic_call(client, site, called="+14155550100", caller="+1 650 555 0199")
+    assert answered.json["status"] == "applied" and answered.json["lead_id"]
+    by_phone = {"propertyName": "phone", "operator": "EQ", "value": "+16505550199"}
+    httpserver.expect_oneshot_request(
+        "/crm/v3/objects/contacts/search", method="POST", headers=HUBSPOT_AUTH,
+        json={"filterGroups": [{"filters": [by_phone]}], "properties": ["phone"], "limit": 1},
+    ).respond_with_json({"total": 0, "results": []})
+    httpserver.expect_oneshot_request(
+        "/crm/v3/objects/contacts", method="POST", headers=HUBSPOT_AUTH,
+    ).respond_with_json({"id": "601", "properties": {}}, status=201)
+    httpserver.expect_oneshot_request(
+        "/api/v2/persons/search", method="GET", headers=PIPEDRIVE_AUTH, query_string={
+            "term": "+16505550199", "fields": "phone", "exact_match": "true", "limit": "1"},
+    ).respond_with_json({"success": True, "data": {"items": []}})
+    httpserver.expect_oneshot_request(
+        "/api/v2/persons", method="POST", headers=PIPEDRIVE_AUTH,
+    ).respond_with_json({"success": True, "data": {"id": 88}}, status=201)
+
+    result = drain_outbox(engine, sleep=lambda _: None)
+
+    httpserver.check_assertions()
+    assert not httpserver.oneshot_handlers
+    assert (result.sent, result.failed) == (2, 0)
+    created = {request.path: request.get_json() for request, _ in httpserver.log
+               if request.method == "POST" and not request.path.endswith("/search")}
+    contact = created["/crm/v3/objects/contacts"]["properties"]
+    assert contact["phone"] == "+16505550199" and "email" not in contact
+    assert contact["leadtrail_lead_id"] == answered.json["lead_id"]
+    person = created["/api/v2/persons"]
+    assert person["name"] == "+16505550199" and "emails" not in person
+    assert person["phones"] == [{"value": "+16505550199", "primary": True, "label": "work"}]
+    assert "phone.invalid" not in str(httpserver.log)

@@ -5,7 +5,8 @@ first and never commit; tracker.calls.inbox runs each step in its own transactio
 
 A lead needs an email (tracker.identity); a caller known only by phone becomes the lead of an
 address under the reserved ``.invalid`` domain (RFC 2606) built from the number, so the same
-caller is always the same lead, until a form or the CRM names a real address for them.
+caller is always the same lead. CRMs and ad platforms get such a lead by phone, never by that
+placeholder (``tracker.identity.reachable_email``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from tracker.calls.assign import assignment_at
 from tracker.calls.providers import CallReport
 from tracker.db import insert_ignore
-from tracker.identity import Identity
+from tracker.identity import Identity, phone_only_email
 from tracker.leads.service import Conversion, OfflineTouchInput, record_conversion
 from tracker.models import (
     Call,
@@ -32,9 +33,6 @@ from tracker.models import (
     VisitSession,
 )
 from tracker.sites import SiteSettings
-
-PHONE_ONLY_DOMAIN = "phone.invalid"
-
 
 RECEIVED, APPLIED, FAILED = "received", "applied", "failed"
 
@@ -53,7 +51,7 @@ def phone_identity(session: Session, site_id: int, caller: str) -> Identity:
     ).first()
     if lead is not None:
         return Identity(email=lead.email, phone=caller)
-    return Identity(email=f"{caller.lstrip('+')}@{PHONE_ONLY_DOMAIN}", phone=caller)
+    return Identity(email=phone_only_email(caller), phone=caller)
 
 
 def _visitor_lead(session: Session, site_id: int, visitor_id: str) -> Lead | None:

@@ -29,6 +29,7 @@ from tracker.crm.outbox import FAILED, PENDING, SENT, retry_delay
 from tracker.db import write_engine
 from tracker.deals import ContactUpdate, apply_contact_update
 from tracker.errors import ValidationError
+from tracker.identity import reachable_email
 from tracker.models import CrmOutbox, Lead, Site, VisitSession
 from tracker.models.base import utcnow
 from tracker.sites import SiteSettings, site_settings
@@ -83,7 +84,7 @@ def lead_contact(session: Session, lead: Lead) -> LeadContact:
         creation = session.get(VisitSession, (lead.site_id, lead.creation_session_id))
     return LeadContact(
         lead_id=str(lead.id),
-        email=lead.email,
+        email=reachable_email(lead.email),
         stage=lead.stage,
         score=lead.score,
         name=lead.name,
@@ -218,7 +219,7 @@ def record_outcome(
                 external_id=outcome.external_id,
                 occurred_at=now,
                 update_id=f"push:{delivery.lead_id}",
-                email=lead.email,
+                email=reachable_email(lead.email),
                 phone=lead.phone,
                 lead_id=lead.id,
             ))

@@ -80,6 +80,7 @@ def parse_lead_query(args: Mapping[str, str]) -> LeadQuery:
 class LeadRow:
     id: uuid.UUID
     email: str
+    phone: str | None
     name: str | None
     company: str | None
     stage: str
@@ -173,9 +174,9 @@ def _number(value: Decimal | float | None) -> float | None:
 
 def _row(found: Any, threshold: int) -> LeadRow:
     lead, channel, deals, value, revenue, owner = found
-    return LeadRow(lead.id, lead.email, lead.name, lead.company, lead.stage, lead.score,
-                   label_for(lead.score, threshold), channel, lead.created_at, deals or 0,
-                   _number(value), _number(revenue), owner)
+    return LeadRow(lead.id, lead.email, lead.phone, lead.name, lead.company, lead.stage,
+                   lead.score, label_for(lead.score, threshold), channel, lead.created_at,
+                   deals or 0, _number(value), _number(revenue), owner)
 
 
 def list_lead_rows(session: Session, site_id: int, timezone: str, filters: Filters,

@@ -62,6 +62,7 @@ from tracker.errors import (
     ValidationError,
 )
 from tracker.guards import limit_body
+from tracker.identity import reachable_email
 from tracker.leads.service import get_lead
 from tracker.localtime import local_today
 from tracker.models import User
@@ -115,6 +116,11 @@ def site_formatter(ctx: PageContext) -> SiteFormatter:
     return SiteFormatter(ctx.settings.currency, ctx.settings.timezone)
 
 
+def lead_address(email: str, phone: str | None) -> str:
+    """How a lead is named on the pages: its email, or a phone-only caller's number."""
+    return reachable_email(email) or f"{phone} (caller)"
+
+
 def _render(template: str, ctx: PageContext, **values: Any) -> str:
     def dash_url(endpoint: str, **changes: Any) -> str:
         extra = {k: v for k, v in changes.items() if k not in FILTER_KEYS}
@@ -131,7 +137,7 @@ def _render(template: str, ctx: PageContext, **values: Any) -> str:
         return dash_url(here, **(request.view_args or {}), **dates)
 
     return render_template(template, ctx=ctx, dash_url=dash_url, range_url=range_url,
-                           levels=LEVELS,
+                           levels=LEVELS, lead_address=lead_address,
                            fmt=site_formatter(ctx), model_help=MODEL_HELP,
                            presets=presets(local_today(ctx.settings.timezone)),
                            comparisons=COMPARISONS, **values)

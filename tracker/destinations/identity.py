@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.destinations.formats.conversion import Click
+from tracker.identity import reachable_email
 from tracker.models import Lead, LeadVisitor, Site, VisitSession
 from tracker.sites import site_settings
 
@@ -47,7 +48,7 @@ def load_identity(session: Session, site: Site, lead_id: uuid.UUID) -> LeadIdent
     consent = None if site_settings(site).consent_mode == "off" else bool(rows)
     ids = lead.ad_ids or {}
     return LeadIdentity(
-        email=lead.email, phone=lead.phone, clicks=clicks,
+        email=reachable_email(lead.email), phone=lead.phone, clicks=clicks,
         ga_client_id=ids.get("ga_client_id"), fbp=ids.get("fbp"), fbc=ids.get("fbc"),
         consent=consent,
     )
