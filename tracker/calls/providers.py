@@ -9,7 +9,10 @@
 - Ours (``generic``): JSON signed like our CRM webhook (``LeadTrail-Signature: t=…,v1=…``,
   crm_sync.providers.generic).
 
-† from memory of CallRail's documentation, not confirmed against a stored copy this pass.
+† from memory of CallRail's documentation; CallRail's own page is not in the stored references.
+Public integrations that register CallRail's post-call webhook through its API verify it the
+same way (HMAC-SHA1 of the raw body, base64, in ``signature``); others guess HMAC-SHA256 hex
+and say it is unconfirmed. Checked against a real delivery: not yet.
 """
 
 from __future__ import annotations
