@@ -18,6 +18,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, select, update
@@ -521,13 +522,29 @@ def normalise_domain(raw: Any, field_name: str = "domain") -> str:
 
 def site_settings(site: Site) -> SiteSettings:
     """The site's settings, typed. They were checked when written, so nothing is checked
-    again, and the value is built once per stored version: a request's repeated calls cost a
-    JSON dump and a lookup."""
-    return _stored_settings(json.dumps(site.settings or {}))
+    again; the value is built once per stored version and kept with the loaded row, so a
+    request's repeated calls cost a lookup."""
+    stored = site.settings or {}
+    known = _settings_of_row.get(site)
+    # ``site.settings`` is replaced when written (update_site_settings) or reloaded, never
+    # changed in place (the JSON column would not notice that either): the same object is
+    # the same version.
+    if known is not None and known[0] is stored:
+        return known[1]
+    typed = _stored_settings(json.dumps(stored))
+    _settings_of_row[site] = (stored, typed)
+    return typed
 
 
-# Keyed by the stored JSON alone: equal JSON makes equal (immutable) settings, which sites
-# may share. Each entry is a few kilobytes; a process serving more sites rebuilds now and then.
+# Per loaded row (a row lives as long as its session), its settings as last read.
+_settings_of_row: WeakKeyDictionary[Site, tuple[Mapping[str, Any], SiteSettings]] = (
+    WeakKeyDictionary()
+)
+
+
+# Across sessions, keyed by the stored JSON alone: equal JSON makes equal (immutable)
+# settings, which sites may share. An entry is a few kilobytes; a process serving more sites
+# than this rebuilds some now and then.
 @lru_cache(maxsize=1024)
 def _stored_settings(stored: str) -> SiteSettings:
     return SiteSettings.from_json(json.loads(stored))
