@@ -536,7 +536,13 @@ def site_settings(site: Site) -> SiteSettings:
     return typed
 
 
-# Per loaded row (a row lives as long as its session), its settings as last read.
+def _store_settings(site: Site, typed: SiteSettings) -> None:
+    """Write checked settings to the row; its next reads get ``typed`` itself."""
+    site.settings = typed.to_json()
+    _settings_of_row[site] = (site.settings, typed)
+
+
+# Per loaded row (a row lives as long as its session), its settings as last read or written.
 _settings_of_row: WeakKeyDictionary[Site, tuple[Mapping[str, Any], SiteSettings]] = (
     WeakKeyDictionary()
 )
@@ -589,9 +595,9 @@ def create_site(
         name=name,
         domains=clean_domains,
         write_key=WRITE_KEY_PREFIX + secrets.token_urlsafe(18),
-        settings=typed.to_json(),
         created_at=now,
     )
+    _store_settings(site, typed)
     session.add(site)
     session.flush()
     created = create_api_key(session, site, name="default", now=now)
@@ -613,7 +619,7 @@ def update_site_settings(session: Session, site: Site, changes: Mapping[str, Any
     zone did)."""
     typed = site_settings(site).updated(changes)
     _check_database_supports(session, typed)
-    site.settings = typed.to_json()
+    _store_settings(site, typed)
     session.flush()
     noted_settings_change(session, site.id)
     return typed
