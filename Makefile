@@ -76,6 +76,7 @@ bench: install
 	$(BIN)/python bench/collector.py
 	$(BIN)/python bench/attribution.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/settings.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache leadtrail.db leadtrail.db-* leadtrail.db.secret-key

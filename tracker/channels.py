@@ -171,6 +171,10 @@ class TouchInput:
         )
 
 
+# What a site's channel rule can match, each a regular expression.
+_RULE_PATTERNS = ("source", "medium", "campaign", "referrer_host")
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelRule:
     """A site's own rule: every given pattern must fully match (case-insensitive)."""
@@ -183,7 +187,7 @@ class ChannelRule:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> ChannelRule:
-        """Raises ValueError naming the bad key."""
+        """A rule as a site's settings give it. Raises ValueError naming the bad key."""
         known = {f.name for f in fields(cls)}
         for key in data:
             if key not in known:
@@ -192,7 +196,7 @@ class ChannelRule:
         if not isinstance(channel, str) or not 1 <= len(channel) <= 40:
             raise ValueError("'channel' must be a name of 1 to 40 characters")
         patterns: dict[str, re.Pattern[str] | None] = {}
-        for key in ("source", "medium", "campaign", "referrer_host"):
+        for key in _RULE_PATTERNS:
             raw = data.get(key)
             if raw is None:
                 patterns[key] = None
@@ -206,6 +210,23 @@ class ChannelRule:
         if not any(patterns.values()):
             raise ValueError("give at least one of source, medium, campaign, referrer_host")
         return cls(channel=channel, **patterns)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, str | None]) -> ChannelRule:
+        """A rule as stored, checked by :meth:`from_dict` when it was written: no checks.
+        (Rules stored before :meth:`to_json` existed may carry ``null`` patterns.)"""
+        patterns = {key: data.get(key) for key in _RULE_PATTERNS}
+        compiled = {
+            key: re.compile(raw, re.IGNORECASE) for key, raw in patterns.items() if raw is not None
+        }
+        return cls(channel=str(data["channel"]), **compiled)
+
+    def to_json(self) -> dict[str, str]:
+        patterns = {key: getattr(self, key) for key in _RULE_PATTERNS}
+        return {
+            "channel": self.channel,
+            **{key: pattern.pattern for key, pattern in patterns.items() if pattern is not None},
+        }
 
     def matches(self, c: Classification, referrer_host: str | None) -> bool:
         checks = (

@@ -25,7 +25,6 @@ from tracker.adspend.accounts import add_fed_account
 from tracker.adspend.mapping import account_mapping
 from tracker.adspend.rows import SpendRow
 from tracker.adspend.store import origin_of, replace_days
-from tracker.channels import ChannelRule
 from tracker.collect.directory import site_info
 from tracker.collect.identify import parse_identify, store_identify
 from tracker.collect.parsing import parse_batch
@@ -374,7 +373,7 @@ def _feed_spend(
 ) -> None:
     """Ad spend as the platforms report it, through the same store as a pull."""
     profiles = {profile.name: profile for profile in CHANNELS}
-    rules = [ChannelRule.from_dict(rule) for rule in site.settings.channel_rules]
+    rules = site.settings.channel_rules
     first, last = start.date(), (start + dt.timedelta(days=days - 1)).date()
     for platform, account_id, overrides, channel, campaigns in DEMO_ACCOUNTS:
         rows = _spend_rows(profiles[channel], campaigns, start, days, rng)

@@ -46,6 +46,13 @@ DEFAULT_SCORE_RULES: tuple[dict[str, Any], ...] = (
 )
 
 
+_RULE_KEYS = frozenset(
+    {"name", "kind", "points", "cap", "half_life_days", "path", "event_name"}
+)
+# The collector keeps custom event names up to this long; a longer name could never match.
+MAX_EVENT_NAME_LENGTH = 100
+
+
 @dataclass(frozen=True, slots=True)
 class ScoreRule:
     name: str
@@ -58,15 +65,9 @@ class ScoreRule:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], field: str = "score_rules") -> ScoreRule:
-        unknown = set(data) - {
-            "name",
-            "kind",
-            "points",
-            "cap",
-            "half_life_days",
-            "path",
-            "event_name",
-        }
+        """A rule as a site's settings give it; :class:`ValidationError` names
+        ``<field>.<key>``."""
+        unknown = set(data) - _RULE_KEYS
         if unknown:
             raise ValidationError(f"{field}.{sorted(unknown)[0]}", "unknown field")
         name, kind, points = data.get("name"), data.get("kind"), data.get("points")
@@ -87,20 +88,54 @@ class ScoreRule:
             compiled = re.compile(path, re.IGNORECASE) if path else None
         except (re.error, TypeError):
             raise ValidationError(f"{field}.path", "not a valid regular expression") from None
+        event_name = data.get("event_name")
+        if event_name is not None and (
+            not isinstance(event_name, str) or not 1 <= len(event_name) <= MAX_EVENT_NAME_LENGTH
+        ):
+            raise ValidationError(
+                f"{field}.event_name",
+                f"expected an event name of 1 to {MAX_EVENT_NAME_LENGTH} characters",
+            )
+        return cls(name, kind, points, cap, half_life, compiled, event_name)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScoreRule:
+        """A rule as stored, checked by :meth:`from_dict` when it was written: no checks."""
+        path = data.get("path")
         return cls(
-            name,
-            kind,
-            points,
-            cap,
-            float(half_life) if half_life else None,
-            compiled,
+            data["name"],
+            data["kind"],
+            data["points"],
+            data.get("cap"),
+            data.get("half_life_days"),
+            re.compile(path, re.IGNORECASE) if path else None,
             data.get("event_name"),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "kind": self.kind, "points": self.points}
+        optional = {
+            "cap": self.cap,
+            "half_life_days": self.half_life_days,
+            "path": None if self.path is None else self.path.pattern,
+            "event_name": self.event_name,
+        }
+        return data | {key: value for key, value in optional.items() if value is not None}
 
-def rules_from_settings(raw: Sequence[Mapping[str, Any]] | None) -> tuple[ScoreRule, ...]:
-    source = DEFAULT_SCORE_RULES if raw is None else raw
-    return tuple(ScoreRule.from_dict(rule, f"score_rules.{i}") for i, rule in enumerate(source))
+
+def parse_score_rules(raw: Sequence[Any], field: str = "score_rules") -> tuple[ScoreRule, ...]:
+    """Rules as a site's settings give them; :class:`ValidationError` names
+    ``<field>.<index>`` or ``<field>.<index>.<key>``."""
+    rules = []
+    for index, rule in enumerate(raw):
+        if not isinstance(rule, Mapping):
+            raise ValidationError(f"{field}.{index}", "expected an object")
+        rules.append(ScoreRule.from_dict(rule, f"{field}.{index}"))
+    return tuple(rules)
+
+
+# Scoring without rules of the site's own.
+DEFAULT_RULES = parse_score_rules(DEFAULT_SCORE_RULES)
 
 
 @dataclass(frozen=True, slots=True)

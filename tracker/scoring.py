@@ -24,7 +24,6 @@ from tracker.models import Event, Lead, ScoreChange, VisitSession
 from tracker.score_rules import (
     Activity,
     ScoreRule,
-    rules_from_settings,
     score_activity,
 )
 from tracker.stages import change_stage
@@ -88,7 +87,7 @@ def rescore_active_leads(
     with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
         for site_id, lead_ids in leads_by_site.items():
             site = sites[site_id]
-            rules = rules_from_settings(site.settings.score_rules)
+            rules = site.settings.scoring_rules
             query = select(Lead).where(Lead.site_id == site_id, Lead.id.in_(lead_ids))
             for lead in session.scalars(query):
                 rescore_lead(session, lead, rules, site.settings.mql_threshold, now)

@@ -8,10 +8,11 @@ import pytest
 
 from tracker.errors import ValidationError
 from tracker.score_rules import (
+    DEFAULT_RULES,
     Activity,
     ScoreRule,
     label_for,
-    rules_from_settings,
+    parse_score_rules,
     score_activity,
 )
 
@@ -23,7 +24,7 @@ def days_ago(days: float) -> dt.datetime:
 
 
 def test_default_rules_score_pricing_forms_and_depth() -> None:
-    rules = rules_from_settings(None)
+    rules = DEFAULT_RULES
     activity = [
         Activity("pageview", NOW, "/pricing"),
         Activity("pageview", NOW, "/pricing/enterprise"),
@@ -95,6 +96,6 @@ def test_labels_follow_the_mql_threshold(score: int, label: str) -> None:
 )
 def test_bad_rules_are_refused_naming_the_field(rule: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        rules_from_settings([rule])
+        parse_score_rules([rule])
 
     assert caught.value.field == field

@@ -26,7 +26,6 @@ from crm_sync.http import Sleep
 from tracker.adspend.accounts import NEVER, build_source, token_saver
 from tracker.adspend.mapping import account_mapping
 from tracker.adspend.store import origin_of, replace_days
-from tracker.channels import ChannelRule
 from tracker.db import write_engine
 from tracker.errors import NotFound
 from tracker.metrics import metrics
@@ -108,7 +107,7 @@ def pull_account(
             raise NotFound(f"no ad account {account_uuid}", "account")
         settings = site_settings(site)
     mapping = account_mapping(account.platform, account.mapping or {})
-    rules = [ChannelRule.from_dict(rule) for rule in settings.channel_rules]
+    rules = settings.channel_rules
     origin = origin_of(account.platform, account.account_id)
     try:
         source = build_source(account, save=token_saver(engine, site_id, account_uuid),

@@ -13,7 +13,6 @@ from tracker.leads import service
 from tracker.leads.erasure import erase_person
 from tracker.models import Lead
 from tracker.models.base import utcnow
-from tracker.score_rules import rules_from_settings
 from tracker.scoring import rescore_lead
 from tracker.sites import find_site, site_settings
 from tracker.stages import check_stage
@@ -95,7 +94,7 @@ def rescore_command(site: str) -> None:
     with in_transaction() as session:
         found = find_site(session, site)
         settings = site_settings(found)
-        rules = rules_from_settings(settings.score_rules)
+        rules = settings.scoring_rules
         leads = session.scalars(select(Lead).where(Lead.site_id == found.id)).all()
         with click.progressbar(leads, label="rescoring") as bar:
             for lead in bar:

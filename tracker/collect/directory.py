@@ -14,7 +14,6 @@ import time
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from tracker.channels import ChannelRule
 from tracker.collect.service import SiteInfo
 from tracker.errors import Unauthorized
 from tracker.models import Site
@@ -29,13 +28,7 @@ _WRITE_KEY_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def site_info(site: Site) -> SiteInfo:
-    settings = site_settings(site)
-    return SiteInfo(
-        id=site.id,
-        domains=tuple(site.domains),
-        settings=settings,
-        rules=tuple(ChannelRule.from_dict(rule) for rule in settings.channel_rules),
-    )
+    return SiteInfo(id=site.id, domains=tuple(site.domains), settings=site_settings(site))
 
 
 class SiteDirectory:

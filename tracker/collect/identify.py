@@ -21,7 +21,6 @@ from tracker.destinations.formats.ga4 import client_id_from_ga_cookie
 from tracker.errors import ValidationError
 from tracker.identity import Identity, parse_identity, stitch_visitor_to_lead
 from tracker.models import Lead
-from tracker.score_rules import rules_from_settings
 from tracker.scoring import rescore_active_leads, rescore_lead
 
 _IDENTITY_KEYS = ("email", "name", "phone", "company")
@@ -137,7 +136,7 @@ def store_identify(
         )
         if request.ad_ids:
             stitched.lead.ad_ids = {**(stitched.lead.ad_ids or {}), **request.ad_ids}
-        rules = rules_from_settings(site.settings.score_rules)
+        rules = site.settings.scoring_rules
         rescore_lead(session, stitched.lead, rules, site.settings.mql_threshold, now,
                      stitched.sessions)
         # Leads whose sessions this identify took (a late one, or a shared computer).

@@ -54,7 +54,6 @@ class SiteInfo:
     id: int
     domains: tuple[str, ...]
     settings: SiteSettings
-    rules: tuple[ChannelRule, ...]
     # (url, referrer) → (referrer host, classification): campaign landing URLs repeat, and
     # classifying them is the costliest step of preparing a batch. Lives as long as this
     # SiteInfo (the directory's TTL), so settings changes reach it.
@@ -174,7 +173,7 @@ def _classify(event: IncomingEvent, site: SiteInfo) -> tuple[str | None, Classif
     touch = _touch_for(event, site)
     result = (
         touch.referrer_host,
-        classify_channel(touch, site.rules) if touch.has_source else None,
+        classify_channel(touch, site.settings.channel_rules) if touch.has_source else None,
     )
     if event.touch is None:
         if len(site.touch_cache) >= TOUCH_CACHE_SIZE:
@@ -222,7 +221,7 @@ def _key_of(classification: Classification | None) -> tuple[Any, ...] | None:
 
 
 def _session_touch_columns(prepared: PreparedEvent, batch: PreparedBatch) -> dict[str, Any]:
-    c = prepared.classification or _direct(batch.site.rules)
+    c = prepared.classification or _direct(batch.site.settings.channel_rules)
     landing = prepared.event.touch
     return {
         "landing_url": prepared.url,

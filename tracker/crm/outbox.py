@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tracker.models import CrmOutbox, Site
 from tracker.models.base import utcnow
+from tracker.sites import site_settings
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 REASONS = frozenset({"created", "stage"})
@@ -26,9 +27,8 @@ MAX_RETRY = dt.timedelta(hours=6)
 
 
 def push_providers(site: Site) -> list[str]:
-    """The CRMs the site pushes leads to (its validated ``crm_push`` setting)."""
-    configured = (site.settings or {}).get("crm_push") or []
-    return [str(provider) for provider in configured]
+    """The CRMs the site pushes leads to (its ``crm_push`` setting)."""
+    return list(site_settings(site).crm_push)
 
 
 def enqueue_lead_push(

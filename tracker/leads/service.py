@@ -35,7 +35,7 @@ from tracker.models import (
     StageChange,
     VisitSession,
 )
-from tracker.score_rules import label_for, rules_from_settings
+from tracker.score_rules import label_for
 from tracker.scoring import rescore_lead
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
@@ -246,7 +246,7 @@ def record_conversion(
     if conversion.touch is not None:
         add_offline_touch(session, lead, conversion.touch, now)
     rescore_lead(
-        session, lead, rules_from_settings(settings.score_rules), settings.mql_threshold, now
+        session, lead, settings.scoring_rules, settings.mql_threshold, now
     )
     return lead, created
 

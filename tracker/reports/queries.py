@@ -31,7 +31,6 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from attribution import metrics
 from tracker.adspend.coverage import COVERED_DIMENSIONS, pulled_coverage
-from tracker.channels import ChannelRule
 from tracker.errors import NotFound
 from tracker.localtime import local_day_sql
 from tracker.models import (
@@ -271,7 +270,7 @@ def spend_by_group(
             spend.impressions[key or None] = int(impressions)
         if clicks is not None:
             spend.clicks[key or None] = int(clicks)
-    rules = site_channel_rules(site)
+    rules = site_settings(site).channel_rules
     covering = [c for c in pulled_coverage(session, site.id, query.start, query.end, rules)
                 if c.matches(query.filters)]
     pinned = any(name in COVERED_DIMENSIONS for name, _ in query.filters)
@@ -327,10 +326,6 @@ def calls_by_group(session: Session, site_id: int, query: ReportQuery, group_by:
         _CALL_DIMENSIONS, query)
     return Calls({key or None: (int(calls), int(answered or 0))
                   for key, calls, answered in session.execute(statement)})
-
-
-def site_channel_rules(site: Site) -> list[ChannelRule]:
-    return [ChannelRule.from_dict(rule) for rule in site_settings(site).channel_rules]
 
 
 def _stage_ranks(site_id: int, query: ReportQuery) -> Any:
@@ -904,7 +899,7 @@ def trend_report(
             bucket(day)["cost"] += float(amount)
             spent.add(_period(_as_date(day), query.interval))
         covering = [c for c in pulled_coverage(session, site.id, query.start, query.end,
-                                               site_channel_rules(site))
+                                               site_settings(site).channel_rules)
                     if c.matches(query.filters)]
     rows = []
     for start in sorted(periods):

@@ -34,7 +34,6 @@ from tracker.devices import Device, describe_user_agent
 from tracker.identity import Identity, stitch_visitor_to_lead
 from tracker.metrics import RejectionReason, count_rejection_reason, count_stored
 from tracker.models import Lead, LeadVisitor, SegmentUser, Visitor
-from tracker.score_rules import rules_from_settings
 from tracker.scoring import rescore_active_leads, rescore_lead
 from tracker.segment.parsing import USER_ONLY_PREFIX, SegmentMessage, SegmentRequest
 
@@ -179,7 +178,7 @@ def store_request(engine: Engine, collector: Collector, site: SiteInfo,
         active = (store_batches(session.connection(), prepared, collector.keep_bots)
                   if prepared else {})
         stitching = _link_users(session, site.id, request.messages, skipped_visitors | bots)
-        rules = rules_from_settings(site.settings.score_rules)
+        rules = site.settings.scoring_rules
         for lead_id in [*stitching.leads, *sorted(stitching.previous)]:
             lead = stitching.leads.get(lead_id) or session.get(Lead, (site.id, lead_id))
             if lead is not None:
