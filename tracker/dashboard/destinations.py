@@ -1,6 +1,6 @@
 """What the Destinations set-up page shows and does: each destination with its mapping,
-delivery counts by status, last error and last success; adding one from the form with the
-API's validation; pausing, resuming, validating and replaying.
+delivery counts by status and per day, last delivery, last error and last success; adding one
+from the form with the API's validation; pausing, resuming, validating and replaying.
 
 Plain functions over ``tracker.destinations.service``; sessions come first, nothing commits.
 """
@@ -15,8 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tracker.dashboard.formatting import SiteFormatter
+from tracker.dashboard.overview import chart_series
 from tracker.destinations import service
 from tracker.destinations.check import VALIDATING
+from tracker.destinations.daily import DEFAULT_DAYS, DayCounts, daily_counts
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.destinations.sender import outbox_counts
 from tracker.destinations.settings import MILESTONES, PLATFORMS, milestone_map
@@ -49,6 +52,7 @@ class DestinationRow:
     counts: dict[str, int]
     last_success_at: dt.datetime | None
     can_validate: bool
+    days: list[DayCounts]  # the last DEFAULT_DAYS site-local days, oldest first
 
 
 def _value_text(rule: Any) -> str:
@@ -61,9 +65,13 @@ def _value_text(rule: Any) -> str:
     return "none"
 
 
-def destination_rows(session: Session, site_id: int) -> list[DestinationRow]:
+def destination_rows(session: Session, site_id: int, timezone: str, now: dt.datetime
+                     ) -> list[DestinationRow]:
     found = []
-    for destination in service.list_destinations(session, site_id):
+    destinations = service.list_destinations(session, site_id)
+    per_day = daily_counts(session, site_id, [d.id for d in destinations], timezone,
+                           DEFAULT_DAYS, now)
+    for destination in destinations:
         mapping = [MappedMilestone(milestone, m.name, _value_text(m.value))
                    for milestone, m in milestone_map(destination.settings).items()]
         counts = outbox_counts(session, site_id, destination.id)
@@ -71,8 +79,24 @@ def destination_rows(session: Session, site_id: int) -> list[DestinationRow]:
             destination, PLATFORM_LABELS.get(destination.platform, destination.platform),
             mapping, {status: counts.get(status, 0) for status in STATUSES},
             service.last_success(session, destination),
-            destination.platform in VALIDATING))
+            destination.platform in VALIDATING, per_day[destination.id]))
     return found
+
+
+def daily_chart(rows: list[DestinationRow], fmt: SiteFormatter) -> dict[str, Any] | None:
+    """Every destination's conversions per day queued, stacked by status now; ``None``
+    without destinations."""
+    if not rows:
+        return None
+    axis = rows[0].days
+    totals = {status: [sum(getattr(r.days[n], status) for r in rows) for n in range(len(axis))]
+              for status in (SENT, PENDING, FAILED, DEAD)}
+    return {
+        "type": "bar", "stacked": True,
+        "labels": [d.day.isoformat() for d in axis],
+        "datasets": [chart_series(status.capitalize(), totals[status], "integer", fmt)
+                     for status in totals],
+    }
 
 
 def form_settings(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -113,5 +137,6 @@ def find_by_id(session: Session, site_id: int, destination_id: str) -> Destinati
     return service.find_destination(session, site_id, destination_id)
 
 
-__all__ = ["CREDENTIAL_FIELDS", "MILESTONES", "PLATFORMS", "SETTING_FIELDS", "STATUSES",
-           "DestinationRow", "add_from_form", "destination_rows", "find_by_id", "form_settings"]
+__all__ = ["CREDENTIAL_FIELDS", "DEFAULT_DAYS", "MILESTONES", "PLATFORMS", "SETTING_FIELDS",
+           "STATUSES", "DestinationRow", "add_from_form", "daily_chart", "destination_rows",
+           "find_by_id", "form_settings"]

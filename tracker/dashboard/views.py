@@ -461,8 +461,11 @@ def _destinations_page(ctx: PageContext, **values: Any) -> str:
     values.setdefault("error", None)
     values.setdefault("form", {})
     values.setdefault("verdict", None)
-    return _render("dashboard/destinations.html", ctx,
-                   rows=destination_page.destination_rows(get_session(), ctx.site.id),
+    rows = destination_page.destination_rows(get_session(), ctx.site.id,
+                                             ctx.settings.timezone, utcnow())
+    return _render("dashboard/destinations.html", ctx, rows=rows,
+                   daily_chart=destination_page.daily_chart(rows, site_formatter(ctx)),
+                   daily_days=destination_page.DEFAULT_DAYS,
                    platforms=destination_page.PLATFORM_LABELS,
                    milestones=destination_page.MILESTONES,
                    setting_fields=destination_page.SETTING_FIELDS,
