@@ -21,6 +21,7 @@ from tests.api.test_dashboard import csrf_from, log_in, make_user
 from tests.api.test_leads import api, identify, visit
 from tests.api.test_webhooks import GENERIC_SECRET, post_generic
 from tests.factories import SiteMaker
+from tracker.adspend import accounts
 from tracker.destinations import sender, service
 from tracker.localtime import local_midnight, local_today
 from tracker.models import ConversionOutbox, Destination, Lead
@@ -694,3 +695,34 @@ def test_deliveries_are_counted_per_local_day_queued_on_the_page_and_the_api(
     assert '<td class="num" data-status="failed">1</td>' in row
     assert '<td class="num" data-status="dead">1</td>' in row
     assert 'data-chart="chart-destination-days"' in page
+
+
+def test_the_destinations_page_borrows_a_connected_ad_accounts_tokens(
+    client: FlaskClient, site: CreatedSite, db_session: Session, engine: Engine,
+    httpserver: HTTPServer,
+) -> None:
+    with db_session.begin():
+        account = accounts.connect_account(
+            db_session, site.site, "google_ads", "123-456-7890",
+            credentials={"developer_token": "dev", **oauth(httpserver)},
+            start_day=dt.date(2026, 1, 1), now=utcnow())
+    make_user(db_session, "marketer@example.com", site.site.id)
+    assert log_in(client, "marketer@example.com").status_code == 302
+    path = f"/dashboard/setup/destinations?site={site.site.id}"
+    form = {"csrf_token": csrf_from(client, path), "name": "google", "platform": "google_ads",
+            "customer_id": "123-456-7890", "ad_account": "1234567890",
+            "event_won": "987654", "rule_won": "deal"}
+
+    offered = client.get(path).get_data(as_text=True)
+    wrong_platform = client.post(path, data={**form, "platform": "microsoft_ads",
+                                             "account_id": "222"})
+    added = client.post(path, data=form)
+    page = client.get(path).get_data(as_text=True)
+
+    assert '<option value="1234567890"' in offered
+    assert 'data-field="ad_account"' in wrong_platform.get_data(as_text=True)
+    assert added.status_code == 302
+    with Session(engine) as session:
+        google = session.scalars(select(Destination).where(Destination.name == "google")).one()
+        assert google.ad_account_id == account.id and google.credentials == {}
+    assert "data-borrows" in page

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.dashboard.formatting import SiteFormatter
@@ -24,7 +25,7 @@ from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.destinations.sender import outbox_counts
 from tracker.destinations.settings import MILESTONES, PLATFORMS, milestone_map
 from tracker.errors import NotFound
-from tracker.models import Destination
+from tracker.models import AdAccount, Destination
 
 # The form's inputs that become settings or credentials when filled in; an input a
 # platform does not use is refused by the same checks as the API, naming it.
@@ -122,10 +123,29 @@ def form_settings(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, An
 
 def add_from_form(session: Session, site_id: int, form: Mapping[str, str]) -> Destination:
     """Add (or replace) the destination the form describes; :class:`ValidationError` names
-    the field exactly as the API would (``settings.pixel_id``, ``credentials.api_secret``)."""
+    the field exactly as the API would (``settings.pixel_id``, ``credentials.api_secret``).
+    ``ad_account`` lends a connected ad account's OAuth tokens (the API's ``ad_account``)."""
     settings, credentials = form_settings(form)
     return service.add_destination(session, site_id, form.get("name") or "",
-                                   form.get("platform") or "", settings, credentials)
+                                   form.get("platform") or "", settings, credentials,
+                                   ad_account=(form.get("ad_account") or "").strip() or None)
+
+
+# Ad accounts whose OAuth tokens a destination of the same platform may borrow: the same
+# consent covers reporting and conversion uploads on Google Ads (scope adwords) and
+# Microsoft Advertising (msads.manage). LinkedIn's reporting scope (r_ads_reporting) does
+# not cover its Conversions API, so a LinkedIn destination keeps its own token.
+LENDING_PLATFORMS = ("google_ads", "microsoft_ads")
+
+
+def lendable_accounts(session: Session, site_id: int) -> list[tuple[str, str]]:
+    """``(platform, account id)`` of the site's pulled ad accounts that can lend tokens."""
+    found = session.execute(
+        select(AdAccount.platform, AdAccount.account_id, AdAccount.credentials)
+        .where(AdAccount.site_id == site_id, AdAccount.platform.in_(LENDING_PLATFORMS))
+        .order_by(AdAccount.platform, AdAccount.account_id))
+    return [(platform, account_id) for platform, account_id, credentials in found
+            if credentials]
 
 
 def find_by_id(session: Session, site_id: int, destination_id: str) -> Destination:
@@ -139,4 +159,4 @@ def find_by_id(session: Session, site_id: int, destination_id: str) -> Destinati
 
 __all__ = ["CREDENTIAL_FIELDS", "DEFAULT_DAYS", "MILESTONES", "PLATFORMS", "SETTING_FIELDS",
            "STATUSES", "DestinationRow", "add_from_form", "daily_chart", "destination_rows",
-           "find_by_id", "form_settings"]
+           "find_by_id", "form_settings", "lendable_accounts"]

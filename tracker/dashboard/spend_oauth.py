@@ -27,6 +27,7 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+
 from flask import session as browser_session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session

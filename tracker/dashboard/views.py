@@ -30,6 +30,7 @@ from tracker.adspend import accounts as ad_accounts
 from tracker.auth import signed_in_user_id
 from tracker.calls.inbox import pending_calls
 from tracker.calls.inbox import replay_calls as replay_call_inbox
+from tracker.config import Settings
 from tracker.costs import CostImportError
 from tracker.dashboard import calls as call_figures
 from tracker.dashboard import destinations as destination_page
@@ -46,7 +47,6 @@ from tracker.dashboard.auth import (
     sign_in,
     sign_out,
 )
-from tracker.config import Settings
 from tracker.dashboard.context import PageContext, page_context
 from tracker.dashboard.filters import COMPARISONS, FILTER_KEYS, LEVELS, parse_filters, presets
 from tracker.dashboard.formatting import SiteFormatter
@@ -530,6 +530,7 @@ def _destinations_page(ctx: PageContext, **values: Any) -> str:
     return _render("dashboard/destinations.html", ctx, rows=rows,
                    daily_chart=destination_page.daily_chart(rows, site_formatter(ctx)),
                    daily_days=destination_page.DEFAULT_DAYS,
+                   lendable=destination_page.lendable_accounts(get_session(), ctx.site.id),
                    platforms=destination_page.PLATFORM_LABELS,
                    milestones=destination_page.MILESTONES,
                    setting_fields=destination_page.SETTING_FIELDS,
