@@ -38,8 +38,8 @@ AUTHORIZE = {
 # PKCE (S256) where the platform documents it for a web server app: Microsoft's identity
 # platform recommends it for confidential clients too (learn.microsoft.com/entra/
 # identity-platform/v2-oauth2-auth-code-flow); Google's OAuth 2.0 server takes
-# code_challenge (documented for installed apps; accepted from web clients, which Google's
-# own google-auth-oauthlib sends by default). LinkedIn offers PKCE only to native apps it
+# code_challenge (documented for installed apps; web-server integrations built on Google's
+# google-auth-oauthlib send it from web clients — unconfirmed by the web-server page). LinkedIn offers PKCE only to native apps it
 # enables one by one (learn.microsoft.com/linkedin/shared/authentication/
 # authorization-code-flow-native), so its web flow has none: the client secret and the
 # signed state protect it.
