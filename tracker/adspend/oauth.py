@@ -39,10 +39,10 @@ AUTHORIZE = {
 # platform recommends it for confidential clients too (learn.microsoft.com/entra/
 # identity-platform/v2-oauth2-auth-code-flow); Google's OAuth 2.0 server takes
 # code_challenge (documented for installed apps; web-server integrations built on Google's
-# google-auth-oauthlib send it from web clients — unconfirmed by the web-server page). LinkedIn offers PKCE only to native apps it
-# enables one by one (learn.microsoft.com/linkedin/shared/authentication/
-# authorization-code-flow-native), so its web flow has none: the client secret and the
-# signed state protect it.
+# google-auth-oauthlib send it from web clients — unconfirmed by the web-server page).
+# LinkedIn offers PKCE only to native apps it enables one by one (learn.microsoft.com/
+# linkedin/shared/authentication/authorization-code-flow-native), so its web flow has none:
+# the client secret and the signed state protect it.
 PKCE_PLATFORMS = frozenset({"google_ads", "microsoft_ads"})
 PLATFORM_NAMES = {"google_ads": "Google Ads", "microsoft_ads": "Microsoft Advertising",
                   "linkedin": "LinkedIn"}
