@@ -145,6 +145,24 @@ class Settings:
     refit_max_age_hours: float = _env(
         "LEADTRAIL_REFIT_MAX_AGE_HOURS", _as_float(0.01, 8760.0), 24.0
     )
+    # The operator's OAuth apps with the ad platforms, for the dashboard's "Connect with …"
+    # buttons (docs/spend.md); a platform whose client id (and secret, developer token where
+    # it needs them) is not set has no button: its tokens are pasted or come from
+    # `leadtrail spend authorize`.
+    google_ads_client_id: str = _env("LEADTRAIL_GOOGLE_ADS_CLIENT_ID", _as_text, "")
+    google_ads_client_secret: str = _env("LEADTRAIL_GOOGLE_ADS_CLIENT_SECRET", _as_text, "")
+    google_ads_developer_token: str = _env("LEADTRAIL_GOOGLE_ADS_DEVELOPER_TOKEN", _as_text, "")
+    microsoft_ads_client_id: str = _env("LEADTRAIL_MICROSOFT_ADS_CLIENT_ID", _as_text, "")
+    microsoft_ads_client_secret: str = _env("LEADTRAIL_MICROSOFT_ADS_CLIENT_SECRET", _as_text,
+                                            "")
+    microsoft_ads_developer_token: str = _env("LEADTRAIL_MICROSOFT_ADS_DEVELOPER_TOKEN",
+                                              _as_text, "")
+    linkedin_client_id: str = _env("LEADTRAIL_LINKEDIN_CLIENT_ID", _as_text, "")
+    linkedin_client_secret: str = _env("LEADTRAIL_LINKEDIN_CLIENT_SECRET", _as_text, "")
+    # Send those apps' consent and token requests to this base URL instead, keeping the
+    # platforms' paths: a local stand-in for the platforms (tests, trials). Empty: the
+    # platforms' own servers.
+    oauth_base_url: str = _env("LEADTRAIL_OAUTH_BASE_URL", _as_text, "")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -140,6 +140,16 @@ DELIVERIES = _closed({"deliveries": {"type": "array", "items": _closed({
     "value": {"type": ["string", "null"], "description": "a decimal, as text"},
     "currency": {"type": ["string", "null"]}, "sent_at": _NULL_TIME,
 })}})
+# tracker/destinations/views.py days(): conversions per site-local day queued, by status now.
+DELIVERY_DAYS = _closed({
+    "timezone": {"type": "string", "description": "the site's time zone; days are local"},
+    "last_delivery_at": _NULL_TIME, "last_success_at": _NULL_TIME,
+    "days": {"type": "array", "description": "oldest first, every day listed",
+             "items": _closed({
+                 "day": {"type": "string", "format": "date"},
+                 **{status: {"type": "integer", "minimum": 0}
+                    for status in (PENDING, SENT, FAILED, DEAD)}})},
+})
 # tracker/destinations/views.py validate(): the platform's verdict on a sample conversion.
 TESTED = _closed({"accepted": {"type": "boolean"},
                   "messages": {"type": "array", "items": {"type": "string"}}})
@@ -644,6 +654,13 @@ PATHS: dict[str, dict[str, Any]] = {
                    params=[DESTINATION, _query("status", "pending, sent, failed or dead")],
                    answer=DELIVERIES),
     },
+    "/api/v1/destinations/{reference}/days": {
+        "get": _op("One destination's conversions per day queued (site time zone), by where "
+                   "each stands now, with its last delivery", "destinations", secret=True,
+                   params=[DESTINATION, _query("days", "how many days up to today, 1 to 90 "
+                                                       "(default 14)", "integer")],
+                   answer=DELIVERY_DAYS),
+    },
     "/api/v1/destinations/{reference}/replay": {
         "post": _op("Queue the destination's dead conversions again", "destinations",
                     secret=True, params=[DESTINATION], answer={
@@ -721,6 +738,7 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str, str]]] = {
     ("/api/v1/destinations", "post"): {
         "GetDeliveries": ("/api/v1/destinations/{reference}/deliveries", "get", "reference",
                           _DESTINATION),
+        "GetDays": ("/api/v1/destinations/{reference}/days", "get", "reference", _DESTINATION),
         "Replay": ("/api/v1/destinations/{reference}/replay", "post", "reference", _DESTINATION),
         "Test": ("/api/v1/destinations/{reference}/test", "post", "reference", _DESTINATION),
     },

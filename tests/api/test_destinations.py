@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ from tests.api.test_dashboard import csrf_from, log_in, make_user
 from tests.api.test_leads import api, identify, visit
 from tests.api.test_webhooks import GENERIC_SECRET, post_generic
 from tests.factories import SiteMaker
+from tracker.adspend import accounts
 from tracker.destinations import sender, service
+from tracker.localtime import local_midnight, local_today
 from tracker.models import ConversionOutbox, Destination, Lead
 from tracker.models.base import utcnow
 from tracker.sites import CreatedSite
@@ -628,3 +631,98 @@ def test_the_destinations_page_adds_pauses_and_validates_like_the_api(
     assert "the platform accepted the sample conversion" in tested.get_data(as_text=True)
     assert "won → Purchase (deal amount)" in page and "sql → QualifiedLead (fixed 50)" in page
     assert 'data-state="paused"' in page and "EAAB-very-secret" not in page
+
+
+def queued(db_session: Session, site: CreatedSite, destination_name: str,
+           *rows: tuple[dt.datetime, str]) -> None:
+    """Outbox rows queued at the given instants, each with its status now."""
+    with db_session.begin():
+        destination = service.find_destination(db_session, site.site.id, destination_name)
+        for n, (at, status) in enumerate(rows):
+            db_session.add(ConversionOutbox(
+                site_id=site.site.id, id=uuid.uuid4(), destination_id=destination.id,
+                idempotency_key=f"lead:{n}", milestone="lead", kind="conversion",
+                lead_id=uuid.uuid4(), occurred_at=at, status=status, attempts=1,
+                next_attempt_at=at, created_at=at, sent_at=at if status == "sent" else None))
+
+
+def test_deliveries_are_counted_per_local_day_queued_on_the_page_and_the_api(
+    client: FlaskClient, sites: SiteMaker, db_session: Session, httpserver: HTTPServer,
+) -> None:
+    # Tokyo (UTC+9, no DST): a row a minute before local midnight is yesterday's even when
+    # its UTC date is today's.
+    site = sites.make(timezone="Asia/Tokyo")
+    other = sites.make(domains=["other.example"])
+    add(db_session, site, "ga4", "ga4",
+        {"measurement_id": "G-TEST1", "api_url": base(httpserver)}, {"api_secret": "mp-s"})
+    today = local_today("Asia/Tokyo")
+    midnight = local_midnight(today, "Asia/Tokyo")
+    queued(db_session, site, "ga4",
+           (midnight, "sent"), (midnight, "sent"), (midnight, "pending"),
+           (midnight - dt.timedelta(minutes=1), "dead"),
+           (midnight - dt.timedelta(minutes=1), "failed"),
+           (midnight - dt.timedelta(days=3), "sent"),
+           (midnight - dt.timedelta(days=20), "sent"))
+    make_user(db_session, "marketer@example.com", site.site.id)
+
+    answer = api(client, site, "GET", "/api/v1/destinations/ga4/days")
+    week = api(client, site, "GET", "/api/v1/destinations/ga4/days?days=7")
+    zero = api(client, site, "GET", "/api/v1/destinations/ga4/days?days=0")
+    foreign = api(client, other, "GET", "/api/v1/destinations/ga4/days")
+    assert log_in(client, "marketer@example.com").status_code == 302
+    page = client.get(f"/dashboard/setup/destinations?site={site.site.id}").get_data(
+        as_text=True)
+
+    assert answer.status_code == 200, answer.json
+    days = answer.json["days"]
+    assert answer.json["timezone"] == "Asia/Tokyo"
+    assert [d["day"] for d in days] == [(today - dt.timedelta(days=13 - n)).isoformat()
+                                        for n in range(14)]
+    by_day = {d["day"]: d for d in days}
+    assert by_day[today.isoformat()] == {
+        "day": today.isoformat(), "pending": 1, "sent": 2, "failed": 0, "dead": 0}
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    assert by_day[yesterday] == {"day": yesterday, "pending": 0, "sent": 0, "failed": 1,
+                                 "dead": 1}
+    assert by_day[(today - dt.timedelta(days=4)).isoformat()]["sent"] == 0
+    assert sum(d["sent"] for d in days) == 3  # the row 20 days back is outside
+    assert len(week.json["days"]) == 7
+    assert zero.status_code == 400 and zero.json["error"]["field"] == "days"
+    assert foreign.status_code == 404
+    table = page[page.index('class="destination-days" data-destination="ga4"'):]
+    row = table[table.index(f'data-day="{yesterday}"'):]
+    row = row[:row.index("</tr>")]
+    assert '<td class="num" data-status="failed">1</td>' in row
+    assert '<td class="num" data-status="dead">1</td>' in row
+    assert 'data-chart="chart-destination-days"' in page
+
+
+def test_the_destinations_page_borrows_a_connected_ad_accounts_tokens(
+    client: FlaskClient, site: CreatedSite, db_session: Session, engine: Engine,
+    httpserver: HTTPServer,
+) -> None:
+    with db_session.begin():
+        account = accounts.connect_account(
+            db_session, site.site, "google_ads", "123-456-7890",
+            credentials={"developer_token": "dev", **oauth(httpserver)},
+            start_day=dt.date(2026, 1, 1), now=utcnow())
+    make_user(db_session, "marketer@example.com", site.site.id)
+    assert log_in(client, "marketer@example.com").status_code == 302
+    path = f"/dashboard/setup/destinations?site={site.site.id}"
+    form = {"csrf_token": csrf_from(client, path), "name": "google", "platform": "google_ads",
+            "customer_id": "123-456-7890", "ad_account": "1234567890",
+            "event_won": "987654", "rule_won": "deal"}
+
+    offered = client.get(path).get_data(as_text=True)
+    wrong_platform = client.post(path, data={**form, "platform": "microsoft_ads",
+                                             "account_id": "222"})
+    added = client.post(path, data=form)
+    page = client.get(path).get_data(as_text=True)
+
+    assert '<option value="1234567890"' in offered
+    assert 'data-field="ad_account"' in wrong_platform.get_data(as_text=True)
+    assert added.status_code == 302
+    with Session(engine) as session:
+        google = session.scalars(select(Destination).where(Destination.name == "google")).one()
+        assert google.ad_account_id == account.id and google.credentials == {}
+    assert "data-borrows" in page

@@ -63,6 +63,25 @@ def _credentials(platform: str, given: Mapping[str, Any]) -> dict[str, str]:
     return clean
 
 
+def check_connection(
+    platform: str, account_id: str, credentials: Mapping[str, Any],
+    mapping: Mapping[str, Any] | None,
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """What :func:`connect_account` would store: the account id as the platform writes it,
+    the credentials and the mapping overrides, each checked; :class:`ValidationError` names
+    the field. Writes nothing (the dashboard checks a form before sending anyone to consent)."""
+    _check_platform(platform)
+    account_id = account_id.strip().removeprefix("act_")
+    if not account_id or len(account_id) > 64 or not account_id.replace("-", "").isalnum():
+        raise ValidationError("account_id", "expected the platform's account id")
+    if platform == "google_ads":
+        account_id = google_ads.customer_path(account_id)
+    clean = _credentials(platform, credentials)
+    overrides = dict(mapping or {})
+    account_mapping(platform, overrides)
+    return account_id, clean, overrides
+
+
 def connect_account(
     session: Session,
     site: Site,
@@ -76,15 +95,7 @@ def connect_account(
 ) -> AdAccount:
     """Add the account, or replace an existing one's credentials and mapping (its checkpoint
     stays). Its first pull is due at once."""
-    _check_platform(platform)
-    account_id = account_id.strip().removeprefix("act_")
-    if not account_id or len(account_id) > 64 or not account_id.replace("-", "").isalnum():
-        raise ValidationError("account_id", "expected the platform's account id")
-    if platform == "google_ads":
-        account_id = google_ads.customer_path(account_id)
-    clean = _credentials(platform, credentials)
-    overrides = dict(mapping or {})
-    account_mapping(platform, overrides)
+    account_id, clean, overrides = check_connection(platform, account_id, credentials, mapping)
     found = session.scalars(select(AdAccount).where(
         AdAccount.site_id == site.id, AdAccount.platform == platform,
         AdAccount.account_id == account_id)).first()

@@ -1,6 +1,6 @@
 """What the Destinations set-up page shows and does: each destination with its mapping,
-delivery counts by status, last error and last success; adding one from the form with the
-API's validation; pausing, resuming, validating and replaying.
+delivery counts by status and per day, last delivery, last error and last success; adding one
+from the form with the API's validation; pausing, resuming, validating and replaying.
 
 Plain functions over ``tracker.destinations.service``; sessions come first, nothing commits.
 """
@@ -13,15 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.dashboard.formatting import SiteFormatter
+from tracker.dashboard.overview import chart_series
 from tracker.destinations import service
 from tracker.destinations.check import VALIDATING
+from tracker.destinations.daily import DEFAULT_DAYS, DayCounts, daily_counts
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.destinations.sender import outbox_counts
 from tracker.destinations.settings import MILESTONES, PLATFORMS, milestone_map
 from tracker.errors import NotFound
-from tracker.models import Destination
+from tracker.models import AdAccount, Destination
 
 # The form's inputs that become settings or credentials when filled in; an input a
 # platform does not use is refused by the same checks as the API, naming it.
@@ -49,6 +53,7 @@ class DestinationRow:
     counts: dict[str, int]
     last_success_at: dt.datetime | None
     can_validate: bool
+    days: list[DayCounts]  # the last DEFAULT_DAYS site-local days, oldest first
 
 
 def _value_text(rule: Any) -> str:
@@ -61,9 +66,13 @@ def _value_text(rule: Any) -> str:
     return "none"
 
 
-def destination_rows(session: Session, site_id: int) -> list[DestinationRow]:
+def destination_rows(session: Session, site_id: int, timezone: str, now: dt.datetime
+                     ) -> list[DestinationRow]:
     found = []
-    for destination in service.list_destinations(session, site_id):
+    destinations = service.list_destinations(session, site_id)
+    per_day = daily_counts(session, site_id, [d.id for d in destinations], timezone,
+                           DEFAULT_DAYS, now)
+    for destination in destinations:
         mapping = [MappedMilestone(milestone, m.name, _value_text(m.value))
                    for milestone, m in milestone_map(destination.settings).items()]
         counts = outbox_counts(session, site_id, destination.id)
@@ -71,8 +80,24 @@ def destination_rows(session: Session, site_id: int) -> list[DestinationRow]:
             destination, PLATFORM_LABELS.get(destination.platform, destination.platform),
             mapping, {status: counts.get(status, 0) for status in STATUSES},
             service.last_success(session, destination),
-            destination.platform in VALIDATING))
+            destination.platform in VALIDATING, per_day[destination.id]))
     return found
+
+
+def daily_chart(rows: list[DestinationRow], fmt: SiteFormatter) -> dict[str, Any] | None:
+    """Every destination's conversions per day queued, stacked by status now; ``None``
+    without destinations."""
+    if not rows:
+        return None
+    axis = rows[0].days
+    totals = {status: [sum(getattr(r.days[n], status) for r in rows) for n in range(len(axis))]
+              for status in (SENT, PENDING, FAILED, DEAD)}
+    return {
+        "type": "bar", "stacked": True,
+        "labels": [d.day.isoformat() for d in axis],
+        "datasets": [chart_series(status.capitalize(), totals[status], "integer", fmt)
+                     for status in totals],
+    }
 
 
 def form_settings(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -98,10 +123,29 @@ def form_settings(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, An
 
 def add_from_form(session: Session, site_id: int, form: Mapping[str, str]) -> Destination:
     """Add (or replace) the destination the form describes; :class:`ValidationError` names
-    the field exactly as the API would (``settings.pixel_id``, ``credentials.api_secret``)."""
+    the field exactly as the API would (``settings.pixel_id``, ``credentials.api_secret``).
+    ``ad_account`` lends a connected ad account's OAuth tokens (the API's ``ad_account``)."""
     settings, credentials = form_settings(form)
     return service.add_destination(session, site_id, form.get("name") or "",
-                                   form.get("platform") or "", settings, credentials)
+                                   form.get("platform") or "", settings, credentials,
+                                   ad_account=(form.get("ad_account") or "").strip() or None)
+
+
+# Ad accounts whose OAuth tokens a destination of the same platform may borrow: the same
+# consent covers reporting and conversion uploads on Google Ads (scope adwords) and
+# Microsoft Advertising (msads.manage). LinkedIn's reporting scope (r_ads_reporting) does
+# not cover its Conversions API, so a LinkedIn destination keeps its own token.
+LENDING_PLATFORMS = ("google_ads", "microsoft_ads")
+
+
+def lendable_accounts(session: Session, site_id: int) -> list[tuple[str, str]]:
+    """``(platform, account id)`` of the site's pulled ad accounts that can lend tokens."""
+    found = session.execute(
+        select(AdAccount.platform, AdAccount.account_id, AdAccount.credentials)
+        .where(AdAccount.site_id == site_id, AdAccount.platform.in_(LENDING_PLATFORMS))
+        .order_by(AdAccount.platform, AdAccount.account_id))
+    return [(platform, account_id) for platform, account_id, credentials in found
+            if credentials]
 
 
 def find_by_id(session: Session, site_id: int, destination_id: str) -> Destination:
@@ -113,5 +157,6 @@ def find_by_id(session: Session, site_id: int, destination_id: str) -> Destinati
     return service.find_destination(session, site_id, destination_id)
 
 
-__all__ = ["CREDENTIAL_FIELDS", "MILESTONES", "PLATFORMS", "SETTING_FIELDS", "STATUSES",
-           "DestinationRow", "add_from_form", "destination_rows", "find_by_id", "form_settings"]
+__all__ = ["CREDENTIAL_FIELDS", "DEFAULT_DAYS", "MILESTONES", "PLATFORMS", "SETTING_FIELDS",
+           "STATUSES", "DestinationRow", "add_from_form", "daily_chart", "destination_rows",
+           "find_by_id", "form_settings", "lendable_accounts"]

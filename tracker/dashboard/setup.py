@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tracker import costs, inbox
 from tracker.adspend import accounts
+from tracker.adspend.mapping import CAMPAIGN_FROM, KEYWORD_FROM, default_mapping
 from tracker.adspend.pull import request_pull
 from tracker.adspend.status import AccountStatus, account_statuses
 from tracker.errors import NotFound, ValidationError
@@ -262,24 +263,51 @@ ACCOUNT_PLATFORMS = {"google_ads": "Google Ads", "meta": "Meta", "microsoft_ads"
 DEFAULT_START_DAYS = 90
 
 
+# The connect form's mapping inputs, ``mapping_<key>``: left empty, the platform's default
+# (docs/spend.md, "Mapping"); filled in, the same override as ``spend connect --map``.
+MAPPING_FIELDS = ("source", "medium", "campaign_from", "keyword_from")
+MAPPING_CHOICES = {"campaign_from": CAMPAIGN_FROM, "keyword_from": KEYWORD_FROM}
+
+
+# What a refused connect form keeps filled in (never a credential).
+CONNECT_FORM_KEPT = ("platform", "account_id", "start_day", "customer_id", "login_customer_id",
+                     *(f"mapping_{key}" for key in MAPPING_FIELDS))
+
+
+def form_mapping(form: Mapping[str, str]) -> dict[str, str]:
+    """The mapping overrides filled in on the connect form."""
+    return {key: form[f"mapping_{key}"].strip() for key in MAPPING_FIELDS
+            if (form.get(f"mapping_{key}") or "").strip()}
+
+
+def form_start_day(form: Mapping[str, str], settings: SiteSettings, now: dt.datetime
+                   ) -> dt.date:
+    """The first day to pull: the form's, else :data:`DEFAULT_START_DAYS` ago."""
+    raw_start = (form.get("start_day") or "").strip()
+    if not raw_start:
+        return local_today(settings.timezone, now) - dt.timedelta(days=DEFAULT_START_DAYS)
+    try:
+        return dt.date.fromisoformat(raw_start)
+    except ValueError:
+        raise ValidationError("start_day", "expected YYYY-MM-DD") from None
+
+
 def connect_from_form(session: Session, site: Site, settings: SiteSettings,
                       form: Mapping[str, str], now: dt.datetime) -> AdAccount:
     """Connect the account the form names with the credentials filled in (the same checks
     as ``leadtrail spend connect``; :class:`ValidationError` names the field). The worker
     makes its first pull; nothing is fetched in the request."""
-    raw_start = (form.get("start_day") or "").strip()
-    if raw_start:
-        try:
-            start_day = dt.date.fromisoformat(raw_start)
-        except ValueError:
-            raise ValidationError("start_day", "expected YYYY-MM-DD") from None
-    else:
-        start_day = local_today(settings.timezone, now) - dt.timedelta(days=DEFAULT_START_DAYS)
+    start_day = form_start_day(form, settings, now)
     credentials = {key: form[key].strip() for key in ACCOUNT_CREDENTIAL_FIELDS
                    if (form.get(key) or "").strip()}
     return accounts.connect_account(
         session, site, form.get("platform") or "", form.get("account_id") or "",
-        credentials=credentials, start_day=start_day, now=now)
+        credentials=credentials, mapping=form_mapping(form), start_day=start_day, now=now)
+
+
+def default_mappings() -> dict[str, dict[str, str]]:
+    """Each platform's mapping when nothing is overridden (the form's placeholders)."""
+    return {platform: default_mapping(platform).to_json() for platform in ACCOUNT_PLATFORMS}
 
 
 def pause_account(session: Session, site_id: int, account_id: str, paused: bool,

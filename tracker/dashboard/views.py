@@ -30,10 +30,11 @@ from tracker.adspend import accounts as ad_accounts
 from tracker.auth import signed_in_user_id
 from tracker.calls.inbox import pending_calls
 from tracker.calls.inbox import replay_calls as replay_call_inbox
+from tracker.config import Settings
 from tracker.costs import CostImportError
 from tracker.dashboard import calls as call_figures
 from tracker.dashboard import destinations as destination_page
-from tracker.dashboard import journeys, setup
+from tracker.dashboard import journeys, setup, spend_oauth
 from tracker.dashboard import leads as lead_list
 from tracker.dashboard import overview as overview_figures
 from tracker.dashboard import paths as conversion_paths
@@ -362,7 +363,11 @@ def _costs_page(ctx: PageContext, **values: Any) -> str:
     return _render("dashboard/costs.html", ctx, accounts=accounts,
                    spend_days=setup.SPEND_STATUS_DAYS, paused=ad_accounts.is_paused,
                    account_platforms=setup.ACCOUNT_PLATFORMS,
-                   credential_fields=setup.ACCOUNT_CREDENTIAL_FIELDS, **values)
+                   credential_fields=setup.ACCOUNT_CREDENTIAL_FIELDS,
+                   mapping_fields=setup.MAPPING_FIELDS, mapping_choices=setup.MAPPING_CHOICES,
+                   default_mappings=setup.default_mappings(),
+                   oauth_apps=spend_oauth.configured_platforms(_operator_settings()),
+                   oauth_redirect_uri=_oauth_redirect_uri(), **values)
 
 
 @bp.route("/setup/costs", methods=["GET", "POST"])
@@ -407,11 +412,70 @@ def connect_spend() -> tuple[str, int] | BaseResponse:
             account = setup.connect_from_form(session, ctx.site, ctx.settings, form, utcnow())
             name = f"{account.platform}:{account.account_id}"
     except ValidationError as error:
-        kept = {k: v for k, v in form.items() if k in ("platform", "account_id", "start_day")}
+        kept = {k: v for k, v in form.items() if k in setup.CONNECT_FORM_KEPT}
         return _costs_page(ctx, problems=None, imported=None, connect_error=error,
                            connect_form=kept), 200
     flash(f"{name} connected; the worker pulls its spend in a moment.")
     return redirect(url_for("dashboard.cost_upload", **ctx.filters.query()))
+
+
+def _operator_settings() -> Settings:
+    settings: Settings = current_app.config["LEADTRAIL_SETTINGS"]
+    return settings
+
+
+def _oauth_redirect_uri() -> str:
+    """The one callback every platform's OAuth app registers (docs/spend.md)."""
+    return url_for("dashboard.spend_oauth_callback", _external=True)
+
+
+@bp.post("/setup/spend/oauth/<platform>")
+def spend_oauth_start(platform: str) -> tuple[str, int] | BaseResponse:
+    """"Connect with …": check the form, then send the browser to the platform's consent."""
+    ctx = _context()
+    form = {key: value for key, value in request.form.items() if key != "csrf_token"}
+    try:
+        app = spend_oauth.app_or_refuse(_operator_settings(), platform)
+        target = spend_oauth.start_consent(
+            app, str(current_app.secret_key), ctx.site, ctx.settings, current_user().id, form,
+            _oauth_redirect_uri(), utcnow())
+    except ValidationError as error:
+        kept = {k: v for k, v in form.items() if k in setup.CONNECT_FORM_KEPT}
+        return _costs_page(ctx, problems=None, imported=None, connect_error=error,
+                           connect_form={**kept, "platform": platform}), 200
+    return redirect(target, code=303)
+
+
+@bp.get("/setup/spend/oauth/callback")
+def spend_oauth_callback() -> BaseResponse:
+    """Where the platform sends the browser back: the state checked, the code traded, the
+    account connected; a flash says what happened, and any refusal stores nothing."""
+    user = current_user()
+    secret_key = str(current_app.secret_key)
+    try:
+        pending = spend_oauth.take_pending(secret_key, request.args.get("state"), user.id)
+    except spend_oauth.ConsentRefused as refused:
+        flash(f"Not connected: {refused.message}. Nothing was stored.")
+        return redirect(url_for("dashboard.cost_upload"))
+    filters = replace(parse_filters({}, utcnow().date()), site_id=pending.site_id)
+    ctx = page_context(get_session(), user, filters)  # the user must still see the site
+    back = url_for("dashboard.cost_upload", **ctx.filters.query())
+    refusal = spend_oauth.platform_refusal(pending.platform, request.args)
+    try:
+        if refusal is not None:
+            raise spend_oauth.ConsentRefused(refusal)
+        app = spend_oauth.app_or_refuse(_operator_settings(), pending.platform)
+        with write_session() as session:
+            account = spend_oauth.finish_consent(
+                session, app, secret_key, ctx.site, pending, request.args["code"],
+                _oauth_redirect_uri(), utcnow())
+            name = f"{account.platform}:{account.account_id}"
+    except (spend_oauth.ConsentRefused, ValidationError) as refused:
+        flash(f"Not connected: {refused.message}. Nothing was stored.")
+        return redirect(back)
+    flash(f"{name} connected; the worker pulls its spend in a moment. Its refresh token is "
+          "stored and never shown again.")
+    return redirect(back)
 
 
 @bp.post("/setup/spend/<account_id>/paused")
@@ -461,8 +525,12 @@ def _destinations_page(ctx: PageContext, **values: Any) -> str:
     values.setdefault("error", None)
     values.setdefault("form", {})
     values.setdefault("verdict", None)
-    return _render("dashboard/destinations.html", ctx,
-                   rows=destination_page.destination_rows(get_session(), ctx.site.id),
+    rows = destination_page.destination_rows(get_session(), ctx.site.id,
+                                             ctx.settings.timezone, utcnow())
+    return _render("dashboard/destinations.html", ctx, rows=rows,
+                   daily_chart=destination_page.daily_chart(rows, site_formatter(ctx)),
+                   daily_days=destination_page.DEFAULT_DAYS,
+                   lendable=destination_page.lendable_accounts(get_session(), ctx.site.id),
                    platforms=destination_page.PLATFORM_LABELS,
                    milestones=destination_page.MILESTONES,
                    setting_fields=destination_page.SETTING_FIELDS,

@@ -11,10 +11,12 @@ from sqlalchemy import select
 
 from tracker.auth import site_from_api_key
 from tracker.db import get_engine, get_session, write_session
-from tracker.destinations import check, sender, service
+from tracker.destinations import check, daily, sender, service
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.errors import ValidationError
 from tracker.models import ConversionOutbox
+from tracker.models.base import utcnow
+from tracker.sites import site_settings
 from tracker.validation import load_json_object
 
 bp = Blueprint("destinations", __name__, url_prefix="/api/v1")
@@ -92,6 +94,25 @@ def deliveries(reference: str) -> Response:
         "value": str(row.value) if row.value is not None else None, "currency": row.currency,
         "sent_at": row.sent_at.isoformat() if row.sent_at else None,
     } for row in session.scalars(query)])
+
+
+@bp.get("/destinations/<reference>/days")
+def days(reference: str) -> Response:
+    """Conversions per site-local day queued (``days``, default 14), by their status now,
+    with the last delivery and the last success."""
+    site = site_from_api_key()
+    session = get_session()
+    destination = service.find_destination(session, site.id, reference)
+    count = daily.parse_days(request.args.get("days"))
+    timezone = site_settings(site).timezone
+    found = daily.daily_counts(session, site.id, [destination.id], timezone, count, utcnow())
+    success = service.last_success(session, destination)
+    return jsonify(
+        timezone=timezone,
+        last_delivery_at=(destination.last_delivery_at.isoformat()
+                          if destination.last_delivery_at else None),
+        last_success_at=success.isoformat() if success else None,
+        days=[d.to_json() for d in found[destination.id]])
 
 
 @bp.post("/destinations/<reference>/replay")
