@@ -69,3 +69,19 @@ def test_the_demo_contact_form_makes_a_lead_and_the_page_lists_the_visitors_own_
     assert leads == 1
     assert own and all("\t" in row for row in own)  # real rows, not the empty note
     assert any("partner" in row for row in own)
+
+
+def test_the_demo_page_fits_a_phone_with_its_session_tables(
+    demo_server: LiveServer, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 390, "height": 844})
+    tab.page.goto(f"{demo_server.url}/demo/features?utm_source=newsletter&utm_medium=email"
+                  "&utm_campaign=spring-product-launch-2026")
+    assert demo_server.wait_for(
+        "SELECT count(*) FROM sessions WHERE campaign = 'spring-product-launch-2026'", 1) == 1
+
+    tab.page.reload()
+    own = tab.page.locator("#own-sessions tbody tr").all_inner_texts()
+
+    assert any("spring-product-launch-2026" in row for row in own)
+    assert tab.page.evaluate("document.documentElement.scrollWidth") <= 390
