@@ -392,6 +392,7 @@ def test_at_390px_the_group_column_stays_while_numbers_scroll(
     assert before[0] is not None and after[0] is not None
     assert before[1] is not None and after[1] is not None
     assert after[0]["x"] == before[0]["x"]  # the channel's name did not move
+    assert before[0]["width"] >= 100  # "Paid Search" on a line or two, not a letter a line
     assert after[1]["x"] < before[1]["x"]  # the numbers did
     assert page_width <= 390  # only the table scrolls, never the page
 
