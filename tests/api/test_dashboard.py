@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from tests.api.test_leads import identify, visit
 from tests.factories import SiteMaker, drain_queue
-from tracker.models import Cost, User, UserSite
+from tracker.deals import DealUpdate, apply_deal_update
+from tracker.models import AttributionFit, Cost, User, UserSite
 from tracker.sites import CreatedSite
 from tracker.users import create_user
 
@@ -286,6 +287,71 @@ def test_the_overview_shows_the_markov_removal_effect_shares_the_fit_learned(
     assert shares == {"Paid Search": "66.7%", "Email": "33.3%"}
     assert "removal-effect share" in table.group(0) and "on 2 leads" in table.group(0)
     assert 'id="fitted-linear' not in page  # rule-based models learn nothing
+
+
+def _fitted_table(page: str, model: str, conversion: str) -> dict[str, tuple[str, str]]:
+    """channel → (share of conversions, share of value) as the overview's fitted table shows."""
+    table = re.search(rf'<table[^>]*id="fitted-{model}-{conversion}".*?</table>', page, re.S)
+    assert table is not None, (model, conversion)
+    return {channel: (conversions, value) for channel, conversions, value in re.findall(
+        r'<th scope="row">([^<]+)</th><td class="num" data-share="conversions"[^>]*>([^<]+)<'
+        r'/td><td class="num" data-share="value"[^>]*>([^<]+)<', table.group(0))}
+
+
+def test_the_overview_shows_the_fitted_shares_of_won_deals_as_stored_by_the_fit(
+    client: FlaskClient, db_session: Session, sites: SiteMaker
+) -> None:
+    site = sites.make(attribution_models=["last_touch", "markov", "shapley"])
+    make_user(db_session, "fits@example.com", site.site.id)
+    paid, email = ("https://example.com/?utm_source=google&utm_medium=cpc",
+                   "https://example.com/?utm_source=news&utm_medium=email")
+    # A: Paid Search, won $300. B: Paid Search → Email, won $100. C: Email, no deal (for won
+    # deals a path that did not convert). Each visit within its identify's session.
+    visit(client, site, "visitor-a", paid, 20)
+    visit(client, site, "visitor-b", paid, 80)
+    visit(client, site, "visitor-b", email, 20)
+    visit(client, site, "visitor-c", email, 20)
+    for visitor in "abc":
+        assert identify(client, site, f"visitor-{visitor}", f"{visitor}@example.com"
+                        ).status_code == 200
+    now = dt.datetime.now(dt.UTC)
+    for name, amount in (("a", "300"), ("b", "100")):
+        with db_session.begin():
+            apply_deal_update(db_session, site.site.id, DealUpdate(
+                "generic", f"D-{name}", now, f"D-{name}-won",
+                {"status": "won", "amount": amount, "currency": "USD", "created_at": now,
+                 "closed_at": now, "contact_email": f"{name}@example.com"}))
+    drain_queue(client.application)
+    assert log_in(client, "fits@example.com").status_code == 302
+
+    page = client.get(f"/dashboard/?site={site.site.id}").get_data(as_text=True)
+    stored = {(fit.model, fit.conversion): {
+        channel: (round(share, 6), round(value, 6)) for channel, share, value
+        in zip(fit.channels, fit.conversion_shares, fit.value_shares, strict=True)}
+        for fit in db_session.scalars(select(AttributionFit).where(
+            AttributionFit.site_id == site.site.id, AttributionFit.model != "last_touch"))}
+    db_session.rollback()
+
+    # Shapley (won): R({P}) = 1/1, R({P, E}) = 1/1, R({E}) = 0/1, so phi_P = 1 + 1/2 and
+    # phi_E = 1/2: 75% / 25%. Value per path 300, 100, 0: phi_P = 300 + 50, phi_E = 50.
+    assert _fitted_table(page, "shapley", "won") == {
+        "Paid Search": ("75.0%", "87.5%"), "Email": ("25.0%", "12.5%")}
+    # Markov (won): start → P 2/3, → E 1/3; P → conversion 1/2, → E 1/2; E → conversion 1/2,
+    # → null 1/2. P(conversion) = 2/3 · 3/4 + 1/3 · 1/2 = 2/3; without P 1/6 (effect 3/4),
+    # without E 1/3 (effect 1/2): 60% / 40%. Expected value 400/3; without P 50/3 (effect
+    # 7/8), without E 100 (effect 1/4): 7/9 and 2/9.
+    assert _fitted_table(page, "markov", "won") == {
+        "Paid Search": ("60.0%", "77.8%"), "Email": ("40.0%", "22.2%")}
+    # Leads: every path converted ({P}, {P, E}, {E}): Shapley 1.5 each. A lead has no value,
+    # so no share of value rather than 0% for every channel.
+    assert _fitted_table(page, "shapley", "lead") == {
+        "Paid Search": ("50.0%", "—"), "Email": ("50.0%", "—")}
+    # The page's figures are the stored fit's, not recomputed.
+    assert stored[("shapley", "won")] == {"Paid Search": (0.75, 0.875), "Email": (0.25, 0.125)}
+    assert stored[("markov", "won")] == {"Paid Search": (0.6, round(7 / 9, 6)),
+                                         "Email": (0.4, round(2 / 9, 6))}
+    assert stored[("shapley", "lead")] == {"Paid Search": (0.5, 0.0), "Email": (0.5, 0.0)}
+    assert "Shapley share" in page and "on 2 won deals" in page
 
 
 def test_the_funnel_says_which_population_it_counts_beside_the_tiles(

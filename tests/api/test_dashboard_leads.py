@@ -173,3 +173,40 @@ def test_the_tiles_follow_the_drill_down_and_the_model_help_sits_by_the_picker(
     owners = whole.split('id="owners-table"', 1)[1].split("</table>", 1)[0]
     assert re.search(r'<th scope="row">Sam</th>.*?data-metric="win_rate"[^>]*>100\.0%<', owners)
     assert "vs the previous period" in whole or "no figure for the previous period" in whole
+
+
+def test_the_tiles_read_their_change_as_the_table_does(
+    client: FlaskClient, seeded: CreatedSite
+) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    spend = ("date,channel,source,medium,campaign,keyword,amount\n"
+             f"{today - dt.timedelta(days=1)},Email,newsletter,email,,,1000\n"
+             f"{today - dt.timedelta(days=10)},Email,newsletter,email,,,10\n")
+    uploaded = client.post("/api/v1/costs", data=spend, content_type="text/csv",
+                           headers={"Authorization": f"Bearer {seeded.api_key}"})
+    assert uploaded.status_code == 201
+    drain_queue(client.application)
+    window = f"site={seeded.site.id}&from={today - dt.timedelta(days=6)}&to={today}"
+
+    page = client.get(f"/dashboard/?{window}&model=last_touch").get_data(as_text=True)
+    changes = dict(re.findall(
+        r'data-kpi="(\w+)">.*?<span class="change">(.*?)</span>', page, re.S))
+
+    # Cost $1,000 against $10. ROI: bob's $500 on $1,000 is -50%, against -100% for $10 of
+    # spend and no revenue: +50 percentage points, as the table's ROI cell reads it.
+    assert changes["cost"] == "+9,900.0% vs the previous period"
+    assert changes["roi"] == "+50.0 pp vs the previous period"
+    assert changes["revenue"] == "new vs the previous period"
+    assert changes["roas"] == "new vs the previous period"
+
+
+def test_the_journey_writes_a_deals_amount_as_money(
+    client: FlaskClient, db_session: Session, seeded: CreatedSite
+) -> None:
+    with db_session.begin():
+        bob = db_session.scalars(select(Lead).where(Lead.email == "bob@example.com")).one()
+
+    text = client.get(f"/dashboard/leads/{bob.id}?site={seeded.site.id}").get_data(as_text=True)
+
+    assert "<span>amount: $500.00</span>" in text
+    assert "500.00 USD" not in text

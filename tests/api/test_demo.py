@@ -11,8 +11,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import SiteMaker
+from tracker.cli.sites import DEMO_SITE_NAME
+from tracker.dashboard.setup import crm_connections
+from tracker.db import get_engine
 from tracker.demo_data import CHANNELS, fill_demo_site
-from tracker.models import AdAccount, Cost, Deal, Event, Lead, LeadVisitor, VisitSession
+from tracker.models import AdAccount, Cost, Deal, Event, Lead, LeadVisitor, Site, VisitSession
+from tracker.sites import site_settings
 
 NOW = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
 
@@ -100,3 +104,17 @@ def test_the_demo_command_fills_the_demo_site_once(runner: FlaskCliRunner) -> No
     settings = runner.app.config["LEADTRAIL_SETTINGS"]
     # The full address to open, not a bare path.
     assert f"dashboard: http://{settings.host}:{settings.port}/dashboard/ " in second.output
+
+
+def test_the_demo_sites_crm_page_shows_the_webhook_its_deals_came_by(
+    runner: FlaskCliRunner,
+) -> None:
+    assert runner.invoke(args=["sites", "demo"]).exit_code == 0
+    with Session(get_engine(runner.app)) as session:
+        site = session.scalars(select(Site).where(Site.name == DEMO_SITE_NAME)).one()
+        connections = {c.provider: c for c in crm_connections(
+            site, site_settings(site), "http://127.0.0.1:8000")}
+
+    # Not "not configured" beside the deliveries the demo's deals arrived as.
+    assert connections["generic"].configured
+    assert not connections["hubspot"].configured

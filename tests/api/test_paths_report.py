@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from flask.testing import FlaskClient
@@ -129,3 +130,19 @@ def test_the_dashboard_page_shows_the_api_figures(
     assert "format=csv" in text and "view=lag" in text and "view=positions" in text
     assert 'id="positions-table"' in text
     assert bad.status_code == 400 and "level" in bad.get_data(as_text=True)
+
+
+def test_the_page_shows_no_value_for_lead_conversions(
+    client: FlaskClient, db_session: Session, site: CreatedSite
+) -> None:
+    make_user(db_session, "marketer@example.com", site.site.id)
+    assert log_in(client, "marketer@example.com").status_code == 302
+
+    text = client.get(f"/dashboard/paths?site={site.site.id}&model=last_touch"
+                      ).get_data(as_text=True)
+    top = text.split('id="paths-table"', 1)[1].split("</table>", 1)[0]
+    values = re.findall(r'data-metric="value" data-sort="[^"]*">([^<]*)<', top)
+
+    # A lead carries no value: "—", not $0.00 as if each were worth nothing.
+    assert values == ["—", "—", "—"]
+    assert "$0.00" not in text

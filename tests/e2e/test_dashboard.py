@@ -331,6 +331,8 @@ def test_default_columns_fit_at_1440_and_the_chooser_is_kept_in_the_url(
     tab.page.goto(seeded.url("/dashboard/", model="first_touch"))
     headers = tab.page.locator("#groups-table thead th").all_inner_texts()
     fits = _table_fits(tab, "groups-table")
+    models_fit = _table_fits(tab, "models-table")
+    models_shown = tab.page.locator("#models-table thead th").count()
     revenue = _cell(tab, "groups-table", "Paid Search", "revenue")
     leads = _cell(tab, "groups-table", "Paid Search", "leads")
     cpl = _cell(tab, "groups-table", "Paid Search", "cpl")
@@ -360,6 +362,7 @@ def test_default_columns_fit_at_1440_and_the_chooser_is_kept_in_the_url(
     assert headers == ["Channel", "Revenue", "Leads", "Customers", "Cost", "CPL", "CPA", "ROAS",
                        "ROI", "Lead value"]
     assert fits
+    assert models_fit and models_shown == 11  # every stored model beside the channel
     assert (revenue, leads, cpl) == ("$1,200.00", "1", "—")  # no spend known: no CPL
     assert chart_text == revenue
     assert change in ("new", "—") or change.endswith("%")  # against the previous period
@@ -389,6 +392,7 @@ def test_at_390px_the_group_column_stays_while_numbers_scroll(
     assert before[0] is not None and after[0] is not None
     assert before[1] is not None and after[1] is not None
     assert after[0]["x"] == before[0]["x"]  # the channel's name did not move
+    assert before[0]["width"] >= 100  # "Paid Search" on a line or two, not a letter a line
     assert after[1]["x"] < before[1]["x"]  # the numbers did
     assert page_width <= 390  # only the table scrolls, never the page
 

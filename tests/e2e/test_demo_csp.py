@@ -18,13 +18,21 @@ CAMPAIGN = "?utm_source=newsletter&utm_medium=email&utm_campaign=launch"
 pytestmark = pytest.mark.browser
 
 
+def _leadtrail(database: str, *args: str) -> None:
+    """A ``leadtrail`` command on ``database``; a failure shows what the command printed."""
+    done = subprocess.run([str(BIN / "leadtrail"), *args], capture_output=True, text=True,
+                          env={"LEADTRAIL_DATABASE_URL": database, "PATH": str(BIN)})
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     database = f"sqlite:///{Path(tmp_path_factory.mktemp('demo')) / 'demo.db'}"
+    # As `make run` does: the demo site exists before the server starts, so creating it never
+    # races the server's own writers on SQLite.
+    _leadtrail(database, "db", "upgrade")
+    _leadtrail(database, "sites", "demo")
     with serve(database, {"LEADTRAIL_DEMO": "1", "LEADTRAIL_WORKERS": "1"}) as server:
-        subprocess.run([str(BIN / "leadtrail"), "sites", "demo"], check=True,
-                       capture_output=True, env={"LEADTRAIL_DATABASE_URL": database,
-                                                 "PATH": str(BIN)})
         yield server
 
 
@@ -69,3 +77,19 @@ def test_the_demo_contact_form_makes_a_lead_and_the_page_lists_the_visitors_own_
     assert leads == 1
     assert own and all("\t" in row for row in own)  # real rows, not the empty note
     assert any("partner" in row for row in own)
+
+
+def test_the_demo_page_fits_a_phone_with_its_session_tables(
+    demo_server: LiveServer, new_tab: Callable[..., Tab]
+) -> None:
+    tab = new_tab(viewport={"width": 390, "height": 844})
+    tab.page.goto(f"{demo_server.url}/demo/features?utm_source=linkedin&utm_medium=social"
+                  "&utm_campaign=spring-product-launch-2026")
+    assert demo_server.wait_for(
+        "SELECT count(*) FROM sessions WHERE campaign = 'spring-product-launch-2026'", 1) == 1
+
+    tab.page.reload()
+    own = tab.page.locator("#own-sessions tbody tr").all_inner_texts()
+
+    assert any("spring-product-launch-2026" in row for row in own)
+    assert tab.page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import click
 from flask.cli import AppGroup
@@ -121,8 +122,11 @@ def ensure_demo_site(session: Session) -> Site:
     """The demo site, created on first use (its secret API key is printed once then)."""
     site = session.scalars(select(Site).where(Site.name == DEMO_SITE_NAME)).first()
     if site is None:
+        # The demo's deals arrive as generic signed webhooks would, so the site has a
+        # generic webhook secret: its CRM page shows the provider configured beside them.
         created = sites.create_site(
-            session, name=DEMO_SITE_NAME, domains=["localhost", "127.0.0.1"]
+            session, name=DEMO_SITE_NAME, domains=["localhost", "127.0.0.1"],
+            settings={"generic_secrets": [f"whsec_demo_{secrets.token_urlsafe(24)}"]},
         )
         site = created.site
         click.echo(f"created the demo site; its secret API key: {created.api_key}")

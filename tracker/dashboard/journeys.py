@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.dashboard.formatting import UNKNOWN, format_money
 from tracker.leads.service import lead_journey
 from tracker.models import Deal, Lead, Site
 from tracker.reports import queries
+from tracker.sites import site_settings
 
 CONVERSION_LABELS = {"lead": "Lead", "opportunity": "Opportunity", "won": "Won deal"}
 
@@ -75,14 +77,17 @@ def touch_credits(
     return sums, last
 
 
-def _deal_items(session: Session, lead: Lead) -> list[TimelineItem]:
+def _deal_items(session: Session, lead: Lead, currency: str) -> list[TimelineItem]:
+    """The lead's deals, each amount in its own currency (the site's when the CRM sent
+    none), written as the rest of the dashboard writes money."""
     items = []
     for deal in session.scalars(
         select(Deal).where(
             Deal.site_id == lead.site_id, Deal.lead_id == lead.id, Deal.deleted.is_(False)
         )
     ):
-        amount = f"{deal.amount:,.2f} {deal.currency or ''}".strip() if deal.amount else "—"
+        amount = (format_money(float(deal.amount), deal.currency or currency)
+                  if deal.amount is not None else UNKNOWN)
         moment = deal.closed_at or deal.created_at or deal.last_event_at
         items.append(
             TimelineItem(
@@ -153,6 +158,6 @@ def journey_timeline(
     for item in items:
         if item.kind in ("session", "offline") and not item.credit:
             item.uncredited = uncredited_reason(item.at, last_conversion)
-    items.extend(_deal_items(session, lead))
+    items.extend(_deal_items(session, lead, site_settings(site).currency))
     items.sort(key=lambda item: item.at)
     return journey["lead"], items

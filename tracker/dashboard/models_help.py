@@ -71,9 +71,3 @@ MODEL_HELP = {
 }
 COMPARISON_BASE = "last_touch"
 
-
-def change_against(value: float | None, base: float | None) -> float | None:
-    """``value``'s change against ``base`` in % (None when ``base`` is 0 or unknown)."""
-    if value is None or not base:
-        return None
-    return (value - base) / abs(base) * 100

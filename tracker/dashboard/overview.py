@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.dashboard.filters import LEVELS, Filters
-from tracker.dashboard.formatting import SiteFormatter, currency_symbol
-from tracker.dashboard.models_help import change_against
+from tracker.dashboard.formatting import Formatted, SiteFormatter, currency_symbol, format_change
 from tracker.errors import ValidationError
 from tracker.models import AttributionFit, Site
 from tracker.reports import queries
@@ -106,8 +105,10 @@ class Kpi:
     previous: float | None
 
     @property
-    def change_pct(self) -> float | None:
-        return change_against(self.value, self.previous)
+    def change(self) -> Formatted:
+        """Against the comparison period as the table's cells read it: ROI in percentage
+        points, "new" from 0, "—" when unknown."""
+        return format_change(self.value, self.previous, self.kind)
 
 
 def kpis(page: Overview, site: Site) -> list[Kpi]:
@@ -336,7 +337,9 @@ class FittedShares:
     conversion: str
     conversions: int | None
     fitted_at: dt.datetime
-    rows: list[tuple[str, float, float]]  # channel, conversion share %, value share %
+    # channel, conversion share %, value share % (None when the conversions carry no value:
+    # leads, or deals without amounts, where every value share is 0).
+    rows: list[tuple[str, float, float | None]]
 
 
 def fitted_shares(session: Session, site: Site, models: Sequence[str]) -> list[FittedShares]:
@@ -352,8 +355,9 @@ def fitted_shares(session: Session, site: Site, models: Sequence[str]) -> list[F
     for fit in fits:
         if not fit.channels:
             continue
+        valued = any(fit.value_shares)
         rows = sorted(
-            ((channel, share * 100, value * 100) for channel, share, value
+            ((channel, share * 100, value * 100 if valued else None) for channel, share, value
              in zip(fit.channels, fit.conversion_shares, fit.value_shares, strict=True)),
             key=lambda row: (-row[1], row[0]))
         conversions = (fit.details or {}).get("conversions")

@@ -49,8 +49,8 @@ from tracker.dashboard.auth import (
 )
 from tracker.dashboard.context import PageContext, page_context
 from tracker.dashboard.filters import COMPARISONS, FILTER_KEYS, LEVELS, parse_filters, presets
-from tracker.dashboard.formatting import SiteFormatter
-from tracker.dashboard.models_help import COMPARISON_BASE, MODEL_HELP, change_against
+from tracker.dashboard.formatting import UNKNOWN, SiteFormatter
+from tracker.dashboard.models_help import COMPARISON_BASE, MODEL_HELP
 from tracker.db import PROJECT_ROOT, get_engine, get_session, write_session
 from tracker.destinations import check as destination_check
 from tracker.destinations import sender as destination_sender
@@ -141,7 +141,7 @@ def _render(template: str, ctx: PageContext, **values: Any) -> str:
                            levels=LEVELS, lead_address=lead_address,
                            fmt=site_formatter(ctx), model_help=MODEL_HELP,
                            presets=presets(local_today(ctx.settings.timezone)),
-                           comparisons=COMPARISONS, **values)
+                           comparisons=COMPARISONS, unknown=UNKNOWN, **values)
 
 
 @home_bp.get("/")
@@ -222,7 +222,6 @@ def overview() -> str:
         columns=overview_figures.choose_columns(request.args.getlist("cols")),
         all_columns=overview_figures.TABLE_COLUMNS,
         none_label=NONE_LABEL,
-        change=change_against,
         comparison_label=COMPARISONS[ctx.filters.compare],
         base_model=COMPARISON_BASE,
         fitted=overview_figures.fitted_shares(session, ctx.site, ctx.models),
