@@ -240,14 +240,51 @@ CALLS_REPORT = _closed({
     "totals": _closed(_CALL_FIGURES),
 })
 _NULL_UUID: dict[str, Any] = {"type": ["string", "null"], "format": "uuid"}
-# tracker/leads/service.py lead_journey(): the lead and its history, oldest first. Sessions,
-# touches, calls and deals are objects of their own (tracker/leads/service.py).
+_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+# The marketing dimensions a session, an offline touch and a call carry (null when unknown).
+_SOURCE_FIELDS: dict[str, Any] = {
+    name: _NULL_TEXT for name in ("source", "medium", "campaign", "term")}
+# tracker/leads/service.py _session_view(): one visit with its events, oldest first.
+JOURNEY_SESSION = _closed({
+    "id": {"type": "string", "format": "uuid"}, "visitor_id": _TEXT,
+    "started_at": _TIME, "ended_at": _TIME, "channel": _TEXT,
+    **_SOURCE_FIELDS, "content": _NULL_TEXT,
+    "click_id_kind": _NULL_TEXT, "click_id": _NULL_TEXT,
+    "landing_url": _NULL_TEXT, "referrer": _NULL_TEXT,
+    "device_type": {"enum": ["desktop", "mobile", "tablet", "bot", "other", None]},
+    "events": {"type": "array", "items": _closed({
+        "id": _TEXT, "type": _TEXT, "name": _NULL_TEXT, "url": _NULL_TEXT,
+        "title": _NULL_TEXT, "occurred_at": _TIME,
+        "props": {"type": "object", "description": "as sent by the snippet",
+                  "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+    })},
+})
+# tracker/leads/service.py lead_journey(): an offline touch, a tracked call, a CRM deal.
+JOURNEY_OFFLINE_TOUCH = _closed({
+    "id": _TEXT, "kind": _TEXT, "occurred_at": _TIME, "channel": _TEXT,
+    **_SOURCE_FIELDS, "content": _NULL_TEXT, "note": _NULL_TEXT,
+})
+JOURNEY_CALL = _closed({
+    "provider": {"enum": ["twilio", "callrail", "generic"]}, "call_id": _TEXT,
+    "started_at": _TIME, "tracking_number": _TEXT,
+    "duration_s": _COUNT, "answered": {"type": "boolean"},
+    **{name: _NULL_TEXT for name in ("channel", "source", "campaign", "term")},
+})
+JOURNEY_DEAL = _closed({
+    "id": {"type": "string", "format": "uuid"}, "provider": _TEXT, "external_id": _TEXT,
+    "name": _NULL_TEXT, "amount": {"type": ["number", "null"]}, "currency": _NULL_TEXT,
+    "stage": _NULL_TEXT, "status": {"enum": ["open", "won", "lost"]}, "owner": _NULL_TEXT,
+    "created_at": _NULL_TIME, "closed_at": _NULL_TIME,
+})
+# tracker/leads/service.py lead_journey(): the lead and its history, oldest first.
 LEAD_JOURNEY = _closed({
     "lead": LEAD_SUMMARY,
     "visitors": {"type": "array", "items": _TEXT},
     "first_touch_session_id": _NULL_UUID, "lead_creation_session_id": _NULL_UUID,
-    **{name: {"type": "array", "items": {"type": "object"}}
-       for name in ("sessions", "offline_touches", "calls", "deals")},
+    "sessions": {"type": "array", "items": JOURNEY_SESSION},
+    "offline_touches": {"type": "array", "items": JOURNEY_OFFLINE_TOUCH},
+    "calls": {"type": "array", "items": JOURNEY_CALL},
+    "deals": {"type": "array", "items": JOURNEY_DEAL},
     "stage_history": {"type": "array", "items": _closed({
         "from": {"type": ["string", "null"]}, "to": _TEXT,
         "at": {"type": "string", "format": "date-time"}, "cause": _TEXT,
