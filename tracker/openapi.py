@@ -12,9 +12,14 @@ from flask import Blueprint, Response, jsonify
 
 from tracker import openapi_bodies as bodies
 from tracker.calls.config import SCOPES
+from tracker.calls.report import GROUPS as CALL_GROUPS
+from tracker.costs import MAX_IMPORT_NAME_LENGTH
+from tracker.leads.service import MAX_OFFSET
+from tracker.leads.service import MAX_PAGE as LEADS_PAGE
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.reports.openapi import REPORT_PATHS
 from tracker.stages import STAGES
+from tracker.validation import MAX_ID
 
 bp = Blueprint("openapi", __name__)
 
@@ -70,7 +75,7 @@ def _op(
     if body is not None:
         content = {"application/json": {"schema": bodies.ref(body)}}
         if text_too:
-            content["text/plain"] = {"schema": JSON_TEXT}
+            content["text/plain"] = {"schema": {**bodies.ref(body), **JSON_TEXT}}
         content.update(other_types or {})
         operation["requestBody"] = {"required": True, "content": content}
     if params:
@@ -78,14 +83,24 @@ def _op(
     return operation
 
 
-def _query(name: str, description: str, schema_type: str = "string") -> dict[str, Any]:
+def _query(name: str, description: str, schema: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
         "required": False,
         "description": description,
-        "schema": {"type": schema_type},
+        "schema": bodies.storable(schema or {"type": "string"}),
     }
+
+
+def _whole(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+# An id of a row of ours (tracker/validation.py parse_id: it fits a BIGINT).
+SITE_ID = {"name": "site_id", "in": "path", "required": True,
+           "schema": _whole(1, MAX_ID)}
 
 
 STAGE: dict[str, Any] = {"enum": list(STAGES)}
@@ -306,17 +321,13 @@ DESTINATION = {
     "description": "the destination's name or id",
     "schema": {"type": "string"},
 }
-JSON_TEXT = {
-    "type": "string",
-    "contentMediaType": "application/json",
-    "description": "the same JSON, sent as text/plain (a CORS simple request)",
-}
+JSON_TEXT = {"description": "the same JSON, sent as text/plain (a CORS simple request)"}
 WRITE_KEY_QUERY = {
     "name": "k",
     "in": "query",
     "required": False,
     "description": "the site's write key, when the body does not carry it",
-    "schema": {"type": "string"},
+    "schema": bodies.storable({"type": "string", "maxLength": 64}),
 }
 # A preflight's query is checked like any other (no NUL, no lone surrogate).
 PREFLIGHT_REFUSED = _json("the query holds text that cannot be stored; `field` names it", ERROR)
@@ -346,7 +357,7 @@ def _webhook() -> dict[str, Any]:
                 "required": True,
                 "schema": {"enum": ["hubspot", "pipedrive", "salesforce", "generic"]},
             },
-            {"name": "site_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            SITE_ID,
             _query("token", "Salesforce only: the site's URL token, when one is set"),
         ],
         "requestBody": {
@@ -543,8 +554,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "parameters": [
                 {"name": "provider", "in": "path", "required": True,
                  "schema": {"type": "string", "enum": ["twilio", "callrail", "generic"]}},
-                {"name": "site_id", "in": "path", "required": True,
-                 "schema": {"type": "integer"}},
+                SITE_ID,
             ],
         }
     },
@@ -571,8 +581,10 @@ PATHS: dict[str, dict[str, Any]] = {
             "time, leads",
             "reports",
             secret=True,
-            params=[_query("start", "YYYY-MM-DD"), _query("end", "YYYY-MM-DD"),
-                    _query("group_by", "channel, source, campaign, keyword or number")],
+            params=[_query("start", "YYYY-MM-DD", bodies.DAY),
+                    _query("end", "YYYY-MM-DD", bodies.DAY),
+                    _query("group_by", "channel, source, campaign, keyword or number",
+                           {"enum": list(CALL_GROUPS)})],
             answer=CALLS_REPORT,
         )
     },
@@ -598,13 +610,14 @@ PATHS: dict[str, dict[str, Any]] = {
             "leads",
             secret=True,
             params=[
-                _query("stage", "lead, mql, sql, opportunity, customer, lost or nurture"),
+                _query("stage", "lead, mql, sql, opportunity, customer, lost or nurture",
+                       STAGE),
                 _query("first_channel", "channel of the first touch"),
-                _query("created_from", "ISO 8601 time"),
-                _query("created_to", "ISO 8601 time"),
+                _query("created_from", "ISO 8601 time", bodies.TIME),
+                _query("created_to", "ISO 8601 time", bodies.TIME),
                 _query("q", "search email, name, company"),
-                _query("limit", "1-500", "integer"),
-                _query("offset", "rows to skip", "integer"),
+                _query("limit", f"1-{LEADS_PAGE} (0 reads as 1)", _whole(0, LEADS_PAGE)),
+                _query("offset", "rows to skip", _whole(0, MAX_OFFSET)),
             ],
             answer=_closed({"leads": {"type": "array", "items": LEAD_SUMMARY},
                             "limit": {"type": "integer"}, "offset": {"type": "integer"}}),
@@ -635,13 +648,17 @@ PATHS: dict[str, dict[str, Any]] = {
             body="CostRows",
             ok="201",
             other_types={
-                "text/csv": {"schema": {"type": "string", "description": "docs/costs.md"}},
-                "multipart/form-data": {"schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "contentMediaType": "text/csv"}},
-                }},
+                "text/csv": {"schema": bodies.COST_CSV},
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": ["file"],
+                               "additionalProperties": False,
+                               "properties": {"file": {**bodies.COST_CSV,
+                                                       "contentMediaType": "text/csv"}}},
+                    "encoding": {"file": {"contentType": "text/csv"}},
+                },
             },
-            params=[_query("name", "a name for this import, shown in the list")],
+            params=[_query("name", "a name for this import, shown in the list",
+                           {"type": "string", "maxLength": MAX_IMPORT_NAME_LENGTH})],
             answer=_closed({"imported": {"type": "integer", "minimum": 0},
                             "total": _DECIMAL_TEXT, "currency": _TEXT}),
         ),
@@ -649,7 +666,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "List ad spend",
             "costs",
             secret=True,
-            params=[_query("from", "YYYY-MM-DD"), _query("to", "YYYY-MM-DD (exclusive)")],
+            params=[_query("from", "YYYY-MM-DD", bodies.DAY),
+                    _query("to", "YYYY-MM-DD (exclusive)", bodies.DAY)],
             answer=_closed({"costs": {"type": "array", "items": COST_ROW}}),
         ),
     },
@@ -678,7 +696,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/destinations/{reference}/deliveries": {
         "get": _op("One destination's delivery log, newest first, with the platform's reason",
                    "destinations", secret=True,
-                   params=[DESTINATION, _query("status", "pending, sent, failed or dead")],
+                   params=[DESTINATION, _query("status", "pending, sent, failed or dead",
+                                               {"enum": [PENDING, SENT, FAILED, DEAD]})],
                    answer=DELIVERIES),
     },
     "/api/v1/destinations/{reference}/replay": {
@@ -700,7 +719,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "The site's CRM inbox, newest first (no bodies)",
             "crm",
             secret=True,
-            params=[_query("status", "received, applied or failed")],
+            params=[_query("status", "received, applied or failed",
+                           {"enum": ["received", "applied", "failed"]})],
             answer=_closed({"events": {"type": "array", "items": CRM_EVENT}}),
         )
     },

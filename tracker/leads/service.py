@@ -39,9 +39,10 @@ from tracker.score_rules import label_for, rules_from_settings
 from tracker.scoring import rescore_lead
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
-from tracker.validation import check_choice, check_date, parse_whole
+from tracker.validation import RuleRefused, check_choice, check_date, parse_whole
 
 MAX_PAGE = 500
+MAX_OFFSET = 10_000_000
 OFFLINE_KINDS = frozenset(
     {
         "call",
@@ -241,7 +242,7 @@ def record_conversion(
         assert conversion.visitor_id is not None
         found = _current_lead_of_visitor(session, site_id, conversion.visitor_id)
         if found is None:
-            raise ValidationError("email", "this visitor is not a lead yet: give an email too")
+            raise RuleRefused("email", "this visitor is not a lead yet: give an email too")
         lead, created = found, False
     if conversion.touch is not None:
         add_offline_touch(session, lead, conversion.touch, now)
@@ -311,7 +312,7 @@ class LeadFilter:
             else None,
             search=(args.get("q") or "").strip().lower() or None,
             limit=max(1, number("limit", 100, MAX_PAGE)),
-            offset=number("offset", 0, 10_000_000),
+            offset=number("offset", 0, MAX_OFFSET),
         )
 
 
