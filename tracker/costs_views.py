@@ -53,6 +53,7 @@ def _day(name: str) -> dt.date | None:
 @limit_body(MAX_UPLOAD_BYTES)
 def import_costs() -> tuple[Response, int]:
     site = site_from_api_key()
+    check_parameters(request.args, ("name",))
     currency = site_settings(site).currency
     rows = _rows_from_request(currency)
     name = _import_name()

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from tracker import changes
 from tracker.db import insert_ignore
 from tracker.errors import ValidationError
-from tracker.validation import RuleRefused
 from tracker.models import Lead, LeadVisitor, StageChange, Visitor, VisitSession
+from tracker.validation import RuleRefused
 
 # A caller known only by phone is the lead of an address under this reserved domain (RFC
 # 2606), built from the number, so the same caller is always the same lead. It is never

@@ -13,10 +13,11 @@ from flask import Blueprint, Response, jsonify
 from tracker import openapi_bodies as bodies
 from tracker.calls.config import SCOPES
 from tracker.calls.report import GROUPS as CALL_GROUPS
+from tracker.calls.report import MAX_DAYS as CALLS_MAX_DAYS
 from tracker.costs import MAX_IMPORT_NAME_LENGTH
+from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.leads.service import MAX_OFFSET
 from tracker.leads.service import MAX_PAGE as LEADS_PAGE
-from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.reports.openapi import REPORT_PATHS
 from tracker.stages import STAGES
 from tracker.validation import MAX_ID
@@ -435,11 +436,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": {
             "summary": "No-JavaScript pixel (?k=&u=&r=)",
             "tags": ["collector"],
+            # Whatever the query holds, the pixel answers its GIF (errors in a header).
             "parameters": [
-                {**WRITE_KEY_QUERY, "description": "the site's write key"},
-                _query("u", "the page's URL"),
-                _query("r", "the referrer"),
-                _query("consent", "1 or true when the page has consent"),
+                {**_query(name, description), "schema": {"type": "string"}}
+                for name, description in (("k", "the site's write key"), ("u", "the page's URL"),
+                                          ("r", "the referrer"),
+                                          ("consent", "1 or true when the page has consent"))
             ],
             "responses": {"200": {"description": "a 1x1 GIF; errors in X-LeadTrail-Error"}},
         }
@@ -759,6 +761,10 @@ PATHS: dict[str, dict[str, Any]] = {
 
 
 
+# A destination's name is its key: sending it again with another platform conflicts.
+PATHS["/api/v1/destinations"]["post"]["responses"]["409"] = _json(
+    "the name is taken by a destination of another platform", ERROR)
+
 PIXEL_PATH = "/collect.gif"
 # Links from what an operation creates to the operations that read or act on it: clients
 # (and the fuzzing gate's stateful phase) follow them from a response to the next request.
@@ -827,6 +833,33 @@ def _add_links(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return paths
 
 
+_EVENT_TIMES = ("an event older than 30 days or more than 10 minutes ahead, after the clock "
+                "correction of sent_at")
+# The rules an operation applies that the document cannot state (tracker/validation.py
+# RuleRefused): each is a 422 naming the field.
+UNPROCESSABLE: dict[tuple[str, str], str] = {
+    ("/collect", "post"): f"{_EVENT_TIMES}; an event id twice; props over "
+                          f"{bodies.parsing.MAX_PROPS_BYTES} bytes as JSON",
+    ("/identify", "post"): _EVENT_TIMES,
+    ("/xd/adopt", "post"): "a token whose signature does not match, or an expired one",
+    ("/v1/{kind}", "post"): "a timestamp older than 30 days or more than 10 minutes ahead; a "
+                            "batch on a one-message path, or one message on /v1/batch; a type "
+                            "other than the path's; a track without its event, an alias "
+                            "without previousId and userId",
+    ("/api/v1/conversions", "post"): "an unknown visitor, or a visitor not yet a lead and no "
+                                     "email",
+    ("/api/v1/costs", "post"): "a currency without an exchange rate on that day, or a day's "
+                               "total of 10^12 or more",
+    ("/api/v1/destinations", "post"): "no ad account so named connected to the site",
+    ("/api/v1/destinations/{reference}/test", "post"): "a platform without a validation "
+                                                         "mode, or Meta without a test_event_code",
+    ("/api/v1/calls/config", "put"): "a pool id or a number twice, the default number in a "
+                                     "pool, or too many numbers",
+    ("/api/v1/reports/calls", "get"): "a start after the end, or a range over "
+                                      f"{CALLS_MAX_DAYS} days",
+}
+
+
 def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Add the answers every operation of a kind can give, so none goes undocumented: 404 for
     a path naming something, 413 for a body, 503 while the database is away, 405 (with
@@ -838,6 +871,9 @@ def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             if method == "parameters":
                 continue
             responses = operation["responses"]
+            if (path, method) in UNPROCESSABLE:
+                responses["422"] = _json(UNPROCESSABLE[(path, method)] + "; `field` names it",
+                                         ERROR)
             if "{" in path:
                 responses.setdefault("404", _json("no such object on this site", ERROR))
             if path != PIXEL_PATH:

@@ -12,10 +12,10 @@ from typing import Any
 
 from crm_sync.providers import generic
 from tracker import costs
-from tracker.destinations import settings as destinations
 from tracker.calls.config import MAX_NUMBERS, MAX_POOLS, MAX_SECRETS, SCOPES
 from tracker.channels import CLICK_ID_PARAMS, UTM_PARAMS
 from tracker.collect import parsing
+from tracker.destinations import settings as destinations
 from tracker.leads.service import OFFLINE_KINDS
 from tracker.segment import parsing as segment
 from tracker.segment.parsing import MESSAGE_TYPES
@@ -50,13 +50,14 @@ URL: Schema = {"type": ["string", "null"], "maxLength": parsing.MAX_URL_LENGTH,
                "pattern": "^(https?://[^\\u0000]{3,})?$",
                "description": "an absolute http(s) URL"}
 # tracker/identity.py normalise_email, on the address as sent.
-# Python's \\s also matches \\x1c-\\x1f and \\x85, which the document's (ECMA) \\s does not;
+# Python's \s also matches \x1c-\x1f and \x85, which the document's (ECMA) \s does not;
 # İ lower-cases to two characters.
 _EMAIL_CHARACTER = "[^@\\s\\u0000\\u001c-\\u001f\\u0085\\u0130]"
 EMAIL_PATTERN = f"^{_EMAIL_CHARACTER}{{1,64}}@{_EMAIL_CHARACTER}{{1,64}}\\.[A-Za-z0-9-]{{2,63}}$"
-# tracker/identity.py normalise_phone: 7 to 15 digits, an optional leading +, and the
-# separators people write (spaces, dashes, dots, brackets).
-PHONE_PATTERN = "^(\\+?[0-9]{3}[-. ]?[0-9]{2}[-. ]?[0-9]{2,10})?$"
+# tracker/identity.py normalise_phone: 7 to 15 digits among any other characters (spaces,
+# dashes, brackets: dropped), with + only before the first digit; or nothing.
+_PHONE_OTHER = "[^0-9+\\u0000]*"
+PHONE_PATTERN = f"^({_PHONE_OTHER}(\\+{_PHONE_OTHER})*([0-9]{_PHONE_OTHER}){{7,15}})?$"
 # Any JSON value the shared rules accept (tracker/validation.py check_json_values): storable
 # text in keys and strings, integers that fit 64 bits; nested at most 32 levels.
 JSON_VALUE: Schema = {"$ref": "#/components/schemas/JsonValue"}

@@ -16,10 +16,9 @@ from tracker.destinations import clients
 from tracker.destinations.formats.conversion import Conversion
 from tracker.destinations.sender import Batch, Outcome, send_batch
 from tracker.destinations.settings import milestone_map
-from tracker.errors import ValidationError
-from tracker.validation import RuleRefused
 from tracker.models import Destination
 from tracker.models.base import utcnow
+from tracker.validation import RuleRefused
 
 VALIDATING = frozenset({"ga4", "meta", "google_ads"})
 

@@ -18,8 +18,10 @@ from tracker.db import insert_ignore
 from tracker.errors import NotFound, ValidationError
 from tracker.identity import (
     Identity,
+    clean_text,
     lead_sessions,
     normalise_email,
+    normalise_phone,
     parse_identity,
     stitch_visitor_to_lead,
     upsert_lead,
@@ -176,6 +178,10 @@ def parse_conversion(data: Mapping[str, Any]) -> Conversion:
         {"id", "kind", "occurred_at", "email", "name", "phone", "company", "visitor_id", "touch"},
     )
     identity = parse_identity(dict(data)) if data.get("email") is not None else None
+    if identity is None:  # contact details without an email are not kept, but still checked
+        normalise_phone(data.get("phone"))
+        for name in ("name", "company"):
+            clean_text(data.get(name), name)
     visitor_id = data.get("visitor_id")
     if visitor_id is not None and (
         not isinstance(visitor_id, str) or not 8 <= len(visitor_id) <= 64

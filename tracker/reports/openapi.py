@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.openapi_bodies import DAY, storable
 from tracker.reports.paths import PATH_COLUMNS, PATH_CONVERSIONS, PATH_LEVELS, PATH_VIEWS
 from tracker.reports.queries import (
     FUNNEL_COLUMNS,
@@ -16,7 +17,6 @@ from tracker.reports.queries import (
     WIN_RATE_COLUMNS,
     Column,
 )
-from tracker.openapi_bodies import DAY, storable
 from tracker.reports.query import (
     DIMENSIONS,
     INTERVALS,
@@ -113,11 +113,23 @@ def _report(summary: str, columns: tuple[Column, ...], params: list[dict[str, An
     }
 
 
+def _ranged(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A report over a range of days refuses a range it cannot run (422)."""
+    for operations in paths.values():
+        operation = operations["get"]
+        if any(parameter["name"] == "from" for parameter in operation["parameters"]):
+            operation["responses"]["422"] = {
+                "description": f"`from` after `to`, a range over {MAX_RANGE_DAYS} days, or a "
+                "model the site does not store; `field` names it",
+                "content": {"application/json": {"schema": _ERROR}}}
+    return paths
+
+
 def _group_by(choices: tuple[str, ...]) -> dict[str, Any]:
     return _param("group_by", "grouping (default channel)", {"enum": list(choices)})
 
 
-REPORT_PATHS: dict[str, dict[str, Any]] = {
+REPORT_PATHS: dict[str, dict[str, Any]] = _ranged({
     "/api/v1/reports/revenue": _report(
         "Revenue and every DESIGN section 7 figure per channel, source, medium, campaign, "
         "keyword or landing page, under one model",
@@ -176,7 +188,7 @@ REPORT_PATHS: dict[str, dict[str, Any]] = {
             _param("format", "json (default) or csv", {"enum": ["json", "csv"]}),
         ],
     ),
-}
+})
 REPORT_PATHS["/api/v1/reports/leads/{lead_id}/journey"]["get"]["responses"]["404"] = {
     "description": "no such lead on this site (or, for a dashboard session, no site `site`)",
     "content": {"application/json": {"schema": _ERROR}},
