@@ -11,8 +11,10 @@ for the hardening note.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import time
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
+from jsonschema import Draft202012Validator
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
@@ -37,7 +40,8 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.specs.openapi.stateful import OpenAPIStateMachine
 from sqlalchemy import Engine
 
-from tests.factories import SiteMaker
+from crm_sync.providers import generic
+from tests.factories import BatchBuilder, SiteMaker
 
 EXAMPLES = int(os.environ.get("LEADTRAIL_FUZZ_EXAMPLES", "40"))
 # The stateful phase: scenarios of a few linked steps (create, then read or act on it).
@@ -280,3 +284,45 @@ def test_linked_operations_follow_what_was_created(
                        "POST /api/v1/destinations/{reference}/replay",
                        "POST /api/v1/destinations/{reference}/test"}
     assert not [label for label in statuses if label.rsplit(" ", 1)[1].startswith("5")]
+
+
+def test_a_full_lead_journey_answers_as_documented(app: Flask, sites: SiteMaker) -> None:
+    """The journey's nested items (sessions with their events, offline touches, calls, deals)
+    are typed field by field; here each kind is present, so the body check covers them all."""
+    client = app.test_client()
+    site = sites.make(generic_secrets=[SECRET])
+    key = {"Authorization": f"Bearer {site.api_key}"}
+    config = {"generic_secrets": [SECRET], "pools": [
+        {"id": "paid", "channel": "Paid Search", "numbers": ["+14155550101"]}]}
+    assert client.put("/api/v1/calls/config", headers=key, json=config).status_code == 200
+    batch = BatchBuilder(site.write_key).pageview(
+        "https://example.com/?utm_source=google&utm_medium=cpc&gclid=Cj0abc").custom("signup")
+    assert client.post("/collect", json=batch.body()).status_code == 200
+    assert client.post("/calls/number", json={"k": site.write_key,
+                                              "vid": batch.visitor_id}).status_code == 200
+    call = json.dumps({"id": "call-1", "called": "+14155550101", "caller": "+16505550199",
+                       "started_at": dt.datetime.now(dt.UTC).isoformat(), "duration_s": 95,
+                       "answered": True}).encode()
+    called = client.post(f"/calls/webhooks/generic/{site.site.id}", data=call, headers={
+        "LeadTrail-Signature": generic.sign(call, SECRET, int(time.time()))})
+    lead_id, email = called.json["lead_id"], "16505550199@phone.invalid"
+    touch = {"id": "fair-1", "kind": "event", "occurred_at": "2026-10-01T09:00:00Z",
+             "email": email, "source": "fair"}
+    assert client.post("/api/v1/offline-touches", headers=key, json=touch).status_code == 201
+    deal = json.dumps({"id": "evt-1", "type": "deal.updated",
+                       "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+                       "deal": {"id": "D-1", "email": email, "status": "won", "amount": "1200",
+                                "currency": "EUR", "name": "Fuzz deal"}}).encode()
+    assert client.post(f"/webhooks/generic/{site.site.id}", data=deal, headers={
+        "LeadTrail-Signature": generic.sign(deal, SECRET, int(time.time())),
+        "Content-Type": "application/json"}).status_code == 200
+
+    journey = client.get(f"/api/v1/leads/{lead_id}", headers=key)
+
+    assert journey.status_code == 200
+    assert all(journey.json[name] for name in ("sessions", "offline_touches", "calls", "deals"))
+    assert journey.json["sessions"][0]["events"]
+    document = client.get("/api/openapi.json").json
+    answer = document["paths"]["/api/v1/leads/{lead_id}"]["get"]["responses"]["200"]
+    Draft202012Validator({**answer["content"]["application/json"]["schema"],
+                          "components": document["components"]}).validate(journey.json)
