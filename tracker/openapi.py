@@ -14,6 +14,7 @@ from tracker import openapi_bodies as bodies
 from tracker.calls.config import SCOPES
 from tracker.calls.report import GROUPS as CALL_GROUPS
 from tracker.calls.report import MAX_DAYS as CALLS_MAX_DAYS
+from tracker.collect.parsing import MAX_PROPS_BYTES
 from tracker.costs import MAX_IMPORT_NAME_LENGTH
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.leads.service import MAX_OFFSET
@@ -839,7 +840,7 @@ _EVENT_TIMES = ("an event older than 30 days or more than 10 minutes ahead, afte
 # RuleRefused): each is a 422 naming the field.
 UNPROCESSABLE: dict[tuple[str, str], str] = {
     ("/collect", "post"): f"{_EVENT_TIMES}; an event id twice; props over "
-                          f"{bodies.parsing.MAX_PROPS_BYTES} bytes as JSON",
+                          f"{MAX_PROPS_BYTES} bytes as JSON",
     ("/identify", "post"): _EVENT_TIMES,
     ("/xd/adopt", "post"): "a token whose signature does not match, or an expired one",
     ("/v1/{kind}", "post"): "a timestamp older than 30 days or more than 10 minutes ahead; a "
