@@ -571,7 +571,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/calls": {
         "get": _op("The site's stored calls, newest first; `?status=failed` for what needs a "
                    "replay", "calls", secret=True,
-                   params=[_query("status", "received, applied or failed")],
+                   params=[_query("status", "received, applied or failed",
+                                  {"enum": ["received", "applied", "failed"]})],
                    answer=_closed({"calls": {"type": "array", "items": CALL_STORED}})),
     },
     "/api/v1/calls/replay": {
