@@ -25,7 +25,13 @@ from typing import Any
 
 from tracker.errors import Unauthorized, ValidationError
 from tracker.identity import Identity, clean_text, normalise_email, normalise_phone
-from tracker.validation import RuleRefused, check_text, load_json_object, parse_datetime
+from tracker.validation import (
+    RuleRefused,
+    check_date,
+    check_text,
+    load_json_object,
+    parse_datetime,
+)
 
 # Segment's limits: a request over them is a 400, as Segment answers.
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -199,7 +205,8 @@ def _fitting_id(raw: str, kind: str) -> str:
 def _time(value: Any, field: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
-    return parse_datetime(value, field, naive_is_utc=True)  # Segment reads no zone as UTC
+    moment = parse_datetime(value, field, naive_is_utc=True)  # Segment reads no zone as UTC
+    return check_date(moment, field)  # the shared window (a 400), before any relative rule
 
 
 def _url(value: Any, field: str) -> str | None:
