@@ -206,7 +206,8 @@ def _time(value: Any, field: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
     moment = parse_datetime(value, field, naive_is_utc=True)  # Segment reads no zone as UTC
-    return check_date(moment, field)  # the shared window (a 400), before any relative rule
+    check_date(moment, field)  # the shared window (a 400), before any relative rule
+    return moment
 
 
 def _url(value: Any, field: str) -> str | None:
