@@ -45,7 +45,8 @@ COUNT_COLUMNS = ("impressions", "clicks")
 MAX_COUNT = 10**15
 MAX_ROWS = 100_000
 MAX_ERRORS = 50
-_TEXT_LIMIT = {"channel": 40, "source": 200, "medium": 200, "campaign": 200, "keyword": 200}
+MAX_IMPORT_NAME_LENGTH = 200
+TEXT_LIMITS = {"channel": 40, "source": 200, "medium": 200, "campaign": 200, "keyword": 200}
 _CENTS = decimal.Decimal("0.0001")
 # Money columns are Numeric(16, 4) and rates Numeric(18, 8): larger numbers fail in the
 # database (PostgreSQL) or come back changed (SQLite), so they are refused as input.
@@ -61,6 +62,13 @@ class CostImportError(ValidationError):
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(field, message + more)
         self.problems = list(problems)
+
+
+class CostRowsRefused(CostImportError):
+    """Rows, each well formed, that the import refuses together (422): a currency without an
+    exchange rate on that day, a day's total out of range."""
+
+    status = 422
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,8 @@ def _row(
     values: dict[str, Any] = {}
     for column in COLUMNS:
         value = raw.get(column)
+        if isinstance(value, float) and value.is_integer():  # 12.0 is a JSON integer too
+            value = int(value)
         values[column] = "" if value is None else str(value).strip()
     found_before = len(problems)
 
@@ -120,7 +130,7 @@ def _row(
         problem("date", error.message)
     if not values["channel"] and not values["source"]:
         problem("channel", "give a channel (e.g. Paid Search) or at least a source")
-    for column, limit in _TEXT_LIMIT.items():
+    for column, limit in TEXT_LIMITS.items():
         if len(values[column]) > limit:
             problem(column, f"longer than {limit} characters")
     try:
@@ -314,7 +324,7 @@ def import_costs(
                 (f"rows.{number}.amount", f"the day's total reaches {MAX_ABS_NUMBER:,}")
             )
     if problems:
-        raise CostImportError(problems[:MAX_ERRORS])
+        raise CostRowsRefused(problems[:MAX_ERRORS])
     values = list(merged.values())
     statement = dialect_insert(session, Cost.__table__)  # type: ignore[arg-type]
     session.execute(

@@ -24,6 +24,8 @@ def _rows_from_request(currency: str) -> list[costs.CostRow]:
         return costs.parse_cost_csv(request.get_data(as_text=True), currency)
     if "file" in request.files:
         return costs.parse_cost_csv(request.files["file"].read().decode("utf-8-sig"), currency)
+    if "file" in request.form:  # the CSV as a plain form field (no filename)
+        return costs.parse_cost_csv(request.form["file"], currency)
     body = request.get_data()
     data = load_json(body, check_values=False) if body else None
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
@@ -35,6 +37,13 @@ def _rows_from_request(currency: str) -> list[costs.CostRow]:
     return costs.parse_cost_rows(data["rows"], currency)
 
 
+def _import_name() -> str | None:
+    name = request.args.get("name")
+    if name is not None and len(name) > costs.MAX_IMPORT_NAME_LENGTH:
+        raise ValidationError("name", f"at most {costs.MAX_IMPORT_NAME_LENGTH} characters")
+    return name
+
+
 def _day(name: str) -> dt.date | None:
     raw = request.args.get(name)
     return None if raw is None else parse_date(raw, name)
@@ -44,12 +53,12 @@ def _day(name: str) -> dt.date | None:
 @limit_body(MAX_UPLOAD_BYTES)
 def import_costs() -> tuple[Response, int]:
     site = site_from_api_key()
+    check_parameters(request.args, ("name",))
     currency = site_settings(site).currency
     rows = _rows_from_request(currency)
+    name = _import_name()
     with write_session() as session:
-        done = costs.import_costs(
-            session, site.id, currency, rows, utcnow(), request.args.get("name")
-        )
+        done = costs.import_costs(session, site.id, currency, rows, utcnow(), name)
     return jsonify(imported=done.rows, total=str(done.total_site_currency), currency=currency), 201
 
 

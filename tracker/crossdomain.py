@@ -14,6 +14,7 @@ import hashlib
 import hmac
 
 from tracker.errors import ValidationError
+from tracker.validation import RuleRefused
 
 TOKEN_TTL = dt.timedelta(minutes=30)
 QUERY_PARAMETER = "_lt_x"
@@ -42,7 +43,7 @@ def verify_token(secret_key: str, site_id: int, token: object, now: dt.datetime)
     payload, mac = token.rsplit(".", 1)
     visitor_id, expires = payload.rsplit(".", 1)
     if not hmac.compare_digest(mac, _mac(secret_key, site_id, payload)):
-        raise ValidationError("token", "cross-domain token signature does not match")
+        raise RuleRefused("token", "cross-domain token signature does not match")
     if not expires.isdigit() or int(expires) < now.timestamp():
-        raise ValidationError("token", "cross-domain token expired")
+        raise RuleRefused("token", "cross-domain token expired")
     return visitor_id

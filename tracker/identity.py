@@ -27,6 +27,7 @@ from tracker import changes
 from tracker.db import insert_ignore
 from tracker.errors import ValidationError
 from tracker.models import Lead, LeadVisitor, StageChange, Visitor, VisitSession
+from tracker.validation import RuleRefused
 
 # A caller known only by phone is the lead of an address under this reserved domain (RFC
 # 2606), built from the number, so the same caller is always the same lead. It is never
@@ -241,7 +242,7 @@ def stitch_visitor_to_lead(
     one already in effect changes nothing.
     """
     if session.get(Visitor, (site_id, visitor_id)) is None:
-        raise ValidationError("vid", "unknown visitor: send a page view first")
+        raise RuleRefused("vid", "unknown visitor: send a page view first")
     identifying = session_at(session, site_id, visitor_id, at)
     lead, created = upsert_lead(session, site_id, identity, at, cause,
                                 identifying.id if identifying is not None else None)

@@ -12,9 +12,16 @@ from flask import Blueprint, Response, jsonify
 
 from tracker import openapi_bodies as bodies
 from tracker.calls.config import SCOPES
+from tracker.calls.report import GROUPS as CALL_GROUPS
+from tracker.calls.report import MAX_DAYS as CALLS_MAX_DAYS
+from tracker.collect.parsing import MAX_PROPS_BYTES
+from tracker.costs import MAX_IMPORT_NAME_LENGTH
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
+from tracker.leads.service import MAX_OFFSET
+from tracker.leads.service import MAX_PAGE as LEADS_PAGE
 from tracker.reports.openapi import REPORT_PATHS
 from tracker.stages import STAGES
+from tracker.validation import MAX_ID
 
 bp = Blueprint("openapi", __name__)
 
@@ -70,7 +77,7 @@ def _op(
     if body is not None:
         content = {"application/json": {"schema": bodies.ref(body)}}
         if text_too:
-            content["text/plain"] = {"schema": JSON_TEXT}
+            content["text/plain"] = {"schema": {**bodies.ref(body), **JSON_TEXT}}
         content.update(other_types or {})
         operation["requestBody"] = {"required": True, "content": content}
     if params:
@@ -78,14 +85,24 @@ def _op(
     return operation
 
 
-def _query(name: str, description: str, schema_type: str = "string") -> dict[str, Any]:
+def _query(name: str, description: str, schema: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
         "required": False,
         "description": description,
-        "schema": {"type": schema_type},
+        "schema": bodies.storable(schema or {"type": "string"}),
     }
+
+
+def _whole(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+# An id of a row of ours (tracker/validation.py parse_id: it fits a BIGINT).
+SITE_ID = {"name": "site_id", "in": "path", "required": True,
+           "schema": _whole(1, MAX_ID)}
 
 
 STAGE: dict[str, Any] = {"enum": list(STAGES)}
@@ -250,14 +267,51 @@ CALLS_REPORT = _closed({
     "totals": _closed(_CALL_FIGURES),
 })
 _NULL_UUID: dict[str, Any] = {"type": ["string", "null"], "format": "uuid"}
-# tracker/leads/service.py lead_journey(): the lead and its history, oldest first. Sessions,
-# touches, calls and deals are objects of their own (tracker/leads/service.py).
+_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+# The marketing dimensions a session, an offline touch and a call carry (null when unknown).
+_SOURCE_FIELDS: dict[str, Any] = {
+    name: _NULL_TEXT for name in ("source", "medium", "campaign", "term")}
+# tracker/leads/service.py _session_view(): one visit with its events, oldest first.
+JOURNEY_SESSION = _closed({
+    "id": {"type": "string", "format": "uuid"}, "visitor_id": _TEXT,
+    "started_at": _TIME, "ended_at": _TIME, "channel": _TEXT,
+    **_SOURCE_FIELDS, "content": _NULL_TEXT,
+    "click_id_kind": _NULL_TEXT, "click_id": _NULL_TEXT,
+    "landing_url": _NULL_TEXT, "referrer": _NULL_TEXT,
+    "device_type": {"enum": ["desktop", "mobile", "tablet", "bot", "other", None]},
+    "events": {"type": "array", "items": _closed({
+        "id": _TEXT, "type": _TEXT, "name": _NULL_TEXT, "url": _NULL_TEXT,
+        "title": _NULL_TEXT, "occurred_at": _TIME,
+        "props": {"type": "object", "description": "as sent by the snippet",
+                  "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+    })},
+})
+# tracker/leads/service.py lead_journey(): an offline touch, a tracked call, a CRM deal.
+JOURNEY_OFFLINE_TOUCH = _closed({
+    "id": _TEXT, "kind": _TEXT, "occurred_at": _TIME, "channel": _TEXT,
+    **_SOURCE_FIELDS, "content": _NULL_TEXT, "note": _NULL_TEXT,
+})
+JOURNEY_CALL = _closed({
+    "provider": {"enum": ["twilio", "callrail", "generic"]}, "call_id": _TEXT,
+    "started_at": _TIME, "tracking_number": _TEXT,
+    "duration_s": _COUNT, "answered": {"type": "boolean"},
+    **{name: _NULL_TEXT for name in ("channel", "source", "campaign", "term")},
+})
+JOURNEY_DEAL = _closed({
+    "id": {"type": "string", "format": "uuid"}, "provider": _TEXT, "external_id": _TEXT,
+    "name": _NULL_TEXT, "amount": {"type": ["number", "null"]}, "currency": _NULL_TEXT,
+    "stage": _NULL_TEXT, "status": {"enum": ["open", "won", "lost"]}, "owner": _NULL_TEXT,
+    "created_at": _NULL_TIME, "closed_at": _NULL_TIME,
+})
+# tracker/leads/service.py lead_journey(): the lead and its history, oldest first.
 LEAD_JOURNEY = _closed({
     "lead": LEAD_SUMMARY,
     "visitors": {"type": "array", "items": _TEXT},
     "first_touch_session_id": _NULL_UUID, "lead_creation_session_id": _NULL_UUID,
-    **{name: {"type": "array", "items": {"type": "object"}}
-       for name in ("sessions", "offline_touches", "calls", "deals")},
+    "sessions": {"type": "array", "items": JOURNEY_SESSION},
+    "offline_touches": {"type": "array", "items": JOURNEY_OFFLINE_TOUCH},
+    "calls": {"type": "array", "items": JOURNEY_CALL},
+    "deals": {"type": "array", "items": JOURNEY_DEAL},
     "stage_history": {"type": "array", "items": _closed({
         "from": {"type": ["string", "null"]}, "to": _TEXT,
         "at": {"type": "string", "format": "date-time"}, "cause": _TEXT,
@@ -279,17 +333,13 @@ DESTINATION = {
     "description": "the destination's name or id",
     "schema": {"type": "string"},
 }
-JSON_TEXT = {
-    "type": "string",
-    "contentMediaType": "application/json",
-    "description": "the same JSON, sent as text/plain (a CORS simple request)",
-}
+JSON_TEXT = {"description": "the same JSON, sent as text/plain (a CORS simple request)"}
 WRITE_KEY_QUERY = {
     "name": "k",
     "in": "query",
     "required": False,
     "description": "the site's write key, when the body does not carry it",
-    "schema": {"type": "string"},
+    "schema": bodies.storable({"type": "string", "maxLength": 64}),
 }
 # A preflight's query is checked like any other (no NUL, no lone surrogate).
 PREFLIGHT_REFUSED = _json("the query holds text that cannot be stored; `field` names it", ERROR)
@@ -319,7 +369,7 @@ def _webhook() -> dict[str, Any]:
                 "required": True,
                 "schema": {"enum": ["hubspot", "pipedrive", "salesforce", "generic"]},
             },
-            {"name": "site_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            SITE_ID,
             _query("token", "Salesforce only: the site's URL token, when one is set"),
         ],
         "requestBody": {
@@ -397,11 +447,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": {
             "summary": "No-JavaScript pixel (?k=&u=&r=)",
             "tags": ["collector"],
+            # Whatever the query holds, the pixel answers its GIF (errors in a header).
             "parameters": [
-                {**WRITE_KEY_QUERY, "description": "the site's write key"},
-                _query("u", "the page's URL"),
-                _query("r", "the referrer"),
-                _query("consent", "1 or true when the page has consent"),
+                {**_query(name, description), "schema": {"type": "string"}}
+                for name, description in (("k", "the site's write key"), ("u", "the page's URL"),
+                                          ("r", "the referrer"),
+                                          ("consent", "1 or true when the page has consent"))
             ],
             "responses": {"200": {"description": "a 1x1 GIF; errors in X-LeadTrail-Error"}},
         }
@@ -516,8 +567,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "parameters": [
                 {"name": "provider", "in": "path", "required": True,
                  "schema": {"type": "string", "enum": ["twilio", "callrail", "generic"]}},
-                {"name": "site_id", "in": "path", "required": True,
-                 "schema": {"type": "integer"}},
+                SITE_ID,
             ],
         }
     },
@@ -531,7 +581,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/calls": {
         "get": _op("The site's stored calls, newest first; `?status=failed` for what needs a "
                    "replay", "calls", secret=True,
-                   params=[_query("status", "received, applied or failed")],
+                   params=[_query("status", "received, applied or failed",
+                                  {"enum": ["received", "applied", "failed"]})],
                    answer=_closed({"calls": {"type": "array", "items": CALL_STORED}})),
     },
     "/api/v1/calls/replay": {
@@ -544,8 +595,10 @@ PATHS: dict[str, dict[str, Any]] = {
             "time, leads",
             "reports",
             secret=True,
-            params=[_query("start", "YYYY-MM-DD"), _query("end", "YYYY-MM-DD"),
-                    _query("group_by", "channel, source, campaign, keyword or number")],
+            params=[_query("start", "YYYY-MM-DD", bodies.DAY),
+                    _query("end", "YYYY-MM-DD", bodies.DAY),
+                    _query("group_by", "channel, source, campaign, keyword or number",
+                           {"enum": list(CALL_GROUPS)})],
             answer=CALLS_REPORT,
         )
     },
@@ -571,13 +624,14 @@ PATHS: dict[str, dict[str, Any]] = {
             "leads",
             secret=True,
             params=[
-                _query("stage", "lead, mql, sql, opportunity, customer, lost or nurture"),
+                _query("stage", "lead, mql, sql, opportunity, customer, lost or nurture",
+                       STAGE),
                 _query("first_channel", "channel of the first touch"),
-                _query("created_from", "ISO 8601 time"),
-                _query("created_to", "ISO 8601 time"),
+                _query("created_from", "ISO 8601 time", bodies.TIME),
+                _query("created_to", "ISO 8601 time", bodies.TIME),
                 _query("q", "search email, name, company"),
-                _query("limit", "1-500", "integer"),
-                _query("offset", "rows to skip", "integer"),
+                _query("limit", f"1-{LEADS_PAGE} (0 reads as 1)", _whole(0, LEADS_PAGE)),
+                _query("offset", "rows to skip", _whole(0, MAX_OFFSET)),
             ],
             answer=_closed({"leads": {"type": "array", "items": LEAD_SUMMARY},
                             "limit": {"type": "integer"}, "offset": {"type": "integer"}}),
@@ -608,13 +662,17 @@ PATHS: dict[str, dict[str, Any]] = {
             body="CostRows",
             ok="201",
             other_types={
-                "text/csv": {"schema": {"type": "string", "description": "docs/costs.md"}},
-                "multipart/form-data": {"schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "contentMediaType": "text/csv"}},
-                }},
+                "text/csv": {"schema": bodies.COST_CSV},
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": ["file"],
+                               "additionalProperties": False,
+                               "properties": {"file": {**bodies.COST_CSV,
+                                                       "contentMediaType": "text/csv"}}},
+                    "encoding": {"file": {"contentType": "text/csv"}},
+                },
             },
-            params=[_query("name", "a name for this import, shown in the list")],
+            params=[_query("name", "a name for this import, shown in the list",
+                           {"type": "string", "maxLength": MAX_IMPORT_NAME_LENGTH})],
             answer=_closed({"imported": {"type": "integer", "minimum": 0},
                             "total": _DECIMAL_TEXT, "currency": _TEXT}),
         ),
@@ -622,7 +680,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "List ad spend",
             "costs",
             secret=True,
-            params=[_query("from", "YYYY-MM-DD"), _query("to", "YYYY-MM-DD (exclusive)")],
+            params=[_query("from", "YYYY-MM-DD", bodies.DAY),
+                    _query("to", "YYYY-MM-DD (exclusive)", bodies.DAY)],
             answer=_closed({"costs": {"type": "array", "items": COST_ROW}}),
         ),
     },
@@ -651,14 +710,15 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/destinations/{reference}/deliveries": {
         "get": _op("One destination's delivery log, newest first, with the platform's reason",
                    "destinations", secret=True,
-                   params=[DESTINATION, _query("status", "pending, sent, failed or dead")],
+                   params=[DESTINATION, _query("status", "pending, sent, failed or dead",
+                                               {"enum": [PENDING, SENT, FAILED, DEAD]})],
                    answer=DELIVERIES),
     },
     "/api/v1/destinations/{reference}/days": {
         "get": _op("One destination's conversions per day queued (site time zone), by where "
                    "each stands now, with its last delivery", "destinations", secret=True,
                    params=[DESTINATION, _query("days", "how many days up to today, 1 to 90 "
-                                                       "(default 14)", "integer")],
+                                                       "(default 14)", _whole(1, 90))],
                    answer=DELIVERY_DAYS),
     },
     "/api/v1/destinations/{reference}/replay": {
@@ -680,7 +740,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "The site's CRM inbox, newest first (no bodies)",
             "crm",
             secret=True,
-            params=[_query("status", "received, applied or failed")],
+            params=[_query("status", "received, applied or failed",
+                           {"enum": ["received", "applied", "failed"]})],
             answer=_closed({"events": {"type": "array", "items": CRM_EVENT}}),
         )
     },
@@ -718,6 +779,10 @@ PATHS: dict[str, dict[str, Any]] = {
 }
 
 
+
+# A destination's name is its key: sending it again with another platform conflicts.
+PATHS["/api/v1/destinations"]["post"]["responses"]["409"] = _json(
+    "the name is taken by a destination of another platform", ERROR)
 
 PIXEL_PATH = "/collect.gif"
 # Links from what an operation creates to the operations that read or act on it: clients
@@ -788,6 +853,33 @@ def _add_links(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return paths
 
 
+_EVENT_TIMES = ("an event older than 30 days or more than 10 minutes ahead, after the clock "
+                "correction of sent_at")
+# The rules an operation applies that the document cannot state (tracker/validation.py
+# RuleRefused): each is a 422 naming the field.
+UNPROCESSABLE: dict[tuple[str, str], str] = {
+    ("/collect", "post"): f"{_EVENT_TIMES}; an event id twice; props over "
+                          f"{MAX_PROPS_BYTES} bytes as JSON",
+    ("/identify", "post"): _EVENT_TIMES,
+    ("/xd/adopt", "post"): "a token whose signature does not match, or an expired one",
+    ("/v1/{kind}", "post"): "a timestamp older than 30 days or more than 10 minutes ahead; a "
+                            "batch on a one-message path, or one message on /v1/batch; a type "
+                            "other than the path's; a track without its event, an alias "
+                            "without previousId and userId",
+    ("/api/v1/conversions", "post"): "an unknown visitor, or a visitor not yet a lead and no "
+                                     "email",
+    ("/api/v1/costs", "post"): "a currency without an exchange rate on that day, or a day's "
+                               "total of 10^12 or more",
+    ("/api/v1/destinations", "post"): "no ad account so named connected to the site",
+    ("/api/v1/destinations/{reference}/test", "post"): "a platform without a validation "
+                                                         "mode, or Meta without a test_event_code",
+    ("/api/v1/calls/config", "put"): "a pool id or a number twice, the default number in a "
+                                     "pool, or too many numbers",
+    ("/api/v1/reports/calls", "get"): "a start after the end, or a range over "
+                                      f"{CALLS_MAX_DAYS} days",
+}
+
+
 def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Add the answers every operation of a kind can give, so none goes undocumented: 404 for
     a path naming something, 413 for a body, 503 while the database is away, 405 (with
@@ -799,6 +891,9 @@ def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             if method == "parameters":
                 continue
             responses = operation["responses"]
+            if (path, method) in UNPROCESSABLE:
+                responses["422"] = _json(UNPROCESSABLE[(path, method)] + "; `field` names it",
+                                         ERROR)
             if "{" in path:
                 responses.setdefault("404", _json("no such object on this site", ERROR))
             if path != PIXEL_PATH:

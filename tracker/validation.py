@@ -39,6 +39,15 @@ EARLIEST_DATE = dt.date(1970, 1, 1)
 LATEST_DATE = dt.date(2199, 12, 31)
 
 
+class RuleRefused(ValidationError):
+    """Well-formed input that a rule the API document cannot state refuses (422): a time
+    relative to now (an event older than 30 days), a relation between fields (a range longer
+    than allowed), or a reference to something not set up. Everything the document can state
+    (types, bounds, formats, patterns) is a 400."""
+
+    status = 422
+
+
 def check_text(value: str, field: str) -> str:
     """``value`` unchanged when both databases can store it; refuses NUL characters and lone
     surrogates."""

@@ -86,7 +86,7 @@ def test_a_missing_exchange_rate_is_an_error_naming_the_row(
         },
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json["error"]["field"] == "rows.1.currency"
 
 

@@ -331,7 +331,7 @@ def test_a_conversion_for_an_unknown_visitor_without_email_is_refused(
 
     response = api(client, site, "POST", "/api/v1/conversions", body)
 
-    assert response.status_code == 400 and response.json["error"]["field"] == "email"
+    assert response.status_code == 422 and response.json["error"]["field"] == "email"
 
 
 def test_offline_touches_join_the_journey(client: FlaskClient, sites: SiteMaker) -> None:
@@ -544,7 +544,7 @@ def test_cross_domain_tokens_carry_the_visitor_between_the_sites_domains(
     assert signed.status_code == 200 and signed.json["parameter"] == "_lt_x"
     assert adopted.status_code == 200 and adopted.json == {"vid": "visitor-one"}
     assert adopted.headers["Access-Control-Allow-Origin"] == "https://example-shop.net"
-    assert forged.status_code == 400 and forged.json["error"]["field"] == "token"
+    assert forged.status_code == 422 and forged.json["error"]["field"] == "token"
     assert foreign.status_code == 403
 
 

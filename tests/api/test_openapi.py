@@ -167,7 +167,9 @@ def test_a_destination_name_the_service_refuses_is_refused_by_the_schema_too(
         answer = client.post("/api/v1/destinations", json=body,
                              headers={"Authorization": f"Bearer {secret}"})
         assert answer.status_code == 400 and answer.json["error"]["field"] == "name"
-    assert not _refuses(document, "Destination", {"name": "GA4", "platform": "ga4"})
+    assert not _refuses(document, "Destination", {
+        "name": "GA4", "platform": "ga4", "settings": {"measurement_id": "G-ABC123"},
+        "credentials": {"api_secret": "s3cret"}})
 
 
 def test_documented_times_name_the_accepted_window(client: FlaskClient) -> None:

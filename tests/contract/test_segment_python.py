@@ -133,7 +133,7 @@ def test_a_refusal_is_a_non_retryable_api_error_naming_the_problem(server: LiveS
     with pytest.raises(APIError) as unauthorized:
         unknown_key.track(anonymous_id="anon-key-0001", event="Nope")
 
-    assert (refused.value.status, refused.value.code) == (400, "invalid")
+    assert (refused.value.status, refused.value.code) == (422, "invalid")
     assert "older than 30 days" in refused.value.message
     assert (unauthorized.value.status, unauthorized.value.code) == (401, "unauthorized")
     counts = server.rows("SELECT count(*) FROM events WHERE site_id = :s", s=site.site.id)

@@ -113,7 +113,7 @@ def test_a_refused_batch_is_dropped_and_later_events_still_arrive(
     tab.page.goto(pages(site, flags=f"api{collector_proxy.port}"))
     assert live_server.wait_for(EVENTS, 1, s=site.site.id) == 1
 
-    # Properties over the collector's 2,048 bytes: a real 400 naming events.0.props.
+    # Properties over the collector's 2,048 bytes: a real 422 naming events.0.props.
     tab.page.evaluate("leadtrail('track', 'too_big', {blob: 'x'.repeat(2048)})")
     tab.page.evaluate("leadtrail('identify', {email: 'ada@example.com', phone: '12'})")
     assert wait_until(lambda: len(proxy.seen("/identify")) == 1)
@@ -122,7 +122,7 @@ def test_a_refused_batch_is_dropped_and_later_events_still_arrive(
     assert wait_until(lambda: names_of(live_server, site) == ["after"])
     time.sleep(3)  # a retry of a refused batch would have been sent by now
     refused = proxy.seen("/collect", "too_big")
-    assert [e.status for e in refused] == [400]
+    assert [e.status for e in refused] == [422]
     assert [e.status for e in proxy.seen("/identify")] == [400]
     assert tab.page.evaluate("localStorage.getItem('_lt_q')") == "[]"
     close_quietly(tab)

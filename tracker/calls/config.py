@@ -15,6 +15,7 @@ from tracker.calls.phone import DEFAULT_REGION, display_form, to_e164
 from tracker.errors import ValidationError
 from tracker.models import CallNumber, CallPool, CallSettings
 from tracker.sites import secret_fingerprint
+from tracker.validation import RuleRefused
 
 SCOPES = ("channel", "campaign", "visitor")
 MAX_POOLS = 50
@@ -63,6 +64,9 @@ def _text(value: Any, field: str, max_length: int) -> str | None:
 
 
 def _whole(value: Any, field: str, low: int, high: int) -> int:
+    # 5.0 is a JSON integer too (JSON Schema's `integer`, and what some clients send).
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValidationError(field, f"expected a whole number from {low} to {high}")
     return value
@@ -142,21 +146,21 @@ def parse_config(data: Mapping[str, Any]) -> CallConfig:
     seen_numbers: set[str] = set()
     for index, pool in enumerate(pools):
         if pool.id in seen_pools:
-            raise ValidationError(f"pools.{index}.id", "the same pool id twice")
+            raise RuleRefused(f"pools.{index}.id", "the same pool id twice")
         seen_pools.add(pool.id)
         for position, number in enumerate(pool.numbers):
             if number.number in seen_numbers:
-                raise ValidationError(f"pools.{index}.numbers.{position}",
-                                      "a number belongs to one pool only")
+                raise RuleRefused(f"pools.{index}.numbers.{position}",
+                                  "a number belongs to one pool only")
             seen_numbers.add(number.number)
     if len(seen_numbers) > MAX_NUMBERS:
-        raise ValidationError("pools", f"more than {MAX_NUMBERS} numbers")
+        raise RuleRefused("pools", f"more than {MAX_NUMBERS} numbers")
     default = None
     if data.get("default_number") not in (None, ""):
         default = _number({"number": data["default_number"],
                            "display": data.get("default_display")}, "default_number", region)
         if default.number in seen_numbers:
-            raise ValidationError("default_number", "the default number is in a pool")
+            raise RuleRefused("default_number", "the default number is in a pool")
     return CallConfig(
         default=default,
         min_duration_s=_whole(data.get("min_duration_s", 0), "min_duration_s", 0, 86_400),

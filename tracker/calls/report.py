@@ -17,7 +17,7 @@ from tracker.errors import ValidationError
 from tracker.localtime import local_midnight
 from tracker.models import Call, Site
 from tracker.sites import site_settings
-from tracker.validation import check_parameters, parse_date
+from tracker.validation import RuleRefused, check_parameters, parse_date
 
 GROUPS = {"channel": Call.channel, "source": Call.source, "campaign": Call.campaign,
           "keyword": Call.term, "number": Call.called}
@@ -38,8 +38,8 @@ class CallsQuery:
         start = parse_date(args["start"], "start") if "start" in args else end - dt.timedelta(
             days=29)
         if start > end or (end - start).days > MAX_DAYS:
-            raise ValidationError("start", f"expected a start on or before end, within "
-                                           f"{MAX_DAYS} days")
+            raise RuleRefused("start", f"expected a start on or before end, within "
+                                       f"{MAX_DAYS} days")
         group_by = args.get("group_by", "channel")
         if group_by not in GROUPS:
             raise ValidationError("group_by", f"expected one of {', '.join(GROUPS)}")

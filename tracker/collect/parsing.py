@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.channels import CLICK_ID_PARAMS, UTM_PARAMS
-from tracker.errors import PayloadTooLarge, ValidationError
+from tracker.errors import PayloadTooLarge, Unauthorized, ValidationError
 from tracker.validation import (
     EARLIEST_DATE,
     LATEST_DATE,
+    RuleRefused,
     check_choice,
     check_json_values,
     check_text,
@@ -43,7 +44,7 @@ MAX_CLOCK_AHEAD = dt.timedelta(minutes=10)
 
 EVENT_TYPES = frozenset({"pageview", "custom", "form_submit", "identify"})
 _EARLIEST_MS = 0
-_LATEST_MS = int(dt.datetime.combine(LATEST_DATE, dt.time.max, dt.UTC).timestamp() * 1000)
+LATEST_MS = int(dt.datetime.combine(LATEST_DATE, dt.time.max, dt.UTC).timestamp() * 1000)
 _ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _LANGUAGE = re.compile(r"^[A-Za-z0-9-]{1,35}$")
 _BATCH_KEYS = frozenset({"k", "vid", "sent_at", "consent", "events"})
@@ -145,7 +146,7 @@ def _millis(value: Any, field_name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(field_name, "expected Unix time in milliseconds")
     # Inside the shared date window, so adding a clock skew can never overflow a datetime.
-    if not _EARLIEST_MS < value < _LATEST_MS:
+    if not _EARLIEST_MS < value < LATEST_MS:
         raise ValidationError(
             field_name,
             f"expected Unix time in milliseconds from {EARLIEST_DATE} to {LATEST_DATE}",
@@ -156,6 +157,8 @@ def _millis(value: Any, field_name: str) -> int:
 def _screen(value: Any, field_name: str) -> int | None:
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():  # 1920.0 is a JSON integer too
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SCREEN:
         raise ValidationError(field_name, f"expected a whole number from 0 to {MAX_SCREEN}")
     return value
@@ -175,7 +178,7 @@ def _props(value: Any, field_name: str) -> Mapping[str, Any]:
             raise ValidationError(f"{field_name}.{key}", "expected a string, number or boolean")
     check_json_values(value, field_name)
     if len(json.dumps(value)) > MAX_PROPS_BYTES:
-        raise ValidationError(field_name, f"larger than {MAX_PROPS_BYTES} bytes")
+        raise RuleRefused(field_name, f"larger than {MAX_PROPS_BYTES} bytes")
     return dict(value)
 
 
@@ -221,9 +224,9 @@ def _event(data: Any, index: int, now: dt.datetime, skew: dt.timedelta) -> Incom
     event_type = check_choice(data.get("type"), EVENT_TYPES, f"{where}.type")
     occurred_at = _from_millis(_millis(data.get("ts"), f"{where}.ts")) + skew
     if occurred_at < now - MAX_EVENT_AGE:
-        raise ValidationError(f"{where}.ts", "older than 30 days")
+        raise RuleRefused(f"{where}.ts", "older than 30 days")
     if occurred_at > now + MAX_CLOCK_AHEAD:
-        raise ValidationError(f"{where}.ts", "in the future")
+        raise RuleRefused(f"{where}.ts", "in the future")
     name = _string(data.get("name"), f"{where}.name", MAX_NAME_LENGTH, event_type == "custom")
     language = _string(data.get("lang"), f"{where}.lang", MAX_LANGUAGE_LENGTH)
     if language is not None and not _LANGUAGE.match(language):
@@ -254,9 +257,9 @@ def parse_batch(
 ) -> Batch:
     """Validate a decoded ``/collect`` body; see docs/collect-protocol.md."""
     _unknown_keys(data, _BATCH_KEYS, "")
-    write_key = data.get("k") or query_write_key
-    write_key = _string(write_key, "k", 64, required=True)
-    assert write_key is not None
+    write_key = _string(data.get("k") or query_write_key, "k", 64)
+    if write_key is None:
+        raise Unauthorized("a write key is required: k in the body or the query", "k")
     visitor_id = _identifier(data.get("vid"), "vid")
     consent = data.get("consent")
     if consent is not None and not isinstance(consent, bool):
@@ -275,7 +278,7 @@ def parse_batch(
         raise ValidationError("events", f"more than {MAX_EVENTS} events in one batch")
     parsed = tuple(_event(item, index, now, skew) for index, item in enumerate(events))
     if len({event.id for event in parsed}) != len(parsed):
-        raise ValidationError("events", "the same event id twice in one batch")
+        raise RuleRefused("events", "the same event id twice in one batch")
     return Batch(
         write_key=write_key, visitor_id=visitor_id, consent=consent, events=parsed, received_at=now
     )

@@ -16,9 +16,9 @@ from tracker.destinations import clients
 from tracker.destinations.formats.conversion import Conversion
 from tracker.destinations.sender import Batch, Outcome, send_batch
 from tracker.destinations.settings import milestone_map
-from tracker.errors import ValidationError
 from tracker.models import Destination
 from tracker.models.base import utcnow
+from tracker.validation import RuleRefused
 
 VALIDATING = frozenset({"ga4", "meta", "google_ads"})
 
@@ -27,10 +27,10 @@ def validate_destination(engine: Engine, session: Session, destination: Destinat
                          sleep: Sleep = time.sleep) -> dict[str, Outcome]:
     """The platform's verdict on a sample conversion of the first mapped milestone."""
     if destination.platform not in VALIDATING:
-        raise ValidationError("platform", f"{destination.platform} has no validation mode")
+        raise RuleRefused("platform", f"{destination.platform} has no validation mode")
     if destination.platform == "meta" and not destination.settings.get("test_event_code"):
-        raise ValidationError("settings.test_event_code",
-                              "Meta validates only with a test_event_code (Events Manager)")
+        raise RuleRefused("settings.test_event_code",
+                          "Meta validates only with a test_event_code (Events Manager)")
     milestone, mapping = next(iter(milestone_map(destination.settings).items()))
     now = utcnow()
     sample = Conversion(

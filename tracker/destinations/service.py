@@ -19,10 +19,11 @@ from tracker.destinations.settings import (
     clean_credentials,
     clean_settings,
 )
-from tracker.errors import NotFound, ValidationError
+from tracker.errors import Conflict, NotFound, ValidationError
 from tracker.models import AdAccount, ConversionOutbox, Destination
 from tracker.models.base import utcnow
 from tracker.sites import secret_fingerprint
+from tracker.validation import RuleRefused
 
 MAX_NAME_LENGTH = 80
 
@@ -44,8 +45,8 @@ def add_destination(
             AdAccount.site_id == site_id, AdAccount.platform == platform,
             AdAccount.account_id == ad_account)).first()
         if account is None:
-            raise ValidationError("ad_account", f"no {platform} ad account {ad_account!r} "
-                                                "connected to this site")
+            raise RuleRefused("ad_account", f"no {platform} ad account {ad_account!r} "
+                                            "connected to this site")
         account_uuid = account.id
     clean = clean_settings(platform, settings)
     secrets = clean_credentials(platform, credentials, borrowed=account_uuid is not None)
@@ -56,7 +57,7 @@ def add_destination(
                             enabled=True, created_at=now or utcnow())
         session.add(found)
     elif found.platform != platform:
-        raise ValidationError("name", f"{name!r} already sends to {found.platform}")
+        raise Conflict(f"{name!r} already sends to {found.platform}", "name")
     found.settings = clean
     found.credentials = secrets
     found.ad_account_id = account_uuid

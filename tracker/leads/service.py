@@ -18,8 +18,10 @@ from tracker.db import insert_ignore
 from tracker.errors import NotFound, ValidationError
 from tracker.identity import (
     Identity,
+    clean_text,
     lead_sessions,
     normalise_email,
+    normalise_phone,
     parse_identity,
     stitch_visitor_to_lead,
     upsert_lead,
@@ -39,9 +41,10 @@ from tracker.score_rules import label_for
 from tracker.scoring import rescore_lead
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
-from tracker.validation import check_choice, check_date, parse_whole
+from tracker.validation import RuleRefused, check_choice, check_date, parse_whole
 
 MAX_PAGE = 500
+MAX_OFFSET = 10_000_000
 OFFLINE_KINDS = frozenset(
     {
         "call",
@@ -175,6 +178,10 @@ def parse_conversion(data: Mapping[str, Any]) -> Conversion:
         {"id", "kind", "occurred_at", "email", "name", "phone", "company", "visitor_id", "touch"},
     )
     identity = parse_identity(dict(data)) if data.get("email") is not None else None
+    if identity is None:  # contact details without an email are not kept, but still checked
+        normalise_phone(data.get("phone"))
+        for name in ("name", "company"):
+            clean_text(data.get(name), name)
     visitor_id = data.get("visitor_id")
     if visitor_id is not None and (
         not isinstance(visitor_id, str) or not 8 <= len(visitor_id) <= 64
@@ -241,7 +248,7 @@ def record_conversion(
         assert conversion.visitor_id is not None
         found = _current_lead_of_visitor(session, site_id, conversion.visitor_id)
         if found is None:
-            raise ValidationError("email", "this visitor is not a lead yet: give an email too")
+            raise RuleRefused("email", "this visitor is not a lead yet: give an email too")
         lead, created = found, False
     if conversion.touch is not None:
         add_offline_touch(session, lead, conversion.touch, now)
@@ -311,7 +318,7 @@ class LeadFilter:
             else None,
             search=(args.get("q") or "").strip().lower() or None,
             limit=max(1, number("limit", 100, MAX_PAGE)),
-            offset=number("offset", 0, 10_000_000),
+            offset=number("offset", 0, MAX_OFFSET),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.openapi_bodies import DAY, storable
 from tracker.reports.paths import PATH_COLUMNS, PATH_CONVERSIONS, PATH_LEVELS, PATH_VIEWS
 from tracker.reports.queries import (
     FUNNEL_COLUMNS,
@@ -16,7 +17,16 @@ from tracker.reports.queries import (
     WIN_RATE_COLUMNS,
     Column,
 )
-from tracker.reports.query import DIMENSIONS, INTERVALS, MAX_PAGE, WIN_RATE_GROUPS
+from tracker.reports.query import (
+    DIMENSIONS,
+    INTERVALS,
+    MAX_FILTER_LENGTH,
+    MAX_OFFSET,
+    MAX_PAGE,
+    MAX_RANGE_DAYS,
+    MODEL_NAMES,
+    WIN_RATE_GROUPS,
+)
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _KIND_SCHEMA = {
@@ -34,16 +44,15 @@ def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 
 COMMON = [
-    _param("model", "attribution model (a name the site stores; default linear)",
-           {"type": "string"}),
-    _param("from", "first day, YYYY-MM-DD (UTC; default 29 days before 'to')",
-           {"type": "string", "format": "date"}),
-    _param("to", "last day, inclusive, YYYY-MM-DD (UTC; default today)",
-           {"type": "string", "format": "date"}),
+    _param("model", "attribution model (default linear); one the site does not store is a 422",
+           {"enum": sorted(MODEL_NAMES)}),
+    _param("from", "first day, YYYY-MM-DD (UTC; default 29 days before 'to'); after 'to', or "
+           f"a range over {MAX_RANGE_DAYS} days, is a 422", DAY),
+    _param("to", "last day, inclusive, YYYY-MM-DD (UTC; default today)", DAY),
     _param("format", "json (default) or csv", {"enum": ["json", "csv"]}),
     *[
         _param(name, f"only touches whose {name} is this value; (none) for missing",
-               {"type": "string"})
+               storable({"type": "string", "minLength": 1, "maxLength": MAX_FILTER_LENGTH}))
         for name in DIMENSIONS
     ],
 ]
@@ -104,11 +113,23 @@ def _report(summary: str, columns: tuple[Column, ...], params: list[dict[str, An
     }
 
 
+def _ranged(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A report over a range of days refuses a range it cannot run (422)."""
+    for operations in paths.values():
+        operation = operations["get"]
+        if any(parameter["name"] == "from" for parameter in operation["parameters"]):
+            operation["responses"]["422"] = {
+                "description": f"`from` after `to`, a range over {MAX_RANGE_DAYS} days, or a "
+                "model the site does not store; `field` names it",
+                "content": {"application/json": {"schema": _ERROR}}}
+    return paths
+
+
 def _group_by(choices: tuple[str, ...]) -> dict[str, Any]:
     return _param("group_by", "grouping (default channel)", {"enum": list(choices)})
 
 
-REPORT_PATHS: dict[str, dict[str, Any]] = {
+REPORT_PATHS: dict[str, dict[str, Any]] = _ranged({
     "/api/v1/reports/revenue": _report(
         "Revenue and every DESIGN section 7 figure per channel, source, medium, campaign, "
         "keyword or landing page, under one model",
@@ -137,8 +158,9 @@ REPORT_PATHS: dict[str, dict[str, Any]] = {
         "Leads created in the range, newest first, with channels, credit and revenue",
         LEAD_COLUMNS,
         [*COMMON,
-         _param("limit", f"1-{MAX_PAGE}", {"type": "integer"}),
-         _param("offset", "rows to skip", {"type": "integer"})],
+         _param("limit", f"1-{MAX_PAGE}", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+         _param("offset", "rows to skip", {"type": "integer", "minimum": 0,
+                                           "maximum": MAX_OFFSET})],
     ),
     "/api/v1/reports/paths": _report(
         "Conversion paths: top paths, path length, time lag, assisted vs last-touch "
@@ -152,7 +174,8 @@ REPORT_PATHS: dict[str, dict[str, Any]] = {
                 {"enum": list(PATH_CONVERSIONS)}),
          _param("group_by", "what names a touch on a path (default channel)",
                 {"enum": list(PATH_LEVELS)}),
-         _param("limit", f"top paths to list, 1-{MAX_PAGE} (default 100)", {"type": "integer"})],
+         _param("limit", f"top paths to list, 1-{MAX_PAGE} (default 100)",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE})],
         "Definitions follow Google Analytics (docs/reports.md, Conversion paths): an assist "
         "is any appearance on the path before its final touch.",
     ),
@@ -165,7 +188,7 @@ REPORT_PATHS: dict[str, dict[str, Any]] = {
             _param("format", "json (default) or csv", {"enum": ["json", "csv"]}),
         ],
     ),
-}
+})
 REPORT_PATHS["/api/v1/reports/leads/{lead_id}/journey"]["get"]["responses"]["404"] = {
     "description": "no such lead on this site (or, for a dashboard session, no site `site`)",
     "content": {"application/json": {"schema": _ERROR}},

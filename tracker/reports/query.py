@@ -12,10 +12,11 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from attribution.registry import model_names
 from tracker.errors import ValidationError
 from tracker.localtime import UTC_NAME, local_midnight, local_today
 from tracker.sites import SiteSettings
-from tracker.validation import parse_date, parse_whole
+from tracker.validation import RuleRefused, parse_date, parse_whole
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "keyword", "landing_page")
 WIN_RATE_GROUPS = ("owner", *DIMENSIONS)
@@ -25,6 +26,9 @@ NONE_LABEL = "(none)"  # a filter value that matches a missing source, campaign.
 DEFAULT_DAYS = 30
 MAX_RANGE_DAYS = 3 * 366
 MAX_FILTER_LENGTH = 2048
+MAX_OFFSET = 10_000_000
+# Every model a site may store; one the site does not store is a 422.
+MODEL_NAMES = frozenset(model_names())
 MAX_PAGE = 500
 
 COMMON_PARAMS = frozenset({"model", "from", "to", "format", *DIMENSIONS})
@@ -105,9 +109,9 @@ def parse_report_query(
     end = _date(args, "to", today)
     start = _date(args, "from", end - dt.timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
-        raise ValidationError("from", "must not be after 'to'")
+        raise RuleRefused("from", "must not be after 'to'")
     if (end - start).days >= MAX_RANGE_DAYS:
-        raise ValidationError("from", f"a range of at most {MAX_RANGE_DAYS} days")
+        raise RuleRefused("from", f"a range of at most {MAX_RANGE_DAYS} days")
     models = settings.attribution_models
     filters = []
     for name in DIMENSIONS:
@@ -116,6 +120,8 @@ def parse_report_query(
             if not value or len(value) > MAX_FILTER_LENGTH:
                 raise ValidationError(name, f"expected 1 to {MAX_FILTER_LENGTH} characters")
             filters.append((name, None if value == NONE_LABEL else value))
+    if args.get("model") in MODEL_NAMES and args["model"] not in models:
+        raise RuleRefused("model", f"this site stores {', '.join(models)}")
     return ReportQuery(
         model=_choice(args, "model", models, "linear" if "linear" in models else models[0]),
         start=start,
@@ -125,7 +131,7 @@ def parse_report_query(
         interval=_choice(args, "interval", INTERVALS, "day"),
         format=_choice(args, "format", FORMATS, "json"),
         limit=_whole(args, "limit", 100, 1, MAX_PAGE),
-        offset=_whole(args, "offset", 0, 0, 10_000_000),
+        offset=_whole(args, "offset", 0, 0, MAX_OFFSET),
         timezone=settings.timezone,
         approximate_visitors=settings.unique_visitors == "approximate",
     )

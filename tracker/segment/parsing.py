@@ -25,7 +25,13 @@ from typing import Any
 
 from tracker.errors import Unauthorized, ValidationError
 from tracker.identity import Identity, clean_text, normalise_email, normalise_phone
-from tracker.validation import check_text, load_json_object, parse_datetime
+from tracker.validation import (
+    RuleRefused,
+    check_date,
+    check_text,
+    load_json_object,
+    parse_datetime,
+)
 
 # Segment's limits: a request over them is a 400, as Segment answers.
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -181,6 +187,8 @@ def _identifier(value: Any, field: str) -> str | None:
     """Segment ids may be strings or numbers (libraries stringify them)."""
     if value is None or value == "":
         return None
+    if isinstance(value, float) and value.is_integer():  # 42.0 is a JSON integer too
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValidationError(field, "expected a string")
     return _text(str(value), field, MAX_ID_LENGTH)
@@ -197,7 +205,9 @@ def _fitting_id(raw: str, kind: str) -> str:
 def _time(value: Any, field: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
-    return parse_datetime(value, field, naive_is_utc=True)  # Segment reads no zone as UTC
+    moment = parse_datetime(value, field, naive_is_utc=True)  # Segment reads no zone as UTC
+    check_date(moment, field)  # the shared window (a 400), before any relative rule
+    return moment
 
 
 def _url(value: Any, field: str) -> str | None:
@@ -300,9 +310,9 @@ def _occurred_at(message: Mapping[str, Any], where: str, now: dt.datetime,
     if sent_at is not None and abs(now - sent_at) >= SKEW_IGNORED:
         moment += now - sent_at
     if moment < now - MAX_EVENT_AGE:
-        raise ValidationError(f"{where}timestamp", "older than 30 days")
+        raise RuleRefused(f"{where}timestamp", "older than 30 days")
     if moment > now + MAX_CLOCK_AHEAD:
-        raise ValidationError(f"{where}timestamp", "in the future")
+        raise RuleRefused(f"{where}timestamp", "in the future")
     return moment
 
 
@@ -322,7 +332,7 @@ def _message(raw: Any, index: int, path_type: str | None, now: dt.datetime,
     if kind not in MESSAGE_TYPES:
         raise ValidationError(f"{where}type", f"expected one of {', '.join(sorted(MESSAGE_TYPES))}")
     if path_type is not None and kind != path_type:  # /v1/t with a page message
-        raise ValidationError(f"{where}type", f"this path takes {path_type} messages")
+        raise RuleRefused(f"{where}type", f"this path takes {path_type} messages")
     # Batch-level context is merged under each message's own (Segment's rule).
     context = {**_object(shared.get("context"), "context"),
                **_object(raw.get("context"), f"{where}context")}
@@ -343,14 +353,14 @@ def _message(raw: Any, index: int, path_type: str | None, now: dt.datetime,
     if kind == "track":
         name = _text(raw.get("event"), f"{where}event", MAX_EVENT_NAME_LENGTH)
         if name is None:
-            raise ValidationError(f"{where}event", "required for a track call")
+            raise RuleRefused(f"{where}event", "required for a track call")
     elif kind in {"page", "screen"}:
         name = _text(raw.get("name"), f"{where}name", MAX_EVENT_NAME_LENGTH, truncate=True)
     previous = None
     if kind == "alias":
         previous_id = _identifier(raw.get("previousId"), f"{where}previousId")
         if previous_id is None or user_id is None:
-            raise ValidationError(f"{where}previousId", "an alias needs previousId and userId")
+            raise RuleRefused(f"{where}previousId", "an alias needs previousId and userId")
         previous = _fitting_id(previous_id, "sa")
     return SegmentMessage(
         index=index,
@@ -376,6 +386,10 @@ def parse_request(body: Mapping[str, Any], path_type: str | None, auth_key: str 
                   now: dt.datetime) -> SegmentRequest:
     """A decoded body of ``/v1/batch`` (``path_type`` None) or of a one-message path."""
     write_key = _write_key(body.get("writeKey"), auth_key)
+    # Which paths take a batch is a relation between the path and the body: a 422.
+    if (path_type is None) != ("batch" in body):
+        raise RuleRefused("batch", "a batch goes to /v1/batch or /v1/b, one message to the "
+                                   "path of its type")
     if path_type is None:
         for key in body:
             if key not in _BATCH_KEYS:
