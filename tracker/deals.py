@@ -386,10 +386,3 @@ def apply_contact_update(session: Session, site_id: int, update: ContactUpdate) 
         session.flush()
         _advance_lead(session, deal, times)
     return linked
-
-
-def deal_revenue(deal: Deal) -> decimal.Decimal:
-    """What a deal contributes to revenue: its amount when won and not deleted, else 0."""
-    if deal.deleted or deal.status != "won" or deal.amount is None:
-        return decimal.Decimal(0)
-    return deal.amount

@@ -119,12 +119,6 @@ def lead_id_for(site_id: int, email: str) -> uuid.UUID:
     return uuid.uuid5(LEAD_NAMESPACE, f"{site_id}/{email}")
 
 
-def find_lead_by_email(session: Session, site_id: int, email: str) -> Lead | None:
-    return session.scalars(
-        select(Lead).where(Lead.site_id == site_id, Lead.email == normalise_email(email))
-    ).first()
-
-
 def session_at(
     session: Session, site_id: int, visitor_id: str, at: dt.datetime
 ) -> VisitSession | None:

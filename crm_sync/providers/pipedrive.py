@@ -56,12 +56,6 @@ AUTHORIZATION_HEADER = "Authorization"
 _V1_ACTIONS = {"added": "create", "updated": "change", "merged": "change", "deleted": "delete"}
 
 
-def basic_authorization(username: str, password: str) -> str:
-    """The ``Authorization`` header value Pipedrive sends for these credentials."""
-    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
 def verify(*, authorization: str | None, username: str, password: str) -> None:
     """Check the Basic credentials of a delivery against the site's configured pair.
 

@@ -110,7 +110,9 @@ def test_a_pipedrive_person_id_is_resolved_through_the_api_connection(
     state = deals(engine, site_id)
     assert first.status_code == second.status_code == 200
     assert waiting is None and asked_by_the_request == 0  # the network is the worker's
-    assert (state["8"]["lead_id"], state["8"]["revenue"]) == (ada, decimal.Decimal("5000"))
+    assert (state["8"]["lead_id"], state["8"]["status"], state["8"]["amount"]) == (
+        ada, "won", decimal.Decimal("5000")
+    )
     assert state["99"]["lead_id"] == ada
     httpserver.check_assertions()
     assert len(httpserver.log) == 1  # the person is known from then on: looked up once
@@ -256,7 +258,9 @@ def test_an_opportunity_is_linked_to_the_lead_it_was_converted_from(
         assert post_salesforce(client, site_id, salesforce_message(message)).status_code == 200
 
     deal = deals(engine, site_id)[OPPORTUNITY_ID]
-    assert (deal["lead_id"], deal["revenue"]) == (ada, decimal.Decimal("50000"))
+    assert (deal["lead_id"], deal["status"], deal["amount"]) == (
+        ada, "won", decimal.Decimal("50000")
+    )
 
 
 # --- the lead link, ordered by CRM time ----------------------------------------------------

@@ -31,7 +31,6 @@ from tests.api.test_webhooks import (
 from tests.api.test_webhooks import deals as deal_states
 from tests.factories import SiteMaker
 from tracker.crm.pull import PageSynced, sync_deals
-from tracker.deals import deal_revenue
 from tracker.errors import ValidationError
 from tracker.identity import Identity, upsert_lead
 from tracker.models import CrmCheckpoint, CrmEvent, Deal
@@ -76,10 +75,13 @@ def inbox(engine: Engine, site_id: int) -> list[tuple[str, str, str, int]]:
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def revenue(engine: Engine, site_id: int) -> decimal.Decimal:
+def won_amounts(engine: Engine, site_id: int) -> dict[str, decimal.Decimal | None]:
+    """The amount of each won deal that is not deleted, by its CRM id."""
     with Session(engine) as session:
-        found = session.scalars(select(Deal).where(Deal.site_id == site_id))
-        return sum((deal_revenue(deal) for deal in found), decimal.Decimal(0))
+        found = session.scalars(
+            select(Deal).where(Deal.site_id == site_id, Deal.status == "won", ~Deal.deleted)
+        )
+        return {deal.external_id: deal.amount for deal in found}
 
 
 def make_lead(engine: Engine, site_id: int, email: str) -> str:
@@ -278,14 +280,15 @@ def test_hubspot_pages_through_a_429_and_a_500_resumes_after_an_interruption_and
         ("pull", "applied", 1)
     }
     state = deal_states(engine, site_id)
-    assert {key: (d["status"], d["revenue"]) for key, d in state.items()} == {
-        "101": ("won", decimal.Decimal("1000")),
-        "102": ("open", decimal.Decimal("0")),
-        "103": ("won", decimal.Decimal("500")),
-        "104": ("won", decimal.Decimal("250")),
+    assert {key: d["status"] for key, d in state.items()} == {
+        "101": "won", "102": "open", "103": "won", "104": "won"
     }
     assert str(state["101"]["lead_id"]) == lead_id
-    assert revenue(engine, site_id) == decimal.Decimal("1750")
+    assert won_amounts(engine, site_id) == {
+        "101": decimal.Decimal("1000"),
+        "103": decimal.Decimal("500"),
+        "104": decimal.Decimal("250"),
+    }
     with Session(engine) as session:
         mark = session.get(CrmCheckpoint, (site_id, "hubspot"))
         assert mark is not None
@@ -312,7 +315,7 @@ def test_a_deal_seen_by_webhook_and_by_pull_counts_once(
 
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Deal)) == 1
-    assert revenue(engine, site_id) == decimal.Decimal("2500")
+    assert won_amounts(engine, site_id) == {"123": decimal.Decimal("2500")}
     assert sorted(source for source, *_ in inbox(engine, site_id)) == ["pull", "webhook"]
     assert deal_states(engine, site_id)["123"]["currency"] == "EUR"
 
@@ -421,10 +424,11 @@ def test_pipedrive_follows_the_cursor_through_a_429_and_a_500(
     assert sleeps == [2.0, 2.0]
     assert [(p.deals, p.stored, p.applied) for p in pages] == [(2, 2, 2), (1, 1, 1)]
     state = deal_states(engine, site_id)
-    assert {key: d["revenue"] for key, d in state.items()} == {
-        "8": decimal.Decimal("5000"),
-        "9": decimal.Decimal("0"),
-        "10": decimal.Decimal("700"),
+    assert {key: d["status"] for key, d in state.items()} == {
+        "8": "won", "9": "open", "10": "won"
+    }
+    assert won_amounts(engine, site_id) == {
+        "8": decimal.Decimal("5000"), "10": decimal.Decimal("700")
     }
     assert str(state["8"]["lead_id"]) == lead_id
 
@@ -457,7 +461,7 @@ def test_a_pipedrive_deal_seen_by_webhook_and_by_pull_counts_once(
 
     run(engine, site_id, "pipedrive")
 
-    assert revenue(engine, site_id) == decimal.Decimal("5000")
+    assert won_amounts(engine, site_id) == {"8": decimal.Decimal("5000")}
     assert len(deal_states(engine, site_id)) == 1
     assert len(inbox(engine, site_id)) == 2
 
@@ -530,7 +534,10 @@ def test_salesforce_follows_next_records_url_through_a_429_and_a_500(
     assert soql.endswith("FROM Opportunity ORDER BY SystemModstamp ASC, Id ASC")
     assert sleeps == [5.0, 2.0]
     assert [(p.deals, p.stored, p.total) for p in pages] == [(2, 2, 3), (1, 1, 3)]
-    assert revenue(engine, site_id) == decimal.Decimal("51200.5")
+    assert won_amounts(engine, site_id) == {
+        "006000000000001AAA": decimal.Decimal("50000"),
+        "006000000000003AAA": decimal.Decimal("1200.5"),
+    }
     assert pages[-1].checkpoint == minutes(3)
 
 

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from crm_sync.providers import generic, hubspot
 from tests.api.test_leads import api
 from tests.factories import SiteMaker
-from tracker.deals import deal_revenue
 from tracker.identity import Identity, upsert_lead
 from tracker.models import CrmEvent, Deal, Lead
 from tracker.sites import CreatedSite
@@ -235,7 +234,6 @@ def deals(engine: Engine, site_id: int) -> dict[str, dict[str, Any]]:
                 "deleted": deal.deleted,
                 "closed_at": deal.closed_at,
                 "lead_id": deal.lead_id,
-                "revenue": deal_revenue(deal),
             }
             for deal in session.scalars(select(Deal).where(Deal.site_id == site_id))
         }
@@ -460,7 +458,7 @@ def test_each_provider_stores_acknowledges_and_applies_a_won_deal(
     assert responses["generic"].json["received"] is True
     assert [row["status"] for row in inbox_rows(engine, site_id)] == ["applied"] * 5
     state = deals(engine, site_id)
-    assert {key: (d["status"], d["revenue"]) for key, d in state.items()} == {
+    assert {key: (d["status"], d["amount"]) for key, d in state.items()} == {
         "D-1": ("won", decimal.Decimal("100")),
         "123": ("won", decimal.Decimal("2500")),
         "8": ("won", decimal.Decimal("5000")),
@@ -499,9 +497,9 @@ def test_the_same_delivery_three_times_is_stored_and_applied_once(
     assert [r.json["duplicate"] for r in hubspot_responses] == [False, True, True]
     rows = inbox_rows(engine, site.site.id)
     assert [(row["status"], row["attempts"]) for row in rows] == [("applied", 1)] * 2
-    assert {d["revenue"] for d in deals(engine, site.site.id).values()} == {
-        decimal.Decimal("100"),
-        decimal.Decimal("300"),
+    assert {(d["status"], d["amount"]) for d in deals(engine, site.site.id).values()} == {
+        ("won", decimal.Decimal("100")),
+        ("won", decimal.Decimal("300")),
     }
 
 
@@ -528,11 +526,7 @@ def test_duplicated_and_shuffled_deliveries_converge_to_the_same_deal(
         post_generic(client, shuffled_site, event)
 
     expected = deals(engine, in_order)["D-1"]
-    assert (expected["status"], expected["amount"], expected["revenue"]) == (
-        "won",
-        decimal.Decimal("1200"),
-        decimal.Decimal("1200"),
-    )
+    assert (expected["status"], expected["amount"]) == ("won", decimal.Decimal("1200"))
     assert deals(engine, shuffled_site)["D-1"] == expected
     assert len(inbox_rows(engine, shuffled_site)) == len(LIFECYCLE)
 
@@ -558,25 +552,29 @@ def test_hubspot_property_changes_in_any_order_keep_each_fields_newest_value(
     )
 
 
-def test_amount_changes_refunds_reopening_and_deletion_are_reflected_in_revenue(
+def test_amount_changes_refunds_reopening_and_deletion_are_reflected_in_the_deal(
     client: FlaskClient, engine: Engine, site: CreatedSite
 ) -> None:
     steps = [
-        (generic_event("s1", "deal.won", 1, amount="1000", currency="EUR"), "1000"),
-        (generic_event("s2", "deal.updated", 2, amount="1250"), "1250"),
-        (generic_event("s3", "deal.updated", 3, amount="-50"), "-50"),  # refunded beyond the sale
-        (generic_event("s4", "deal.updated", 4, amount="900"), "900"),
-        (generic_event("s5", "deal.reopened", 5), "0"),
-        (generic_event("s6", "deal.won", 6), "900"),
-        (generic_event("s7", "deal.deleted", 7), "0"),
+        (generic_event("s1", "deal.won", 1, amount="1000", currency="EUR"), ("won", "1000", False)),
+        (generic_event("s2", "deal.updated", 2, amount="1250"), ("won", "1250", False)),
+        # refunded beyond the sale
+        (generic_event("s3", "deal.updated", 3, amount="-50"), ("won", "-50", False)),
+        (generic_event("s4", "deal.updated", 4, amount="900"), ("won", "900", False)),
+        (generic_event("s5", "deal.reopened", 5), ("open", "900", False)),
+        (generic_event("s6", "deal.won", 6), ("won", "900", False)),
+        (generic_event("s7", "deal.deleted", 7), ("won", "900", True)),
     ]
-    revenue = []
+    seen = []
 
     for event, _ in steps:
         assert post_generic(client, site.site.id, event).status_code == 200
-        revenue.append(deals(engine, site.site.id)["D-1"]["revenue"])
+        deal = deals(engine, site.site.id)["D-1"]
+        seen.append((deal["status"], deal["amount"], deal["deleted"]))
 
-    assert revenue == [decimal.Decimal(expected) for _, expected in steps]
+    assert seen == [
+        (status, decimal.Decimal(amount), deleted) for _, (status, amount, deleted) in steps
+    ]
 
 
 def test_a_deal_before_its_lead_is_linked_when_the_lead_appears(
@@ -652,7 +650,9 @@ def test_a_salesforce_lead_conversion_links_its_opportunity_to_the_lead(
     post_salesforce(client, site.site.id, salesforce_message(conversion))
 
     deal = deals(engine, site.site.id)["006000000000001AAA"]
-    assert (deal["lead_id"], deal["revenue"]) == (lead_id, decimal.Decimal("50000"))
+    assert (deal["lead_id"], deal["status"], deal["amount"]) == (
+        lead_id, "won", decimal.Decimal("50000")
+    )
 
 
 def test_a_lead_id_is_used_only_when_the_lead_is_this_sites(
@@ -721,7 +721,8 @@ def test_a_failed_apply_is_acknowledged_kept_and_replayed_by_the_cli(
     assert "1 applied, 0 failed" in replayed.output
     (row,) = inbox_rows(engine, site.site.id)
     assert (row["status"], row["attempts"], row["error"]) == ("applied", 3, None)
-    assert deals(engine, site.site.id)["D-1"]["revenue"] == decimal.Decimal("100")
+    deal = deals(engine, site.site.id)["D-1"]
+    assert (deal["status"], deal["amount"]) == ("won", decimal.Decimal("100"))
 
 
 def test_failed_events_are_listed_and_replayed_through_the_api(
@@ -889,7 +890,8 @@ def test_a_site_stage_map_decides_a_custom_hubspot_stage(
         [hubspot_change(1, 0, "amount", "400"), hubspot_change(2, 1, "dealstage", "8812345")],
     )
 
-    assert deals(engine, site_id)["123"]["revenue"] == decimal.Decimal("400")
+    deal = deals(engine, site_id)["123"]
+    assert (deal["status"], deal["amount"]) == ("won", decimal.Decimal("400"))
 
 
 def test_a_hubspot_portal_other_than_the_sites_is_refused(

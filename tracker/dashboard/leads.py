@@ -30,8 +30,6 @@ PAGE_SIZE = 50
 # A CSV holds at most this many leads (a year of a busy site); narrow the filters for more.
 CSV_LIMIT = 50_000
 LABELS = ("hot", "warm", "cold")
-LEAD_KEYS = ("q", "stage", "label", "channel", "owner", "deal", "page")
-
 
 @dataclass(frozen=True, slots=True)
 class LeadQuery:

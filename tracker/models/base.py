@@ -55,7 +55,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 # BigInteger is "INTEGER" on SQLite so that it can still be a rowid alias where needed.
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
-site_fk = Annotated[int, mapped_column(BigInt, nullable=False)]
 timestamp = Annotated[dt.datetime, mapped_column(UTCDateTime(), nullable=False)]
 optional_timestamp = Annotated[dt.datetime | None, mapped_column(UTCDateTime(), nullable=True)]
 short_text = Annotated[str, mapped_column(String(200), nullable=False)]
