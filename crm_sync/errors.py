@@ -41,7 +41,7 @@ class PayloadInvalid(CrmSyncError):
     """The body cannot be read as the provider's format; ``field`` is a dotted path into it
     (``0.occurredAt``, ``deal.amount``) or ``body`` for the whole document."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, message: str, *, field: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message

@@ -36,7 +36,7 @@ _MAX_EPOCH_S = 4_102_444_800
 
 
 def _refuse_constant(name: str) -> NoReturn:
-    raise PayloadInvalid("body", f"{name} is not a number JSON allows")
+    raise PayloadInvalid(f"{name} is not a number JSON allows", field="body")
 
 
 def load_json(body: bytes) -> object:
@@ -45,22 +45,22 @@ def load_json(body: bytes) -> object:
     try:
         text_body = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise PayloadInvalid("body", "expected UTF-8 text") from None
+        raise PayloadInvalid("expected UTF-8 text", field="body") from None
     try:
         return cast(
             object, json.loads(text_body, parse_float=Decimal, parse_constant=_refuse_constant)
         )
     except json.JSONDecodeError as exc:
         raise PayloadInvalid(
-            "body", f"invalid JSON at line {exc.lineno} column {exc.colno}"
+            f"invalid JSON at line {exc.lineno} column {exc.colno}", field="body"
         ) from None
     except RecursionError:
-        raise PayloadInvalid("body", "JSON nested too deeply") from None
+        raise PayloadInvalid("JSON nested too deeply", field="body") from None
 
 
 def check_size(body: bytes) -> None:
     if len(body) > MAX_BODY_BYTES:
-        raise PayloadInvalid("body", f"larger than {MAX_BODY_BYTES} bytes")
+        raise PayloadInvalid(f"larger than {MAX_BODY_BYTES} bytes", field="body")
 
 
 def join(prefix: str, name: str | int) -> str:
@@ -69,17 +69,17 @@ def join(prefix: str, name: str | int) -> str:
 
 def as_object(value: object, field: str) -> Mapping[str, object]:
     if not isinstance(value, dict):
-        raise PayloadInvalid(field, "expected an object")
+        raise PayloadInvalid("expected an object", field=field)
     return cast(Mapping[str, object], value)
 
 
 def identifier(value: object, field: str, limit: int = MAX_ID_LENGTH) -> str:
     """An id given as a string or an integer (CRMs use both), 1 to ``limit`` characters."""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise PayloadInvalid(field, "expected an id (string or integer)")
+        raise PayloadInvalid("expected an id (string or integer)", field=field)
     text_value = str(value).strip()
     if not text_value or len(text_value) > limit or not text_value.isprintable():
-        raise PayloadInvalid(field, f"expected an id of 1 to {limit} printable characters")
+        raise PayloadInvalid(f"expected an id of 1 to {limit} printable characters", field=field)
     return text_value
 
 
@@ -103,10 +103,10 @@ def text(value: object, field: str, limit: int = MAX_TEXT_LENGTH) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise PayloadInvalid(field, "expected a string")
+        raise PayloadInvalid("expected a string", field=field)
     text_value = str(value).strip()
     if not storable(text_value):
-        raise PayloadInvalid(field, "holds a NUL character or a lone UTF-16 surrogate")
+        raise PayloadInvalid("holds a NUL character or a lone UTF-16 surrogate", field=field)
     return text_value[:limit] or None
 
 
@@ -116,13 +116,13 @@ def amount(value: object, field: str) -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal | float):
-        raise PayloadInvalid(field, "expected a number")
+        raise PayloadInvalid("expected a number", field=field)
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise PayloadInvalid(field, "expected a number") from None
+        raise PayloadInvalid("expected a number", field=field) from None
     if not number.is_finite() or abs(number) >= MAX_ABS_AMOUNT:
-        raise PayloadInvalid(field, "expected a finite amount below 10^12")
+        raise PayloadInvalid("expected a finite amount below 10^12", field=field)
     return number
 
 
@@ -130,7 +130,7 @@ def currency(value: object, field: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not _CURRENCY.match(value.strip()):
-        raise PayloadInvalid(field, "expected a three-letter ISO 4217 code such as EUR")
+        raise PayloadInvalid("expected a three-letter ISO 4217 code such as EUR", field=field)
     return value.strip().upper()
 
 
@@ -160,21 +160,21 @@ def boolean(value: object, field: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
         return value.strip().lower() == "true"
-    raise PayloadInvalid(field, "expected true or false")
+    raise PayloadInvalid("expected true or false", field=field)
 
 
 def epoch(value: object, field: str, *, milliseconds: bool) -> dt.datetime:
     """A Unix time in seconds or milliseconds (integer or digit string) as aware UTC."""
     if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise PayloadInvalid(field, "expected a Unix time")
+        raise PayloadInvalid("expected a Unix time", field=field)
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise PayloadInvalid(field, "expected a Unix time") from None
+        raise PayloadInvalid("expected a Unix time", field=field) from None
     seconds = number / 1000 if milliseconds else number
     if not number.is_finite() or not _MIN_EPOCH_S <= seconds <= _MAX_EPOCH_S:
         unit = "milliseconds" if milliseconds else "seconds"
-        raise PayloadInvalid(field, f"expected a Unix time in {unit} between 2000 and 2100")
+        raise PayloadInvalid(f"expected a Unix time in {unit} between 2000 and 2100", field=field)
     whole = int(seconds)
     micros = int((seconds - whole) * 1_000_000)
     return dt.datetime.fromtimestamp(whole, dt.UTC) + dt.timedelta(microseconds=micros)
@@ -184,7 +184,7 @@ def iso_datetime(value: object, field: str, *, naive_is_utc: bool = False) -> dt
     """An ISO-8601 date-time (``Z`` allowed). Without an offset it is refused, unless the
     provider documents its naive times as UTC (``naive_is_utc``). A bare date is midnight UTC."""
     if not isinstance(value, str) or not value.strip():
-        raise PayloadInvalid(field, "expected an ISO-8601 date-time")
+        raise PayloadInvalid("expected an ISO-8601 date-time", field=field)
     raw = value.strip()
     try:
         if len(raw) == 10:
@@ -192,13 +192,13 @@ def iso_datetime(value: object, field: str, *, naive_is_utc: bool = False) -> dt
             return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         parsed = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise PayloadInvalid(field, "expected an ISO-8601 date-time") from None
+        raise PayloadInvalid("expected an ISO-8601 date-time", field=field) from None
     if parsed.utcoffset() is None:
         if not naive_is_utc:
-            raise PayloadInvalid(field, "expected a date-time with a time zone offset")
+            raise PayloadInvalid("expected a date-time with a time zone offset", field=field)
         parsed = parsed.replace(tzinfo=dt.UTC)
     if not 2000 <= parsed.year < 2100:
-        raise PayloadInvalid(field, "expected a date-time between 2000 and 2100")
+        raise PayloadInvalid("expected a date-time between 2000 and 2100", field=field)
     return parsed.astimezone(dt.UTC)
 
 

@@ -27,7 +27,7 @@ def site_from_api_key() -> Site:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
-            "send the secret API key as 'Authorization: Bearer lt_sk_…'", "authorization"
+            "send the secret API key as 'Authorization: Bearer lt_sk_…'", field="authorization"
         )
     # Checked on a session of its own, so the request's session starts with no transaction.
     now = utcnow()

@@ -60,7 +60,7 @@ class CostImportError(ValidationError):
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
         field, message = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(field, message + more)
+        super().__init__(message + more, field=field)
         self.problems = list(problems)
 
 
@@ -349,15 +349,15 @@ def import_costs(
 def set_exchange_rate(session: Session, site_id: int, data: Mapping[str, Any]) -> ExchangeRate:
     for key in data:
         if key not in {"currency", "valid_from", "rate"}:
-            raise ValidationError(key, "unknown field")
+            raise ValidationError("unknown field", field=key)
     currency = str(data.get("currency") or "").upper()
     if len(currency) != 3 or not currency.isalpha():
-        raise ValidationError("currency", "expected a three-letter currency code such as EUR")
+        raise ValidationError("expected a three-letter currency code such as EUR", field="currency")
     valid_from = parse_date(str(data.get("valid_from")), "valid_from")
     try:
         rate = _decimal(str(data.get("rate")), low=decimal.Decimal(0), high=MAX_RATE)
     except ValueError as exc:
-        raise ValidationError("rate", str(exc)) from None
+        raise ValidationError(str(exc), field="rate") from None
     record = session.get(ExchangeRate, (site_id, currency, valid_from))
     if record is None:
         record = ExchangeRate(site_id=site_id, currency=currency, valid_from=valid_from, rate=rate)

@@ -30,10 +30,10 @@ def _rows_from_request(currency: str) -> list[costs.CostRow]:
     data = load_json(body, check_values=False) if body else None
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
         raise ValidationError(
-            "rows", "send text/csv, a multipart 'file', or JSON {\"rows\": [...]}"
+            "send text/csv, a multipart 'file', or JSON {\"rows\": [...]}", field="rows"
         )
     if not all(isinstance(row, dict) for row in data["rows"]):
-        raise ValidationError("rows", "every row must be an object")
+        raise ValidationError("every row must be an object", field="rows")
     return costs.parse_cost_rows(data["rows"], currency)
 
 

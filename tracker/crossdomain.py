@@ -39,7 +39,7 @@ def sign_visitor(secret_key: str, site_id: int, visitor_id: str, now: dt.datetim
 def verify_token(secret_key: str, site_id: int, token: object, now: dt.datetime) -> str:
     """The visitor id a token carries; :class:`ValidationError` naming ``token`` otherwise."""
     if not isinstance(token, str) or token.count(".") < 2 or len(token) > 160:
-        raise ValidationError("token", "malformed cross-domain token")
+        raise ValidationError("malformed cross-domain token", field="token")
     payload, mac = token.rsplit(".", 1)
     visitor_id, expires = payload.rsplit(".", 1)
     if not hmac.compare_digest(mac, _mac(secret_key, site_id, payload)):

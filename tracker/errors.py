@@ -20,12 +20,13 @@ logger = logging.getLogger(__name__)
 
 
 class LeadTrailError(Exception):
-    """Base of every error the API reports to its caller."""
+    """Base of every error the API reports to its caller; ``field`` (keyword-only in every
+    subclass, so no call can swap it with the message) names the input at fault."""
 
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -37,8 +38,8 @@ class ValidationError(LeadTrailError):
     status = 400
     code = "invalid"
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message, field)
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message, field=field)
 
 
 class PayloadTooLarge(LeadTrailError):
@@ -67,9 +68,9 @@ class TooManyAttempts(LeadTrailError):
     status = 429
     code = "too_many_attempts"
 
-    def __init__(self, retry_after: float, field: str = "password") -> None:
+    def __init__(self, retry_after: float, *, field: str = "password") -> None:
         seconds = max(1, round(retry_after + 0.5))
-        super().__init__(f"too many failed sign-ins; try again in {seconds} s", field)
+        super().__init__(f"too many failed sign-ins; try again in {seconds} s", field=field)
         self.retry_after = seconds
 
 
@@ -86,7 +87,7 @@ class SignatureInvalid(LeadTrailError):
 
     def __init__(self, reason: Enum | str) -> None:
         text = reason.value if isinstance(reason, Enum) else reason
-        super().__init__(f"signature rejected: {text}", None)
+        super().__init__(f"signature rejected: {text}")
         self.reason = text
 
 
@@ -114,7 +115,7 @@ def _render(error: LeadTrailError) -> tuple[Response, int]:
 
 def _render_http(error: HTTPException) -> Response:
     if isinstance(error, RequestEntityTooLarge):  # Werkzeug's own backstop on Content-Length
-        response, status = _render(PayloadTooLarge("the body is too large", "body"))
+        response, status = _render(PayloadTooLarge("the body is too large", field="body"))
         response.status_code = status
         return response
     code = (error.name or "error").lower().replace(" ", "_")

@@ -53,7 +53,7 @@ def _body_limit() -> int:
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the body is larger than {limit} bytes", "body")
+    return PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
 
 
 def enforce_body_limit() -> None:

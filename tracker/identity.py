@@ -63,10 +63,10 @@ class Stitched:
 def normalise_email(raw: object, field: str = "email") -> str:
     """Trim and lower-case; :class:`ValidationError` when it is not an address."""
     if not isinstance(raw, str):
-        raise ValidationError(field, "expected an email address")
+        raise ValidationError("expected an email address", field=field)
     email = raw.strip().lower()
     if len(email) > 254 or not _EMAIL.match(email):
-        raise ValidationError(field, "not an email address")
+        raise ValidationError("not an email address", field=field)
     return email
 
 
@@ -75,11 +75,11 @@ def normalise_phone(raw: object, field: str = "phone") -> str | None:
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
-        raise ValidationError(field, "expected a phone number")
+        raise ValidationError("expected a phone number", field=field)
     compact = _PHONE_CHARS.sub("", raw.strip())
     digits = compact.lstrip("+")
     if not digits.isdigit() or not 7 <= len(digits) <= 15:
-        raise ValidationError(field, "expected a phone number of 7 to 15 digits")
+        raise ValidationError("expected a phone number of 7 to 15 digits", field=field)
     return ("+" if compact.startswith("+") else "") + digits
 
 
@@ -98,10 +98,10 @@ def clean_text(raw: object, field: str, max_length: int = MAX_NAME_LENGTH) -> st
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
-        raise ValidationError(field, "expected a string")
+        raise ValidationError("expected a string", field=field)
     text = " ".join(raw.split())
     if len(text) > max_length:
-        raise ValidationError(field, f"longer than {max_length} characters")
+        raise ValidationError(f"longer than {max_length} characters", field=field)
     return text or None
 
 

@@ -78,7 +78,7 @@ def parse_delivery(
         )
     if provider == "generic":
         return generic.parse(body)
-    raise NotFound(f"no CRM provider {provider!r}", "provider")
+    raise NotFound(f"no CRM provider {provider!r}", field="provider")
 
 
 def opportunity_fields(settings: SiteSettings) -> salesforce.OpportunityFields:
@@ -111,7 +111,7 @@ def _parse_pulled(provider: str, settings: SiteSettings, body: bytes) -> list[De
         return salesforce.parse_record(
             body, stage_map=maps.get("salesforce"), field_names=settings.salesforce_fields
         )
-    raise NotFound(f"no CRM API for {provider!r}", "provider")
+    raise NotFound(f"no CRM API for {provider!r}", field="provider")
 
 
 def to_update(event: DealEvent, stage_maps: Mapping[str, Mapping[str, str]]) -> DealUpdate:
@@ -150,7 +150,7 @@ def _lead_uuid(raw: str | None, field: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise ValidationError(field, "expected a LeadTrail lead id (a UUID)") from None
+        raise ValidationError("expected a LeadTrail lead id (a UUID)", field=field) from None
 
 
 def to_contact_update(event: ContactEvent) -> ContactUpdate:
@@ -299,7 +299,7 @@ def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
             row = session.get(CrmEvent, (site_id, event_id), with_for_update=True)
             site = session.get(Site, site_id)
             if row is None or site is None:
-                raise NotFound(f"no CRM event {event_id}", "event_id")
+                raise NotFound(f"no CRM event {event_id}", field="event_id")
             settings = site_settings(site)
             events = parse_delivery(row.provider, settings, row.body, row.received_at, row.source)
             contacts = parse_contacts(row.provider, row.body, row.received_at, row.source)

@@ -28,12 +28,12 @@ def check_new_password(raw: object, email: str | None = None, field: str = "pass
     """``raw`` when it may become a password; :class:`ValidationError` naming ``field``."""
     if not isinstance(raw, str) or not MIN_PASSWORD_LENGTH <= len(raw) <= MAX_PASSWORD_LENGTH:
         raise ValidationError(
-            field,
             f"expected a password of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            field=field,
         )
     folded = raw.strip().lower()
     if folded in common_passwords() or folded.replace(" ", "") in common_passwords():
-        raise ValidationError(field, "this password is too common; choose another")
+        raise ValidationError("this password is too common; choose another", field=field)
     if email and folded in {email.lower(), email.lower().partition("@")[0]}:
-        raise ValidationError(field, "the password must not be your email")
+        raise ValidationError("the password must not be your email", field=field)
     return raw

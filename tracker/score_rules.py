@@ -69,20 +69,22 @@ class ScoreRule:
         ``<field>.<key>``."""
         unknown = set(data) - _RULE_KEYS
         if unknown:
-            raise ValidationError(f"{field}.{sorted(unknown)[0]}", "unknown field")
+            raise ValidationError("unknown field", field=f"{field}.{sorted(unknown)[0]}")
         name, kind, points = data.get("name"), data.get("kind"), data.get("points")
         if not isinstance(name, str) or not name or len(name) > 80:
-            raise ValidationError(f"{field}.name", "expected a name of 1 to 80 characters")
+            raise ValidationError("expected a name of 1 to 80 characters", field=f"{field}.name")
         kind = check_choice(kind, RULE_KINDS, f"{field}.kind")
         if isinstance(points, bool) or not isinstance(points, int) or not -1000 <= points <= 1000:
-            raise ValidationError(f"{field}.points", "expected a whole number from -1000 to 1000")
+            raise ValidationError(
+                "expected a whole number from -1000 to 1000", field=f"{field}.points"
+            )
         cap, half_life = data.get("cap"), data.get("half_life_days")
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
-            raise ValidationError(f"{field}.cap", "expected a whole number >= 0")
+            raise ValidationError("expected a whole number >= 0", field=f"{field}.cap")
         if half_life is not None and (
             isinstance(half_life, bool) or not isinstance(half_life, int | float) or half_life <= 0
         ):
-            raise ValidationError(f"{field}.half_life_days", "expected a number > 0")
+            raise ValidationError("expected a number > 0", field=f"{field}.half_life_days")
         path = data.get("path")
         try:
             compiled = re.compile(path, re.IGNORECASE) if path else None

@@ -348,10 +348,13 @@ def _attribution_params(name: str, raw: Any) -> Mapping[str, Mapping[str, Any]]:
 def _secret(name: str, raw: Any) -> str:
     if not isinstance(raw, str) or not MIN_SECRET_LENGTH <= len(raw) <= MAX_SECRET_LENGTH:
         raise ValidationError(
-            name, f"expected a secret of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters"
+            f"expected a secret of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters",
+            field=name,
         )
     if not raw.isprintable() or raw != raw.strip():
-        raise ValidationError(name, "expected printable characters without surrounding spaces")
+        raise ValidationError(
+            "expected printable characters without surrounding spaces", field=name
+        )
     return raw
 
 
@@ -373,7 +376,7 @@ def _api_url(name: str, raw: Any) -> str:
         or parts.fragment
         or len(raw) > 300
     ):
-        raise ValidationError(name, "expected a base URL such as https://api.example.com")
+        raise ValidationError("expected a base URL such as https://api.example.com", field=name)
     return str(raw).rstrip("/")
 
 
@@ -422,10 +425,14 @@ def _salesforce_fields(name: str, raw: Any) -> Mapping[str, str]:
 
 def _person_fields(name: str, raw: Any) -> Mapping[str, str]:
     if not isinstance(raw, Mapping):
-        raise ValidationError(name, "expected an object of LeadTrail field -> Pipedrive field key")
+        raise ValidationError(
+            "expected an object of LeadTrail field -> Pipedrive field key", field=name
+        )
     for ours, key in raw.items():
         if ours not in PUSH_FIELDS:
-            raise ValidationError(f"{name}.{ours}", f"expected one of {', '.join(PUSH_FIELDS)}")
+            raise ValidationError(
+                f"expected one of {', '.join(PUSH_FIELDS)}", field=f"{name}.{ours}"
+            )
         if not isinstance(key, str) or not _FIELD_KEY.match(key):
             raise ValidationError(f"{name}.{ours}", "expected a Pipedrive field key")
     return MappingProxyType(dict(raw))
@@ -441,7 +448,7 @@ def _stage_maps(name: str, raw: Any) -> StageMaps:
                 f"{name}.{provider}", f"expected one of {', '.join(CRM_PROVIDERS)}"
             )
         if not isinstance(mapping, Mapping):
-            raise ValidationError(f"{name}.{provider}", "expected an object")
+            raise ValidationError("expected an object", field=f"{name}.{provider}")
         try:
             maps[provider] = MappingProxyType(check_stage_map(mapping))
         except ValueError as exc:
@@ -513,10 +520,10 @@ _SCHEMA: Mapping[str, _Setting] = {
 def normalise_domain(raw: Any, field_name: str = "domain") -> str:
     """Lower-case a host name and check it; ``https://`` and paths are refused, not guessed."""
     if not isinstance(raw, str):
-        raise ValidationError(field_name, "expected a host name such as example.com")
+        raise ValidationError("expected a host name such as example.com", field=field_name)
     host = raw.strip().lower().rstrip(".")
     if not _DOMAIN.match(host):
-        raise ValidationError(field_name, f"{raw!r} is not a host name such as example.com")
+        raise ValidationError(f"{raw!r} is not a host name such as example.com", field=field_name)
     return host
 
 
@@ -580,9 +587,9 @@ def create_site(
     """Add a site with a fresh write key and a first secret API key."""
     name = (name or "").strip()
     if not name or len(name) > 200:
-        raise ValidationError("name", "expected a name of 1 to 200 characters")
+        raise ValidationError("expected a name of 1 to 200 characters", field="name")
     if not domains:
-        raise ValidationError("domains", "give at least one domain")
+        raise ValidationError("give at least one domain", field="domains")
     clean_domains = []
     for index, domain in enumerate(domains):
         host = normalise_domain(domain, f"domains.{index}")
@@ -607,9 +614,9 @@ def create_site(
 def _check_database_supports(session: Session, settings: SiteSettings) -> None:
     if settings.unique_visitors == "approximate" and not has_extension(session, "hll"):
         raise ValidationError(
-            "settings.unique_visitors",
             "approximate counting needs PostgreSQL with the hll extension installed in the "
             "database (CREATE EXTENSION hll; docs/reports.md)",
+            field="settings.unique_visitors",
         )
 
 
@@ -632,7 +639,7 @@ def find_site(session: Session, reference: str | int) -> Site:
     if site is None:
         site = session.scalars(select(Site).where(Site.name == text)).first()
     if site is None:
-        raise NotFound(f"no site {reference!r}", "site")
+        raise NotFound(f"no site {reference!r}", field="site")
     return site
 
 
@@ -678,7 +685,7 @@ def revoke_api_key(
 ) -> ApiKey:
     key = session.get(ApiKey, (site.id, key_id))
     if key is None:
-        raise NotFound(f"no key {key_id!r} on site {site.name!r}", "key")
+        raise NotFound(f"no key {key_id!r} on site {site.name!r}", field="key")
     if key.revoked_at is None:
         key.revoked_at = now or utcnow()
     session.flush()
@@ -701,18 +708,18 @@ def authenticate_api_key_of_site(
 ) -> tuple[ApiKey, Site]:
     """The key and the site of a plain secret key; :class:`Unauthorized` for anything else."""
     if not plain.startswith(SECRET_KEY_PREFIX):
-        raise Unauthorized("expected a secret API key (lt_sk_…)", "authorization")
+        raise Unauthorized("expected a secret API key (lt_sk_…)", field="authorization")
     parts = plain.removeprefix(SECRET_KEY_PREFIX).split("_", 2)
     if len(parts) != 3 or not _SITE_ID.match(parts[0]) or not _KEY_ID.match(parts[1]):
-        raise Unauthorized("malformed API key", "authorization")
+        raise Unauthorized("malformed API key", field="authorization")
     site_id, key_id, secret = int(parts[0]), parts[1], parts[2]
     key = session.get(ApiKey, (site_id, key_id))
     now = now or utcnow()
     if key is None or not key.is_active(now) or not _secret_matches(secret, key.secret_hash):
-        raise Unauthorized("unknown or revoked API key", "authorization")
+        raise Unauthorized("unknown or revoked API key", field="authorization")
     site = session.get(Site, site_id)
     if site is None:  # pragma: no cover - the foreign key makes this impossible
-        raise Unauthorized("unknown or revoked API key", "authorization")
+        raise Unauthorized("unknown or revoked API key", field="authorization")
     return key, site
 
 

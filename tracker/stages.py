@@ -23,7 +23,7 @@ CAUSES = frozenset({"identify", "form", "conversion", "score", "crm", "manual"})
 
 def check_stage(value: object, field: str = "stage") -> str:
     if value not in STAGES:
-        raise ValidationError(field, f"expected one of {', '.join(STAGES)}")
+        raise ValidationError(f"expected one of {', '.join(STAGES)}", field=field)
     return str(value)
 
 

@@ -92,7 +92,8 @@ def _reachable() -> Iterator[None]:
     except redis.RedisError as error:
         reason = type(error).__name__
         raise ServiceUnavailable(
-            f"sign-in is unavailable: the throttle store cannot be reached ({reason})", "session"
+            f"sign-in is unavailable: the throttle store cannot be reached ({reason})",
+            field="session",
         ) from None
 
 

@@ -38,7 +38,7 @@ def create_user(
     site."""
     address = normalise_email(email)
     if session.scalars(select(User.id).where(User.email == address)).first() is not None:
-        raise ValidationError("email", "a user with this email exists")
+        raise ValidationError("a user with this email exists", field="email")
     user = User(
         email=address,
         password_hash=generate_password_hash(check_new_password(password, address)),
@@ -66,7 +66,7 @@ def end_sessions(user: User) -> None:
 
 def grant_site(session: Session, user: User, site_id: int) -> None:
     if session.get(Site, site_id) is None:
-        raise ValidationError("site", f"no site {site_id}")
+        raise ValidationError(f"no site {site_id}", field="site")
     if session.get(UserSite, (site_id, user.id)) is None:
         session.add(UserSite(site_id=site_id, user_id=user.id))
         session.flush()
@@ -79,7 +79,7 @@ def authenticate(session: Session, email: str, password: str) -> User:
     user = session.scalars(select(User).where(User.email == address)).first()
     stored = user.password_hash if user is not None else _DUMMY_HASH
     if not check_password_hash(stored, password) or user is None:
-        raise Unauthorized("wrong email or password", "password")
+        raise Unauthorized("wrong email or password", field="password")
     user.last_login_at = utcnow()
     return user
 
@@ -98,7 +98,7 @@ def site_for_user(session: Session, user: User, site_id: int) -> Site:
     :class:`Forbidden` for another tenant's."""
     site = session.get(Site, site_id)
     if site is None:
-        raise NotFound(f"no site {site_id}", "site")
+        raise NotFound(f"no site {site_id}", field="site")
     if not user.is_admin and session.get(UserSite, (site_id, user.id)) is None:
-        raise Forbidden("you have no access to this site", "site")
+        raise Forbidden("you have no access to this site", field="site")
     return site

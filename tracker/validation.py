@@ -54,7 +54,7 @@ def check_text(value: str, field: str) -> str:
     found = _UNSTORABLE_TEXT.search(value)
     if found is not None:
         what = "a NUL character" if found.group() == "\x00" else "a lone UTF-16 surrogate"
-        raise ValidationError(field, f"contains {what}")
+        raise ValidationError(f"contains {what}", field=field)
     return value
 
 
@@ -62,7 +62,7 @@ def check_choice(value: object, choices: Collection[str], field: str) -> str:
     """``value`` when it is one of ``choices``. Anything else is a 400 naming ``field``, also a
     list or an object, on which a set's ``in`` would raise (unhashable) and answer 500."""
     if not isinstance(value, str) or value not in choices:
-        raise ValidationError(field, f"expected one of {', '.join(sorted(choices))}")
+        raise ValidationError(f"expected one of {', '.join(sorted(choices))}", field=field)
     return value
 
 
@@ -75,7 +75,7 @@ def check_json_depth(body: bytes | str, field: str = "body", limit: int = MAX_JS
         if first in _OPENERS:
             depth += 1
             if depth > limit:
-                raise ValidationError(field, f"nested deeper than {limit} levels")
+                raise ValidationError(f"nested deeper than {limit} levels", field=field)
         elif first != ord('"'):
             depth -= 1
 
@@ -89,10 +89,10 @@ def check_json_values(value: Any, field: str) -> None:
             check_text(item, where)
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise ValidationError(where, "expected a finite number")
+                raise ValidationError("expected a finite number", field=where)
         elif isinstance(item, int) and not isinstance(item, bool):
             if abs(item) > MAX_JSON_INTEGER:
-                raise ValidationError(where, "number out of range")
+                raise ValidationError("number out of range", field=where)
         elif isinstance(item, dict):
             for key, member in item.items():
                 check_text(key, f"{where}.{key[:40]}" if where else key[:40])
@@ -115,12 +115,12 @@ def load_json(body: bytes, field: str = "body", *, check_values: bool = True) ->
     rows count from 1, as in a CSV file); it must then apply :func:`check_text` itself.
     """
     if not body:
-        raise ValidationError(field, "empty body; expected a JSON object")
+        raise ValidationError("empty body; expected a JSON object", field=field)
     check_json_depth(body, field)
     try:
         data = json.loads(body, parse_constant=_keep_constant)
     except (UnicodeDecodeError, ValueError):
-        raise ValidationError(field, "not valid JSON") from None
+        raise ValidationError("not valid JSON", field=field) from None
     if check_values:
         check_json_values(data, "")
     return data
@@ -129,7 +129,7 @@ def load_json(body: bytes, field: str = "body", *, check_values: bool = True) ->
 def load_json_object(body: bytes, field: str = "body") -> dict[str, Any]:
     data = load_json(body, field)
     if not isinstance(data, dict):
-        raise ValidationError(field, "expected a JSON object")
+        raise ValidationError("expected a JSON object", field=field)
     return data
 
 
@@ -152,8 +152,11 @@ def check_parameters(args: Iterable[str], allowed: Collection[str]) -> None:
     otherwise be ignored silently) is a 400 naming it."""
     for name in args:
         if name not in allowed:
-            raise ValidationError(name, f"unknown parameter; expected {', '.join(sorted(allowed))}"
-                                  if allowed else "unknown parameter; none is expected")
+            raise ValidationError(
+                f"unknown parameter; expected {', '.join(sorted(allowed))}"
+                if allowed else "unknown parameter; none is expected",
+                field=name,
+            )
 
 
 def check_record(record: object) -> None:
@@ -173,7 +176,7 @@ def check_date(value: dt.date, field: str) -> dt.date:
     day = value.date() if isinstance(value, dt.datetime) else value
     if not EARLIEST_DATE <= day <= LATEST_DATE:
         raise ValidationError(
-            field, f"expected a date from {EARLIEST_DATE} to {LATEST_DATE}"
+            f"expected a date from {EARLIEST_DATE} to {LATEST_DATE}", field=field
         )
     return value
 
@@ -183,7 +186,7 @@ def parse_date(raw: str, field: str) -> dt.date:
     try:
         day = dt.date.fromisoformat(raw)
     except ValueError:
-        raise ValidationError(field, "expected a date as YYYY-MM-DD") from None
+        raise ValidationError("expected a date as YYYY-MM-DD", field=field) from None
     return check_date(day, field)
 
 
@@ -191,14 +194,14 @@ def parse_datetime(raw: object, field: str, *, naive_is_utc: bool = False) -> dt
     """An ISO-8601 date-time (at most 40 characters) as a UTC instant. One without a UTC
     offset is refused, or read as UTC when ``naive_is_utc`` (Segment's rule)."""
     if not isinstance(raw, str) or len(raw) > 40:
-        raise ValidationError(field, "expected an ISO-8601 date-time")
+        raise ValidationError("expected an ISO-8601 date-time", field=field)
     try:
         moment = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise ValidationError(field, "expected an ISO-8601 date-time") from None
+        raise ValidationError("expected an ISO-8601 date-time", field=field) from None
     if moment.tzinfo is None:
         if not naive_is_utc:
-            raise ValidationError(field, "expected a date-time with its UTC offset")
+            raise ValidationError("expected a date-time with its UTC offset", field=field)
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
 
@@ -209,12 +212,12 @@ def parse_whole(raw: str, field: str, low: int, high: int) -> int:
     query string can carry any number of them."""
     if (not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high))
             or not low <= int(raw) <= high):
-        raise ValidationError(field, f"expected a whole number from {low} to {high}")
+        raise ValidationError(f"expected a whole number from {low} to {high}", field=field)
     return int(raw)
 
 
 def parse_id(raw: str, field: str) -> int:
     """A positive id that fits a BIGINT column, from its decimal text."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= MAX_ID:
-        raise ValidationError(field, f"expected an id from 1 to {MAX_ID}")
+        raise ValidationError(f"expected an id from 1 to {MAX_ID}", field=field)
     return int(raw)

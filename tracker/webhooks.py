@@ -71,12 +71,12 @@ def receive(provider: str, site_id: int) -> Response:
 
 def _configured_settings(provider: str, site_id: int) -> SiteSettings:
     if provider not in inbox.PROVIDERS:
-        raise NotFound(f"no CRM provider {provider!r}", "provider")
+        raise NotFound(f"no CRM provider {provider!r}", field="provider")
     with Session(get_engine()) as session:
         site = session.get(Site, site_id)
         settings = site_settings(site) if site is not None else None
     if settings is None:
-        raise NotFound(f"no site {site_id}", "site_id")
+        raise NotFound(f"no site {site_id}", field="site_id")
     configured = {
         "hubspot": bool(settings.hubspot_secrets),
         "pipedrive": bool(settings.pipedrive_username and settings.pipedrive_password),
@@ -84,7 +84,7 @@ def _configured_settings(provider: str, site_id: int) -> SiteSettings:
         "generic": bool(settings.generic_secrets),
     }
     if not configured[provider]:
-        raise NotFound(f"{provider} webhooks are not set up for this site", "provider")
+        raise NotFound(f"{provider} webhooks are not set up for this site", field="provider")
     return settings
 
 
@@ -102,7 +102,7 @@ def verified_events(
     except crm_errors.SignatureInvalid as error:
         raise _signature_error(provider, error) from None
     except crm_errors.PayloadInvalid as error:
-        raise ValidationError(error.field, error.message) from None
+        raise ValidationError(error.message, field=error.field) from None
     # Everything the apply will read is read now: a delivery is acknowledged only if it can
     # apply (every value fits its column; a bad lead id, like a NUL, is refused before
     # anything is stored).
@@ -178,7 +178,7 @@ def list_events() -> Response:
     check_parameters(request.args, ("status",))
     status = request.args.get("status")
     if status is not None and status not in (inbox.RECEIVED, inbox.APPLIED, inbox.FAILED):
-        raise ValidationError("status", "expected received, applied or failed")
+        raise ValidationError("expected received, applied or failed", field="status")
     query = select(CrmEvent).where(CrmEvent.site_id == site.id)
     if status is not None:
         query = query.where(CrmEvent.status == status)

@@ -136,12 +136,12 @@ def parse(body: bytes) -> list[DealEvent]:
     if "events" in document:
         if set(document) != {"events"}:
             extra = sorted(set(document) - {"events"})[0]
-            raise PayloadInvalid(extra, "unknown key (a batch holds only 'events')")
+            raise PayloadInvalid("unknown key (a batch holds only 'events')", field=extra)
         items = document["events"]
         if not isinstance(items, list) or not items:
-            raise PayloadInvalid("events", "expected a non-empty list of events")
+            raise PayloadInvalid("expected a non-empty list of events", field="events")
         if len(items) > MAX_EVENTS:
-            raise PayloadInvalid("events", f"more than {MAX_EVENTS} events")
+            raise PayloadInvalid(f"more than {MAX_EVENTS} events", field="events")
         return [
             _parse_event(as_object(raw, f"events.{i}"), f"events.{i}")
             for i, raw in enumerate(items)
@@ -152,7 +152,7 @@ def parse(body: bytes) -> list[DealEvent]:
 def _refuse_unknown(item: Mapping[str, object], known: frozenset[str], prefix: str) -> None:
     for key in item:
         if key not in known:
-            raise PayloadInvalid(join(prefix, key), "unknown key")
+            raise PayloadInvalid("unknown key", field=join(prefix, key))
 
 
 def _parse_event(item: Mapping[str, object], prefix: str) -> DealEvent:
@@ -160,7 +160,9 @@ def _parse_event(item: Mapping[str, object], prefix: str) -> DealEvent:
     event_id = identifier(item.get("id"), join(prefix, "id"), MAX_EVENT_ID_LENGTH)
     kind = item.get("type")
     if kind not in EVENT_TYPES:
-        raise PayloadInvalid(join(prefix, "type"), f"expected one of {', '.join(EVENT_TYPES)}")
+        raise PayloadInvalid(
+            f"expected one of {', '.join(EVENT_TYPES)}", field=join(prefix, "type")
+        )
     occurred_at = iso_datetime(item.get("occurred_at"), join(prefix, "occurred_at"))
     deal_prefix = join(prefix, "deal")
     deal = as_object(item.get("deal"), deal_prefix)
@@ -182,7 +184,7 @@ def _read_deal(deal: Mapping[str, object], prefix: str) -> DealDraft:
     if "email" in deal:
         address = email(deal["email"])
         if deal["email"] is not None and address is None:
-            raise PayloadInvalid(join(prefix, "email"), "expected an email address")
+            raise PayloadInvalid("expected an email address", field=join(prefix, "email"))
         draft.contact_emails = (address,) if address else ()
     if "phone" in deal:
         draft.contact_phone = phone(deal["phone"])
@@ -197,7 +199,7 @@ def _read_deal(deal: Mapping[str, object], prefix: str) -> DealDraft:
     if "status" in deal:
         status = deal["status"]
         if status not in ("open", "won", "lost"):
-            raise PayloadInvalid(join(prefix, "status"), "expected open, won or lost")
+            raise PayloadInvalid("expected open, won or lost", field=join(prefix, "status"))
         draft.status = "won" if status == "won" else "lost" if status == "lost" else "open"
     if "amount" in deal:
         draft.amount = amount(deal["amount"], join(prefix, "amount"))
@@ -225,12 +227,14 @@ def _apply_type(
     implied = _TYPE_STATUS.get(kind)
     if implied is not None:
         if "status" in deal and deal["status"] != implied:
-            raise PayloadInvalid(join(prefix, "status"), f"contradicts type {kind}")
+            raise PayloadInvalid(f"contradicts type {kind}", field=join(prefix, "status"))
         draft.status = "won" if implied == "won" else "lost" if implied == "lost" else "open"
         draft.deleted = False
         if implied == "open":
             if deal.get("closed_at") is not None:
-                raise PayloadInvalid(join(prefix, "closed_at"), "a reopened deal is not closed")
+                raise PayloadInvalid(
+                    "a reopened deal is not closed", field=join(prefix, "closed_at")
+                )
             draft.closed_at = None
         elif "closed_at" not in deal:
             draft.closed_at = occurred_at
@@ -241,5 +245,5 @@ def _apply_type(
             draft.status = "open"
     elif kind == "deal.deleted":
         if "deleted" in deal and deal["deleted"] is not True:
-            raise PayloadInvalid(join(prefix, "deleted"), f"contradicts type {kind}")
+            raise PayloadInvalid(f"contradicts type {kind}", field=join(prefix, "deleted"))
         draft.deleted = True

@@ -142,9 +142,9 @@ def parse(
     """
     document = load_json(body)
     if not isinstance(document, list):
-        raise PayloadInvalid("body", "expected a JSON array of HubSpot events")
+        raise PayloadInvalid("expected a JSON array of HubSpot events", field="body")
     if len(document) > MAX_EVENTS:
-        raise PayloadInvalid("body", f"more than {MAX_EVENTS} events")
+        raise PayloadInvalid(f"more than {MAX_EVENTS} events", field="body")
     events: list[DealEvent] = []
     for index, raw in enumerate(document):
         item = as_object(raw, str(index))
@@ -164,7 +164,7 @@ def _parse_event(
     kind_field = "subscriptionType" if "subscriptionType" in item else "eventType"
     kind = item.get(kind_field)
     if not isinstance(kind, str):
-        raise PayloadInvalid(join(prefix, "subscriptionType"), "expected a string")
+        raise PayloadInvalid("expected a string", field=join(prefix, "subscriptionType"))
     if not kind.startswith("deal."):
         return None
     deal_id = identifier(item.get("objectId"), join(prefix, "objectId"))
@@ -187,7 +187,7 @@ def _parse_event(
     if kind != "deal.propertyChange":
         return None
     if not isinstance(property_name, str):
-        raise PayloadInvalid(join(prefix, "propertyName"), "expected a string")
+        raise PayloadInvalid("expected a string", field=join(prefix, "propertyName"))
     return _property_change(base, property_name, item.get("propertyValue"), prefix, stage_map)
 
 
@@ -202,7 +202,7 @@ def _property_change(
     the status the stage implies when a stage map knows it)."""
     field = join(prefix, "propertyValue")
     if value is not None and not isinstance(value, str | int | Decimal):
-        raise PayloadInvalid(field, "expected a string")
+        raise PayloadInvalid("expected a string", field=field)
     if name == "dealstage":
         stage = text(value, field)
         status = status_for_stage(PROVIDER, stage, stage_map)
@@ -377,7 +377,7 @@ def pulled_deal(record: Mapping[str, object], stage_map: Mapping[str, str] | Non
     field = join("properties", MODIFIED_PROPERTY)
     modified_at = _hubspot_time(properties.get(MODIFIED_PROPERTY) or record.get("updatedAt"), field)
     if modified_at is None:
-        raise PayloadInvalid(field, "missing")
+        raise PayloadInvalid("missing", field=field)
     draft = DealDraft()
     draft.name = text(properties.get("dealname"), "properties.dealname")
     draft.stage = text(properties.get("dealstage"), "properties.dealstage")

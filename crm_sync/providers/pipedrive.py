@@ -92,7 +92,7 @@ def parse(body: bytes) -> list[DealEvent]:
         return _parse_v2(document, meta)
     if "current" in document or "v" in document or "v" in meta:
         return _parse_v1(document, meta)
-    raise PayloadInvalid("body", "expected a Pipedrive v1 or v2 webhook body")
+    raise PayloadInvalid("expected a Pipedrive v1 or v2 webhook body", field="body")
 
 
 def parse_contacts(body: bytes) -> list[ContactEvent]:
@@ -144,7 +144,7 @@ def _parse_v2(document: Mapping[str, object], meta: Mapping[str, object]) -> lis
         return []
     action = meta.get("action")
     if action not in {"create", "change", "delete"}:
-        raise PayloadInvalid("meta.action", "expected create, change or delete")
+        raise PayloadInvalid("expected create, change or delete", field="meta.action")
     event_id = identifier(meta.get("id"), "meta.id", MAX_EVENT_ID_LENGTH)
     occurred_at = iso_datetime(meta.get("timestamp"), "meta.timestamp")
     if action == "delete":
@@ -165,7 +165,7 @@ def _parse_v1(document: Mapping[str, object], meta: Mapping[str, object]) -> lis
         return []
     action = _V1_ACTIONS.get(str(meta.get("action")))
     if action is None:
-        raise PayloadInvalid("meta.action", "expected added, updated, merged or deleted")
+        raise PayloadInvalid("expected added, updated, merged or deleted", field="meta.action")
     micros = meta.get("timestamp_micro")
     if isinstance(micros, int) and not isinstance(micros, bool):
         seconds, rest = divmod(micros, 1_000_000)
@@ -227,7 +227,7 @@ def _read_status(draft: DealDraft, deal: Mapping[str, object], prefix: str) -> N
         draft.deleted = True
         return
     if raw not in {"open", "won", "lost"}:
-        raise PayloadInvalid(join(prefix, "status"), "expected open, won, lost or deleted")
+        raise PayloadInvalid("expected open, won, lost or deleted", field=join(prefix, "status"))
     status: DealStatus = "won" if raw == "won" else "lost" if raw == "lost" else "open"
     draft.status = status
     draft.deleted = False
@@ -376,7 +376,7 @@ def pulled_deal(record: Mapping[str, object]) -> PulledDeal:
     deal_id = identifier(record.get("id"), "id")
     modified_at = _time(record.get("update_time"), "update_time")
     if modified_at is None:
-        raise PayloadInvalid("update_time", "missing")
+        raise PayloadInvalid("missing", field="update_time")
     deal = {key: value for key, value in record.items() if key != PERSON_KEY}
     draft = _deal_state(deal, "", owner_key="owner_id")
     if deal.get("is_deleted") is True:

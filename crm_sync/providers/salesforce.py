@@ -119,11 +119,11 @@ _REFUSED = "XML with a DTD, entities or external references is refused"
 
 
 def _refuse_declaration(*_args: object) -> None:
-    raise PayloadInvalid("body", _REFUSED)
+    raise PayloadInvalid(_REFUSED, field="body")
 
 
 def _refuse_external_entity(*_args: object) -> int:
-    raise PayloadInvalid("body", _REFUSED)
+    raise PayloadInvalid(_REFUSED, field="body")
 
 
 def parse_xml(body: bytes) -> ET.Element:
@@ -138,16 +138,18 @@ def parse_xml(body: bytes) -> ET.Element:
     try:
         guard.Parse(body, True)
     except expat.ExpatError as exc:
-        raise PayloadInvalid("body", f"invalid XML: {expat.errors.messages[exc.code]}") from None
+        raise PayloadInvalid(
+            f"invalid XML: {expat.errors.messages[exc.code]}", field="body"
+        ) from None
     return ET.fromstring(body)
 
 
 def _notifications(root: ET.Element) -> ET.Element:
     if root.tag != f"{{{SOAP_NS}}}Envelope":
-        raise PayloadInvalid("Envelope", "expected a SOAP 1.1 envelope")
+        raise PayloadInvalid("expected a SOAP 1.1 envelope", field="Envelope")
     found = root.find(f"{{{SOAP_NS}}}Body/{{{OUTBOUND_NS}}}notifications")
     if found is None:
-        raise PayloadInvalid("Body.notifications", "expected Outbound Message notifications")
+        raise PayloadInvalid("expected Outbound Message notifications", field="Body.notifications")
     return found
 
 
@@ -203,7 +205,7 @@ def parse(
     notifications = _notifications(parse_xml(body))
     items = notifications.findall(f"{{{OUTBOUND_NS}}}Notification")
     if len(items) > MAX_NOTIFICATIONS:
-        raise PayloadInvalid("Notification", f"more than {MAX_NOTIFICATIONS} notifications")
+        raise PayloadInvalid(f"more than {MAX_NOTIFICATIONS} notifications", field="Notification")
     events: list[DealEvent] = []
     for index, item in enumerate(items):
         prefix = f"Notification.{index}"
@@ -212,7 +214,7 @@ def parse(
         )
         record = item.find(f"{{{OUTBOUND_NS}}}sObject")
         if record is None:
-            raise PayloadInvalid(f"{prefix}.sObject", "missing")
+            raise PayloadInvalid("missing", field=f"{prefix}.sObject")
         kind = (record.get(f"{{{XSI_NS}}}type") or "").rpartition(":")[2]
         values = _fields(record)
         occurred_at = _modified_at(values, f"{prefix}.sObject", now)
@@ -520,7 +522,7 @@ def pulled_deal(
     deal_id = identifier(fields.get("Id"), "Id")
     stamp = fields.get("SystemModstamp")
     if not stamp:
-        raise PayloadInvalid("SystemModstamp", "missing")
+        raise PayloadInvalid("missing", field="SystemModstamp")
     modified_at = iso_datetime(stamp, "SystemModstamp")
     occurred_at = _modified_at(fields, "record", modified_at)
     event_id = pulled_event_id(deal_id, modified_at)

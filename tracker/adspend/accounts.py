@@ -38,7 +38,7 @@ MAX_CREDENTIAL_LENGTH = 2000
 
 def _check_platform(platform: str) -> None:
     if platform not in PLATFORMS:
-        raise ValidationError("platform", f"expected one of {', '.join(PLATFORMS)}")
+        raise ValidationError(f"expected one of {', '.join(PLATFORMS)}", field="platform")
 
 
 def _credentials(platform: str, given: Mapping[str, Any]) -> dict[str, str]:
@@ -49,17 +49,17 @@ def _credentials(platform: str, given: Mapping[str, Any]) -> dict[str, str]:
             continue
         name = f"credentials.{key}"
         if key not in known:
-            raise ValidationError(name, f"not used by {platform}")
+            raise ValidationError(f"not used by {platform}", field=name)
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # ids written as JSON numbers
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_CREDENTIAL_LENGTH:
-            raise ValidationError(name, "expected a non-empty value")
+            raise ValidationError("expected a non-empty value", field=name)
         if key in {"api_url", "token_url"} and not value.startswith(("https://", "http://")):
-            raise ValidationError(name, "expected an http(s) URL")
+            raise ValidationError("expected an http(s) URL", field=name)
         clean[key] = value.strip()
     for key in REQUIRED[platform]:
         if key not in clean:
-            raise ValidationError(f"credentials.{key}", f"{platform} needs {key}")
+            raise ValidationError(f"{platform} needs {key}", field=f"credentials.{key}")
     return clean
 
 
@@ -154,7 +154,7 @@ def find_account(session: Session, site_id: int, reference: str) -> AdAccount:
         statement = statement.where(AdAccount.platform == platform)
     found = session.scalars(statement).all()
     if len(found) != 1:
-        raise NotFound(f"no single ad account {reference!r} on this site", "account")
+        raise NotFound(f"no single ad account {reference!r} on this site", field="account")
     return found[0]
 
 
@@ -168,7 +168,7 @@ def set_paused(session: Session, account: AdAccount, paused: bool, now: dt.datet
     """Pause (never due; the checkpoint and the spend already pulled stay) or resume (due at
     once, so the days missed while paused are pulled from the checkpoint)."""
     if not account.credentials:
-        raise ValidationError("account", "this account is fed by the demo, not pulled")
+        raise ValidationError("this account is fed by the demo, not pulled", field="account")
     account.next_pull_at = NEVER if paused else now
     session.flush()
 
@@ -179,8 +179,10 @@ def disconnect_account(session: Session, account: AdAccount) -> None:
     borrower = session.scalars(select(Destination.name).where(
         Destination.site_id == account.site_id, Destination.ad_account_id == account.id)).first()
     if borrower is not None:
-        raise ValidationError("account", f"destination {borrower!r} uses this account's "
-                                         "tokens; remove or re-add it with its own first")
+        raise ValidationError(
+            f"destination {borrower!r} uses this account's tokens; remove or re-add it with its "
+            "own first", field="account"
+        )
     session.delete(account)
     session.flush()
 

@@ -61,18 +61,18 @@ def account_mapping(platform: str, overrides: Mapping[str, Any]) -> SpendMapping
     for key, value in overrides.items():
         name = f"mapping.{key}"
         if key not in values:
-            raise ValidationError(name, f"unknown; expected {', '.join(values)}")
+            raise ValidationError(f"unknown; expected {', '.join(values)}", field=name)
         if not isinstance(value, str) or not value.strip():
-            raise ValidationError(name, "expected a value")
+            raise ValidationError("expected a value", field=name)
         if key == "campaign_from" and value not in CAMPAIGN_FROM:
-            raise ValidationError(name, f"expected one of {', '.join(CAMPAIGN_FROM)}")
+            raise ValidationError(f"expected one of {', '.join(CAMPAIGN_FROM)}", field=name)
         if key == "keyword_from" and value not in KEYWORD_FROM:
-            raise ValidationError(name, f"expected one of {', '.join(KEYWORD_FROM)}")
+            raise ValidationError(f"expected one of {', '.join(KEYWORD_FROM)}", field=name)
         if key in {"source", "medium"}:
             # The collector lower-cases utm_source and utm_medium before matching.
             value = value.strip().lower()
             if len(value) > MAX_TEXT:
-                raise ValidationError(name, f"longer than {MAX_TEXT} characters")
+                raise ValidationError(f"longer than {MAX_TEXT} characters", field=name)
         values[key] = value
     return SpendMapping(**values)
 

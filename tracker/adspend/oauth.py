@@ -105,8 +105,10 @@ def pkce_challenge(verifier: str) -> str:
 
 def _platform(platform: str) -> tuple[str, str, str]:
     if platform not in AUTHORIZE:
-        raise ValidationError("platform", f"expected one of {', '.join(AUTHORIZE)} "
-                                          "(Meta uses a system-user token)")
+        raise ValidationError(
+            f"expected one of {', '.join(AUTHORIZE)} (Meta uses a system-user token)",
+            field="platform",
+        )
     return AUTHORIZE[platform]
 
 
@@ -139,7 +141,7 @@ def exchange_code(
     a wrong PKCE verifier)."""
     _page, default_token_url, scope = _platform(platform)
     if not credentials.get("client_id"):
-        raise ValidationError("credentials.client_id", f"{platform} needs client_id")
+        raise ValidationError(f"{platform} needs client_id", field="credentials.client_id")
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
             "client_id": credentials["client_id"]}
     if credentials.get("client_secret"):

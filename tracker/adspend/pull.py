@@ -104,7 +104,7 @@ def pull_account(
         account = session.get(AdAccount, (site_id, account_uuid))
         site = session.get(Site, site_id)
         if account is None or site is None:
-            raise NotFound(f"no ad account {account_uuid}", "account")
+            raise NotFound(f"no ad account {account_uuid}", field="account")
         settings = site_settings(site)
     mapping = account_mapping(account.platform, account.mapping or {})
     rules = settings.channel_rules

@@ -76,15 +76,15 @@ def replace_days(
             found = rate_on(rates.get(currency, []), entry["day"])
             if found is None:
                 raise ValidationError(
-                    "currency",
                     f"no exchange rate from {currency} to {site_currency} on {entry['day']}; "
                     f"add one with `leadtrail costs rate --currency {currency}`",
+                    field="currency",
                 )
             rate = found
         entry["amount"] = entry["amount"].quantize(_CENTS)
         entry["amount_site"] = (entry["amount"] * rate).quantize(_CENTS)
         if max(abs(entry["amount"]), abs(entry["amount_site"])) >= MAX_ABS_NUMBER:
-            raise ValidationError("amount", f"a day's spend reaches {MAX_ABS_NUMBER:,}")
+            raise ValidationError(f"a day's spend reaches {MAX_ABS_NUMBER:,}", field="amount")
         entry.update(currency=currency, imported_at=now, import_name=None)
     session.execute(
         delete(Cost).where(Cost.site_id == site_id, Cost.origin == origin,

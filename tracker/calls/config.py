@@ -59,7 +59,7 @@ def _text(value: Any, field: str, max_length: int) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
-        raise ValidationError(field, f"expected a string of at most {max_length} characters")
+        raise ValidationError(f"expected a string of at most {max_length} characters", field=field)
     return value
 
 
@@ -68,15 +68,16 @@ def _whole(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValidationError(field, f"expected a whole number from {low} to {high}")
+        raise ValidationError(f"expected a whole number from {low} to {high}", field=field)
     return value
 
 
 def _minutes(value: Any, field: str) -> float:
     if (isinstance(value, bool) or not isinstance(value, int | float)
             or not MIN_HOLD_MINUTES <= value <= MAX_HOLD_MINUTES):
-        raise ValidationError(field, f"expected minutes from {MIN_HOLD_MINUTES} to "
-                                     f"{MAX_HOLD_MINUTES}")
+        raise ValidationError(
+            f"expected minutes from {MIN_HOLD_MINUTES} to {MAX_HOLD_MINUTES}", field=field
+        )
     return float(value)
 
 
@@ -85,7 +86,7 @@ def _number(raw: Any, field: str, region: str) -> NumberConfig:
     if isinstance(raw, dict):
         for key in raw:
             if key not in {"number", "display"}:
-                raise ValidationError(f"{field}.{key}", "unknown field")
+                raise ValidationError("unknown field", field=f"{field}.{key}")
         display = _text(raw.get("display"), f"{field}.display", 40)
         field, raw = f"{field}.number", raw.get("number")
     number = to_e164(raw, field, region)
@@ -96,29 +97,31 @@ def _secrets(raw: Any, field: str) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or len(raw) > MAX_SECRETS:
-        raise ValidationError(field, f"expected a list of at most {MAX_SECRETS} secrets")
+        raise ValidationError(f"expected a list of at most {MAX_SECRETS} secrets", field=field)
     for index, secret in enumerate(raw):
         if not isinstance(secret, str) or not 16 <= len(secret) <= 200:
-            raise ValidationError(f"{field}.{index}", "expected a secret of 16 to 200 characters")
+            raise ValidationError(
+                "expected a secret of 16 to 200 characters", field=f"{field}.{index}"
+            )
     return tuple(raw)
 
 
 def _pool(raw: Any, index: int, region: str) -> PoolConfig:
     where = f"pools.{index}"
     if not isinstance(raw, dict):
-        raise ValidationError(where, "expected an object")
+        raise ValidationError("expected an object", field=where)
     for key in raw:
         if key not in _POOL_KEYS:
-            raise ValidationError(f"{where}.{key}", "unknown field")
+            raise ValidationError("unknown field", field=f"{where}.{key}")
     pool_id = raw.get("id")
     if not isinstance(pool_id, str) or not _POOL_ID.match(pool_id):
-        raise ValidationError(f"{where}.id", "expected 1 to 40 of a-z 0-9 _ -")
+        raise ValidationError("expected 1 to 40 of a-z 0-9 _ -", field=f"{where}.id")
     scope = raw.get("scope", "visitor")
     if scope not in SCOPES:
-        raise ValidationError(f"{where}.scope", f"expected one of {', '.join(SCOPES)}")
+        raise ValidationError(f"expected one of {', '.join(SCOPES)}", field=f"{where}.scope")
     numbers = raw.get("numbers")
     if not isinstance(numbers, list) or not numbers:
-        raise ValidationError(f"{where}.numbers", "expected a non-empty list of numbers")
+        raise ValidationError("expected a non-empty list of numbers", field=f"{where}.numbers")
     return PoolConfig(
         id=pool_id,
         channel=_text(raw.get("channel"), f"{where}.channel", 64),
@@ -134,13 +137,13 @@ def parse_config(data: Mapping[str, Any]) -> CallConfig:
     """The whole configuration from a JSON object (docs/calls.md)."""
     for key in data:
         if key not in _KEYS:
-            raise ValidationError(key, "unknown field")
+            raise ValidationError("unknown field", field=key)
     region = data.get("region", DEFAULT_REGION)
     if not isinstance(region, str) or not re.fullmatch(r"[A-Z]{2}", region):
-        raise ValidationError("region", "expected a two-letter country code such as US")
+        raise ValidationError("expected a two-letter country code such as US", field="region")
     pools_raw = data.get("pools", [])
     if not isinstance(pools_raw, list) or len(pools_raw) > MAX_POOLS:
-        raise ValidationError("pools", f"expected a list of at most {MAX_POOLS} pools")
+        raise ValidationError(f"expected a list of at most {MAX_POOLS} pools", field="pools")
     pools = tuple(_pool(raw, index, region) for index, raw in enumerate(pools_raw))
     seen_pools: set[str] = set()
     seen_numbers: set[str] = set()

@@ -14,13 +14,13 @@ def to_e164(raw: object, field: str, region: str = DEFAULT_REGION) -> str:
     """``+14155550100`` from any written form; a number without ``+`` is read in ``region``.
     :class:`ValidationError` naming ``field`` when it is not a possible phone number."""
     if not isinstance(raw, str) or not 3 <= len(raw) <= 40:
-        raise ValidationError(field, "expected a phone number")
+        raise ValidationError("expected a phone number", field=field)
     try:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        raise ValidationError(field, "not a phone number") from None
+        raise ValidationError("not a phone number", field=field) from None
     if not phonenumbers.is_possible_number(parsed):
-        raise ValidationError(field, "not a possible phone number")
+        raise ValidationError("not a possible phone number", field=field)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

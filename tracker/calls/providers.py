@@ -93,7 +93,7 @@ def _whole(raw: Any, field: str) -> int:
     if isinstance(raw, str):
         raw = parse_whole(raw, field, 0, 86_400)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 86_400:
-        raise ValidationError(field, "expected whole seconds from 0 to 86400")
+        raise ValidationError("expected whole seconds from 0 to 86400", field=field)
     return raw
 
 
@@ -101,13 +101,13 @@ def _call_id(raw: Any, field: str) -> str:
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
     if not isinstance(raw, str) or not 1 <= len(raw) <= 128:
-        raise ValidationError(field, "expected a call id of 1 to 128 characters")
+        raise ValidationError("expected a call id of 1 to 128 characters", field=field)
     return check_text(raw, field)
 
 
 def _plausible(moment: dt.datetime, field: str, now: dt.datetime) -> dt.datetime:
     if not now - dt.timedelta(days=30) <= moment <= now + dt.timedelta(minutes=10):
-        raise ValidationError(field, "expected a time within the last 30 days")
+        raise ValidationError("expected a time within the last 30 days", field=field)
     return moment
 
 
@@ -121,7 +121,7 @@ def parse_twilio(url: str, form: Sequence[tuple[str, str]], signature: str | Non
         check_text(value, name)
     status = params.get("CallStatus")
     if status not in TWILIO_FINAL | {"queued", "initiated", "ringing", "in-progress"}:
-        raise ValidationError("CallStatus", "not a Twilio call status")
+        raise ValidationError("not a Twilio call status", field="CallStatus")
     if status not in TWILIO_FINAL:
         return None
     duration = _whole(params.get("CallDuration", "0"), "CallDuration")
@@ -130,7 +130,7 @@ def parse_twilio(url: str, form: Sequence[tuple[str, str]], signature: str | Non
         try:
             ended = email.utils.parsedate_to_datetime(params["Timestamp"]).astimezone(dt.UTC)
         except (TypeError, ValueError):
-            raise ValidationError("Timestamp", "expected an RFC 2822 date") from None
+            raise ValidationError("expected an RFC 2822 date", field="Timestamp") from None
     return CallReport(
         provider="twilio",
         call_id=_call_id(params.get("CallSid"), "CallSid"),
@@ -154,7 +154,7 @@ def parse_callrail(body: bytes, signature: str | None, keys: Sequence[str],
     call_id = data.get("resource_id") or data.get("id")
     answered = data.get("answered")
     if answered is not None and not isinstance(answered, bool):
-        raise ValidationError("answered", "expected true or false")
+        raise ValidationError("expected true or false", field="answered")
     duration = _whole(data.get("duration") or 0, "duration")
     return CallReport(
         provider="callrail",
@@ -178,10 +178,10 @@ def parse_generic(body: bytes, signature: str | None, secrets: Sequence[str],
     data = load_json_object(body)
     for key in data:
         if key not in _GENERIC_KEYS:
-            raise ValidationError(key, "unknown field")
+            raise ValidationError("unknown field", field=key)
     answered = data.get("answered", True)
     if not isinstance(answered, bool):
-        raise ValidationError("answered", "expected true or false")
+        raise ValidationError("expected true or false", field="answered")
     duration = _whole(data.get("duration_s", 0), "duration_s")
     return CallReport(
         provider="generic",

@@ -42,7 +42,7 @@ class CallsQuery:
                                        f"{MAX_DAYS} days")
         group_by = args.get("group_by", "channel")
         if group_by not in GROUPS:
-            raise ValidationError("group_by", f"expected one of {', '.join(GROUPS)}")
+            raise ValidationError(f"expected one of {', '.join(GROUPS)}", field="group_by")
         return cls(start=start, end=end, group_by=group_by)
 
 

@@ -104,7 +104,7 @@ def _webhook_site(site_id: int) -> tuple[Site, CallSettings]:
         site = session.get(Site, site_id)
         settings = session.get(CallSettings, site_id)
         if site is None or settings is None:
-            raise NotFound("no call tracking configured for this site", "site_id")
+            raise NotFound("no call tracking configured for this site", field="site_id")
         session.expunge_all()
     return site, settings
 

@@ -39,8 +39,8 @@ def rebuild_command(site_ref: str | None, models: tuple[str, ...]) -> None:
             for index, model in enumerate(models):
                 if model not in configured:
                     raise ValidationError(
-                        f"model.{index}", f"{model!r} is not stored for site {site.name!r}; "
-                        f"expected one of {', '.join(configured)}"
+                        f"{model!r} is not stored for site {site.name!r}; "
+                        f"expected one of {', '.join(configured)}", field=f"model.{index}"
                     )
             wanted = models or configured
             steps = len(wanted) * len(CONVERSIONS)

@@ -99,7 +99,7 @@ def retire(site: str, provider: str) -> None:
         found = sites.find_site(session, site)
         active = list(getattr(sites.site_settings(found), key))
         if not active:
-            raise ValidationError(key, f"no {provider} secret is set")
+            raise ValidationError(f"no {provider} secret is set", field=key)
         sites.update_site_settings(session, found, {key: active[:1]})
     click.echo(
         f"retired {len(active) - 1} old secret(s); active: {sites.secret_fingerprint(active[0])}"

@@ -41,7 +41,7 @@ class SiteDirectory:
     def by_write_key(self, write_key: str) -> SiteInfo:
         """The site of ``write_key``; :class:`Unauthorized` naming ``k`` when none."""
         if not _WRITE_KEY_SHAPE.fullmatch(write_key):
-            raise Unauthorized("unknown write key", "k")
+            raise Unauthorized("unknown write key", field="k")
         now = time.monotonic()
         cached = self._cache.get(write_key)
         if cached is None or cached[0] < now:
@@ -54,7 +54,7 @@ class SiteDirectory:
                 self._cache[write_key] = (now + self._ttl_s, info)
             cached = self._cache[write_key]
         if cached[1] is None:
-            raise Unauthorized("unknown write key", "k")
+            raise Unauthorized("unknown write key", field="k")
         return cached[1]
 
     def forget(self) -> None:

@@ -46,20 +46,22 @@ def _ad_ids(raw: Any) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ValidationError("ad_ids", "expected an object")
+        raise ValidationError("expected an object", field="ad_ids")
     found = {}
     for key, value in raw.items():
         if key not in _AD_ID_KEYS:
-            raise ValidationError(f"ad_ids.{key}", "unknown field")
+            raise ValidationError("unknown field", field=f"ad_ids.{key}")
         if not isinstance(value, str) or len(value) > MAX_AD_ID_LENGTH:
-            raise ValidationError(f"ad_ids.{key}", "expected a cookie value")
+            raise ValidationError("expected a cookie value", field=f"ad_ids.{key}")
         if key == "ga":
             client_id = client_id_from_ga_cookie(value)
             if client_id is None:
-                raise ValidationError("ad_ids.ga", "expected a _ga cookie (GA1.1.<id>.<time>)")
+                raise ValidationError(
+                    "expected a _ga cookie (GA1.1.<id>.<time>)", field="ad_ids.ga"
+                )
             found["ga_client_id"] = client_id
         elif not _FB_COOKIE.match(value):
-            raise ValidationError(f"ad_ids.{key}", "expected fb.<n>.<time>.<id>")
+            raise ValidationError("expected fb.<n>.<time>.<id>", field=f"ad_ids.{key}")
         else:
             found[key] = value
     return found
@@ -69,13 +71,15 @@ def _form_props(raw: Any) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ValidationError("form", "expected an object")
+        raise ValidationError("expected an object", field="form")
     props = {}
     for key, value in raw.items():
         if key not in _FORM_KEYS:
-            raise ValidationError(f"form.{key}", "unknown field")
+            raise ValidationError("unknown field", field=f"form.{key}")
         if value is not None and (not isinstance(value, str) or len(value) > 200):
-            raise ValidationError(f"form.{key}", "expected a string of at most 200 characters")
+            raise ValidationError(
+                "expected a string of at most 200 characters", field=f"form.{key}"
+            )
         if value:
             props[f"form_{key}"] = value
     return props
@@ -92,7 +96,7 @@ def parse_identify(
                "ad_ids"}
     for key in data:
         if key not in allowed:
-            raise ValidationError(key, "unknown field")
+            raise ValidationError("unknown field", field=key)
     identity = parse_identity({key: data.get(key) for key in _IDENTITY_KEYS})
     props = _form_props(data.get("form"))
     event = {

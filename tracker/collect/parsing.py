@@ -95,31 +95,31 @@ def decode_body(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Mapping[str, An
     """JSON object from a raw body (text/plain from sendBeacon is JSON too), under the shared
     rules of :mod:`tracker.validation` (depth, storable text, finite numbers)."""
     if len(body) > max_bytes:
-        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {max_bytes}", "body")
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {max_bytes}", field="body")
     return load_json_object(body)
 
 
 def _unknown_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
     for key in data:
         if key not in allowed:
-            raise ValidationError(f"{where}{key}", "unknown field")
+            raise ValidationError("unknown field", field=f"{where}{key}")
 
 
 def _string(value: Any, field_name: str, max_length: int, required: bool = False) -> str | None:
     if value is None or value == "":
         if required:
-            raise ValidationError(field_name, "required")
+            raise ValidationError("required", field=field_name)
         return None
     if not isinstance(value, str):
-        raise ValidationError(field_name, "expected a string")
+        raise ValidationError("expected a string", field=field_name)
     if len(value) > max_length:
-        raise ValidationError(field_name, f"longer than {max_length} characters")
+        raise ValidationError(f"longer than {max_length} characters", field=field_name)
     return check_text(value, field_name)  # the pixel's query strings come here undecoded
 
 
 def _identifier(value: Any, field_name: str) -> str:
     if not isinstance(value, str) or not _ID.match(value):
-        raise ValidationError(field_name, "expected 8 to 64 characters of A-Z a-z 0-9 . _ -")
+        raise ValidationError("expected 8 to 64 characters of A-Z a-z 0-9 . _ -", field=field_name)
     return value
 
 
@@ -138,18 +138,18 @@ def _url(value: Any, field_name: str, required: bool = False) -> str | None:
     if text is None:
         return None
     if not text.startswith(("http://", "https://")) or len(text) < 10:
-        raise ValidationError(field_name, "expected an absolute http(s) URL")
+        raise ValidationError("expected an absolute http(s) URL", field=field_name)
     return text
 
 
 def _millis(value: Any, field_name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(field_name, "expected Unix time in milliseconds")
+        raise ValidationError("expected Unix time in milliseconds", field=field_name)
     # Inside the shared date window, so adding a clock skew can never overflow a datetime.
     if not _EARLIEST_MS < value < LATEST_MS:
         raise ValidationError(
-            field_name,
             f"expected Unix time in milliseconds from {EARLIEST_DATE} to {LATEST_DATE}",
+            field=field_name,
         )
     return int(value)
 
@@ -160,7 +160,7 @@ def _screen(value: Any, field_name: str) -> int | None:
     if isinstance(value, float) and value.is_integer():  # 1920.0 is a JSON integer too
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SCREEN:
-        raise ValidationError(field_name, f"expected a whole number from 0 to {MAX_SCREEN}")
+        raise ValidationError(f"expected a whole number from 0 to {MAX_SCREEN}", field=field_name)
     return value
 
 
@@ -168,14 +168,16 @@ def _props(value: Any, field_name: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationError(field_name, "expected an object")
+        raise ValidationError("expected an object", field=field_name)
     if len(value) > MAX_PROPS:
-        raise ValidationError(field_name, f"more than {MAX_PROPS} properties")
+        raise ValidationError(f"more than {MAX_PROPS} properties", field=field_name)
     for key, item in value.items():
         if len(key) > MAX_PROP_KEY_LENGTH:
-            raise ValidationError(f"{field_name}.{key[:20]}", "property name too long")
+            raise ValidationError("property name too long", field=f"{field_name}.{key[:20]}")
         if item is not None and not isinstance(item, str | int | float | bool):
-            raise ValidationError(f"{field_name}.{key}", "expected a string, number or boolean")
+            raise ValidationError(
+                "expected a string, number or boolean", field=f"{field_name}.{key}"
+            )
     check_json_values(value, field_name)
     if len(json.dumps(value)) > MAX_PROPS_BYTES:
         raise RuleRefused(field_name, f"larger than {MAX_PROPS_BYTES} bytes")
@@ -186,7 +188,7 @@ def _touch(value: Any, field_name: str, skew: dt.timedelta) -> LandingTouch | No
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ValidationError(field_name, "expected an object")
+        raise ValidationError("expected an object", field=field_name)
     _unknown_keys(value, _TOUCH_KEYS, f"{field_name}.")
     utm = {}
     for param in UTM_PARAMS:
@@ -195,10 +197,12 @@ def _touch(value: Any, field_name: str, skew: dt.timedelta) -> LandingTouch | No
             utm[param] = text
     kind = _string(value.get("click_id_kind"), f"{field_name}.click_id_kind", 16)
     if kind is not None and kind not in CLICK_ID_PARAMS:
-        raise ValidationError(f"{field_name}.click_id_kind", "not a known click id parameter")
+        raise ValidationError("not a known click id parameter", field=f"{field_name}.click_id_kind")
     click_id = _string(value.get("click_id"), f"{field_name}.click_id", MAX_TOUCH_VALUE_LENGTH)
     if (kind is None) != (click_id is None):
-        raise ValidationError(f"{field_name}.click_id", "click_id and click_id_kind go together")
+        raise ValidationError(
+            "click_id and click_id_kind go together", field=f"{field_name}.click_id"
+        )
     seen_at = None
     if value.get("seen_at") is not None:
         seen_at = _from_millis(_millis(value["seen_at"], f"{field_name}.seen_at")) + skew
@@ -219,7 +223,7 @@ def _from_millis(millis: int) -> dt.datetime:
 def _event(data: Any, index: int, now: dt.datetime, skew: dt.timedelta) -> IncomingEvent:
     where = f"events.{index}"
     if not isinstance(data, dict):
-        raise ValidationError(where, "expected an object")
+        raise ValidationError("expected an object", field=where)
     _unknown_keys(data, _EVENT_KEYS, f"{where}.")
     event_type = check_choice(data.get("type"), EVENT_TYPES, f"{where}.type")
     occurred_at = _from_millis(_millis(data.get("ts"), f"{where}.ts")) + skew
@@ -230,10 +234,10 @@ def _event(data: Any, index: int, now: dt.datetime, skew: dt.timedelta) -> Incom
     name = _string(data.get("name"), f"{where}.name", MAX_NAME_LENGTH, event_type == "custom")
     language = _string(data.get("lang"), f"{where}.lang", MAX_LANGUAGE_LENGTH)
     if language is not None and not _LANGUAGE.match(language):
-        raise ValidationError(f"{where}.lang", "expected a language tag such as en-GB")
+        raise ValidationError("expected a language tag such as en-GB", field=f"{where}.lang")
     title = data.get("title")
     if title is not None and not isinstance(title, str):
-        raise ValidationError(f"{where}.title", "expected a string")
+        raise ValidationError("expected a string", field=f"{where}.title")
     if title:
         check_text(title, f"{where}.title")
     return IncomingEvent(
@@ -263,7 +267,7 @@ def parse_batch(
     visitor_id = _identifier(data.get("vid"), "vid")
     consent = data.get("consent")
     if consent is not None and not isinstance(consent, bool):
-        raise ValidationError("consent", "expected true or false")
+        raise ValidationError("expected true or false", field="consent")
     skew = dt.timedelta(0)
     if data.get("sent_at") is not None:
         sent_at = _from_millis(_millis(data["sent_at"], "sent_at"))
@@ -273,9 +277,9 @@ def parse_batch(
             skew = dt.timedelta(0)
     events = data.get("events")
     if not isinstance(events, list) or not events:
-        raise ValidationError("events", "expected a non-empty list")
+        raise ValidationError("expected a non-empty list", field="events")
     if len(events) > MAX_EVENTS:
-        raise ValidationError("events", f"more than {MAX_EVENTS} events in one batch")
+        raise ValidationError(f"more than {MAX_EVENTS} events in one batch", field="events")
     parsed = tuple(_event(item, index, now, skew) for index, item in enumerate(events))
     if len({event.id for event in parsed}) != len(parsed):
         raise RuleRefused("events", "the same event id twice in one batch")

@@ -118,12 +118,12 @@ def check_origin(site: SiteInfo, origin: str | None) -> None:
     if origin is None:
         return  # server-to-server senders have no Origin
     if not accepts_origin(site, origin):
-        raise Forbidden("this write key does not accept events from that origin", "origin")
+        raise Forbidden("this write key does not accept events from that origin", field="origin")
 
 
 def check_consent(site: SiteInfo, batch: Batch) -> None:
     if site.settings.consent_mode == "required" and batch.consent is not True:
-        raise ValidationError("consent", "this site requires consent before tracking")
+        raise ValidationError("this site requires consent before tracking", field="consent")
 
 
 def _touch_for(event: IncomingEvent, site: SiteInfo) -> TouchInput:

@@ -15,7 +15,7 @@ API_PROVIDERS = ("hubspot", "pipedrive", "salesforce")
 def _required(value: str | None, setting: str, provider: str) -> str:
     if not value:
         raise ValidationError(
-            setting, f"{setting} is not set: run `leadtrail crm connect SITE {provider}`"
+            f"{setting} is not set: run `leadtrail crm connect SITE {provider}`", field=setting
         )
     return value
 
@@ -33,7 +33,7 @@ def api_client(provider: str, settings: SiteSettings, *, sleep: Sleep) -> ApiCli
         url = _required(settings.salesforce_instance_url, "salesforce_instance_url", provider)
         token = _required(settings.salesforce_access_token, "salesforce_access_token", provider)
         return salesforce.api_client(url, token, sleep=sleep)
-    raise ValidationError("provider", f"expected one of {', '.join(API_PROVIDERS)}")
+    raise ValidationError(f"expected one of {', '.join(API_PROVIDERS)}", field="provider")
 
 
 def deal_source(provider: str, settings: SiteSettings, *, sleep: Sleep) -> DealSource:

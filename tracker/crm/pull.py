@@ -67,7 +67,7 @@ def sync_deals(
     with Session(engine) as session:
         site = session.get(Site, site_id)
         if site is None:
-            raise NotFound(f"no site {site_id}", "site")
+            raise NotFound(f"no site {site_id}", field="site")
         settings = site_settings(site)
         stored = checkpoint(session, site_id, provider)
         start = since if since is not None else stored.since if stored else None

@@ -44,7 +44,7 @@ def check_csrf() -> None:
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not isinstance(expected, str) or not hmac.compare_digest(expected, sent):
         raise Forbidden("the form expired or came from another site; reload and try again",
-                        CSRF_FIELD)
+                        field=CSRF_FIELD)
 
 
 def authenticate_throttled(

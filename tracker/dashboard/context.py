@@ -52,7 +52,7 @@ def page_context(session: Session, user: User, filters: Filters) -> PageContext:
     sites = visible_sites(session, user)
     if filters.site_id is None:
         if not sites:
-            raise NotFound("no site is shared with you yet; ask an administrator", "site")
+            raise NotFound("no site is shared with you yet; ask an administrator", field="site")
         site = sites[0]
         filters = replace(filters, site_id=site.id)
     else:

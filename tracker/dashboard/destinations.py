@@ -153,7 +153,7 @@ def find_by_id(session: Session, site_id: int, destination_id: str) -> Destinati
     try:
         uuid.UUID(destination_id)
     except ValueError:
-        raise NotFound("no such destination", "destination") from None
+        raise NotFound("no such destination", field="destination") from None
     return service.find_destination(session, site_id, destination_id)
 
 

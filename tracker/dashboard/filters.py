@@ -104,15 +104,15 @@ def parse_filters(args: Mapping[str, str], today: dt.date) -> Filters:
     last = _date(args.get("to"), "to") or today
     first = _date(args.get("from"), "from") or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise ValidationError("from", "the start date is after the end date")
+        raise ValidationError("the start date is after the end date", field="from")
     if (last - first).days >= MAX_DAYS:
-        raise ValidationError("from", f"choose a range of at most {MAX_DAYS} days")
+        raise ValidationError(f"choose a range of at most {MAX_DAYS} days", field="from")
     model = args.get("model") or DEFAULT_MODEL
     if model not in model_names():
-        raise ValidationError("model", f"expected one of {', '.join(model_names())}")
+        raise ValidationError(f"expected one of {', '.join(model_names())}", field="model")
     compare = args.get("compare") or "previous"
     if compare not in COMPARISONS:
-        raise ValidationError("compare", f"expected one of {', '.join(COMPARISONS)}")
+        raise ValidationError(f"expected one of {', '.join(COMPARISONS)}", field="compare")
     drill = []
     for level in LEVELS[:-1]:
         value = args.get(level)

@@ -57,10 +57,10 @@ def parse_lead_query(args: Mapping[str, str]) -> LeadQuery:
     """The list's own filters from the URL; :class:`ValidationError` names a bad one."""
     label = args.get("label") or None
     if label is not None and label not in LABELS:
-        raise ValidationError("label", f"expected one of {', '.join(LABELS)}")
+        raise ValidationError(f"expected one of {', '.join(LABELS)}", field="label")
     deal = args.get("deal") or None
     if deal not in (None, "yes", "no"):
-        raise ValidationError("deal", "expected yes or no")
+        raise ValidationError("expected yes or no", field="deal")
     page = parse_whole(args.get("page") or "1", "page", 1, 100_000)
     stage = args.get("stage") or None
     return LeadQuery(

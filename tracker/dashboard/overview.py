@@ -186,8 +186,10 @@ def choose_columns(raw: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
     known = {name for name, _, _ in TABLE_COLUMNS}
     unknown = sorted(picked - known)
     if unknown:
-        raise ValidationError("cols", f"unknown column {unknown[0]!r}; expected any of "
-                              f"{', '.join(name for name, _, _ in TABLE_COLUMNS)}")
+        expected = ", ".join(name for name, _, _ in TABLE_COLUMNS)
+        raise ValidationError(
+            f"unknown column {unknown[0]!r}; expected any of {expected}", field="cols"
+        )
     chosen = picked or set(DEFAULT_COLUMNS)
     return tuple(column for column in TABLE_COLUMNS if column[0] in chosen)
 

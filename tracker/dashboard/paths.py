@@ -22,7 +22,7 @@ TOP_PATHS = 25
 def _choice(args: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     value = args.get(name) or choices[0]
     if value not in choices:
-        raise ValidationError(name, f"expected one of {', '.join(choices)}")
+        raise ValidationError(f"expected one of {', '.join(choices)}", field=name)
     return value
 
 

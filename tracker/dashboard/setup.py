@@ -187,7 +187,7 @@ def replay_crm_event(engine: Engine, site_id: int, event_id: str) -> str:
     try:
         parsed = uuid.UUID(event_id)
     except ValueError:
-        raise NotFound("no such CRM event", "event_id") from None
+        raise NotFound("no such CRM event", field="event_id") from None
     return inbox.apply_stored(engine, site_id, parsed)
 
 
@@ -236,9 +236,9 @@ def queue_spend_pull(session: Session, site_id: int, account_id: str, now: dt.da
     """Make the account due now (the worker pulls it); its ``platform:account`` name."""
     account = _account(session, site_id, account_id)
     if not account.credentials:
-        raise ValidationError("account", "this account is fed by the demo, not pulled")
+        raise ValidationError("this account is fed by the demo, not pulled", field="account")
     if accounts.is_paused(account):
-        raise ValidationError("account", "the account is paused; resume it to pull")
+        raise ValidationError("the account is paused; resume it to pull", field="account")
     request_pull(session, account, now)
     return f"{account.platform}:{account.account_id}"
 
@@ -247,10 +247,10 @@ def _account(session: Session, site_id: int, account_id: str) -> AdAccount:
     try:
         key = uuid.UUID(account_id)
     except ValueError:
-        raise NotFound("no such ad account", "account") from None
+        raise NotFound("no such ad account", field="account") from None
     account = session.get(AdAccount, (site_id, key))
     if account is None:
-        raise NotFound("no such ad account", "account")
+        raise NotFound("no such ad account", field="account")
     return account
 
 

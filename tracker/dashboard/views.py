@@ -97,7 +97,7 @@ def _guard() -> BaseResponse | None:
     user = get_session().get(User, user_id) if user_id is not None else None
     if user is None:
         if request.method != "GET":
-            raise Unauthorized("sign in first", "session")
+            raise Unauthorized("sign in first", field="session")
         return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
     g.dashboard_user = user
     return None
@@ -154,7 +154,7 @@ def asset(name: str) -> Response:
     """The dashboard's CSS and JS and the vendored Chart.js, served from ``static/``."""
     folder, _, rest = name.partition("/")
     if folder not in ASSET_DIRECTORIES or not rest:
-        raise NotFound("no such asset", "name")
+        raise NotFound("no such asset", field="name")
     return send_from_directory(STATIC / folder, rest, max_age=3600)
 
 
@@ -267,7 +267,7 @@ def replay_calls() -> BaseResponse:
 def export_csv(report: str) -> Response:
     """A report of the page as CSV, rendered exactly as the reports API renders it."""
     if report not in overview_figures.REPORT_NAMES:
-        raise NotFound(f"no report {report!r}", "report")
+        raise NotFound(f"no report {report!r}", field="report")
     ctx = _context()
     name = f"{report}-{ctx.filters.start}-{ctx.filters.query()['to']}.csv"
     return Response(

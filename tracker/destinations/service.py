@@ -36,9 +36,9 @@ def add_destination(
     """Add the destination, or replace the settings and credentials of the one so named."""
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME_LENGTH:
-        raise ValidationError("name", f"expected 1 to {MAX_NAME_LENGTH} characters")
+        raise ValidationError(f"expected 1 to {MAX_NAME_LENGTH} characters", field="name")
     if platform not in PLATFORMS:
-        raise ValidationError("platform", f"expected one of {', '.join(PLATFORMS)}")
+        raise ValidationError(f"expected one of {', '.join(PLATFORMS)}", field="platform")
     account_uuid = None
     if ad_account:
         account = session.scalars(select(AdAccount).where(
@@ -74,7 +74,7 @@ def find_destination(session: Session, site_id: int, reference: str) -> Destinat
         statement = statement.where(Destination.name == reference)
     found = session.scalars(statement).first()
     if found is None:
-        raise NotFound(f"no destination {reference!r} on this site", "destination")
+        raise NotFound(f"no destination {reference!r} on this site", field="destination")
     return found
 
 

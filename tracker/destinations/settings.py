@@ -113,9 +113,9 @@ def _decimal(raw: Any, field: str) -> decimal.Decimal | None:
     try:
         value = decimal.Decimal(str(raw))
     except decimal.InvalidOperation:
-        raise ValidationError(field, "expected a number") from None
+        raise ValidationError("expected a number", field=field) from None
     if not value.is_finite() or value < 0:
-        raise ValidationError(field, "expected a non-negative number")
+        raise ValidationError("expected a non-negative number", field=field)
     return value
 
 
@@ -123,52 +123,54 @@ def clean_settings(platform: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """Validated settings for ``platform`` with its default milestones filled in; raises
     :class:`ValidationError` naming the field."""
     if platform not in PLATFORMS:
-        raise ValidationError("platform", f"expected one of {', '.join(PLATFORMS)}")
+        raise ValidationError(f"expected one of {', '.join(PLATFORMS)}", field="platform")
     known = {"milestones", *REQUIRED[platform], *OPTIONAL}
     for key in given:
         if key not in known:
-            raise ValidationError(f"settings.{key}", "unknown setting")
+            raise ValidationError("unknown setting", field=f"settings.{key}")
     clean: dict[str, Any] = {}
     for key in REQUIRED[platform]:
         value = given.get(key)
         if not isinstance(value, str) or not value.strip():
-            raise ValidationError(f"settings.{key}", f"{platform} needs {key}")
+            raise ValidationError(f"{platform} needs {key}", field=f"settings.{key}")
         clean[key] = value.strip()
     for key in OPTIONAL:
         if key in given and given[key] is not None:
             if key == "validate":
                 clean[key] = bool(given[key])
             elif not isinstance(given[key], str):
-                raise ValidationError(f"settings.{key}", "expected a string")
+                raise ValidationError("expected a string", field=f"settings.{key}")
             else:
                 clean[key] = given[key].strip()
     if "currency" in clean and (len(clean["currency"]) != 3 or not clean["currency"].isalpha()):
-        raise ValidationError("settings.currency", "expected an ISO 4217 code")
+        raise ValidationError("expected an ISO 4217 code", field="settings.currency")
     raw = given.get("milestones")
     milestones = dict(DEFAULT_MILESTONES.get(platform, {})) if raw is None else raw
     if not isinstance(milestones, Mapping) or not milestones:
-        raise ValidationError("settings.milestones", "map at least one milestone")
+        raise ValidationError("map at least one milestone", field="settings.milestones")
     clean["milestones"] = {}
     for milestone, entry in milestones.items():
         field = f"settings.milestones.{milestone}"
         if milestone not in MILESTONES:
-            raise ValidationError(field, f"expected one of {', '.join(MILESTONES)}")
+            raise ValidationError(f"expected one of {', '.join(MILESTONES)}", field=field)
         if isinstance(entry, str):
             entry = {"name": entry}
         if not isinstance(entry, Mapping):
-            raise ValidationError(field, "expected a name or {name, value}")
+            raise ValidationError("expected a name or {name, value}", field=field)
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
-            raise ValidationError(f"{field}.name", "expected the platform's conversion name")
+            raise ValidationError("expected the platform's conversion name", field=f"{field}.name")
         rule = dict(entry.get("value") or {"rule": "deal" if milestone == "won" else "none"})
         if rule.get("rule") not in VALUE_RULES:
-            raise ValidationError(f"{field}.value.rule",
-                                  f"expected one of {', '.join(VALUE_RULES)}")
+            raise ValidationError(f"expected one of {', '.join(VALUE_RULES)}",
+                                  field=f"{field}.value.rule")
         if rule["rule"] == "deal" and milestone != "won":
-            raise ValidationError(f"{field}.value.rule", "only won has a deal amount")
+            raise ValidationError("only won has a deal amount", field=f"{field}.value.rule")
         if rule["rule"] in ("fixed", "expected") and _decimal(rule.get("amount"),
                                                                f"{field}.value.amount") is None:
-            raise ValidationError(f"{field}.value.amount", "a fixed or expected value needs it")
+            raise ValidationError(
+                "a fixed or expected value needs it", field=f"{field}.value.amount"
+            )
         _decimal(rule.get("probability"), f"{field}.value.probability")
         clean["milestones"][milestone] = {"name": name.strip(), "value": rule}
     return clean
@@ -186,5 +188,5 @@ def clean_credentials(platform: str, given: Mapping[str, Any],
         needed = ()
     for key in needed:
         if not clean.get(key):
-            raise ValidationError(f"credentials.{key}", f"{platform} needs {key}")
+            raise ValidationError(f"{platform} needs {key}", field=f"credentials.{key}")
     return clean

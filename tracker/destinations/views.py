@@ -28,7 +28,7 @@ BODY_KEYS = frozenset({"name", "platform", "settings", "credentials", "ad_accoun
 def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key) or {}
     if not isinstance(value, dict):
-        raise ValidationError(key, "expected an object")
+        raise ValidationError("expected an object", field=key)
     return value
 
 
@@ -38,7 +38,7 @@ def add_destination() -> tuple[Response, int]:
     data = load_json_object(request.get_data())
     for key in data:
         if key not in BODY_KEYS:
-            raise ValidationError(key, "unknown field")
+            raise ValidationError("unknown field", field=key)
     with write_session() as session:
         found = service.add_destination(
             session, site.id, str(data.get("name") or ""), str(data.get("platform") or ""),
@@ -63,9 +63,9 @@ def change_destination(reference: str) -> Response:
     data = load_json_object(request.get_data())
     for key in data:
         if key != "enabled":
-            raise ValidationError(key, "unknown field")
+            raise ValidationError("unknown field", field=key)
     if not isinstance(data.get("enabled"), bool):
-        raise ValidationError("enabled", "expected true or false")
+        raise ValidationError("expected true or false", field="enabled")
     with write_session() as session:
         found = service.set_enabled(session, site.id, reference, data["enabled"])
         shown = service.describe(session, found)
@@ -80,7 +80,7 @@ def deliveries(reference: str) -> Response:
     destination = service.find_destination(session, site.id, reference)
     status = request.args.get("status")
     if status is not None and status not in STATUSES:
-        raise ValidationError("status", f"expected one of {', '.join(STATUSES)}")
+        raise ValidationError(f"expected one of {', '.join(STATUSES)}", field="status")
     query = (select(ConversionOutbox)
              .where(ConversionOutbox.site_id == site.id,
                     ConversionOutbox.destination_id == destination.id)

@@ -64,15 +64,15 @@ _TOUCH_FIELDS = ("source", "medium", "campaign", "term", "content")
 
 def parse_time(raw: object, field: str) -> dt.datetime:
     if not isinstance(raw, str):
-        raise ValidationError(field, "expected an ISO 8601 time such as 2026-11-02T10:00:00Z")
+        raise ValidationError("expected an ISO 8601 time such as 2026-11-02T10:00:00Z", field=field)
     try:
         value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError(
-            field, "expected an ISO 8601 time such as 2026-11-02T10:00:00Z"
+            "expected an ISO 8601 time such as 2026-11-02T10:00:00Z", field=field
         ) from None
     if value.tzinfo is None:
-        raise ValidationError(field, "give a time zone (Z or +hh:mm)")
+        raise ValidationError("give a time zone (Z or +hh:mm)", field=field)
     check_date(value, field)  # before the shift to UTC, which overflows near year 1 or 9999
     return value.astimezone(dt.UTC)
 
@@ -80,12 +80,14 @@ def parse_time(raw: object, field: str) -> dt.datetime:
 def _check_keys(data: Mapping[str, Any], allowed: set[str], prefix: str = "") -> None:
     for key in data:
         if key not in allowed:
-            raise ValidationError(f"{prefix}{key}", "unknown field")
+            raise ValidationError("unknown field", field=f"{prefix}{key}")
 
 
 def _external_id(raw: object, field: str = "id") -> str:
     if not isinstance(raw, str) or not 1 <= len(raw) <= 64:
-        raise ValidationError(field, "expected an id of 1 to 64 characters (retries reuse it)")
+        raise ValidationError(
+            "expected an id of 1 to 64 characters (retries reuse it)", field=field
+        )
     return raw
 
 
@@ -119,14 +121,18 @@ def parse_offline_touch(data: Mapping[str, Any], prefix: str = "") -> OfflineTou
     for name in _TOUCH_FIELDS:
         value = data.get(name)
         if value is not None and (not isinstance(value, str) or len(value) > 200):
-            raise ValidationError(f"{prefix}{name}", "expected a string of at most 200 characters")
+            raise ValidationError(
+                "expected a string of at most 200 characters", field=f"{prefix}{name}"
+            )
         fields[name] = value or None
     channel = data.get("channel")
     if channel is not None and (not isinstance(channel, str) or not 1 <= len(channel) <= 40):
-        raise ValidationError(f"{prefix}channel", "expected a channel name of 1 to 40 characters")
+        raise ValidationError(
+            "expected a channel name of 1 to 40 characters", field=f"{prefix}channel"
+        )
     note = data.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 1000):
-        raise ValidationError(f"{prefix}note", "expected a string of at most 1000 characters")
+        raise ValidationError("expected a string of at most 1000 characters", field=f"{prefix}note")
     return OfflineTouchInput(
         id=_external_id(data.get("id"), f"{prefix}id"),
         kind=str(kind),
@@ -186,15 +192,15 @@ def parse_conversion(data: Mapping[str, Any]) -> Conversion:
     if visitor_id is not None and (
         not isinstance(visitor_id, str) or not 8 <= len(visitor_id) <= 64
     ):
-        raise ValidationError("visitor_id", "expected the visitor id from the _lt_vid cookie")
+        raise ValidationError("expected the visitor id from the _lt_vid cookie", field="visitor_id")
     if identity is None and visitor_id is None:
-        raise ValidationError("email", "give an email, a visitor_id, or both")
+        raise ValidationError("give an email, a visitor_id, or both", field="email")
     kind = check_choice(data.get("kind"), OFFLINE_KINDS, "kind")
     touch_data = data.get("touch")
     touch = None
     if touch_data is not None:
         if not isinstance(touch_data, dict):
-            raise ValidationError("touch", "expected an object")
+            raise ValidationError("expected an object", field="touch")
         touch = parse_offline_touch(
             {
                 "id": data.get("id"),
@@ -263,7 +269,7 @@ def lead_for_email(session: Session, site_id: int, email: object, field: str = "
         select(Lead).where(Lead.site_id == site_id, Lead.email == normalise_email(email, field))
     ).first()
     if lead is None:
-        raise NotFound("no lead with that email", field)
+        raise NotFound("no lead with that email", field=field)
     return lead
 
 
@@ -278,10 +284,10 @@ def get_lead(session: Session, site_id: int, lead_id: str) -> Lead:
     try:
         key = uuid.UUID(lead_id)
     except ValueError:
-        raise NotFound("no such lead", "lead_id") from None
+        raise NotFound("no such lead", field="lead_id") from None
     lead = session.get(Lead, (site_id, key))
     if lead is None:
-        raise NotFound("no such lead", "lead_id")
+        raise NotFound("no such lead", field="lead_id")
     return lead
 
 
@@ -537,10 +543,12 @@ def parse_stage_request(
     _check_keys(data, allowed, prefix)
     target = lead_id if lead_id is not None else data.get("lead_id")
     if not isinstance(target, str):
-        raise ValidationError(f"{prefix}lead_id", "expected a lead id")
+        raise ValidationError("expected a lead id", field=f"{prefix}lead_id")
     detail = data.get("detail")
     if detail is not None and (not isinstance(detail, str) or len(detail) > 200):
-        raise ValidationError(f"{prefix}detail", "expected a string of at most 200 characters")
+        raise ValidationError(
+            "expected a string of at most 200 characters", field=f"{prefix}detail"
+        )
     return StageRequest(
         lead_id=target,
         stage=check_stage(data.get("stage"), f"{prefix}stage"),
@@ -559,7 +567,7 @@ def apply_stage_requests(
             lead = get_lead(session, site_id, item.lead_id)
         except NotFound:
             raise NotFound(
-                "no such lead", f"changes.{index}.lead_id" if len(requests) > 1 else "lead_id"
+                "no such lead", field=f"changes.{index}.lead_id" if len(requests) > 1 else "lead_id"
             ) from None
         change_stage(
             session, lead, item.stage, cause="manual", at=item.at or now, detail=item.detail

@@ -89,7 +89,7 @@ def set_stages() -> Response:
     site = site_from_api_key()
     changes = _json_object().get("changes")
     if not isinstance(changes, list) or not 1 <= len(changes) <= MAX_BULK:
-        raise ValidationError("changes", f"expected a list of 1 to {MAX_BULK} changes")
+        raise ValidationError(f"expected a list of 1 to {MAX_BULK} changes", field="changes")
     parsed = [
         service.parse_stage_request(c if isinstance(c, dict) else {}, f"changes.{i}.")
         for i, c in enumerate(changes)

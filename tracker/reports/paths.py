@@ -70,7 +70,7 @@ class PathsQuery:
 def _pick(args: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
     value = args.get(name, default)
     if value not in choices:
-        raise ValidationError(name, f"expected one of {', '.join(choices)}")
+        raise ValidationError(f"expected one of {', '.join(choices)}", field=name)
     return value
 
 

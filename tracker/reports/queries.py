@@ -1014,13 +1014,13 @@ def lead_journey(session: Session, site: Site, lead_id: str) -> Report:
     try:
         key = uuid.UUID(lead_id)
     except ValueError:
-        raise NotFound("no such lead", "lead_id") from None
+        raise NotFound("no such lead", field="lead_id") from None
     lead = session.execute(
         select(Lead.id, Lead.email, Lead.created_at, Lead.stage)
         .where(Lead.site_id == site.id, Lead.id == key)
     ).first()
     if lead is None:
-        raise NotFound("no such lead", "lead_id")
+        raise NotFound("no such lead", field="lead_id")
     order = case({kind: i for i, kind in enumerate(("lead", "opportunity", "won"))},
                  value=C.conversion)
     rows = [

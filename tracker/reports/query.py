@@ -80,7 +80,7 @@ def _date(args: Mapping[str, str], name: str, default: dt.date) -> dt.date:
 def _choice(args: Mapping[str, str], name: str, choices: Collection[str], default: str) -> str:
     value = args.get(name, default)
     if value not in choices:
-        raise ValidationError(name, f"expected one of {', '.join(choices)}")
+        raise ValidationError(f"expected one of {', '.join(choices)}", field=name)
     return value
 
 
@@ -104,7 +104,9 @@ def parse_report_query(
     allowed = COMMON_PARAMS | set(extra)
     for key in args:
         if key not in allowed:
-            raise ValidationError(key, f"unknown parameter; expected {', '.join(sorted(allowed))}")
+            raise ValidationError(
+                f"unknown parameter; expected {', '.join(sorted(allowed))}", field=key
+            )
     today = today or local_today(settings.timezone)
     end = _date(args, "to", today)
     start = _date(args, "from", end - dt.timedelta(days=DEFAULT_DAYS - 1))
@@ -118,7 +120,7 @@ def parse_report_query(
         if name in args:
             value = args[name]
             if not value or len(value) > MAX_FILTER_LENGTH:
-                raise ValidationError(name, f"expected 1 to {MAX_FILTER_LENGTH} characters")
+                raise ValidationError(f"expected 1 to {MAX_FILTER_LENGTH} characters", field=name)
             filters.append((name, None if value == NONE_LABEL else value))
     if args.get("model") in MODEL_NAMES and args["model"] not in models:
         raise RuleRefused("model", f"this site stores {', '.join(models)}")
@@ -141,5 +143,5 @@ def parse_format_only(args: Mapping[str, str]) -> str:
     """For reports that take nothing but ``format`` (one lead's journey)."""
     for key in args:
         if key != "format":
-            raise ValidationError(key, "unknown parameter; expected format")
+            raise ValidationError("unknown parameter; expected format", field=key)
     return _choice(args, "format", FORMATS, "json")

@@ -124,17 +124,19 @@ def decode_body(raw: bytes, content_encoding: str | None) -> dict[str, Any]:
         try:
             body = inflater.decompress(raw, MAX_REQUEST_BYTES + 1)
         except zlib.error:
-            raise ValidationError("body", "not valid gzip") from None
+            raise ValidationError("not valid gzip", field="body") from None
         if len(body) > MAX_REQUEST_BYTES or inflater.unconsumed_tail:
-            raise ValidationError("body", f"larger than {MAX_REQUEST_BYTES} bytes decompressed")
+            raise ValidationError(
+                f"larger than {MAX_REQUEST_BYTES} bytes decompressed", field="body"
+            )
         if not inflater.eof:
-            raise ValidationError("body", "truncated gzip")
+            raise ValidationError("truncated gzip", field="body")
     elif encoding == "identity":
         body = raw
     else:
-        raise ValidationError("Content-Encoding", "expected gzip or none")
+        raise ValidationError("expected gzip or none", field="Content-Encoding")
     if len(body) > MAX_REQUEST_BYTES:
-        raise ValidationError("body", f"larger than {MAX_REQUEST_BYTES} bytes")
+        raise ValidationError(f"larger than {MAX_REQUEST_BYTES} bytes", field="body")
     return load_json_object(body)
 
 
@@ -145,21 +147,21 @@ def write_key_from_basic_auth(header: str | None) -> str | None:
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise ValidationError("Authorization", "not valid basic credentials") from None
+        raise ValidationError("not valid basic credentials", field="Authorization") from None
     return decoded.partition(":")[0] or None
 
 
 def _write_key(body_key: Any, auth_key: str | None) -> str:
     if body_key is not None and not isinstance(body_key, str):
-        raise ValidationError("writeKey", "expected a string")
+        raise ValidationError("expected a string", field="writeKey")
     if body_key and auth_key and body_key != auth_key:
-        raise ValidationError("writeKey", "differs from the basic-auth user")
+        raise ValidationError("differs from the basic-auth user", field="writeKey")
     key = body_key or auth_key
     if not key:
         raise Unauthorized("a write key is required: as the basic-auth user or in the body",
-                           "writeKey")
+                           field="writeKey")
     if not _WRITE_KEY.match(key):
-        raise ValidationError("writeKey", "not a write key")
+        raise ValidationError("not a write key", field="writeKey")
     return str(key)
 
 
@@ -167,10 +169,10 @@ def _text(value: Any, field: str, max_length: int, *, truncate: bool = False) ->
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ValidationError(field, "expected a string")
+        raise ValidationError("expected a string", field=field)
     if len(value) > max_length:
         if not truncate:
-            raise ValidationError(field, f"longer than {max_length} characters")
+            raise ValidationError(f"longer than {max_length} characters", field=field)
         value = value[:max_length]
     return check_text(value, field)
 
@@ -179,7 +181,7 @@ def _object(value: Any, field: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationError(field, "expected an object")
+        raise ValidationError("expected an object", field=field)
     return value
 
 
@@ -190,7 +192,7 @@ def _identifier(value: Any, field: str) -> str | None:
     if isinstance(value, float) and value.is_integer():  # 42.0 is a JSON integer too
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValidationError(field, "expected a string")
+        raise ValidationError("expected a string", field=field)
     return _text(str(value), field, MAX_ID_LENGTH)
 
 
@@ -274,7 +276,7 @@ def _identity(traits: Mapping[str, Any], where: str) -> Identity | None:
     if name in (None, "") and (traits.get("firstName") or traits.get("lastName")):
         first, last = traits.get("firstName") or "", traits.get("lastName") or ""
         if not isinstance(first, str) or not isinstance(last, str):
-            raise ValidationError(f"{where}traits.firstName", "expected a string")
+            raise ValidationError("expected a string", field=f"{where}traits.firstName")
         name = f"{first} {last}".strip()
     company = traits.get("company")
     if isinstance(company, dict):  # Segment's reserved company trait is an object
@@ -322,15 +324,17 @@ def _message(raw: Any, index: int, path_type: str | None, now: dt.datetime,
     where = f"batch.{index}." if path_type is None else ""
     whole = where.rstrip(".") or "body"
     if not isinstance(raw, dict):
-        raise ValidationError(whole, "expected an object")
+        raise ValidationError("expected an object", field=whole)
     if len(json.dumps(raw)) > MAX_MESSAGE_BYTES:
-        raise ValidationError(whole, f"larger than {MAX_MESSAGE_BYTES} bytes")
+        raise ValidationError(f"larger than {MAX_MESSAGE_BYTES} bytes", field=whole)
     for key in raw:
         if key not in _MESSAGE_KEYS:
-            raise ValidationError(f"{where}{key}", "unknown field")
+            raise ValidationError("unknown field", field=f"{where}{key}")
     kind = raw.get("type") or path_type
     if kind not in MESSAGE_TYPES:
-        raise ValidationError(f"{where}type", f"expected one of {', '.join(sorted(MESSAGE_TYPES))}")
+        raise ValidationError(
+            f"expected one of {', '.join(sorted(MESSAGE_TYPES))}", field=f"{where}type"
+        )
     if path_type is not None and kind != path_type:  # /v1/t with a page message
         raise RuleRefused(f"{where}type", f"this path takes {path_type} messages")
     # Batch-level context is merged under each message's own (Segment's rule).
@@ -339,7 +343,7 @@ def _message(raw: Any, index: int, path_type: str | None, now: dt.datetime,
     anonymous_id = _identifier(raw.get("anonymousId"), f"{where}anonymousId")
     user_id = _identifier(raw.get("userId"), f"{where}userId")
     if anonymous_id is None and user_id is None:
-        raise ValidationError(f"{where}anonymousId", "anonymousId or userId is required")
+        raise ValidationError("anonymousId or userId is required", field=f"{where}anonymousId")
     visitor_id = (_fitting_id(anonymous_id, "sa") if anonymous_id is not None
                   else USER_ONLY_PREFIX + hashlib.sha256(f"{user_id}".encode()).hexdigest()[:40])
     message_id = _identifier(raw.get("messageId"), f"{where}messageId")
@@ -393,10 +397,10 @@ def parse_request(body: Mapping[str, Any], path_type: str | None, auth_key: str 
     if path_type is None:
         for key in body:
             if key not in _BATCH_KEYS:
-                raise ValidationError(key, "unknown field")
+                raise ValidationError("unknown field", field=key)
         items = body.get("batch")
         if not isinstance(items, list) or not items:
-            raise ValidationError("batch", "expected a non-empty list")
+            raise ValidationError("expected a non-empty list", field="batch")
         shared: Mapping[str, Any] = body
     else:
         items, shared = [body], {}

@@ -40,7 +40,7 @@ def _site_of(write_key: str) -> SiteInfo:
     try:
         site = _collector().sites.by_write_key(write_key)
     except Unauthorized:
-        raise Unauthorized("unknown write key", "writeKey") from None
+        raise Unauthorized("unknown write key", field="writeKey") from None
     g.collect_site = site
     check_origin(site, request.origin)
     return site
