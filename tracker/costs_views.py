@@ -40,7 +40,7 @@ def _rows_from_request(currency: str) -> list[costs.CostRow]:
 def _import_name() -> str | None:
     name = request.args.get("name")
     if name is not None and len(name) > costs.MAX_IMPORT_NAME_LENGTH:
-        raise ValidationError("name", f"at most {costs.MAX_IMPORT_NAME_LENGTH} characters")
+        raise ValidationError(f"at most {costs.MAX_IMPORT_NAME_LENGTH} characters", field="name")
     return name
 
 

@@ -43,7 +43,7 @@ def verify_token(secret_key: str, site_id: int, token: object, now: dt.datetime)
     payload, mac = token.rsplit(".", 1)
     visitor_id, expires = payload.rsplit(".", 1)
     if not hmac.compare_digest(mac, _mac(secret_key, site_id, payload)):
-        raise RuleRefused("token", "cross-domain token signature does not match")
+        raise RuleRefused("cross-domain token signature does not match", field="token")
     if not expires.isdigit() or int(expires) < now.timestamp():
-        raise RuleRefused("token", "cross-domain token expired")
+        raise RuleRefused("cross-domain token expired", field="token")
     return visitor_id

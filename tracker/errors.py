@@ -62,6 +62,11 @@ class NotFound(LeadTrailError):
     code = "not_found"
 
 
+class Conflict(LeadTrailError):
+    status = 409
+    code = "conflict"
+
+
 class TooManyAttempts(LeadTrailError):
     """Sign-in refused before the password is checked: wait ``retry_after`` seconds."""
 

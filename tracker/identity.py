@@ -236,7 +236,7 @@ def stitch_visitor_to_lead(
     one already in effect changes nothing.
     """
     if session.get(Visitor, (site_id, visitor_id)) is None:
-        raise RuleRefused("vid", "unknown visitor: send a page view first")
+        raise RuleRefused("unknown visitor: send a page view first", field="vid")
     identifying = session_at(session, site_id, visitor_id, at)
     lead, created = upsert_lead(session, site_id, identity, at, cause,
                                 identifying.id if identifying is not None else None)

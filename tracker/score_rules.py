@@ -89,14 +89,14 @@ class ScoreRule:
         try:
             compiled = re.compile(path, re.IGNORECASE) if path else None
         except (re.error, TypeError):
-            raise ValidationError(f"{field}.path", "not a valid regular expression") from None
+            raise ValidationError("not a valid regular expression", field=f"{field}.path") from None
         event_name = data.get("event_name")
         if event_name is not None and (
             not isinstance(event_name, str) or not 1 <= len(event_name) <= MAX_EVENT_NAME_LENGTH
         ):
             raise ValidationError(
-                f"{field}.event_name",
                 f"expected an event name of 1 to {MAX_EVENT_NAME_LENGTH} characters",
+                field=f"{field}.event_name",
             )
         return cls(name, kind, points, cap, half_life, compiled, event_name)
 
@@ -131,7 +131,7 @@ def parse_score_rules(raw: Sequence[Any], field: str = "score_rules") -> tuple[S
     rules = []
     for index, rule in enumerate(raw):
         if not isinstance(rule, Mapping):
-            raise ValidationError(f"{field}.{index}", "expected an object")
+            raise ValidationError("expected an object", field=f"{field}.{index}")
         rules.append(ScoreRule.from_dict(rule, f"{field}.{index}"))
     return tuple(rules)
 

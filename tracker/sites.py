@@ -219,18 +219,18 @@ def _checked(data: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     for key, raw in data.items():
         name = f"{prefix}.{key}"
         if key not in _SCHEMA:
-            raise ValidationError(name, "unknown setting")
+            raise ValidationError("unknown setting", field=name)
         values[key] = _SCHEMA[key].check(name, raw)
     return values
 
 
 def _number(name: str, raw: Any, low: float, high: float, whole: bool = False) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise ValidationError(name, "expected a number")
+        raise ValidationError("expected a number", field=name)
     if whole and raw != int(raw):
-        raise ValidationError(name, "expected a whole number")
+        raise ValidationError("expected a whole number", field=name)
     if not low <= raw <= high:
-        raise ValidationError(name, f"expected a number from {low:g} to {high:g}")
+        raise ValidationError(f"expected a number from {low:g} to {high:g}", field=name)
     return float(raw)
 
 
@@ -245,7 +245,7 @@ def _whole_number_from(low: int, high: int) -> Check:
 def _one_of(choices: Sequence[str]) -> Check:
     def check(name: str, raw: Any) -> str:
         if not isinstance(raw, str) or raw not in choices:
-            raise ValidationError(name, f"expected {' or '.join(map(repr, choices))}")
+            raise ValidationError(f"expected {' or '.join(map(repr, choices))}", field=name)
         return raw
 
     return check
@@ -258,49 +258,49 @@ def _optional(check: Check) -> Check:
 
 def _currency(name: str, raw: Any) -> str:
     if not isinstance(raw, str) or not re.fullmatch(r"[A-Z]{3}", raw):
-        raise ValidationError(name, "expected a three-letter ISO 4217 code such as USD")
+        raise ValidationError("expected a three-letter ISO 4217 code such as USD", field=name)
     return raw
 
 
 def _timezone(name: str, raw: Any) -> str:
     if not isinstance(raw, str):
-        raise ValidationError(name, "expected an IANA time zone name")
+        raise ValidationError("expected an IANA time zone name", field=name)
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(name, f"unknown time zone {raw!r}") from None
+        raise ValidationError(f"unknown time zone {raw!r}", field=name) from None
     return raw
 
 
 def _true_or_false(name: str, raw: Any) -> bool:
     if not isinstance(raw, bool):
-        raise ValidationError(name, "expected true or false")
+        raise ValidationError("expected true or false", field=name)
     return raw
 
 
 def _referral_exclusions(name: str, raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list | tuple):
-        raise ValidationError(name, "expected a list of host names")
+        raise ValidationError("expected a list of host names", field=name)
     return tuple(normalise_domain(host, name) for host in raw)
 
 
 def _linked_domains(name: str, raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list | tuple):
-        raise ValidationError(name, "expected a list of host names")
+        raise ValidationError("expected a list of host names", field=name)
     return tuple(normalise_domain(host, f"{name}.{i}") for i, host in enumerate(raw))
 
 
 def _channel_rules(name: str, raw: Any) -> tuple[ChannelRule, ...]:
     if not isinstance(raw, list | tuple):
-        raise ValidationError(name, "expected a list of rules")
+        raise ValidationError("expected a list of rules", field=name)
     rules = []
     for index, rule in enumerate(raw):
         if not isinstance(rule, Mapping):
-            raise ValidationError(f"{name}.{index}", "expected an object")
+            raise ValidationError("expected an object", field=f"{name}.{index}")
         try:
             rules.append(ChannelRule.from_dict(rule))
         except ValueError as exc:
-            raise ValidationError(f"{name}.{index}", str(exc)) from None
+            raise ValidationError(str(exc), field=f"{name}.{index}") from None
     return tuple(rules)
 
 
@@ -308,7 +308,7 @@ def _score_rules(name: str, raw: Any) -> tuple[ScoreRule, ...] | None:
     if raw is None:
         return None
     if not isinstance(raw, list | tuple):
-        raise ValidationError(name, "expected a list of rules")
+        raise ValidationError("expected a list of rules", field=name)
     return parse_score_rules(raw, name)
 
 
@@ -318,10 +318,10 @@ def _attribution_models(name: str, raw: Any) -> tuple[str, ...]:
     known = model_names()
     # Distinct by repr: a writer's list may hold unhashable junk, refused below by index.
     if not isinstance(raw, list | tuple) or not raw or len({repr(m) for m in raw}) != len(raw):
-        raise ValidationError(name, "expected a non-empty list of distinct model names")
+        raise ValidationError("expected a non-empty list of distinct model names", field=name)
     for index, model in enumerate(raw):
         if model not in known:
-            raise ValidationError(f"{name}.{index}", f"expected one of {', '.join(known)}")
+            raise ValidationError(f"expected one of {', '.join(known)}", field=f"{name}.{index}")
     return tuple(raw)
 
 
@@ -330,17 +330,17 @@ def _attribution_params(name: str, raw: Any) -> Mapping[str, Mapping[str, Any]]:
 
     known = model_names()
     if not isinstance(raw, Mapping):
-        raise ValidationError(name, "expected an object of model -> {parameter: value}")
+        raise ValidationError("expected an object of model -> {parameter: value}", field=name)
     params: dict[str, Mapping[str, Any]] = {}
     for model, values in raw.items():
         if model not in known:
-            raise ValidationError(f"{name}.{model}", f"expected one of {', '.join(known)}")
+            raise ValidationError(f"expected one of {', '.join(known)}", field=f"{name}.{model}")
         if not isinstance(values, Mapping):
-            raise ValidationError(f"{name}.{model}", "expected an object of parameters")
+            raise ValidationError("expected an object of parameters", field=f"{name}.{model}")
         try:
             create_model(model, **values)
         except AttributionError as exc:
-            raise ValidationError(f"{name}.{model}", str(exc)) from None
+            raise ValidationError(str(exc), field=f"{name}.{model}") from None
         params[model] = MappingProxyType(dict(values))
     return MappingProxyType(params)
 
@@ -360,7 +360,8 @@ def _secret(name: str, raw: Any) -> str:
 
 def _secrets(name: str, raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list | tuple) or len(raw) > MAX_ACTIVE_SECRETS:
-        raise ValidationError(name, f"expected a list of at most {MAX_ACTIVE_SECRETS} secrets")
+        raise ValidationError(f"expected a list of at most {MAX_ACTIVE_SECRETS} secrets",
+                              field=name)
     return tuple(_secret(f"{name}.{i}", secret) for i, secret in enumerate(raw))
 
 
@@ -382,43 +383,43 @@ def _api_url(name: str, raw: Any) -> str:
 
 def _api_version(name: str, raw: Any) -> str:
     if not isinstance(raw, str) or not re.fullmatch(r"v\d{2,3}\.0", raw):
-        raise ValidationError(name, "expected a REST API version such as v62.0")
+        raise ValidationError("expected a REST API version such as v62.0", field=name)
     return raw
 
 
 def _crm_push(name: str, raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list | tuple) or any(p not in PUSH_PROVIDERS for p in raw):
-        raise ValidationError(name, f"expected a list of {', '.join(PUSH_PROVIDERS)}")
+        raise ValidationError(f"expected a list of {', '.join(PUSH_PROVIDERS)}", field=name)
     return tuple(dict.fromkeys(raw))
 
 
 def _pipedrive_username(name: str, raw: Any) -> str:
     if not isinstance(raw, str) or not 1 <= len(raw.strip()) <= 100 or ":" in raw:
-        raise ValidationError(name, "expected a user name of 1 to 100 characters, no colon")
+        raise ValidationError("expected a user name of 1 to 100 characters, no colon", field=name)
     return raw.strip()
 
 
 def _salesforce_org_id(name: str, raw: Any) -> str:
     if not isinstance(raw, str) or not re.fullmatch(r"00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?", raw):
-        raise ValidationError(name, "expected a 15- or 18-character org id starting 00D")
+        raise ValidationError("expected a 15- or 18-character org id starting 00D", field=name)
     return raw
 
 
 def _salesforce_fields(name: str, raw: Any) -> Mapping[str, str]:
     if not isinstance(raw, Mapping):
-        raise ValidationError(name, "expected an object of field role -> Salesforce API name")
+        raise ValidationError("expected an object of field role -> Salesforce API name", field=name)
     for role, api_name in raw.items():
         if role not in salesforce.FIELD_ROLES:
             raise ValidationError(
-                f"{name}.{role}", f"expected one of {', '.join(salesforce.FIELD_ROLES)}"
+                f"expected one of {', '.join(salesforce.FIELD_ROLES)}", field=f"{name}.{role}"
             )
         if not isinstance(api_name, str):
-            raise ValidationError(f"{name}.{role}", "expected a Salesforce API name")
+            raise ValidationError("expected a Salesforce API name", field=f"{name}.{role}")
         try:
             salesforce.OpportunityFields.named({role: api_name})
         except ValueError:
             raise ValidationError(
-                f"{name}.{role}", "expected a Salesforce API name such as ContactEmail__c"
+                "expected a Salesforce API name such as ContactEmail__c", field=f"{name}.{role}"
             ) from None
     return MappingProxyType(dict(raw))
 
@@ -434,25 +435,26 @@ def _person_fields(name: str, raw: Any) -> Mapping[str, str]:
                 f"expected one of {', '.join(PUSH_FIELDS)}", field=f"{name}.{ours}"
             )
         if not isinstance(key, str) or not _FIELD_KEY.match(key):
-            raise ValidationError(f"{name}.{ours}", "expected a Pipedrive field key")
+            raise ValidationError("expected a Pipedrive field key", field=f"{name}.{ours}")
     return MappingProxyType(dict(raw))
 
 
 def _stage_maps(name: str, raw: Any) -> StageMaps:
     if not isinstance(raw, Mapping):
-        raise ValidationError(name, "expected an object of provider -> {crm stage: our stage}")
+        raise ValidationError("expected an object of provider -> {crm stage: our stage}",
+                              field=name)
     maps: dict[str, Mapping[str, str]] = {}
     for provider, mapping in raw.items():
         if provider not in CRM_PROVIDERS:
             raise ValidationError(
-                f"{name}.{provider}", f"expected one of {', '.join(CRM_PROVIDERS)}"
+                f"expected one of {', '.join(CRM_PROVIDERS)}", field=f"{name}.{provider}"
             )
         if not isinstance(mapping, Mapping):
             raise ValidationError("expected an object", field=f"{name}.{provider}")
         try:
             maps[provider] = MappingProxyType(check_stage_map(mapping))
         except ValueError as exc:
-            raise ValidationError(f"{name}.{provider}", str(exc)) from None
+            raise ValidationError(str(exc), field=f"{name}.{provider}") from None
     return MappingProxyType(maps)
 
 

@@ -73,7 +73,7 @@ def check_connection(
     _check_platform(platform)
     account_id = account_id.strip().removeprefix("act_")
     if not account_id or len(account_id) > 64 or not account_id.replace("-", "").isalnum():
-        raise ValidationError("account_id", "expected the platform's account id")
+        raise ValidationError("expected the platform's account id", field="account_id")
     if platform == "google_ads":
         account_id = google_ads.customer_path(account_id)
     clean = _credentials(platform, credentials)

@@ -149,21 +149,21 @@ def parse_config(data: Mapping[str, Any]) -> CallConfig:
     seen_numbers: set[str] = set()
     for index, pool in enumerate(pools):
         if pool.id in seen_pools:
-            raise RuleRefused(f"pools.{index}.id", "the same pool id twice")
+            raise RuleRefused("the same pool id twice", field=f"pools.{index}.id")
         seen_pools.add(pool.id)
         for position, number in enumerate(pool.numbers):
             if number.number in seen_numbers:
-                raise RuleRefused(f"pools.{index}.numbers.{position}",
-                                  "a number belongs to one pool only")
+                raise RuleRefused("a number belongs to one pool only",
+                                  field=f"pools.{index}.numbers.{position}")
             seen_numbers.add(number.number)
     if len(seen_numbers) > MAX_NUMBERS:
-        raise RuleRefused("pools", f"more than {MAX_NUMBERS} numbers")
+        raise RuleRefused(f"more than {MAX_NUMBERS} numbers", field="pools")
     default = None
     if data.get("default_number") not in (None, ""):
         default = _number({"number": data["default_number"],
                            "display": data.get("default_display")}, "default_number", region)
         if default.number in seen_numbers:
-            raise RuleRefused("default_number", "the default number is in a pool")
+            raise RuleRefused("the default number is in a pool", field="default_number")
     return CallConfig(
         default=default,
         min_duration_s=_whole(data.get("min_duration_s", 0), "min_duration_s", 0, 86_400),

@@ -38,8 +38,8 @@ class CallsQuery:
         start = parse_date(args["start"], "start") if "start" in args else end - dt.timedelta(
             days=29)
         if start > end or (end - start).days > MAX_DAYS:
-            raise RuleRefused("start", f"expected a start on or before end, within "
-                                       f"{MAX_DAYS} days")
+            raise RuleRefused(f"expected a start on or before end, within "
+                                       f"{MAX_DAYS} days", field="start")
         group_by = args.get("group_by", "channel")
         if group_by not in GROUPS:
             raise ValidationError(f"expected one of {', '.join(GROUPS)}", field="group_by")

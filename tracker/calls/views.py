@@ -150,7 +150,7 @@ def list_calls() -> Response:
     check_parameters(request.args, ("status",))
     status = request.args.get("status")
     if status is not None and status not in (RECEIVED, APPLIED, FAILED):
-        raise ValidationError("status", "expected received, applied or failed")
+        raise ValidationError("expected received, applied or failed", field="status")
     query = select(Call).where(Call.site_id == site.id)
     if status is not None:
         query = query.where(Call.status == status)

@@ -180,7 +180,7 @@ def _props(value: Any, field_name: str) -> Mapping[str, Any]:
             )
     check_json_values(value, field_name)
     if len(json.dumps(value)) > MAX_PROPS_BYTES:
-        raise RuleRefused(field_name, f"larger than {MAX_PROPS_BYTES} bytes")
+        raise RuleRefused(f"larger than {MAX_PROPS_BYTES} bytes", field=field_name)
     return dict(value)
 
 
@@ -228,9 +228,9 @@ def _event(data: Any, index: int, now: dt.datetime, skew: dt.timedelta) -> Incom
     event_type = check_choice(data.get("type"), EVENT_TYPES, f"{where}.type")
     occurred_at = _from_millis(_millis(data.get("ts"), f"{where}.ts")) + skew
     if occurred_at < now - MAX_EVENT_AGE:
-        raise RuleRefused(f"{where}.ts", "older than 30 days")
+        raise RuleRefused("older than 30 days", field=f"{where}.ts")
     if occurred_at > now + MAX_CLOCK_AHEAD:
-        raise RuleRefused(f"{where}.ts", "in the future")
+        raise RuleRefused("in the future", field=f"{where}.ts")
     name = _string(data.get("name"), f"{where}.name", MAX_NAME_LENGTH, event_type == "custom")
     language = _string(data.get("lang"), f"{where}.lang", MAX_LANGUAGE_LENGTH)
     if language is not None and not _LANGUAGE.match(language):
@@ -263,7 +263,7 @@ def parse_batch(
     _unknown_keys(data, _BATCH_KEYS, "")
     write_key = _string(data.get("k") or query_write_key, "k", 64)
     if write_key is None:
-        raise Unauthorized("a write key is required: k in the body or the query", "k")
+        raise Unauthorized("a write key is required: k in the body or the query", field="k")
     visitor_id = _identifier(data.get("vid"), "vid")
     consent = data.get("consent")
     if consent is not None and not isinstance(consent, bool):
@@ -282,7 +282,7 @@ def parse_batch(
         raise ValidationError(f"more than {MAX_EVENTS} events in one batch", field="events")
     parsed = tuple(_event(item, index, now, skew) for index, item in enumerate(events))
     if len({event.id for event in parsed}) != len(parsed):
-        raise RuleRefused("events", "the same event id twice in one batch")
+        raise RuleRefused("the same event id twice in one batch", field="events")
     return Batch(
         write_key=write_key, visitor_id=visitor_id, consent=consent, events=parsed, received_at=now
     )

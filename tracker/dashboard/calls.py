@@ -42,7 +42,7 @@ def calls_query(filters: Filters, args: Mapping[str, str]) -> CallsQuery:
     """The page's dates (``to`` is inclusive in the report) and ``by`` (default channel)."""
     group_by = args.get("by") or "channel"
     if group_by not in GROUPS:
-        raise ValidationError("by", f"expected one of {', '.join(GROUPS)}")
+        raise ValidationError(f"expected one of {', '.join(GROUPS)}", field="by")
     return CallsQuery(start=filters.start, end=filters.end - dt.timedelta(days=1),
                       group_by=group_by)
 

@@ -289,7 +289,7 @@ def form_start_day(form: Mapping[str, str], settings: SiteSettings, now: dt.date
     try:
         return dt.date.fromisoformat(raw_start)
     except ValueError:
-        raise ValidationError("start_day", "expected YYYY-MM-DD") from None
+        raise ValidationError("expected YYYY-MM-DD", field="start_day") from None
 
 
 def connect_from_form(session: Session, site: Site, settings: SiteSettings,

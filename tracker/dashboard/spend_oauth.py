@@ -89,8 +89,8 @@ def app_or_refuse(settings: Settings, platform: str) -> oauth.OAuthApp:
     found = oauth.oauth_app(settings, platform)
     if found is None:
         variable = f"LEADTRAIL_{platform.upper()}_CLIENT_ID"
-        raise ValidationError("platform", f"no OAuth app is configured for {platform} "
-                                          f"(the operator sets {variable} and its companions)")
+        raise ValidationError(f"no OAuth app is configured for {platform} (the operator "
+                              f"sets {variable} and its companions)", field="platform")
     return found
 
 

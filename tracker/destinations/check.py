@@ -27,10 +27,10 @@ def validate_destination(engine: Engine, session: Session, destination: Destinat
                          sleep: Sleep = time.sleep) -> dict[str, Outcome]:
     """The platform's verdict on a sample conversion of the first mapped milestone."""
     if destination.platform not in VALIDATING:
-        raise RuleRefused("platform", f"{destination.platform} has no validation mode")
+        raise RuleRefused(f"{destination.platform} has no validation mode", field="platform")
     if destination.platform == "meta" and not destination.settings.get("test_event_code"):
-        raise RuleRefused("settings.test_event_code",
-                          "Meta validates only with a test_event_code (Events Manager)")
+        raise RuleRefused("Meta validates only with a test_event_code (Events Manager)",
+                          field="settings.test_event_code")
     milestone, mapping = next(iter(milestone_map(destination.settings).items()))
     now = utcnow()
     sample = Conversion(

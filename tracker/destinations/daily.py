@@ -46,7 +46,7 @@ def parse_days(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_DAYS
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
-        raise ValidationError("days", f"expected a whole number from 1 to {MAX_DAYS}")
+        raise ValidationError(f"expected a whole number from 1 to {MAX_DAYS}", field="days")
     return int(raw)
 
 

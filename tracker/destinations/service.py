@@ -45,8 +45,8 @@ def add_destination(
             AdAccount.site_id == site_id, AdAccount.platform == platform,
             AdAccount.account_id == ad_account)).first()
         if account is None:
-            raise RuleRefused("ad_account", f"no {platform} ad account {ad_account!r} "
-                                            "connected to this site")
+            raise RuleRefused(f"no {platform} ad account {ad_account!r} "
+                                            "connected to this site", field="ad_account")
         account_uuid = account.id
     clean = clean_settings(platform, settings)
     secrets = clean_credentials(platform, credentials, borrowed=account_uuid is not None)
@@ -57,7 +57,7 @@ def add_destination(
                             enabled=True, created_at=now or utcnow())
         session.add(found)
     elif found.platform != platform:
-        raise Conflict(f"{name!r} already sends to {found.platform}", "name")
+        raise Conflict(f"{name!r} already sends to {found.platform}", field="name")
     found.settings = clean
     found.credentials = secrets
     found.ad_account_id = account_uuid

@@ -254,7 +254,7 @@ def record_conversion(
         assert conversion.visitor_id is not None
         found = _current_lead_of_visitor(session, site_id, conversion.visitor_id)
         if found is None:
-            raise RuleRefused("email", "this visitor is not a lead yet: give an email too")
+            raise RuleRefused("this visitor is not a lead yet: give an email too", field="email")
         lead, created = found, False
     if conversion.touch is not None:
         add_offline_touch(session, lead, conversion.touch, now)

@@ -111,9 +111,9 @@ def parse_report_query(
     end = _date(args, "to", today)
     start = _date(args, "from", end - dt.timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
-        raise RuleRefused("from", "must not be after 'to'")
+        raise RuleRefused("must not be after 'to'", field="from")
     if (end - start).days >= MAX_RANGE_DAYS:
-        raise RuleRefused("from", f"a range of at most {MAX_RANGE_DAYS} days")
+        raise RuleRefused(f"a range of at most {MAX_RANGE_DAYS} days", field="from")
     models = settings.attribution_models
     filters = []
     for name in DIMENSIONS:
@@ -123,7 +123,7 @@ def parse_report_query(
                 raise ValidationError(f"expected 1 to {MAX_FILTER_LENGTH} characters", field=name)
             filters.append((name, None if value == NONE_LABEL else value))
     if args.get("model") in MODEL_NAMES and args["model"] not in models:
-        raise RuleRefused("model", f"this site stores {', '.join(models)}")
+        raise RuleRefused(f"this site stores {', '.join(models)}", field="model")
     return ReportQuery(
         model=_choice(args, "model", models, "linear" if "linear" in models else models[0]),
         start=start,

@@ -312,9 +312,9 @@ def _occurred_at(message: Mapping[str, Any], where: str, now: dt.datetime,
     if sent_at is not None and abs(now - sent_at) >= SKEW_IGNORED:
         moment += now - sent_at
     if moment < now - MAX_EVENT_AGE:
-        raise RuleRefused(f"{where}timestamp", "older than 30 days")
+        raise RuleRefused("older than 30 days", field=f"{where}timestamp")
     if moment > now + MAX_CLOCK_AHEAD:
-        raise RuleRefused(f"{where}timestamp", "in the future")
+        raise RuleRefused("in the future", field=f"{where}timestamp")
     return moment
 
 
@@ -336,7 +336,7 @@ def _message(raw: Any, index: int, path_type: str | None, now: dt.datetime,
             f"expected one of {', '.join(sorted(MESSAGE_TYPES))}", field=f"{where}type"
         )
     if path_type is not None and kind != path_type:  # /v1/t with a page message
-        raise RuleRefused(f"{where}type", f"this path takes {path_type} messages")
+        raise RuleRefused(f"this path takes {path_type} messages", field=f"{where}type")
     # Batch-level context is merged under each message's own (Segment's rule).
     context = {**_object(shared.get("context"), "context"),
                **_object(raw.get("context"), f"{where}context")}
@@ -357,14 +357,14 @@ def _message(raw: Any, index: int, path_type: str | None, now: dt.datetime,
     if kind == "track":
         name = _text(raw.get("event"), f"{where}event", MAX_EVENT_NAME_LENGTH)
         if name is None:
-            raise RuleRefused(f"{where}event", "required for a track call")
+            raise RuleRefused("required for a track call", field=f"{where}event")
     elif kind in {"page", "screen"}:
         name = _text(raw.get("name"), f"{where}name", MAX_EVENT_NAME_LENGTH, truncate=True)
     previous = None
     if kind == "alias":
         previous_id = _identifier(raw.get("previousId"), f"{where}previousId")
         if previous_id is None or user_id is None:
-            raise RuleRefused(f"{where}previousId", "an alias needs previousId and userId")
+            raise RuleRefused("an alias needs previousId and userId", field=f"{where}previousId")
         previous = _fitting_id(previous_id, "sa")
     return SegmentMessage(
         index=index,
@@ -392,8 +392,8 @@ def parse_request(body: Mapping[str, Any], path_type: str | None, auth_key: str 
     write_key = _write_key(body.get("writeKey"), auth_key)
     # Which paths take a batch is a relation between the path and the body: a 422.
     if (path_type is None) != ("batch" in body):
-        raise RuleRefused("batch", "a batch goes to /v1/batch or /v1/b, one message to the "
-                                   "path of its type")
+        raise RuleRefused("a batch goes to /v1/batch or /v1/b, one message to the "
+                                   "path of its type", field="batch")
     if path_type is None:
         for key in body:
             if key not in _BATCH_KEYS:
