@@ -44,6 +44,9 @@ COLUMNS = (
 COUNT_COLUMNS = ("impressions", "clicks")
 MAX_COUNT = 10**15
 MAX_ROWS = 100_000
+# A cost file's largest size: room for MAX_ROWS rows of ordinary length. The API and the
+# dashboard raise their body limit to it (plus a multipart envelope); 1 MiB stays elsewhere.
+MAX_UPLOAD_BYTES = 10 * 1_048_576
 MAX_ERRORS = 50
 MAX_IMPORT_NAME_LENGTH = 200
 TEXT_LIMITS = {"channel": 40, "source": 200, "medium": 200, "campaign": 200, "keyword": 200}

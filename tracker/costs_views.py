@@ -10,20 +10,20 @@ from tracker import costs
 from tracker.auth import site_from_api_key
 from tracker.db import get_session, write_session
 from tracker.errors import ValidationError
-from tracker.guards import limit_body
+from tracker.guards import limit_body, read_upload
 from tracker.models.base import utcnow
 from tracker.sites import site_settings
 from tracker.validation import check_parameters, load_json, load_json_object, parse_date
 
 bp = Blueprint("costs", __name__, url_prefix="/api/v1")
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
 def _rows_from_request(currency: str) -> list[costs.CostRow]:
     if request.mimetype in {"text/csv", "text/plain"}:
         return costs.parse_cost_csv(request.get_data(as_text=True), currency)
     if "file" in request.files:
-        return costs.parse_cost_csv(request.files["file"].read().decode("utf-8-sig"), currency)
+        upload = read_upload(request.files["file"], costs.MAX_UPLOAD_BYTES, "file")
+        return costs.parse_cost_csv(upload.decode("utf-8-sig"), currency)
     if "file" in request.form:  # the CSV as a plain form field (no filename)
         return costs.parse_cost_csv(request.form["file"], currency)
     body = request.get_data()
@@ -50,7 +50,7 @@ def _day(name: str) -> dt.date | None:
 
 
 @bp.post("/costs")
-@limit_body(MAX_UPLOAD_BYTES)
+@limit_body(costs.MAX_UPLOAD_BYTES, upload_field="file")
 def import_costs() -> tuple[Response, int]:
     site = site_from_api_key()
     check_parameters(request.args, ("name",))

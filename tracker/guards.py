@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Flask, current_app, request
+from werkzeug.datastructures import FileStorage
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wsgi import get_input_stream
 
@@ -23,8 +24,8 @@ from tracker.errors import PayloadTooLarge
 from tracker.validation import MAX_ID, check_query, check_text
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
-# The largest limit of any endpoint (cost uploads); Werkzeug's own check is only a backstop.
-LARGEST_BODY_BYTES = 10 * 1_048_576
+# What a multipart body adds around an uploaded file (boundaries, part headers, other fields).
+MULTIPART_ENVELOPE_BYTES = 65_536
 _CHUNK = 65_536
 # Handlers that answer every request in their own format (the pixel is always a GIF).
 _OWN_QUERY_RULES = frozenset({"collect.collect_pixel"})
@@ -33,27 +34,44 @@ View = TypeVar("View", bound=Callable[..., object])
 BodyLimit = int | Callable[[Settings], int]
 
 
-def limit_body(limit: BodyLimit) -> Callable[[View], View]:
+def limit_body(limit: BodyLimit, *, upload_field: str | None = None) -> Callable[[View], View]:
     """Give a view its own body limit in bytes (or a function of the settings), instead of
-    :data:`DEFAULT_MAX_BODY_BYTES`."""
+    :data:`DEFAULT_MAX_BODY_BYTES`. With ``upload_field`` (the form field of a file upload)
+    a multipart body may add :data:`MULTIPART_ENVELOPE_BYTES` around the file (which the view
+    reads with :func:`read_upload`), and one over that is refused naming the field."""
 
     def mark(view: View) -> View:
         view.leadtrail_body_limit = limit  # type: ignore[attr-defined]
+        view.leadtrail_upload_field = upload_field  # type: ignore[attr-defined]
         return view
 
     return mark
 
 
-def _body_limit() -> int:
+def _body_limit() -> tuple[int, str]:
+    """This request's body limit in bytes, and the field a body over it is named by."""
     view = current_app.view_functions.get(request.endpoint or "")
     limit: BodyLimit = getattr(view, "leadtrail_body_limit", DEFAULT_MAX_BODY_BYTES)
     if callable(limit):
-        return limit(current_app.config["LEADTRAIL_SETTINGS"])
-    return limit
+        limit = limit(current_app.config["LEADTRAIL_SETTINGS"])
+    upload_field: str | None = getattr(view, "leadtrail_upload_field", None)
+    if upload_field and request.mimetype == "multipart/form-data":
+        return limit + MULTIPART_ENVELOPE_BYTES, upload_field
+    return limit, "body"
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
+def _too_large(limit: int, field: str) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the body is larger than {limit} bytes", field=field)
+
+
+def read_upload(upload: FileStorage, limit: int, field: str) -> bytes:
+    """The uploaded file's bytes; one over ``limit`` is refused naming its form field (the
+    body limit leaves room for the multipart envelope, so the file itself is checked here
+    rather than silently cut)."""
+    data: bytes = upload.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the file is larger than {limit} bytes", field=field)
+    return data
 
 
 def enforce_body_limit() -> None:
@@ -61,11 +79,13 @@ def enforce_body_limit() -> None:
     the handler reads it with a known ``Content-Length``."""
     if request.method in {"GET", "HEAD", "OPTIONS"}:
         return
-    limit = _body_limit()
+    limit, field = _body_limit()
+    # Werkzeug's own check (on form parsing and get_data) then holds this endpoint's limit.
+    request.max_content_length = limit
     declared = request.content_length
     if declared is not None:
         if declared > limit:
-            raise _too_large(limit)
+            raise _too_large(limit, field)
         return
     environ = request.environ
     if "wsgi.input_terminated" not in environ:
@@ -78,7 +98,7 @@ def enforce_body_limit() -> None:
             break
         buffered.extend(chunk)
     if len(buffered) > limit:
-        raise _too_large(limit)
+        raise _too_large(limit, field)
     environ["wsgi.input"] = io.BytesIO(bytes(buffered))
     environ["CONTENT_LENGTH"] = str(len(buffered))
     environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -117,6 +137,6 @@ def init_app(app: Flask) -> None:
     # starts with "/" (%2F) did so on every operation, an answer no client expects. No route
     # has an empty segment, so such a path is simply not found.
     app.url_map.merge_slashes = False
-    app.config["MAX_CONTENT_LENGTH"] = LARGEST_BODY_BYTES + 1
+    app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_BODY_BYTES
     app.before_request(enforce_body_limit)
     app.before_request(check_request_text)

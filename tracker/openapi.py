@@ -901,7 +901,9 @@ def _complete(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                     "a query-string name or value holding NUL or a lone surrogate; `field` "
                     "names the parameter", ERROR))
             if "requestBody" in operation:
-                responses.setdefault("413", _json("body too large; `field` is `body`", ERROR))
+                responses.setdefault("413", _json(
+                    "body too large; `field` is `body`, or `file` for a multipart cost upload",
+                    ERROR))
             responses.setdefault("503", {
                 "description": "the database is unavailable (a restart, a failover): nothing "
                 "was stored; retry after `Retry-After` seconds with the same ids",

@@ -3,12 +3,18 @@ on re-import, currency conversion, tenancy."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from tests.factories import SiteMaker
+from tracker import costs
+from tracker.guards import DEFAULT_MAX_BODY_BYTES
 from tracker.sites import CreatedSite
 
 CSV = """date,channel,source,medium,campaign,keyword,amount,currency
@@ -170,3 +176,69 @@ def test_a_bad_count_is_refused_naming_its_row_and_column(
     assert refused.json["error"]["field"] == "rows.2.clicks"
     listed = send(client, site, "GET", "/api/v1/costs?from=2026-11-01&to=2026-11-02").json
     assert listed["costs"] == []
+
+
+def cost_csv(size_bytes: int) -> bytes:
+    """A CSV of valid, distinct cost rows, at least ``size_bytes`` long."""
+    lines = [b"date,channel,source,medium,campaign,keyword,amount,currency"]
+    size = len(lines[0]) + 1
+    while size < size_bytes:
+        number = len(lines)
+        row = f"2026-11-01,Paid Search,google,cpc,campaign {number},keyword {number},1.25,USD"
+        lines.append(row.encode())
+        size += len(lines[-1]) + 1
+    return b"\n".join(lines) + b"\n"
+
+
+def multipart(fields: dict[str, str], file: bytes) -> dict[str, Any]:
+    """Client arguments posting ``file`` as the form's ``file``, encoded here: the test
+    client would spool a large file to a temporary file it never closes."""
+    upload = FileStorage(io.BytesIO(file), filename="costs.csv", content_type="text/csv")
+    boundary, body = encode_multipart({**fields, "file": upload})
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_a_2_mb_csv_within_the_row_limit_is_imported_as_a_body_and_as_a_file(
+    client: FlaskClient, sites: SiteMaker
+) -> None:
+    site = sites.make()
+    body = cost_csv(2_200_000)
+    rows = body.count(b"\n") - 1
+    assert rows <= costs.MAX_ROWS
+
+    as_body = send(client, site, "POST", "/api/v1/costs", data=body, content_type="text/csv")
+    as_file = send(client, site, "POST", "/api/v1/costs", **multipart({}, body))
+
+    assert (as_body.status_code, as_body.json["imported"]) == (201, rows)
+    assert (as_file.status_code, as_file.json["imported"]) == (201, rows)
+
+
+@pytest.mark.parametrize("as_file", [False, True], ids=["body", "file"])
+def test_a_cost_upload_over_10_mib_is_refused_naming_the_field_and_imports_nothing(
+    client: FlaskClient, sites: SiteMaker, as_file: bool
+) -> None:
+    site = sites.make()
+    too_large = b"x" * (costs.MAX_UPLOAD_BYTES + 1)
+    sent = (
+        multipart({}, too_large) if as_file else {"data": too_large, "content_type": "text/csv"}
+    )
+
+    response = send(client, site, "POST", "/api/v1/costs", **sent)
+
+    assert response.status_code == 413
+    assert response.json["error"]["field"] == ("file" if as_file else "body")
+    assert send(client, site, "GET", "/api/v1/costs").json["costs"] == []
+
+
+@pytest.mark.parametrize("as_file", [False, True], ids=["body", "file"])
+def test_other_routes_keep_the_1_mib_limit_naming_the_body(
+    client: FlaskClient, sites: SiteMaker, as_file: bool
+) -> None:
+    site = sites.make()
+    data = b"x" * (DEFAULT_MAX_BODY_BYTES + 1)
+    sent = multipart({}, data) if as_file else {"data": data, "content_type": "application/json"}
+
+    response = send(client, site, "POST", "/api/v1/exchange-rates", **sent)
+
+    assert response.status_code == 413
+    assert response.json["error"]["field"] == "body"

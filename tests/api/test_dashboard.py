@@ -9,11 +9,13 @@ import re
 
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.api.test_costs import cost_csv, multipart
 from tests.api.test_leads import identify, visit
 from tests.factories import SiteMaker, drain_queue
+from tracker import costs
 from tracker.deals import DealUpdate, apply_deal_update
 from tracker.models import AttributionFit, Cost, User, UserSite
 from tracker.sites import CreatedSite
@@ -192,6 +194,29 @@ def test_cost_upload_shows_errors_by_row_and_column_and_imports_nothing(
     assert re.search(r"<td>2</td><td>amount</td><td>expected a number", text)
     assert good.status_code == 200 and "Imported 1 cost rows" in good.get_data(as_text=True)
     assert [c.amount_site for c in db_session.scalars(select(Cost))] == [12.5]
+
+
+def test_a_2_mb_cost_file_is_imported_and_one_over_10_mib_is_refused_naming_the_file(
+    signed_in: FlaskClient, site: CreatedSite, db_session: Session
+) -> None:
+    path = f"/dashboard/setup/costs?site={site.site.id}"
+    token = csrf_from(signed_in, path)
+    body = cost_csv(2_200_000)
+
+    def upload(data: bytes):  # type: ignore[no-untyped-def]
+        return signed_in.post(path, **multipart({"csrf_token": token}, data))
+
+    accepted = upload(body)
+    refused = upload(b"x" * (costs.MAX_UPLOAD_BYTES + 1))
+    way_over = upload(b"x" * (costs.MAX_UPLOAD_BYTES + 1_048_576))
+
+    rows = body.count(b"\n") - 1
+    assert accepted.status_code == 200
+    assert f"Imported {rows} cost rows" in accepted.get_data(as_text=True)
+    for response in (refused, way_over):
+        assert response.status_code == 413
+        assert "(file)" in response.get_data(as_text=True)
+    assert db_session.scalar(select(func.count()).select_from(Cost)) == rows
 
 
 def test_overview_shows_the_report_figures_and_its_csv_equals_the_api_csv(

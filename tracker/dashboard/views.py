@@ -31,7 +31,7 @@ from tracker.auth import signed_in_user_id
 from tracker.calls.inbox import pending_calls
 from tracker.calls.inbox import replay_calls as replay_call_inbox
 from tracker.config import Settings
-from tracker.costs import CostImportError
+from tracker.costs import MAX_UPLOAD_BYTES, CostImportError
 from tracker.dashboard import calls as call_figures
 from tracker.dashboard import destinations as destination_page
 from tracker.dashboard import journeys, setup, spend_oauth
@@ -62,7 +62,7 @@ from tracker.errors import (
     Unauthorized,
     ValidationError,
 )
-from tracker.guards import limit_body
+from tracker.guards import limit_body, read_upload
 from tracker.identity import reachable_email
 from tracker.leads.service import get_lead
 from tracker.localtime import local_today
@@ -79,7 +79,6 @@ home_bp = Blueprint("home", __name__)
 STATIC = PROJECT_ROOT / "static"
 ASSET_DIRECTORIES = ("dashboard", "vendor")
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login", "dashboard.asset"})
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
 @bp.record_once
@@ -370,7 +369,7 @@ def _costs_page(ctx: PageContext, **values: Any) -> str:
 
 
 @bp.route("/setup/costs", methods=["GET", "POST"])
-@limit_body(MAX_UPLOAD_BYTES + 65_536)  # the file plus its multipart envelope
+@limit_body(MAX_UPLOAD_BYTES, upload_field="file")
 def cost_upload() -> tuple[str, int]:
     ctx = _context()
     if request.method == "GET":
@@ -379,7 +378,7 @@ def cost_upload() -> tuple[str, int]:
     if upload is None or not upload.filename:
         return _costs_page(ctx, imported=None,
                            problems=[setup.UploadProblem("—", "file", "choose a CSV file")]), 200
-    text = upload.read(MAX_UPLOAD_BYTES + 1).decode("utf-8-sig", errors="replace")
+    text = read_upload(upload, MAX_UPLOAD_BYTES, "file").decode("utf-8-sig", errors="replace")
     try:
         with write_session() as session:
             imported = setup.upload_costs(session, ctx.site.id, ctx.settings.currency, text,
