@@ -92,8 +92,9 @@ def _strip_after(column: Any, marker: str, dialect: str) -> Any:
 
 
 def landing_page_sql(column: Any, dialect: str) -> Any:
-    """SQL twin of :func:`tracker.credits.journeys.landing_page`."""
-    return _strip_after(_strip_after(column, "#", dialect), "?", dialect)
+    """SQL twin of :func:`tracker.credits.journeys.landing_page` (an empty URL is no landing
+    page there, so NULL here; tests/api/test_landing_page.py runs both on one table)."""
+    return _strip_after(_strip_after(func.nullif(column, ""), "#", dialect), "?", dialect)
 
 
 def _dialect(session: Session) -> str:
