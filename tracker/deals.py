@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from crm_sync.events import STATUSES
 from tracker import changes
 from tracker.db import insert_ignore
 from tracker.models import CrmContact, Deal, Lead
@@ -37,7 +38,6 @@ from tracker.models.base import utcnow
 from tracker.stages import FUNNEL, change_stage
 
 DEAL_NAMESPACE = uuid.UUID("a3f7c9d2-1e4b-4c6a-8f0d-2b5e7a9c1d34")
-STATUSES = frozenset({"open", "won", "lost"})
 # Deal fields an update may set, in the order they are applied.
 FIELDS = (
     "name",

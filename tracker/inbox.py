@@ -37,7 +37,6 @@ from tracker.sites import SiteSettings, site_settings
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS = ("hubspot", "pipedrive", "salesforce", "generic")
 # Inbox row states: stored and not yet applied, applied, or applying failed (kept, replayable).
 RECEIVED, APPLIED, FAILED = "received", "applied", "failed"
 # How a row came in: a webhook body, or one deal record from the provider's API.

@@ -19,6 +19,18 @@ from sqlalchemy import Date, case, cast, func
 UTC_NAME = "UTC"
 
 
+def iso_utc(moment: dt.datetime) -> str:
+    """ISO 8601 with ``Z`` for UTC, as every answer and export writes a stored time."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def utc_moment(value: str | dt.datetime) -> dt.datetime:
+    """A stored time given as ISO text or a datetime; a naive one is UTC (the database's
+    convention)."""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 @lru_cache(maxsize=256)
 def zone(name: str) -> dt.tzinfo:
     return dt.UTC if name == UTC_NAME else ZoneInfo(name)

@@ -18,10 +18,10 @@ from tracker.collect.parsing import MAX_PROPS_BYTES
 from tracker.costs import MAX_IMPORT_NAME_LENGTH
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.leads.service import MAX_OFFSET
-from tracker.leads.service import MAX_PAGE as LEADS_PAGE
 from tracker.reports.openapi import REPORT_PATHS
 from tracker.stages import STAGES
 from tracker.validation import MAX_ID
+from tracker.validation import MAX_PAGE as LEADS_PAGE
 
 bp = Blueprint("openapi", __name__)
 

@@ -30,6 +30,8 @@ _JSON_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
 _OPENERS = frozenset(b"[{")
 # BIGINT, the type of every integer id column.
 MAX_ID = 2**63 - 1
+# The most rows one page of a list or report answers (``limit``).
+MAX_PAGE = 500
 # JSON integers beyond a signed 64-bit integer fit no column and no JavaScript number.
 MAX_JSON_INTEGER = 2**63 - 1
 # The dates any API accepts: marketing data older than the Unix epoch does not exist, and

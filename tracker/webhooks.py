@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crm_sync.errors as crm_errors
-from crm_sync.events import DealEvent
+from crm_sync.events import PROVIDERS, DealEvent
 from crm_sync.providers import generic, hubspot, pipedrive, salesforce
 from crm_sync.values import MAX_BODY_BYTES
 from tracker import inbox
@@ -70,7 +70,7 @@ def receive(provider: str, site_id: int) -> Response:
 
 
 def _configured_settings(provider: str, site_id: int) -> SiteSettings:
-    if provider not in inbox.PROVIDERS:
+    if provider not in PROVIDERS:
         raise NotFound(f"no CRM provider {provider!r}", field="provider")
     with Session(get_engine()) as session:
         site = session.get(Site, site_id)

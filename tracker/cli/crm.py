@@ -12,6 +12,7 @@ import click
 from flask.cli import AppGroup
 
 from crm_sync.errors import ApiError
+from crm_sync.events import PROVIDERS
 from tracker import inbox, sites
 from tracker.cli.common import echo_error, in_transaction, server_url
 from tracker.crm import pull, push
@@ -25,7 +26,7 @@ crm_group = AppGroup(
     "crm", help="CRM sync: webhook secrets, the inbox, API pull of deals, push of leads."
 )
 
-PROVIDER = click.Choice(inbox.PROVIDERS)
+PROVIDER = click.Choice(PROVIDERS)
 # Providers that verify with a list of secrets (HMAC keys), where rotation keeps the old one.
 ROTATING = {"hubspot": "hubspot_secrets", "generic": "generic_secrets"}
 
@@ -126,7 +127,7 @@ def show(site: str, base_url: str | None) -> None:
         f"token {redacted['salesforce_token'] or 'none'}",
         "generic": f"secrets {redacted['generic_secrets'] or 'not set'}",
     }
-    for provider in inbox.PROVIDERS:
+    for provider in PROVIDERS:
         click.echo(f"{provider:<11} {_webhook_url(base, provider, site_id)}")
         click.echo(f"{'':<11} {lines[provider]}")
     with in_transaction() as session:

@@ -21,7 +21,7 @@ from tracker.dashboard.overview import chart_series
 from tracker.destinations import service
 from tracker.destinations.check import VALIDATING
 from tracker.destinations.daily import DEFAULT_DAYS, DayCounts, daily_counts
-from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
+from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT, STATUSES
 from tracker.destinations.sender import outbox_counts
 from tracker.destinations.settings import MILESTONES, PLATFORMS, milestone_map
 from tracker.errors import NotFound
@@ -33,7 +33,6 @@ SETTING_FIELDS = ("measurement_id", "pixel_id", "customer_id", "account_id", "cu
                   "test_event_code")
 CREDENTIAL_FIELDS = ("api_secret", "access_token", "developer_token", "client_id",
                      "client_secret", "refresh_token")
-STATUSES = (PENDING, SENT, FAILED, DEAD)
 PLATFORM_LABELS = {"ga4": "Google Analytics 4", "meta": "Meta", "google_ads": "Google Ads",
                    "microsoft_ads": "Microsoft Ads", "linkedin": "LinkedIn"}
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from tracker.localtime import zone
+from tracker.localtime import utc_moment, zone
 
 UNKNOWN = "—"
 # Symbols of the currencies sites most often report in; any other code is written out
@@ -73,11 +73,7 @@ def format_money(value: float, currency: str) -> str:
 def format_datetime(value: dt.datetime | str, timezone: str) -> str:
     """``YYYY-MM-DD HH:MM`` in ``timezone``; naive datetimes are taken as UTC (the
     database's convention)."""
-    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(
-        value, str) else value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
+    return utc_moment(value).astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def format_seconds(seconds: float) -> str:

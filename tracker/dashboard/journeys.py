@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dashboard.formatting import UNKNOWN, format_money
 from tracker.leads.service import lead_journey
+from tracker.localtime import iso_utc, utc_moment
 from tracker.models import Deal, Lead, Site
 from tracker.reports import queries
 from tracker.sites import site_settings
@@ -37,18 +38,12 @@ AFTER_CONVERSION = "no credit (after the last conversion of this lead: touches c
 OUTSIDE_LOOKBACK = "no credit (earlier than the lookback window of every conversion)"
 
 
-def _moment(value: str | dt.datetime) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(
-        value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def uncredited_reason(touch_at: str, last_conversion: dt.datetime | None) -> str:
     """Why a touch holds no credit: no conversion yet, it came after the last one, or it
     came too early for any conversion's lookback window."""
     if last_conversion is None:
         return NO_CONVERSION
-    return AFTER_CONVERSION if _moment(touch_at) > last_conversion else OUTSIDE_LOOKBACK
+    return AFTER_CONVERSION if utc_moment(touch_at) > last_conversion else OUTSIDE_LOOKBACK
 
 
 def touch_credits(
@@ -64,7 +59,7 @@ def touch_credits(
     for row in report.rows:
         if row["model"] != model:
             continue
-        moment = _moment(row["converted_at"])
+        moment = utc_moment(row["converted_at"])
         last = moment if last is None or moment > last else last
         conversions.setdefault(row["conversion"], set()).add(row["conversion_id"])
         if row["touch_id"] is None:
@@ -91,7 +86,7 @@ def _deal_items(session: Session, lead: Lead, currency: str) -> list[TimelineIte
         moment = deal.closed_at or deal.created_at or deal.last_event_at
         items.append(
             TimelineItem(
-                moment.isoformat().replace("+00:00", "Z"),
+                iso_utc(moment),
                 "deal",
                 f"Deal {deal.name or deal.external_id}: {deal.status}",
                 {"amount": amount, "stage": deal.stage, "owner": deal.owner,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from tracker.csv_export import write_csv
 from tracker.dashboard.filters import Filters
 from tracker.errors import ValidationError
-from tracker.localtime import local_midnight
+from tracker.localtime import iso_utc, local_midnight
 from tracker.models import AttributionCredit, Deal, Lead, VisitSession
 from tracker.score_rules import label_for
 from tracker.stages import check_stage
@@ -207,7 +207,7 @@ def leads_csv(page: LeadPage) -> str:
     """The rows as CSV: raw values (ISO UTC times, plain numbers), for spreadsheets."""
     return write_csv(CSV_HEADER, (
         (str(row.id), row.email, row.name, row.company, row.stage, row.score, row.label,
-         row.first_channel, row.created_at.isoformat().replace("+00:00", "Z"), row.deals,
+         row.first_channel, iso_utc(row.created_at), row.deals,
          row.deal_value, row.attributed_revenue, row.owners)
         for row in page.rows
     ))

@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from crm_sync.events import PROVIDERS
 from tracker import costs, inbox
 from tracker.adspend import accounts
 from tracker.adspend.mapping import CAMPAIGN_FROM, KEYWORD_FROM, default_mapping
 from tracker.adspend.pull import request_pull
 from tracker.adspend.status import AccountStatus, account_statuses
 from tracker.errors import NotFound, ValidationError
-from tracker.localtime import local_today
+from tracker.localtime import iso_utc, local_today
 from tracker.models import AdAccount, CrmEvent, Event, Site
 from tracker.sites import SiteSettings, secret_fingerprint
 
@@ -43,7 +44,7 @@ def last_event(session: Session, site_id: int) -> dict[str, Any] | None:
     return {
         "type": event.type,
         "path": event.path or event.url,
-        "received_at": event.received_at.isoformat().replace("+00:00", "Z"),
+        "received_at": iso_utc(event.received_at),
     }
 
 
@@ -113,7 +114,7 @@ def crm_connections(site: Site, settings: SiteSettings, origin: str) -> list[Con
             _webhook_credentials(provider, settings),
             _api_credentials(provider, settings),
         )
-        for provider in inbox.PROVIDERS
+        for provider in PROVIDERS
     ]
 
 

@@ -26,6 +26,7 @@ from tracker.models.base import utcnow
 from tracker.sites import site_settings
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
+STATUSES = (PENDING, SENT, FAILED, DEAD)
 CONVERSION, RESTATEMENT, RETRACTION = "conversion", "restatement", "retraction"
 LEAD_MILESTONES = frozenset({"lead", "mql", "sql", "opportunity"})
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tracker.auth import site_from_api_key
 from tracker.db import get_engine, get_session, write_session
 from tracker.destinations import check, daily, sender, service
-from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
+from tracker.destinations.outbox import SENT, STATUSES
 from tracker.errors import ValidationError
 from tracker.models import ConversionOutbox
 from tracker.models.base import utcnow
@@ -20,7 +20,6 @@ from tracker.sites import site_settings
 from tracker.validation import load_json_object
 
 bp = Blueprint("destinations", __name__, url_prefix="/api/v1")
-STATUSES = (PENDING, SENT, FAILED, DEAD)
 MAX_LOG_ROWS = 500
 BODY_KEYS = frozenset({"name", "platform", "settings", "credentials", "ad_account"})
 

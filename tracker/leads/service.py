@@ -26,6 +26,7 @@ from tracker.identity import (
     stitch_visitor_to_lead,
     upsert_lead,
 )
+from tracker.localtime import iso_utc
 from tracker.models import (
     Call,
     Deal,
@@ -41,9 +42,8 @@ from tracker.score_rules import label_for
 from tracker.scoring import rescore_lead
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
-from tracker.validation import RuleRefused, check_choice, check_date, parse_whole
+from tracker.validation import MAX_PAGE, RuleRefused, check_choice, check_date, parse_whole
 
-MAX_PAGE = 500
 MAX_OFFSET = 10_000_000
 OFFLINE_KINDS = frozenset(
     {
@@ -354,7 +354,7 @@ def list_leads(session: Session, site_id: int, where: LeadFilter) -> list[tuple[
 
 
 def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return iso_utc(value) if value else None
 
 
 def lead_summary(lead: Lead, first_channel: str | None, mql_threshold: int) -> dict[str, Any]:

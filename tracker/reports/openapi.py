@@ -22,11 +22,11 @@ from tracker.reports.query import (
     INTERVALS,
     MAX_FILTER_LENGTH,
     MAX_OFFSET,
-    MAX_PAGE,
     MAX_RANGE_DAYS,
     MODEL_NAMES,
     WIN_RATE_GROUPS,
 )
+from tracker.validation import MAX_PAGE
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _KIND_SCHEMA = {

@@ -16,7 +16,7 @@ from attribution.registry import model_names
 from tracker.errors import ValidationError
 from tracker.localtime import UTC_NAME, local_midnight, local_today
 from tracker.sites import SiteSettings
-from tracker.validation import RuleRefused, parse_date, parse_whole
+from tracker.validation import MAX_PAGE, RuleRefused, parse_date, parse_whole
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "keyword", "landing_page")
 WIN_RATE_GROUPS = ("owner", *DIMENSIONS)
@@ -29,7 +29,6 @@ MAX_FILTER_LENGTH = 2048
 MAX_OFFSET = 10_000_000
 # Every model a site may store; one the site does not store is a 422.
 MODEL_NAMES = frozenset(model_names())
-MAX_PAGE = 500
 
 COMMON_PARAMS = frozenset({"model", "from", "to", "format", *DIMENSIONS})
 

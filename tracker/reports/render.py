@@ -14,6 +14,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from tracker.csv_export import write_csv
+from tracker.localtime import iso_utc
 from tracker.reports.queries import Column, Report
 
 DECIMALS = {"money": 2, "count": 4, "percent": 4, "ratio": 6, "days": 4}
@@ -25,7 +26,7 @@ def format_value(value: Any, kind: str) -> Any:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso_utc(value)
     if kind == "integer":
         return int(value)
     if kind in DECIMALS:
