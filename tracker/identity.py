@@ -119,6 +119,18 @@ def lead_id_for(site_id: int, email: str) -> uuid.UUID:
     return uuid.uuid5(LEAD_NAMESPACE, f"{site_id}/{email}")
 
 
+def current_lead_of_visitor(session: Session, site_id: int, visitor_id: str) -> Lead | None:
+    """The lead that owns this browser now (its open ``LeadVisitor`` link), if any."""
+    lead_id = session.scalars(
+        select(LeadVisitor.lead_id).where(
+            LeadVisitor.site_id == site_id,
+            LeadVisitor.visitor_id == visitor_id,
+            LeadVisitor.valid_to.is_(None),
+        )
+    ).first()
+    return session.get(Lead, (site_id, lead_id)) if lead_id is not None else None
+
+
 def session_at(
     session: Session, site_id: int, visitor_id: str, at: dt.datetime
 ) -> VisitSession | None:

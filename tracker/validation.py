@@ -13,10 +13,11 @@ import datetime as dt
 import json
 import math
 import re
+import uuid
 from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
-from tracker.errors import ValidationError
+from tracker.errors import NotFound, ValidationError
 
 # PostgreSQL text cannot hold NUL, and neither database driver can encode a lone UTF-16
 # surrogate (a JavaScript string cut inside an emoji): both fail in the database as a 500,
@@ -206,6 +207,15 @@ def parse_datetime(raw: object, field: str, *, naive_is_utc: bool = False) -> dt
             raise ValidationError("expected a date-time with its UTC offset", field=field)
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
+
+
+def uuid_or_not_found(raw: str, what: str, field: str) -> uuid.UUID:
+    """``raw`` as a UUID; other text names nothing that can exist, so it is
+    :class:`NotFound` ("no such ``what``", naming ``field``), like an unknown id."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(f"no such {what}", field=field) from None
 
 
 def parse_whole(raw: str, field: str, low: int, high: int) -> int:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from tracker.calls.assign import assignment_at
 from tracker.calls.providers import CallReport
 from tracker.db import insert_ignore
-from tracker.identity import Identity, phone_only_email
+from tracker.identity import Identity, current_lead_of_visitor, phone_only_email
 from tracker.leads.service import Conversion, OfflineTouchInput, record_conversion
 from tracker.models import (
     Call,
@@ -29,7 +29,6 @@ from tracker.models import (
     CallPool,
     CallSettings,
     Lead,
-    LeadVisitor,
     VisitSession,
 )
 from tracker.sites import SiteSettings
@@ -52,13 +51,6 @@ def phone_identity(session: Session, site_id: int, caller: str) -> Identity:
     if lead is not None:
         return Identity(email=lead.email, phone=caller)
     return Identity(email=phone_only_email(caller), phone=caller)
-
-
-def _visitor_lead(session: Session, site_id: int, visitor_id: str) -> Lead | None:
-    lead_id = session.scalars(select(LeadVisitor.lead_id).where(
-        LeadVisitor.site_id == site_id, LeadVisitor.visitor_id == visitor_id,
-        LeadVisitor.valid_to.is_(None))).first()
-    return session.get(Lead, (site_id, lead_id)) if lead_id is not None else None
 
 
 def _source(session: Session, site_id: int, assignment: CallAssignment | None
@@ -138,7 +130,7 @@ def _convert(session: Session, site_id: int, settings: SiteSettings, call: Call,
              visitor_id: str | None, fields: dict[str, str | None], now: dt.datetime
              ) -> uuid.UUID:
     assert call.caller is not None
-    known = _visitor_lead(session, site_id, visitor_id) if visitor_id else None
+    known = current_lead_of_visitor(session, site_id, visitor_id) if visitor_id else None
     identity = (Identity(email=known.email, phone=call.caller) if known is not None
                 else phone_identity(session, site_id, call.caller))
     conversion_id = f"call-{call.provider}-{call.call_id}"[:64]

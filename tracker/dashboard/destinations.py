@@ -8,7 +8,6 @@ Plain functions over ``tracker.destinations.service``; sessions come first, noth
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +23,8 @@ from tracker.destinations.daily import DEFAULT_DAYS, DayCounts, daily_counts
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT, STATUSES
 from tracker.destinations.sender import outbox_counts
 from tracker.destinations.settings import MILESTONES, PLATFORMS, milestone_map
-from tracker.errors import NotFound
 from tracker.models import AdAccount, Destination
+from tracker.validation import uuid_or_not_found
 
 # The form's inputs that become settings or credentials when filled in; an input a
 # platform does not use is refused by the same checks as the API, naming it.
@@ -149,10 +148,7 @@ def lendable_accounts(session: Session, site_id: int) -> list[tuple[str, str]]:
 
 def find_by_id(session: Session, site_id: int, destination_id: str) -> Destination:
     """The site's destination by id; :class:`NotFound` for another site's or a bad id."""
-    try:
-        uuid.UUID(destination_id)
-    except ValueError:
-        raise NotFound("no such destination", field="destination") from None
+    uuid_or_not_found(destination_id, "destination", "destination")
     return service.find_destination(session, site_id, destination_id)
 
 

@@ -9,7 +9,6 @@ Plain functions over the existing services (``tracker.sites``, ``tracker.inbox``
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from tracker.errors import NotFound, ValidationError
 from tracker.localtime import iso_utc, local_today
 from tracker.models import AdAccount, CrmEvent, Event, Site
 from tracker.sites import SiteSettings, secret_fingerprint
+from tracker.validation import uuid_or_not_found
 
 RECENT_EVENTS = 20
 
@@ -185,11 +185,9 @@ def recent_crm_events(
 def replay_crm_event(engine: Engine, site_id: int, event_id: str) -> str:
     """Apply one stored delivery of ``site_id`` again: ``applied`` or ``failed``.
     :class:`NotFound` for an id that is not this site's."""
-    try:
-        parsed = uuid.UUID(event_id)
-    except ValueError:
-        raise NotFound("no such CRM event", field="event_id") from None
-    return inbox.apply_stored(engine, site_id, parsed)
+    return inbox.apply_stored(
+        engine, site_id, uuid_or_not_found(event_id, "CRM event", "event_id")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,10 +243,7 @@ def queue_spend_pull(session: Session, site_id: int, account_id: str, now: dt.da
 
 
 def _account(session: Session, site_id: int, account_id: str) -> AdAccount:
-    try:
-        key = uuid.UUID(account_id)
-    except ValueError:
-        raise NotFound("no such ad account", field="account") from None
+    key = uuid_or_not_found(account_id, "ad account", "account")
     account = session.get(AdAccount, (site_id, key))
     if account is None:
         raise NotFound("no such ad account", field="account")

@@ -19,6 +19,7 @@ from tracker.errors import NotFound, ValidationError
 from tracker.identity import (
     Identity,
     clean_text,
+    current_lead_of_visitor,
     lead_sessions,
     normalise_email,
     normalise_phone,
@@ -42,7 +43,14 @@ from tracker.score_rules import label_for
 from tracker.scoring import rescore_lead
 from tracker.sites import SiteSettings
 from tracker.stages import change_stage, check_stage
-from tracker.validation import MAX_PAGE, RuleRefused, check_choice, check_date, parse_whole
+from tracker.validation import (
+    MAX_PAGE,
+    RuleRefused,
+    check_choice,
+    check_date,
+    parse_whole,
+    uuid_or_not_found,
+)
 
 MAX_OFFSET = 10_000_000
 OFFLINE_KINDS = frozenset(
@@ -220,17 +228,6 @@ def parse_conversion(data: Mapping[str, Any]) -> Conversion:
     )
 
 
-def _current_lead_of_visitor(session: Session, site_id: int, visitor_id: str) -> Lead | None:
-    link = session.scalars(
-        select(LeadVisitor).where(
-            LeadVisitor.site_id == site_id,
-            LeadVisitor.visitor_id == visitor_id,
-            LeadVisitor.valid_to.is_(None),
-        )
-    ).first()
-    return session.get(Lead, (site_id, link.lead_id)) if link else None
-
-
 def record_conversion(
     session: Session, site_id: int, settings: SiteSettings, conversion: Conversion, now: dt.datetime
 ) -> tuple[Lead, bool]:
@@ -252,7 +249,7 @@ def record_conversion(
         )
     else:
         assert conversion.visitor_id is not None
-        found = _current_lead_of_visitor(session, site_id, conversion.visitor_id)
+        found = current_lead_of_visitor(session, site_id, conversion.visitor_id)
         if found is None:
             raise RuleRefused("this visitor is not a lead yet: give an email too", field="email")
         lead, created = found, False
@@ -281,11 +278,7 @@ def lead_by_reference(session: Session, site_id: int, reference: str) -> Lead:
 
 
 def get_lead(session: Session, site_id: int, lead_id: str) -> Lead:
-    try:
-        key = uuid.UUID(lead_id)
-    except ValueError:
-        raise NotFound("no such lead", field="lead_id") from None
-    lead = session.get(Lead, (site_id, key))
+    lead = session.get(Lead, (site_id, uuid_or_not_found(lead_id, "lead", "lead_id")))
     if lead is None:
         raise NotFound("no such lead", field="lead_id")
     return lead

@@ -57,6 +57,7 @@ from tracker.reports.rollups import (
 )
 from tracker.sites import site_settings
 from tracker.stages import FUNNEL
+from tracker.validation import uuid_or_not_found
 
 C = AttributionCredit
 S = VisitSession
@@ -1012,10 +1013,7 @@ JOURNEY_COLUMNS = (
 def lead_journey(session: Session, site: Site, lead_id: str) -> Report:
     """One lead's conversions, each with its touches and the credit and value every stored
     model gives each touch (one row per touch and model; 2 statements)."""
-    try:
-        key = uuid.UUID(lead_id)
-    except ValueError:
-        raise NotFound("no such lead", field="lead_id") from None
+    key = uuid_or_not_found(lead_id, "lead", "lead_id")
     lead = session.execute(
         select(Lead.id, Lead.email, Lead.created_at, Lead.stage)
         .where(Lead.site_id == site.id, Lead.id == key)
