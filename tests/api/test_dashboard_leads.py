@@ -93,9 +93,11 @@ def test_the_list_honours_the_date_range_and_every_filter(
 
 def test_value_and_attributed_revenue_columns(client: FlaskClient, seeded: CreatedSite) -> None:
     today = dt.datetime.now(dt.UTC).date()
-    response = client.get(f"/dashboard/leads.csv?site={seeded.site.id}&from={today}&to={today}"
+    # From yesterday: just after midnight UTC, "20 minutes ago" is yesterday.
+    days = f"from={today - dt.timedelta(days=1)}&to={today}"
+    response = client.get(f"/dashboard/leads.csv?site={seeded.site.id}&{days}"
                           "&model=last_touch&deal=yes")
-    page = client.get(f"/dashboard/leads?site={seeded.site.id}&from={today}&to={today}"
+    page = client.get(f"/dashboard/leads?site={seeded.site.id}&{days}"
                       "&model=last_touch&deal=yes").get_data(as_text=True)
 
     (row,) = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
@@ -156,7 +158,9 @@ def test_the_tiles_follow_the_drill_down_and_the_model_help_sits_by_the_picker(
     client: FlaskClient, seeded: CreatedSite
 ) -> None:
     today = dt.datetime.now(dt.UTC).date()
-    window = f"site={seeded.site.id}&from={today}&to={today}&model=last_touch"
+    # From yesterday: just after midnight UTC, "20 minutes ago" is yesterday.
+    window = (f"site={seeded.site.id}&from={today - dt.timedelta(days=1)}&to={today}"
+              "&model=last_touch")
 
     whole = client.get(f"/dashboard/?{window}").get_data(as_text=True)
     email = client.get(f"/dashboard/?{window}&channel=Email").get_data(as_text=True)
