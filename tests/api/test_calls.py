@@ -5,7 +5,10 @@ number, calls as leads, deduplication, refusals naming the field, the report, te
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -253,6 +256,33 @@ def test_a_callrail_call_to_a_channel_number_is_a_touch_of_that_channel(
     touch = db_session.scalars(select(OfflineTouch).where(
         OfflineTouch.site_id == site.site.id, OfflineTouch.lead_id == lead.id)).one()
     assert (touch.kind, touch.channel) == ("call", "Email")
+
+
+@pytest.mark.parametrize(("digest", "encode"), [
+    (hashlib.sha1, lambda mac: base64.b64encode(mac).decode()),
+    (hashlib.sha1, bytes.hex),
+    (hashlib.sha256, lambda mac: base64.b64encode(mac).decode()),
+    (hashlib.sha256, bytes.hex),
+])
+def test_a_callrail_signature_is_any_hmac_of_the_body_under_the_company_key(
+    client: FlaskClient, site: CreatedSite, digest: Any, encode: Any
+) -> None:
+    body = json.dumps({"resource_id": f"CAL-{digest().name}-{encode.__name__}",
+                       "tracking_phone_number": "+14155550110",
+                       "customer_phone_number": "+14155550177", "duration": "45",
+                       "answered": True,
+                       "start_time": dt.datetime.now(dt.UTC).isoformat()}).encode()
+
+    def signed(key: str) -> str:
+        return str(encode(hmac.new(key.encode(), body, digest).digest()))
+
+    forged = client.post(f"/calls/webhooks/callrail/{site.site.id}", data=body,
+                         headers={"Signature": signed("wrong_key_0123456789")})
+    accepted = client.post(f"/calls/webhooks/callrail/{site.site.id}", data=body,
+                           headers={"Signature": signed(CALLRAIL_KEY)})
+
+    assert (forged.status_code, forged.json["error"]["field"]) == (401, "Signature")
+    assert accepted.status_code == 200
 
 
 def test_short_calls_are_kept_without_a_lead_and_withheld_callers_make_none(
