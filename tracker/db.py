@@ -132,7 +132,11 @@ def init_app(app: Flask, engine: Engine | None = None) -> None:
     settings = app.config["LEADTRAIL_SETTINGS"]
     engine = engine or make_engine(settings.database_url)
     app.extensions["leadtrail.engine"] = engine
-    app.extensions["leadtrail.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    # The request's session only reads (views write through ``write_session``). On a
+    # connection already in a transaction (the tests' outer one) it must not open a SAVEPOINT:
+    # closing it would roll back the writes nested in it since.
+    app.extensions["leadtrail.sessionmaker"] = sessionmaker(
+        bind=engine, expire_on_commit=False, join_transaction_mode="rollback_only")
     app.teardown_appcontext(close_session)
 
 
