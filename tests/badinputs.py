@@ -17,6 +17,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from crm_sync.providers import generic
@@ -418,9 +419,9 @@ CASES: tuple[BadInput, ...] = (
 
 
 def row_count(engine: Engine) -> int:
-    with engine.connect() as conn:
+    with Session(engine) as session:
         return sum(
-            int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+            int(session.execute(select(func.count()).select_from(table)).scalar_one())
             for table in Base.metadata.sorted_tables
         )
 

@@ -1,8 +1,12 @@
 """Shared fixtures: every database test runs on SQLite and on PostgreSQL.
 
-One database per xdist worker and dialect, migrated once by ``alembic upgrade head``; after
-each test every table is emptied (tenancy would keep tests apart anyway, but counts must be
-exact). PostgreSQL comes from LEADTRAIL_TEST_DATABASE_URL (default: the local server's
+One database per xdist worker and dialect, migrated once by ``alembic upgrade head``. A test
+runs inside one outer transaction rolled back at its end: the app, its writer thread and the
+test share that connection, and every session works in a SAVEPOINT of it
+(``tracker.db.transaction``), so nothing is left behind without emptying tables. Tests that
+need real commits (other connections, threads or processes reading what was written, a live
+server, a browser) are marked ``committed``: they get the engine itself and every table is
+emptied after them. PostgreSQL comes from LEADTRAIL_TEST_DATABASE_URL (default: the local server's
 ``test`` database as ``postgres``): when it cannot be reached the tests fail, never skip.
 With LEADTRAIL_TEST_CITUS_URL (a Citus coordinator's database) the PostgreSQL tests run
 there instead, each worker's database a schema of it (docs/scaling.md, "Testing on Citus").
@@ -132,11 +136,33 @@ def db_url(
 
 
 @pytest.fixture(scope="session")
-def engine(db_url: str) -> Iterator[Engine]:
+def database(db_url: str) -> Iterator[Engine]:
+    """The migrated test database's engine."""
     engine = make_engine(db_url)
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, database: Engine) -> Iterator[Engine]:
+    """What the test and its app use as the engine: for a ``committed`` test the engine itself,
+    every table emptied after the test; otherwise one connection in an outer transaction rolled
+    back after the test (sessions on it open SAVEPOINTs, so their commits are released
+    savepoints, seen by this connection only)."""
+    if request.node.get_closest_marker("committed") is not None:
+        yield database
+        empty_all_tables(database)
+        return
+    with database.connect() as connection:
+        outer = connection.begin()
+        try:
+            # A Connection stands in for the Engine: everything the app and the tests do
+            # goes through Session(bind) or tracker.db.transaction(bind), which join it.
+            yield connection  # type: ignore[misc]
+        finally:
+            if outer.is_active:  # a test's own Session on it may have rolled it back already
+                outer.rollback()
 
 
 def empty_all_tables(engine: Engine) -> None:
@@ -156,11 +182,10 @@ def settings(db_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
+def app(settings: Settings, engine: Engine) -> Flask:
     app = create_app(settings, engine=engine)
     app.config["TESTING"] = True
-    yield app
-    empty_all_tables(engine)
+    return app
 
 
 @pytest.fixture
@@ -175,10 +200,18 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def db_session(app: Flask, engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(engine, expire_on_commit=False,
+                 join_transaction_mode="create_savepoint") as session:
         yield session
 
 
 @pytest.fixture
 def sites(db_session: Session) -> SiteMaker:
     return SiteMaker(db_session)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A browser talks to a live server on its own connections: it must see real commits.
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.committed)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tracker.db import get_engine, write_engine
+from tracker.db import get_engine, transaction
 from tracker.errors import Unauthorized
 from tracker.models import Site, User
 from tracker.models.base import utcnow
@@ -43,7 +43,7 @@ def site_from_api_key() -> Site:
 def _record_use(site_id: int, key_id: str, now: dt.datetime) -> None:
     """Best effort: "last used" is an approximation and never fails the request it notes."""
     try:
-        with Session(write_engine(get_engine())) as session, session.begin():
+        with transaction(get_engine()) as session:
             record_key_use(session, site_id, key_id, now)
     except OperationalError as error:  # a busy SQLite file; the next minute's use writes it
         logger.warning("api key use not recorded", extra={"site_id": site_id,

@@ -10,10 +10,10 @@ from tracker import costs
 from tracker.auth import site_from_api_key
 from tracker.db import get_session, write_session
 from tracker.errors import ValidationError
-from tracker.guards import limit_body, read_upload
+from tracker.guards import json_object_body, limit_body, read_upload
 from tracker.models.base import utcnow
 from tracker.sites import site_settings
-from tracker.validation import check_parameters, load_json, load_json_object, parse_date
+from tracker.validation import check_parameters, load_json, parse_date
 
 bp = Blueprint("costs", __name__, url_prefix="/api/v1")
 
@@ -92,7 +92,7 @@ def list_costs() -> Response:
 @bp.post("/exchange-rates")
 def set_rate() -> tuple[Response, int]:
     site = site_from_api_key()
-    data = load_json_object(request.get_data())
+    data = json_object_body()
     with write_session() as session:
         rate = costs.set_exchange_rate(session, site.id, data)
         body = {

@@ -1,8 +1,8 @@
 """Engine, per-request session and the dialect-aware helpers every service shares.
 
 One engine per app (in ``app.extensions``), one ``Session`` per request in ``g`` closed on
-teardown. Services take the session first and never commit; views and commands own
-``with session.begin():``.
+teardown. Services take the session first and never commit; views, commands and workers own
+their transactions, each through :func:`transaction`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, Table, create_engine, event, insert, text
@@ -49,7 +49,11 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def write_engine(engine: Engine) -> Engine:
+@overload
+def write_engine(engine: Engine) -> Engine: ...
+@overload
+def write_engine(engine: Connection) -> Connection: ...
+def write_engine(engine: Engine | Connection) -> Engine | Connection:
     """``engine`` for read-then-write transactions (IMMEDIATE on SQLite, unchanged elsewhere)."""
     return engine.execution_options(sqlite_begin="IMMEDIATE")
 
@@ -95,9 +99,25 @@ def get_session() -> Session:
 
 
 @contextmanager
+def transaction(bind: Engine | Connection, *, immediate: bool = True) -> Iterator[Session]:
+    """A session in one transaction, committed on success and rolled back on error.
+
+    ``immediate`` (the default, for transactions that read then write) begins with
+    ``BEGIN IMMEDIATE`` on SQLite: a deferred transaction takes a read lock first, and when two
+    of them race the second to write fails at once with "database is locked" (its snapshot is
+    stale) instead of waiting out busy_timeout. On a ``Connection`` already in a transaction
+    (the tests' outer one) the session works in a SAVEPOINT of it instead.
+    """
+    target = write_engine(bind) if immediate else bind
+    with Session(target, expire_on_commit=False,
+                 join_transaction_mode="create_savepoint") as session, session.begin():
+        yield session
+
+
+@contextmanager
 def write_session() -> Iterator[Session]:
-    """A session in one read-then-write transaction, committed on success (views, commands)."""
-    with Session(write_engine(get_engine()), expire_on_commit=False) as session, session.begin():
+    """The request's read-then-write transaction (views)."""
+    with transaction(get_engine()) as session:
         yield session
 
 
@@ -112,7 +132,11 @@ def init_app(app: Flask, engine: Engine | None = None) -> None:
     settings = app.config["LEADTRAIL_SETTINGS"]
     engine = engine or make_engine(settings.database_url)
     app.extensions["leadtrail.engine"] = engine
-    app.extensions["leadtrail.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    # The request's session only reads (views write through ``write_session``). On a
+    # connection already in a transaction (the tests' outer one) it must not open a SAVEPOINT:
+    # closing it would roll back the writes nested in it since.
+    app.extensions["leadtrail.sessionmaker"] = sessionmaker(
+        bind=engine, expire_on_commit=False, join_transaction_mode="rollback_only")
     app.teardown_appcontext(close_session)
 
 

@@ -29,7 +29,7 @@ from tracker.collect.directory import site_info
 from tracker.collect.identify import parse_identify, store_identify
 from tracker.collect.parsing import parse_batch
 from tracker.collect.service import PreparedBatch, SiteInfo, prepare_batch, store_group
-from tracker.db import write_engine
+from tracker.db import transaction
 from tracker.devices import describe_user_agent
 from tracker.inbox import APPLIED, apply_stored, parse_delivery, store_delivery
 from tracker.models import Site
@@ -318,7 +318,7 @@ def _feed_deals(
         body = json.dumps(event).encode()
         received = at + dt.timedelta(seconds=2)
         parsed = parse_delivery("generic", site.settings, body, received)
-        with Session(write_engine(engine)) as session, session.begin():
+        with transaction(engine) as session:
             stored = store_delivery(session, site_id, "generic", body, parsed,
                                     {"Content-Type": "application/json"}, received)
         outcome = apply_stored(engine, site_id, stored.id)
@@ -377,7 +377,7 @@ def _feed_spend(
     first, last = start.date(), (start + dt.timedelta(days=days - 1)).date()
     for platform, account_id, overrides, channel, campaigns in DEMO_ACCOUNTS:
         rows = _spend_rows(profiles[channel], campaigns, start, days, rng)
-        with Session(write_engine(engine)) as session, session.begin():
+        with transaction(engine) as session:
             account = add_fed_account(
                 session, site.id, platform, account_id, name=f"Demo {channel}",
                 mapping=overrides, first_day=first, last_day=last,

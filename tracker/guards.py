@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from werkzeug.datastructures import FileStorage
@@ -21,7 +21,7 @@ from werkzeug.wsgi import get_input_stream
 
 from tracker.config import Settings
 from tracker.errors import PayloadTooLarge
-from tracker.validation import MAX_ID, check_query, check_text
+from tracker.validation import MAX_ID, check_query, check_text, load_json_object
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 # What a multipart body adds around an uploaded file (boundaries, part headers, other fields).
@@ -140,3 +140,9 @@ def init_app(app: Flask) -> None:
     app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_BODY_BYTES
     app.before_request(enforce_body_limit)
     app.before_request(check_request_text)
+
+
+def json_object_body() -> dict[str, Any]:
+    """The request's body (already held to its limit here) as a JSON object; a
+    ``ValidationError`` naming ``body`` otherwise."""
+    return load_json_object(request.get_data())

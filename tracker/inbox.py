@@ -28,7 +28,7 @@ from crm_sync.ports import apply_events
 from crm_sync.providers import generic, hubspot, pipedrive, salesforce
 from crm_sync.stages import map_stage
 from tracker import changes
-from tracker.db import describe_failure, insert_ignore, write_engine
+from tracker.db import describe_failure, insert_ignore, transaction
 from tracker.deals import ContactUpdate, DealUpdate, apply_contact_update, apply_deal_update
 from tracker.errors import NotFound, ValidationError
 from tracker.models import CrmContact, CrmEvent, Lead, Site
@@ -294,7 +294,7 @@ def apply_stored(engine: Engine, site_id: int, event_id: uuid.UUID) -> str:
     which stays replayable. Never raises for a failed apply.
     """
     try:
-        with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+        with transaction(engine) as session:
             row = session.get(CrmEvent, (site_id, event_id), with_for_update=True)
             site = session.get(Site, site_id)
             if row is None or site is None:
@@ -338,7 +338,7 @@ def resolve_persons(engine: Engine, site_id: int, event_id: uuid.UUID) -> int:
     persons = _persons_to_look_up(engine, site_id, event_id)
     if not persons:
         return 0
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         site = session.get(Site, site_id)
         if site is None:
             return 0
@@ -370,7 +370,7 @@ def _record_failure(engine: Engine, site_id: int, event_id: uuid.UUID, error: Ex
         "crm event not applied",
         extra={"site_id": site_id, "crm_event": str(event_id), "kind": kind, "error": description},
     )
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         row = session.get(CrmEvent, (site_id, event_id), with_for_update=True)
         if row is not None:
             row.status = FAILED

@@ -18,8 +18,8 @@ bp = Blueprint("ops", __name__)
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
+        with Session(get_engine()) as session:
+            session.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - health reports, never raises
         return jsonify(status="unavailable", database=type(exc).__name__), 503
     return jsonify(status="ok", database="ok"), 200

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from tracker.db import write_engine
+from tracker.db import transaction
 from tracker.identity import lead_sessions
 from tracker.models import Event, Lead, ScoreChange, VisitSession
 from tracker.score_rules import (
@@ -84,7 +84,7 @@ def rescore_active_leads(
         return
     sites = {batch.site.id: batch.site for batch in batches}
     now = dt.datetime.now(dt.UTC)
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         for site_id, lead_ids in leads_by_site.items():
             site = sites[site_id]
             rules = site.settings.scoring_rules

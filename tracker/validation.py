@@ -174,6 +174,9 @@ def check_record(record: object) -> None:
                 check_date(item, spec.name)
 
 
+DATETIME_EXPECTED = "expected an ISO 8601 time such as 2026-11-02T10:00:00Z"
+
+
 def check_date(value: dt.date, field: str) -> dt.date:
     """``value`` when it lies in [EARLIEST_DATE, LATEST_DATE]."""
     day = value.date() if isinstance(value, dt.datetime) else value
@@ -194,18 +197,20 @@ def parse_date(raw: str, field: str) -> dt.date:
 
 
 def parse_datetime(raw: object, field: str, *, naive_is_utc: bool = False) -> dt.datetime:
-    """An ISO-8601 date-time (at most 40 characters) as a UTC instant. One without a UTC
-    offset is refused, or read as UTC when ``naive_is_utc`` (Segment's rule)."""
+    """An ISO 8601 date-time (at most 40 characters) within the date window, as a UTC instant.
+    One without a UTC offset is refused, or read as UTC when ``naive_is_utc`` (Segment's rule).
+    """
     if not isinstance(raw, str) or len(raw) > 40:
-        raise ValidationError("expected an ISO-8601 date-time", field=field)
+        raise ValidationError(DATETIME_EXPECTED, field=field)
     try:
         moment = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise ValidationError("expected an ISO-8601 date-time", field=field) from None
+        raise ValidationError(DATETIME_EXPECTED, field=field) from None
     if moment.tzinfo is None:
         if not naive_is_utc:
-            raise ValidationError("expected a date-time with its UTC offset", field=field)
+            raise ValidationError("give a time zone (Z or +hh:mm)", field=field)
         moment = moment.replace(tzinfo=dt.UTC)
+    check_date(moment, field)  # before the shift to UTC, which overflows near year 1 or 9999
     return moment.astimezone(dt.UTC)
 
 

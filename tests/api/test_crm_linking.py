@@ -39,6 +39,9 @@ from tracker.sites import CreatedSite
 from tracker.worker.queue import QUEUE
 from tracker.worker.runner import Worker
 
+# Reads with connections of its own: it needs real commits.
+pytestmark = pytest.mark.committed
+
 PIPEDRIVE_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 PERSON_17 = {
     "id": 17,

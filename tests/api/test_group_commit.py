@@ -14,6 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from tracker.collect.writer import GroupCommitter
 
+# Reads with connections of its own (or the writer thread's): it needs real commits.
+pytestmark = pytest.mark.committed
+
 # A table of this test's own: the committer is generic over what it stores.
 probe_metadata = MetaData()
 probe = Table(

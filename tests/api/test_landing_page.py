@@ -10,6 +10,9 @@ from sqlalchemy import Engine, String, literal, select
 from tracker.credits.journeys import landing_page
 from tracker.reports.queries import landing_page_sql
 
+# Reads with connections of its own: it needs real commits.
+pytestmark = pytest.mark.committed
+
 CASES = [
     ("https://acme.com/pricing", "https://acme.com/pricing"),
     ("https://acme.com/pricing?utm_source=google&utm_medium=cpc", "https://acme.com/pricing"),

@@ -460,6 +460,7 @@ def _every_text_value(engine: Engine) -> list[str]:
     return values
 
 
+@pytest.mark.committed  # reads every table on a connection of its own
 def test_erasure_leaves_nothing_behind(
     client: FlaskClient, sites: SiteMaker, engine: Engine, db_session: Session
 ) -> None:

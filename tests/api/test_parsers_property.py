@@ -26,6 +26,9 @@ from tests.factories import BatchBuilder, SiteMaker, new_id, now_ms
 from tracker.models import CrmEvent
 from tracker.sites import CreatedSite
 
+# Reads with connections of its own: it needs real commits.
+pytestmark = pytest.mark.committed
+
 SECRET = "whsec_property_0123456789abcdef"
 SETTINGS = settings(
     max_examples=75, deadline=None, derandomize=True,

@@ -204,6 +204,7 @@ def test_spend_status_reports_spend_with_no_matching_sessions(
                                ("google_ads:1234567890", "20.0000", "EUR", 200, 4)]
 
 
+@pytest.mark.committed  # db_session's rollback ends a snapshot the app's writes are nested in
 def test_the_set_up_page_shows_each_account_and_pull_now_only_queues_it(
     client: FlaskClient, spend_scenario: CreatedSite, db_session: Session, sites: SiteMaker,
     google_server: HTTPServer,
@@ -236,6 +237,7 @@ def test_the_set_up_page_shows_each_account_and_pull_now_only_queues_it(
     assert foreign.status_code == 404
 
 
+@pytest.mark.committed  # db_session's rollback ends a snapshot the app's writes are nested in
 def test_the_set_up_page_pauses_resumes_and_disconnects_an_account(
     client: FlaskClient, spend_scenario: CreatedSite, db_session: Session, runner: FlaskCliRunner,
     sites: SiteMaker, google_server: HTTPServer,

@@ -34,6 +34,7 @@ def test_distributed_tables_key_on_site_id() -> None:
                 if other.column.table.name == target), (name, target)
 
 
+@pytest.mark.committed  # begins transactions of its own on the engine
 def test_the_distribution_step_is_a_no_op_without_citus(engine: Engine) -> None:
     if citus_url() is not None and engine.dialect.name == "postgresql":
         pytest.skip("PostgreSQL is the Citus coordinator in this run: see the test below")

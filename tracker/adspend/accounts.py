@@ -17,6 +17,7 @@ from tracker.adspend.http import AdsClient, OAuthToken
 from tracker.adspend.mapping import PLATFORMS, account_mapping
 from tracker.adspend.platforms import google_ads, linkedin, meta, microsoft_ads
 from tracker.adspend.rows import SpendSource
+from tracker.db import transaction
 from tracker.errors import NotFound, ValidationError
 from tracker.models import AdAccount, Destination, Site
 from tracker.sites import secret_fingerprint
@@ -199,7 +200,7 @@ def token_saver(engine: Engine, site_id: int, account_uuid: uuid.UUID,
     survive a pull that fails later. ``model`` is where the credentials live (an ad account,
     or a destination with its own)."""
     def save(fields: Mapping[str, str]) -> None:
-        with Session(engine) as session, session.begin():
+        with transaction(engine) as session:
             where = (model.site_id == site_id, model.id == account_uuid)
             stored = session.execute(
                 select(model.credentials).where(*where).with_for_update()).first()

@@ -26,7 +26,7 @@ from crm_sync.http import Sleep
 from tracker.adspend.accounts import NEVER, build_source, token_saver
 from tracker.adspend.mapping import account_mapping
 from tracker.adspend.store import origin_of, replace_days
-from tracker.db import write_engine
+from tracker.db import transaction, write_engine
 from tracker.errors import NotFound
 from tracker.metrics import metrics
 from tracker.models import AdAccount, Site
@@ -121,7 +121,7 @@ def pull_account(
             rows = source.fetch(chunk_start, chunk_end)
             # Microsoft says the currency in the report rows, not before.
             currency = getattr(source, "seen_currency", None) or info.currency
-            with Session(engine) as session, session.begin():
+            with transaction(engine) as session:
                 stored = replace_days(
                     session, site_id, origin, chunk_start, chunk_end, rows,
                     account_currency=currency or account.currency,
@@ -148,7 +148,7 @@ def pull_account(
 
 
 def _update(engine: Engine, site_id: int, account_uuid: uuid.UUID, **values: object) -> None:
-    with Session(engine) as session, session.begin():
+    with transaction(engine) as session:
         session.execute(update(AdAccount).where(
             AdAccount.site_id == site_id, AdAccount.id == account_uuid).values(**values))
 
@@ -156,7 +156,7 @@ def _update(engine: Engine, site_id: int, account_uuid: uuid.UUID, **values: obj
 def _reschedule(engine: Engine, site_id: int, account_uuid: uuid.UUID, due: dt.datetime
                 ) -> None:
     """The next pull, unless the account was paused meanwhile (paused: never due)."""
-    with Session(engine) as session, session.begin():
+    with transaction(engine) as session:
         session.execute(update(AdAccount).where(
             AdAccount.site_id == site_id, AdAccount.id == account_uuid,
             AdAccount.next_pull_at < NEVER).values(next_pull_at=due))
@@ -170,7 +170,7 @@ def request_pull(session: Session, account: AdAccount, now: dt.datetime) -> None
 
 def _claim(engine: Engine, account: AdAccount, now: dt.datetime) -> bool:
     """Take the account's lease; False when another worker holds it or pulled it already."""
-    with Session(engine) as session, session.begin():
+    with transaction(engine) as session:
         result = session.execute(
             update(AdAccount)
             .where(

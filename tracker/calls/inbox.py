@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from tracker.calls.providers import CallReport
 from tracker.calls.service import APPLIED, FAILED, RECEIVED, apply_call, store_call
-from tracker.db import describe_failure, write_engine
+from tracker.db import describe_failure, transaction
 from tracker.inbox import Replayed
 from tracker.models import Call, Site
 from tracker.models.base import utcnow
@@ -39,7 +39,7 @@ class Received:
 def receive_call(engine: Engine, site_id: int, report: CallReport) -> Received:
     """Store ``report`` (committed), then apply it unless it was applied before; the call as
     it stands afterwards. A failed apply is kept on the row, never raised."""
-    with Session(write_engine(engine)) as session, session.begin():
+    with transaction(engine) as session:
         stored = store_call(session, site_id, report, utcnow())
     if stored.status != APPLIED:
         apply_stored_call(engine, (site_id, report.provider, report.call_id))
@@ -53,7 +53,7 @@ def receive_call(engine: Engine, site_id: int, report: CallReport) -> Received:
 def apply_stored_call(engine: Engine, key: CallKey) -> str:
     """Apply one stored call in its own transaction; :data:`APPLIED` or :data:`FAILED`."""
     try:
-        with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+        with transaction(engine) as session:
             call = session.get(Call, key, with_for_update=True)
             site = session.get(Site, key[0])
             if call is None or site is None:
@@ -70,7 +70,7 @@ def _record_failure(engine: Engine, key: CallKey, error: Exception) -> None:
     description = describe_failure(error)
     logger.warning("call not applied", extra={"site_id": key[0], "provider": key[1],
                                               "call_id": key[2], "error": description})
-    with Session(write_engine(engine)) as session, session.begin():
+    with transaction(engine) as session:
         call = session.get(Call, key, with_for_update=True)
         if call is not None and call.status != APPLIED:
             call.status = FAILED

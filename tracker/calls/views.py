@@ -28,9 +28,10 @@ from tracker.collect.runtime import Collector
 from tracker.collect.service import check_origin
 from tracker.db import get_engine, write_session
 from tracker.errors import NotFound, ValidationError
+from tracker.guards import json_object_body
 from tracker.models import Call, CallSettings, Site
 from tracker.models.base import utcnow
-from tracker.validation import check_parameters, load_json_object
+from tracker.validation import check_parameters
 
 bp = Blueprint("calls", __name__)
 SCRIPT = Path(__file__).parents[2] / "static" / "calls.js"
@@ -66,7 +67,7 @@ def number_preflight() -> Response:
 
 @bp.post("/calls/number")
 def number() -> Response:
-    data = load_json_object(request.get_data())
+    data = json_object_body()
     site = _collector().sites.by_write_key(require_text(data, "k"))
     g.collect_site = site
     check_origin(site, request.origin)
@@ -85,7 +86,7 @@ def number() -> Response:
 @bp.put("/api/v1/calls/config")
 def put_config() -> Response:
     site = site_from_api_key()
-    config = parse_config(load_json_object(request.get_data()))
+    config = parse_config(json_object_body())
     with write_session() as session:
         save_config(session, site.id, config)
         body = config_json(session, site.id)

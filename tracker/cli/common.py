@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
-from tracker.db import get_engine
+from tracker.db import get_engine, transaction
 from tracker.errors import LeadTrailError
 
 
@@ -24,9 +24,10 @@ def echo_error(error: LeadTrailError) -> None:
 
 @contextmanager
 def in_transaction() -> Iterator[Session]:
-    """A session in one transaction; a domain error becomes a clean CLI error, exit code 2."""
+    """A session in one read-then-write transaction; a domain error becomes a clean CLI error,
+    exit code 2."""
     try:
-        with Session(get_engine(), expire_on_commit=False) as session, session.begin():
+        with transaction(get_engine()) as session:
             yield session
     except LeadTrailError as error:
         echo_error(error)

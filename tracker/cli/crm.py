@@ -19,8 +19,8 @@ from tracker.crm import pull, push
 from tracker.crm.clients import API_PROVIDERS
 from tracker.db import get_engine
 from tracker.errors import LeadTrailError, ValidationError
-from tracker.leads.service import parse_time
 from tracker.models.base import utcnow
+from tracker.validation import parse_datetime
 
 crm_group = AppGroup(
     "crm", help="CRM sync: webhook secrets, the inbox, API pull of deals, push of leads."
@@ -236,7 +236,7 @@ def sync(provider: str, site_ref: str, since: str | None) -> None:
     """
     start: dt.datetime | None = None
     try:
-        start = parse_time(since, "since") if since is not None else None
+        start = parse_datetime(since, "since") if since is not None else None
     except ValidationError as error:
         echo_error(error)
         raise click.exceptions.Exit(2) from None

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from tracker.collect.parsing import Batch, parse_batch
 from tracker.collect.service import PreparedBatch, store_batches
-from tracker.db import write_engine
+from tracker.db import transaction
 from tracker.destinations.formats.ga4 import client_id_from_ga_cookie
 from tracker.errors import ValidationError
 from tracker.identity import Identity, parse_identity, stitch_visitor_to_lead
@@ -126,7 +125,7 @@ def store_identify(
     retry with the same event id changes nothing."""
     site = prepared.site
     event = request.batch.events[0]
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         active = store_batches(session.connection(), [prepared], keep_bots)
         if prepared.device.is_bot:
             return

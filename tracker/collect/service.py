@@ -35,7 +35,7 @@ from tracker.channels import (
 )
 from tracker.collect.parsing import Batch, IncomingEvent
 from tracker.collect.rows import RowWriter
-from tracker.db import write_engine
+from tracker.db import transaction
 from tracker.devices import Device
 from tracker.errors import Forbidden, ValidationError
 from tracker.models import LeadVisitor, VisitSession
@@ -568,12 +568,12 @@ def store_group(
     again. PostgreSQL locks rows, so it plans and writes in one transaction.
     """
     if engine.dialect.name != "sqlite":
-        with write_engine(engine).begin() as conn:
-            return store_batches(conn, batches, keep_bots)
-    with engine.connect() as conn:
-        rows = plan_rows(conn, batches, keep_bots)
-        conn.rollback()
-    with write_engine(engine).begin() as conn:
+        with transaction(engine) as session:
+            return store_batches(session.connection(), batches, keep_bots)
+    with transaction(engine, immediate=False) as session:
+        rows = plan_rows(session.connection(), batches, keep_bots)
+    with transaction(engine) as session:
+        conn = session.connection()
         if not plan_still_valid(conn, rows):
             rows = plan_rows(conn, batches, keep_bots)
         return write_rows(conn, rows)

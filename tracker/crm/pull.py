@@ -25,7 +25,7 @@ from crm_sync.http import Sleep
 from crm_sync.pull import Page, pull_pages
 from tracker import inbox
 from tracker.crm.clients import deal_source
-from tracker.db import insert_ignore, write_engine
+from tracker.db import insert_ignore, transaction
 from tracker.errors import NotFound
 from tracker.models import CrmCheckpoint, CrmEvent, Site
 from tracker.models.base import utcnow
@@ -106,7 +106,7 @@ def store_page(
             "status": inbox.RECEIVED,
             "attempts": 0,
         }
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         insert_ignore(
             session,
             CrmEvent.__table__,  # type: ignore[arg-type]

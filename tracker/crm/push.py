@@ -26,7 +26,7 @@ from crm_sync.providers import hubspot, pipedrive
 from crm_sync.push import LeadContact
 from tracker.crm.clients import api_client
 from tracker.crm.outbox import FAILED, PENDING, SENT, retry_delay
-from tracker.db import write_engine
+from tracker.db import transaction
 from tracker.deals import ContactUpdate, apply_contact_update
 from tracker.errors import ValidationError
 from tracker.identity import reachable_email
@@ -147,7 +147,7 @@ def claim_due(engine: Engine, now: dt.datetime, site_id: int, limit: int) -> lis
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         groups: dict[tuple[int, str, uuid.UUID], list[CrmOutbox]] = {}
         for row in session.scalars(query):
             row.attempts += 1
@@ -198,7 +198,7 @@ def record_outcome(
     engine: Engine, delivery: Delivery, outcome: Outcome, now: dt.datetime
 ) -> Drained:
     """Settle the delivery's rows; on success keep the contact id on the lead."""
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         for row_id in delivery.row_ids:
             row = session.get(CrmOutbox, (delivery.site_id, row_id), with_for_update=True)
             if row is None:  # erased meanwhile

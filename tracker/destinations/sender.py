@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from crm_sync.errors import ApiError
 from crm_sync.http import Sleep
 from tracker.crm.outbox import retry_delay
-from tracker.db import write_engine
+from tracker.db import transaction, write_engine
 from tracker.destinations import clients
 from tracker.destinations.formats import ga4, google_ads, linkedin, meta, microsoft_ads
 from tracker.destinations.formats.conversion import Conversion, Prepared, Request
@@ -136,7 +136,7 @@ def claim_due(engine: Engine, site_id: int, now: dt.datetime, limit: int) -> lis
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         site = session.get(Site, site_id)
         assert site is not None  # rows cascade with their site
         grouped: dict[uuid.UUID, list[ConversionOutbox]] = {}
@@ -251,7 +251,7 @@ def record_outcomes(engine: Engine, batch: Batch, outcomes: Mapping[str, Outcome
                     now: dt.datetime) -> Drained:
     """Settle the batch's rows and the destination's last delivery."""
     sent = retrying = dead = 0
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         for row_id in batch.waiting:
             session.execute(update(ConversionOutbox).where(
                 ConversionOutbox.site_id == batch.site_id, ConversionOutbox.id == row_id,

@@ -14,10 +14,10 @@ from tracker.db import get_engine, get_session, write_session
 from tracker.destinations import check, daily, sender, service
 from tracker.destinations.outbox import SENT, STATUSES
 from tracker.errors import ValidationError
+from tracker.guards import json_object_body
 from tracker.models import ConversionOutbox
 from tracker.models.base import utcnow
 from tracker.sites import site_settings
-from tracker.validation import load_json_object
 
 bp = Blueprint("destinations", __name__, url_prefix="/api/v1")
 MAX_LOG_ROWS = 500
@@ -34,7 +34,7 @@ def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
 @bp.post("/destinations")
 def add_destination() -> tuple[Response, int]:
     site = site_from_api_key()
-    data = load_json_object(request.get_data())
+    data = json_object_body()
     for key in data:
         if key not in BODY_KEYS:
             raise ValidationError("unknown field", field=key)
@@ -59,7 +59,7 @@ def list_destinations() -> Response:
 def change_destination(reference: str) -> Response:
     """Pause (``{"enabled": false}``) or resume a destination; its queue is kept."""
     site = site_from_api_key()
-    data = load_json_object(request.get_data())
+    data = json_object_body()
     for key in data:
         if key != "enabled":
             raise ValidationError("unknown field", field=key)

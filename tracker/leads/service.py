@@ -47,7 +47,7 @@ from tracker.validation import (
     MAX_PAGE,
     RuleRefused,
     check_choice,
-    check_date,
+    parse_datetime,
     parse_whole,
     uuid_or_not_found,
 )
@@ -68,21 +68,6 @@ OFFLINE_KINDS = frozenset(
     }
 )
 _TOUCH_FIELDS = ("source", "medium", "campaign", "term", "content")
-
-
-def parse_time(raw: object, field: str) -> dt.datetime:
-    if not isinstance(raw, str):
-        raise ValidationError("expected an ISO 8601 time such as 2026-11-02T10:00:00Z", field=field)
-    try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(
-            "expected an ISO 8601 time such as 2026-11-02T10:00:00Z", field=field
-        ) from None
-    if value.tzinfo is None:
-        raise ValidationError("give a time zone (Z or +hh:mm)", field=field)
-    check_date(value, field)  # before the shift to UTC, which overflows near year 1 or 9999
-    return value.astimezone(dt.UTC)
 
 
 def _check_keys(data: Mapping[str, Any], allowed: set[str], prefix: str = "") -> None:
@@ -144,7 +129,7 @@ def parse_offline_touch(data: Mapping[str, Any], prefix: str = "") -> OfflineTou
     return OfflineTouchInput(
         id=_external_id(data.get("id"), f"{prefix}id"),
         kind=str(kind),
-        occurred_at=parse_time(data.get("occurred_at"), f"{prefix}occurred_at"),
+        occurred_at=parse_datetime(data.get("occurred_at"), f"{prefix}occurred_at"),
         channel=_offline_channel(fields, channel),
         fields=fields,
         note=note,
@@ -221,7 +206,7 @@ def parse_conversion(data: Mapping[str, Any]) -> Conversion:
     return Conversion(
         id=_external_id(data.get("id")),
         kind=str(kind),
-        occurred_at=parse_time(data.get("occurred_at"), "occurred_at"),
+        occurred_at=parse_datetime(data.get("occurred_at"), "occurred_at"),
         identity=identity,
         visitor_id=visitor_id,
         touch=touch,
@@ -309,10 +294,10 @@ class LeadFilter:
         return cls(
             stage=check_stage(args["stage"]) if "stage" in args else None,
             first_channel=args.get("first_channel") or None,
-            created_from=parse_time(args["created_from"], "created_from")
+            created_from=parse_datetime(args["created_from"], "created_from")
             if "created_from" in args
             else None,
-            created_to=parse_time(args["created_to"], "created_to")
+            created_to=parse_datetime(args["created_to"], "created_to")
             if "created_to" in args
             else None,
             search=(args.get("q") or "").strip().lower() or None,
@@ -545,7 +530,7 @@ def parse_stage_request(
     return StageRequest(
         lead_id=target,
         stage=check_stage(data.get("stage"), f"{prefix}stage"),
-        at=parse_time(data["at"], f"{prefix}at") if data.get("at") is not None else None,
+        at=parse_datetime(data["at"], f"{prefix}at") if data.get("at") is not None else None,
         detail=detail,
     )
 

@@ -3,31 +3,25 @@ Each handler is parse → service → render."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, jsonify, request
 
 from tracker.auth import site_from_api_key
 from tracker.db import get_session, write_session
 from tracker.errors import ValidationError
+from tracker.guards import json_object_body
 from tracker.leads import service
 from tracker.leads.erasure import erase_person
 from tracker.models.base import utcnow
 from tracker.sites import site_settings
-from tracker.validation import load_json_object
 
 bp = Blueprint("leads", __name__, url_prefix="/api/v1")
 MAX_BULK = 1000
 
 
-def _json_object() -> dict[str, Any]:
-    return load_json_object(request.get_data())
-
-
 @bp.post("/conversions")
 def create_conversion() -> tuple[Response, int]:
     site = site_from_api_key()
-    conversion = service.parse_conversion(_json_object())
+    conversion = service.parse_conversion(json_object_body())
     with write_session() as session:
         lead, created = service.record_conversion(
             session, site.id, site_settings(site), conversion, utcnow()
@@ -44,7 +38,7 @@ def create_conversion() -> tuple[Response, int]:
 @bp.post("/offline-touches")
 def create_offline_touch() -> tuple[Response, int]:
     site = site_from_api_key()
-    data = _json_object()
+    data = json_object_body()
     touch = service.parse_offline_touch(data)
     with write_session() as session:
         lead = service.lead_for_email(session, site.id, data.get("email"))
@@ -77,7 +71,7 @@ def show_lead(lead_id: str) -> Response:
 @bp.post("/leads/<lead_id>/stage")
 def set_stage(lead_id: str) -> Response:
     site = site_from_api_key()
-    change = service.parse_stage_request(_json_object(), lead_id=lead_id)
+    change = service.parse_stage_request(json_object_body(), lead_id=lead_id)
     with write_session() as session:
         (lead,) = service.apply_stage_requests(session, site.id, [change], utcnow())
         body = {"lead_id": str(lead.id), "stage": lead.stage}
@@ -87,7 +81,7 @@ def set_stage(lead_id: str) -> Response:
 @bp.post("/leads/stages")
 def set_stages() -> Response:
     site = site_from_api_key()
-    changes = _json_object().get("changes")
+    changes = json_object_body().get("changes")
     if not isinstance(changes, list) or not 1 <= len(changes) <= MAX_BULK:
         raise ValidationError(f"expected a list of 1 to {MAX_BULK} changes", field="changes")
     parsed = [
@@ -103,7 +97,7 @@ def set_stages() -> Response:
 @bp.post("/gdpr/erase")
 def erase() -> Response:
     site = site_from_api_key()
-    data = _json_object()
+    data = json_object_body()
     with write_session() as session:
         lead = service.lead_for_email(session, site.id, data.get("email"))
         erased = erase_person(session, lead)

@@ -27,7 +27,6 @@ from tracker.errors import Unauthorized, ValidationError
 from tracker.identity import Identity, clean_text, normalise_email, normalise_phone
 from tracker.validation import (
     RuleRefused,
-    check_date,
     check_text,
     load_json_object,
     parse_datetime,
@@ -207,9 +206,8 @@ def _fitting_id(raw: str, kind: str) -> str:
 def _time(value: Any, field: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
-    moment = parse_datetime(value, field, naive_is_utc=True)  # Segment reads no zone as UTC
-    check_date(moment, field)  # the shared window (a 400), before any relative rule
-    return moment
+    # Segment reads no zone as UTC; the shared window (a 400) applies before any relative rule.
+    return parse_datetime(value, field, naive_is_utc=True)
 
 
 def _url(value: Any, field: str) -> str | None:

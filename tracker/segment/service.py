@@ -29,7 +29,7 @@ from tracker.collect.service import (
     prepare_batch,
     store_batches,
 )
-from tracker.db import insert_ignore, write_engine
+from tracker.db import insert_ignore, transaction
 from tracker.devices import Device, describe_user_agent
 from tracker.identity import Identity, stitch_visitor_to_lead
 from tracker.metrics import RejectionReason, count_rejection_reason, count_stored
@@ -172,7 +172,7 @@ def store_request(engine: Engine, collector: Collector, site: SiteInfo,
                   skipped_visitors: set[str], now: dt.datetime) -> None:
     """Store the request's events, user links and stitching in one transaction, then rescore
     the leads whose visitors sent events (as the collector does after its commit)."""
-    with Session(write_engine(engine), expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         bots = {batch.visitor_id for batch in prepared
                 if batch.device.is_bot and not collector.keep_bots}
         active = (store_batches(session.connection(), prepared, collector.keep_bots)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from tracker import changes
 from tracker.config import Settings
 from tracker.credits import RefitPolicy
-from tracker.db import write_engine
+from tracker.db import transaction, write_engine
 from tracker.inbox import resolve_persons
 from tracker.metrics import metrics
 from tracker.models import Site
@@ -116,7 +116,7 @@ class Worker:
         self._resolve_persons(site_id, progress)
         started = self.clock()
         try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            with transaction(self.engine) as session:
                 if not try_lock_site(session, site_id):
                     return False
                 items = due_items(session, site_id, started + self.lookahead, self.batch_size)
@@ -143,7 +143,7 @@ class Worker:
         for item in items:
             try:
                 resolve_persons(self.engine, site_id, uuid.UUID(hex=item.key))
-                with Session(self.engine) as session, session.begin():
+                with transaction(self.engine) as session:
                     complete(session, [item], started)
             except Exception as exc:  # noqa: BLE001 - kept in the queue with its error
                 logger.warning("crm persons of delivery %s of site %s not resolved: %s",
@@ -171,7 +171,7 @@ class Worker:
             items = due_items(session, site_id, started + self.lookahead, self.batch_size)
         for item in items:
             try:
-                with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                with transaction(self.engine) as session:
                     if not try_lock_site(session, site_id):
                         return
                     site = session.get(Site, site_id)
@@ -188,7 +188,7 @@ class Worker:
 
     def _keep_failed(self, item: Item, error: Exception, progress: Progress) -> None:
         """The item stays queued with its error and a growing delay."""
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             record_failure(session, item, f"{type(error).__name__}: {error}", self.clock())
         progress.failures += 1
         progress.failed.append(f"{item.kind}:{item.key}")
