@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from tracker import migrate  # noqa: E402
 from tracker.db import make_engine  # noqa: E402
 from tracker.models import Event, Lead, LeadVisitor  # noqa: E402
-from tracker.sites import create_site  # noqa: E402
+from tracker.sites.service import create_site  # noqa: E402
 from tracker.worker.queue import QUEUE  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -49,6 +49,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 
 from tracker import create_app, migrate  # noqa: E402
+from tracker.accounts.users import create_user  # noqa: E402
 from tracker.config import Settings  # noqa: E402
 from tracker.credits.store import rebuild_site  # noqa: E402
 from tracker.db import bulk_insert, make_engine  # noqa: E402
@@ -69,8 +70,8 @@ from tracker.models import (  # noqa: E402
 from tracker.rollups.credits import rebuild_credits  # noqa: E402
 from tracker.rollups.traffic import rebuild_traffic  # noqa: E402
 from tracker.runtime import freeze_startup_heap  # noqa: E402
-from tracker.sites import create_api_key, create_site, update_site_settings  # noqa: E402
-from tracker.users import create_user  # noqa: E402
+from tracker.sites.keys import create_api_key  # noqa: E402
+from tracker.sites.service import create_site, update_site_settings  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 YEAR = dt.timedelta(days=365)

@@ -33,7 +33,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 from tracker.models import Site  # noqa: E402
-from tracker.sites import SiteSettings, site_settings  # noqa: E402
+from tracker.sites.settings import SiteSettings, site_settings  # noqa: E402
 
 SECRET = "whsec_" + "k" * 32
 CONFIGURED: dict[str, Any] = {

@@ -55,11 +55,11 @@ from tracker import migrate  # noqa: E402
 from tracker.changes import LEAD  # noqa: E402
 from tracker.credits import rebuild_site  # noqa: E402
 from tracker.db import make_engine  # noqa: E402
+from tracker.leads.stages import FUNNEL, change_stage  # noqa: E402
 from tracker.models import Lead, Site  # noqa: E402
 from tracker.rollups.credits import rebuild_credits  # noqa: E402
 from tracker.rollups.traffic import rebuild_traffic  # noqa: E402
-from tracker.sites import create_site  # noqa: E402
-from tracker.stages import FUNNEL, change_stage  # noqa: E402
+from tracker.sites.service import create_site  # noqa: E402
 from tracker.worker.queue import enqueue  # noqa: E402
 from tracker.worker.runner import Worker  # noqa: E402
 

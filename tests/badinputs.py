@@ -23,7 +23,7 @@ from werkzeug.test import TestResponse
 from crm_sync.providers import generic
 from tests.factories import BatchBuilder, new_id, now_ms
 from tracker.models import Base
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 WEBHOOK_SECRET = "whsec_bad_inputs_0123456789abcdef"
 DASHBOARD_PASSWORD = "correct horse battery staple"
@@ -462,10 +462,10 @@ def main() -> None:  # pragma: no cover - run by hand for the issue's figures
 
     from tests.conftest import drop_postgres_database, fresh_database_url
     from tracker import create_app, migrate
+    from tracker.accounts.users import create_user
     from tracker.config import Settings
     from tracker.db import make_engine
-    from tracker.sites import create_site
-    from tracker.users import create_user
+    from tracker.sites.service import create_site
 
     total_5xx = 0
     for dialect in ("sqlite", "postgresql"):

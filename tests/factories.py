@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tracker.db import get_engine
-from tracker.sites import CreatedSite, create_site
+from tracker.sites.service import CreatedSite, create_site
 from tracker.worker.runner import Progress, Worker
 
 _counter = itertools.count(1)

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from tracker.db import make_engine
-from tracker.sites import CreatedSite, create_site
+from tracker.sites.service import CreatedSite, create_site
 
 BIN = Path(sys.executable).parent
 

@@ -21,12 +21,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     every gunicorn worker can call it freely.
     """
     from tracker import guards, headers, ops
-    from tracker.auth import SessionCookies
+    from tracker.accounts.auth import SessionCookies
     from tracker.calls.views import bp as calls_bp
     from tracker.cli import register_commands
     from tracker.collect.runtime import Collector
     from tracker.collect.views import bp as collect_bp
-    from tracker.costs_views import bp as costs_bp
+    from tracker.costs.views import bp as costs_bp
+    from tracker.crm.webhooks import api_bp as crm_api_bp
+    from tracker.crm.webhooks import bp as webhooks_bp
     from tracker.dashboard.views import bp as dashboard_bp
     from tracker.dashboard.views import home_bp
     from tracker.destinations.views import bp as destinations_bp
@@ -38,8 +40,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from tracker.secret_key import app_secret_key
     from tracker.segment.views import bp as segment_bp
     from tracker.throttle import build_throttle
-    from tracker.webhooks import api_bp as crm_api_bp
-    from tracker.webhooks import bp as webhooks_bp
     from tracker.worker.queue import install_hooks
 
     settings = settings or Settings.from_env()
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(home_bp)
     if settings.demo:
-        from tracker.demo import bp as demo_bp
+        from tracker.demo.views import bp as demo_bp
 
         app.register_blueprint(demo_bp)
     register_error_handlers(app)

@@ -15,11 +15,11 @@ from tracker.calls.config import SCOPES
 from tracker.calls.report import GROUPS as CALL_GROUPS
 from tracker.calls.report import MAX_DAYS as CALLS_MAX_DAYS
 from tracker.collect.parsing import MAX_PROPS_BYTES
-from tracker.costs import MAX_IMPORT_NAME_LENGTH
+from tracker.costs.service import MAX_IMPORT_NAME_LENGTH
 from tracker.destinations.outbox import DEAD, FAILED, PENDING, SENT
 from tracker.leads.service import MAX_OFFSET
+from tracker.leads.stages import STAGES
 from tracker.reports.openapi import REPORT_PATHS
-from tracker.stages import STAGES
 from tracker.validation import MAX_ID
 from tracker.validation import MAX_PAGE as LEADS_PAGE
 
@@ -175,7 +175,7 @@ ERASED = _closed({"erased": _closed({
     name: {"type": "integer", "minimum": 0} for name in ("leads", "visitors", "sessions", "events")
 })})
 _INBOX_STATUS: dict[str, Any] = {"enum": ["received", "applied", "failed"]}
-# tracker/inbox.py event_summary(): an inbox row, without body or headers.
+# tracker/crm/inbox.py event_summary(): an inbox row, without body or headers.
 CRM_EVENT = _closed({
     "id": {"type": "string", "format": "uuid"}, "provider": {"type": "string"},
     "source": {"type": "string"}, "status": _INBOX_STATUS,
@@ -183,7 +183,7 @@ CRM_EVENT = _closed({
     "received_at": {"type": "string", "format": "date-time"}, "applied_at": _NULL_TIME,
 })
 _REPLAYED = _closed({name: {"type": "integer", "minimum": 0} for name in ("applied", "failed")})
-# tracker/costs_views.py set_rate(): the rate as stored.
+# tracker/costs/views.py set_rate(): the rate as stored.
 RATE_SET = _closed({"currency": {"type": "string", "minLength": 3, "maxLength": 3},
                     "valid_from": {"type": "string", "format": "date"},
                     "rate": {"type": "string", "description": "a decimal, as text"}})
@@ -200,7 +200,7 @@ STORED = _closed({"stored": {"type": "integer", "minimum": 0}})
 _TEXT: dict[str, Any] = {"type": "string"}
 _NULL_TEXT: dict[str, Any] = {"type": ["string", "null"]}
 _DECIMAL_TEXT: dict[str, Any] = {"type": "string", "description": "a decimal, as text"}
-# tracker/costs_views.py list_costs(): one stored day of spend ("" for a missing dimension).
+# tracker/costs/views.py list_costs(): one stored day of spend ("" for a missing dimension).
 COST_ROW = _closed({
     "date": {"type": "string", "format": "date"},
     **{name: _TEXT for name in ("channel", "source", "medium", "campaign", "keyword")},

@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from crm_sync.providers import generic
-from tracker import costs
 from tracker.calls.config import MAX_NUMBERS, MAX_POOLS, MAX_SECRETS, SCOPES
-from tracker.channels import CLICK_ID_PARAMS, UTM_PARAMS
 from tracker.collect import parsing
+from tracker.costs import service as costs
 from tracker.destinations import settings as destinations
 from tracker.leads.service import OFFLINE_KINDS
+from tracker.leads.stages import STAGES
+from tracker.rules.channels import CLICK_ID_PARAMS, UTM_PARAMS
 from tracker.segment import parsing as segment
 from tracker.segment.parsing import MESSAGE_TYPES
-from tracker.stages import STAGES
 from tracker.validation import EARLIEST_DATE, LATEST_DATE, MAX_JSON_INTEGER
 
 Schema = dict[str, Any]
@@ -49,12 +49,12 @@ IDENTIFIER: Schema = {"type": "string", "pattern": "^[A-Za-z0-9._-]{8,64}$"}
 URL: Schema = {"type": ["string", "null"], "maxLength": parsing.MAX_URL_LENGTH,
                "pattern": "^(https?://[^\\u0000]{3,})?$",
                "description": "an absolute http(s) URL"}
-# tracker/identity.py normalise_email, on the address as sent.
+# tracker/leads/identity.py normalise_email, on the address as sent.
 # Python's \s also matches \x1c-\x1f and \x85, which the document's (ECMA) \s does not;
 # İ lower-cases to two characters.
 _EMAIL_CHARACTER = "[^@\\s\\u0000\\u001c-\\u001f\\u0085\\u0130]"
 EMAIL_PATTERN = f"^{_EMAIL_CHARACTER}{{1,64}}@{_EMAIL_CHARACTER}{{1,64}}\\.[A-Za-z0-9-]{{2,63}}$"
-# tracker/identity.py normalise_phone: 7 to 15 digits among any other characters (spaces,
+# tracker/leads/identity.py normalise_phone: 7 to 15 digits among any other characters (spaces,
 # dashes, brackets: dropped), with + only before the first digit; or nothing.
 _PHONE_OTHER = "[^0-9+\\u0000]*"
 PHONE_PATTERN = f"^({_PHONE_OTHER}(\\+{_PHONE_OTHER})*([0-9]{_PHONE_OTHER}){{7,15}})?$"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tests.factories import SiteMaker
 from tracker.models import ApiKey
 from tracker.models.base import utcnow
-from tracker.sites import LAST_USED_RESOLUTION, record_key_use
+from tracker.sites.keys import LAST_USED_RESOLUTION, record_key_use
 
 
 def _last_used(engine: Engine, site_id: int) -> dt.datetime | None:

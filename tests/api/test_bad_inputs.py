@@ -23,7 +23,7 @@ from tests.badinputs import (
     sign_in,
 )
 from tests.factories import SiteMaker
-from tracker.users import create_user
+from tracker.accounts.users import create_user
 
 
 @pytest.fixture

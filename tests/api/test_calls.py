@@ -26,12 +26,12 @@ from tests.api.test_dashboard import csrf_from, log_in
 from tests.api.test_reports import by_group, report
 from tests.badinputs import row_count
 from tests.factories import BatchBuilder, SiteMaker
+from tracker.accounts.users import create_user
 from tracker.calls.assign import show_number
 from tracker.calls.providers import callrail_signature
 from tracker.destinations.identity import load_identity
 from tracker.models import Call, Lead, LeadVisitor, OfflineTouch, VisitSession
-from tracker.sites import CreatedSite
-from tracker.users import create_user
+from tracker.sites.service import CreatedSite
 
 BROWSER = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/131.0.0.0 Safari/537.36")

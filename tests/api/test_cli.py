@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import Unauthorized
 from tracker.models import ApiKey, Site
-from tracker.sites import authenticate_api_key
+from tracker.sites.keys import authenticate_api_key
 
 
 def test_sites_create_prints_keys_and_the_script_tag(

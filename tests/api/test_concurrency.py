@@ -28,7 +28,7 @@ from tests.factories import drain_queue
 from tests.servers import LiveServer, serve
 from tracker.credits import rebuild_site
 from tracker.models import AttributionCredit, Deal, Lead, Site
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 pytestmark = pytest.mark.postgres
 

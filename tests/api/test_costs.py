@@ -13,9 +13,9 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from tests.factories import SiteMaker
-from tracker import costs
+from tracker.costs import service as costs
 from tracker.guards import DEFAULT_MAX_BODY_BYTES
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 CSV = """date,channel,source,medium,campaign,keyword,amount,currency
 2026-11-01,Paid Search,google,cpc,brand,lead tracking,120.50,USD

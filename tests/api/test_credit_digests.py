@@ -17,7 +17,7 @@ from tests.api.test_worker import PAID, lead_id
 from tests.factories import SiteMaker, drain_queue
 from tracker import changes
 from tracker.credits import rebuild_site
-from tracker.deals import DealUpdate, apply_deal_update
+from tracker.crm.deals import DealUpdate, apply_deal_update
 from tracker.models import AttributionCredit, LeadCreditDigest, Site
 from tracker.worker.queue import enqueue
 

@@ -26,9 +26,10 @@ from tests.api.test_traffic_rollups import (
     session_rows,
 )
 from tests.factories import SiteMaker, drain_queue
-from tracker.deals import DealUpdate, apply_deal_update
-from tracker.identity import Identity, stitch_visitor_to_lead
+from tracker.crm.deals import DealUpdate, apply_deal_update
 from tracker.leads.erasure import erase_person
+from tracker.leads.identity import Identity, stitch_visitor_to_lead
+from tracker.leads.stages import change_stage
 from tracker.models import CreditRollup, Lead, RollupState, Site
 from tracker.reports.queries import (
     funnel_report,
@@ -40,8 +41,7 @@ from tracker.reports.query import ReportQuery
 from tracker.reports.rollups import credits_from_rollups
 from tracker.rollups.credits import rebuild_credits
 from tracker.rollups.levels import DIMENSIONS, level_for, merge_times
-from tracker.sites import site_settings
-from tracker.stages import change_stage
+from tracker.sites.settings import site_settings
 
 MODELS = ("linear", "first_touch", "position_based", "markov")
 STATUSES = ("open", "won", "lost")

@@ -33,9 +33,9 @@ from tests.api.test_webhooks import (
 )
 from tests.factories import SiteMaker
 from tracker.crm.push import drain_outbox
-from tracker.identity import Identity, upsert_lead
+from tracker.leads.identity import Identity, upsert_lead
 from tracker.models import CrmContact, Lead
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 from tracker.worker.queue import QUEUE
 from tracker.worker.runner import Worker
 

@@ -32,9 +32,9 @@ from tests.api.test_webhooks import deals as deal_states
 from tests.factories import SiteMaker
 from tracker.crm.pull import PageSynced, sync_deals
 from tracker.errors import ValidationError
-from tracker.identity import Identity, upsert_lead
+from tracker.leads.identity import Identity, upsert_lead
 from tracker.models import CrmCheckpoint, CrmEvent, Deal
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 HUBSPOT_TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 PIPEDRIVE_TOKEN = "0123456789abcdef0123456789abcdef01234567"

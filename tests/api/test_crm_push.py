@@ -22,7 +22,7 @@ from tests.factories import SiteMaker
 from tracker.crm.push import drain_outbox
 from tracker.models import CrmOutbox, Lead, VisitSession
 from tracker.models.base import utcnow
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 HUBSPOT_TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 PIPEDRIVE_TOKEN = "0123456789abcdef0123456789abcdef01234567"

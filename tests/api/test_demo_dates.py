@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import SiteMaker
-from tracker.demo_data import fill_demo_site
+from tracker.demo.data import fill_demo_site
 from tracker.models import Deal, Event, Lead, VisitSession
 
 NOW = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)

@@ -21,12 +21,12 @@ from tests.api.test_dashboard import csrf_from, log_in, make_user
 from tests.api.test_leads import api, identify, visit
 from tests.api.test_webhooks import GENERIC_SECRET, post_generic
 from tests.factories import SiteMaker
-from tracker.adspend import accounts
+from tracker.costs.adspend import accounts
 from tracker.destinations import sender, service
 from tracker.localtime import local_midnight, local_today
 from tracker.models import ConversionOutbox, Destination, Lead
 from tracker.models.base import utcnow
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 GA_COOKIE = "GA1.1.1234567890.1700000000"
 FBP = "fb.1.1700000000000.987654321"

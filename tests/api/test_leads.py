@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tests.api.test_collect import BROWSER, ORIGIN, post
 from tests.factories import BatchBuilder, SiteMaker, new_id, now_ms
 from tracker.models import Base, Lead, LeadVisitor, VisitSession
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 HOUR_MS = 3_600_000
 

@@ -18,7 +18,7 @@ from tests.factories import SiteMaker, drain_queue
 from tracker import changes
 from tracker.localtime import local_midnight, offset_segments
 from tracker.models import Lead, LeadVisitor, Visitor, VisitSession
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 ZONE = "Pacific/Auckland"
 UTC = dt.UTC

@@ -24,7 +24,7 @@ from crm_sync.providers import generic
 from tests.badinputs import row_count
 from tests.factories import BatchBuilder, SiteMaker, new_id, now_ms
 from tracker.models import CrmEvent
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 # Reads with connections of its own: it needs real commits.
 pytestmark = pytest.mark.committed

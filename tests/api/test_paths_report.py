@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tests.api.test_dashboard import log_in, make_user
 from tests.api.test_leads import identify, visit
 from tests.factories import SiteMaker, drain_queue
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 PAID = "https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=spring"
 EMAIL = "https://example.com/?utm_source=newsletter&utm_medium=email&utm_campaign=launch"

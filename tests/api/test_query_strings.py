@@ -25,9 +25,9 @@ from werkzeug.routing import Rule
 
 from tests.badinputs import DASHBOARD_PASSWORD, WEBHOOK_SECRET, row_count, sign_in
 from tests.factories import SiteMaker
+from tracker.accounts.users import create_user
 from tracker.dashboard.filters import FILTER_KEYS, LEVELS
-from tracker.sites import CreatedSite
-from tracker.users import create_user
+from tracker.sites.service import CreatedSite
 
 HOSTILE = {
     "NUL": "%00",

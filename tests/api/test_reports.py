@@ -41,9 +41,9 @@ from sqlalchemy.orm import Session
 from tests.api.test_collect import post
 from tests.api.test_leads import api, identify
 from tests.factories import BatchBuilder, SiteMaker, drain_queue, now_ms
-from tracker.deals import DealUpdate, apply_deal_update
+from tracker.crm.deals import DealUpdate, apply_deal_update
 from tracker.models import AttributionCredit, AttributionFit, Site
-from tracker.sites import CreatedSite, update_site_settings
+from tracker.sites.service import CreatedSite, update_site_settings
 
 DAY_MINUTES = 24 * 60
 GOOGLE = "https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=crm"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tests.badinputs import row_count
 from tests.factories import SiteMaker
 from tracker.models import Event, Lead, LeadVisitor, SegmentUser, Visitor, VisitSession
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 BROWSER = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "

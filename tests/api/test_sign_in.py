@@ -19,11 +19,11 @@ from tests.api.test_dashboard import PASSWORD, csrf_from, log_in, make_user
 from tests.factories import SiteMaker
 from tests.unit.test_throttle import REDIS_URL, redis_client
 from tracker import create_app
+from tracker.accounts.users import set_password
 from tracker.config import Settings
 from tracker.models import User
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 from tracker.throttle import FREE_FAILURES
-from tracker.users import set_password
 
 
 @pytest.fixture

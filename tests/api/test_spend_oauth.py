@@ -22,10 +22,10 @@ from werkzeug import Request, Response
 
 from tests.api.test_dashboard import csrf_from, log_in, make_user
 from tests.factories import SiteMaker
-from tracker.adspend.mapping import account_mapping
 from tracker.config import Settings
+from tracker.costs.adspend.mapping import account_mapping
 from tracker.models import AdAccount
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 REDIRECT_URI = "http://localhost/dashboard/setup/spend/oauth/callback"
 USER = "marketer@example.com"

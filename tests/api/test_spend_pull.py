@@ -23,12 +23,12 @@ from werkzeug import Request, Response
 
 from crm_sync.errors import ApiError
 from tests.factories import SiteMaker
-from tracker import costs
-from tracker.adspend import accounts
-from tracker.adspend.pull import ChunkPulled, pull_account, pull_due
+from tracker.costs import service as costs
+from tracker.costs.adspend import accounts
+from tracker.costs.adspend.pull import ChunkPulled, pull_account, pull_due
 from tracker.errors import ValidationError
 from tracker.models import AdAccount, Cost
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 NOW = dt.datetime(2026, 10, 10, 12, tzinfo=dt.UTC)
 D8, D9, D10 = dt.date(2026, 10, 8), dt.date(2026, 10, 9), dt.date(2026, 10, 10)

@@ -42,7 +42,7 @@ from tests.api.test_reports import by_group, days_ago, deal, identified, pagevie
 from tests.api.test_spend_pull import GOOGLE, SEARCH, GoogleAds, g_row, google_token_endpoint
 from tests.factories import SiteMaker
 from tracker.models import AdAccount
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 BRAND_URL = ("https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=Brand"
              "&utm_term=acme+crm")

@@ -24,7 +24,7 @@ from tracker.reports.query import ReportQuery
 from tracker.reports.rollups import sessions_by_day_from_rollups, traffic_from_rollups
 from tracker.rollups.levels import DIMENSIONS, LEVELS, decode_visitors, level_for
 from tracker.rollups.traffic import rebuild_traffic
-from tracker.sites import update_site_settings
+from tracker.sites.service import update_site_settings
 
 UTC = dt.UTC
 # Each zone's window holds a DST change (or a half-hour offset) and local midnights near it.

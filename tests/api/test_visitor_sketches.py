@@ -46,7 +46,7 @@ from tracker.reports.queries import traffic
 from tracker.reports.query import ReportQuery
 from tracker.reports.rollups import traffic_from_rollups
 from tracker.rollups.sketches import EXPLICIT_CUTOFF, RELATIVE_STANDARD_ERROR, encode_sketch
-from tracker.sites import update_site_settings
+from tracker.sites.service import update_site_settings
 
 pytestmark = pytest.mark.postgres
 

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from crm_sync.providers import generic, hubspot
 from tests.api.test_leads import api
 from tests.factories import SiteMaker
-from tracker.identity import Identity, upsert_lead
+from tracker.leads.identity import Identity, upsert_lead
 from tracker.models import CrmEvent, Deal, Lead
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 GENERIC_SECRET = "whsec_site_a_0123456789abcdef"
 OTHER_SECRET = "whsec_site_b_fedcba9876543210"
@@ -690,7 +690,7 @@ def failing_apply(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise ConnectionError("deal store unavailable")
 
-    monkeypatch.setattr("tracker.inbox.apply_deal_update", refuse)
+    monkeypatch.setattr("tracker.crm.inbox.apply_deal_update", refuse)
 
 
 def test_a_failed_apply_is_acknowledged_kept_and_replayed_by_the_cli(

@@ -26,10 +26,10 @@ from tests.servers import BIN
 from tracker import changes, create_app, migrate
 from tracker.config import Settings
 from tracker.credits import rebuild_site
+from tracker.crm.deals import DealUpdate, apply_deal_update
 from tracker.db import make_engine
-from tracker.deals import DealUpdate, apply_deal_update
 from tracker.models import AttributionCredit, Lead, RefreshItem, Site
-from tracker.sites import update_site_settings
+from tracker.sites.service import update_site_settings
 from tracker.worker.queue import complete, due_items, enqueue
 from tracker.worker.runner import Worker, requeue_hold
 from tracker.worker.tasks import Done

@@ -17,7 +17,7 @@ from segment.analytics.request import APIError
 
 from tests.conftest import DIALECTS, fresh_database_url, worker_name
 from tests.servers import LiveServer, serve
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 BROWSER = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.servers import LiveServer, free_port, serve
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 CHROMIUM = os.environ.get("LEADTRAIL_CHROMIUM", "/usr/bin/chromium")
 USER_AGENT = (

@@ -15,7 +15,7 @@ import requests
 
 from crm_sync.providers import generic
 from tests.e2e.conftest import LiveServer, Tab
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 PageUrl = Callable[..., str]
 SECRET = "whsec_e2e_calls_0123456789"

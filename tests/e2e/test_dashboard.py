@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from crm_sync.providers import generic
 from tests.e2e.conftest import USER_AGENT, LiveServer, Tab
-from tracker import inbox
+from tracker.accounts.users import create_user
+from tracker.crm import inbox
 from tracker.db import PROJECT_ROOT, write_engine
 from tracker.models.base import utcnow
-from tracker.sites import CreatedSite
-from tracker.users import create_user
+from tracker.sites.service import CreatedSite
 
 SCREENSHOTS = PROJECT_ROOT / "build" / "screenshots"
 PASSWORD = "a long dashboard password"
@@ -142,14 +142,14 @@ def _store_failed_delivery(server: LiveServer, site: CreatedSite, body: bytes) -
 
     received = utcnow()
     with Session(write_engine(server.engine)) as session, session.begin():
-        from tracker.sites import site_settings
+        from tracker.sites.settings import site_settings
 
         settings = site_settings(session.merge(site.site))
         events = inbox.parse_delivery("generic", settings, body, received)
         stored = inbox.store_delivery(session, site.site.id, "generic", body, events, {},
                                       received)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("tracker.inbox.apply_deal_update", refuse)
+        patch.setattr("tracker.crm.inbox.apply_deal_update", refuse)
         assert inbox.apply_stored(server.engine, site.site.id, stored.id) == inbox.FAILED
 
 

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import DIALECTS, create_postgres_database, drop_postgres_database, worker_name
 from tests.e2e.conftest import LiveServer, Tab
 from tests.servers import free_port, serve
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 BUNDLE = Path(__file__).parents[2] / "build" / "segment" / "analytics-next.js"
 LANDING_QUERY = "?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=crm&gclid=Cj0x1"

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from tests.e2e.conftest import CollectorProxy, LiveServer, Tab
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 PageUrl = Callable[..., str]
 # What Chromium logs for a request the proxy left unanswered or answered 500.

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from tests.e2e.conftest import LiveServer, Tab
-from tracker.sites import CreatedSite
+from tracker.sites.service import CreatedSite
 
 PageUrl = Callable[..., str]
 CAMPAIGN = "?utm_source=newsletter&utm_medium=email&utm_campaign=launch"

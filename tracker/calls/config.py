@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tracker.calls.phone import DEFAULT_REGION, display_form, to_e164
 from tracker.errors import ValidationError
 from tracker.models import CallNumber, CallPool, CallSettings
-from tracker.sites import secret_fingerprint
+from tracker.sites.settings import secret_fingerprint
 from tracker.validation import RuleRefused
 
 SCOPES = ("channel", "campaign", "visitor")

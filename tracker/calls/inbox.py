@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from tracker.calls.providers import CallReport
 from tracker.calls.service import APPLIED, FAILED, RECEIVED, apply_call, store_call
+from tracker.crm.inbox import Replayed
 from tracker.db import describe_failure, transaction
-from tracker.inbox import Replayed
 from tracker.models import Call, Site
 from tracker.models.base import utcnow
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from tracker.errors import ValidationError
 from tracker.localtime import local_midnight
 from tracker.models import Call, Site
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 from tracker.validation import RuleRefused, check_parameters, parse_date
 
 GROUPS = {"channel": Call.channel, "source": Call.source, "campaign": Call.campaign,

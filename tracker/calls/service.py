@@ -3,10 +3,10 @@ id), then apply it: resolve the number and time to whoever held the number and m
 lead conversion through the same code as ``/api/v1/conversions``. Services take the session
 first and never commit; tracker.calls.inbox runs each step in its own transaction.
 
-A lead needs an email (tracker.identity); a caller known only by phone becomes the lead of an
+A lead needs an email (tracker.leads.identity); a caller known only by phone becomes the lead of an
 address under the reserved ``.invalid`` domain (RFC 2606) built from the number, so the same
 caller is always the same lead. CRMs and ad platforms get such a lead by phone, never by that
-placeholder (``tracker.identity.reachable_email``).
+placeholder (``tracker.leads.identity.reachable_email``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from tracker.calls.assign import assignment_at
 from tracker.calls.providers import CallReport
 from tracker.db import insert_ignore
-from tracker.identity import Identity, current_lead_of_visitor, phone_only_email
+from tracker.leads.identity import Identity, current_lead_of_visitor, phone_only_email
 from tracker.leads.service import Conversion, OfflineTouchInput, record_conversion
 from tracker.models import (
     Call,
@@ -31,7 +31,7 @@ from tracker.models import (
     Lead,
     VisitSession,
 )
-from tracker.sites import SiteSettings
+from tracker.sites.settings import SiteSettings
 
 RECEIVED, APPLIED, FAILED = "received", "applied", "failed"
 

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.auth import site_from_api_key
+from tracker.accounts.auth import site_from_api_key
 from tracker.calls import providers
 from tracker.calls.assign import show_number
 from tracker.calls.config import config_json, parse_config, save_config

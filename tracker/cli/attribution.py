@@ -12,7 +12,8 @@ from tracker.credits.store import rebuild_site
 from tracker.errors import ValidationError
 from tracker.models import Site
 from tracker.rollups.credits import rebuild_credits
-from tracker.sites import find_site, site_settings
+from tracker.sites.service import find_site
+from tracker.sites.settings import site_settings
 from tracker.worker.locks import lock_site
 
 attribution_group = AppGroup("attribution", help="Stored attribution.")

@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from tracker import costs
 from tracker.cli.common import in_transaction
+from tracker.costs import service as costs
 from tracker.models.base import utcnow
-from tracker.sites import find_site, site_settings
+from tracker.sites.service import find_site
+from tracker.sites.settings import site_settings
 
 costs_group = AppGroup("costs", help="Ad spend.")
 

@@ -13,13 +13,19 @@ from flask.cli import AppGroup
 
 from crm_sync.errors import ApiError
 from crm_sync.events import PROVIDERS
-from tracker import inbox, sites
 from tracker.cli.common import echo_error, in_transaction, server_url
-from tracker.crm import pull, push
+from tracker.crm import inbox, pull, push
 from tracker.crm.clients import API_PROVIDERS
 from tracker.db import get_engine
 from tracker.errors import LeadTrailError, ValidationError
 from tracker.models.base import utcnow
+from tracker.sites.service import find_site, update_site_settings
+from tracker.sites.settings import (
+    MAX_ACTIVE_SECRETS,
+    PUSH_PROVIDERS,
+    secret_fingerprint,
+    site_settings,
+)
 from tracker.validation import parse_datetime
 
 crm_group = AppGroup(
@@ -62,21 +68,21 @@ def set_secret(site: str, provider: str, value: str | None, keep_old: bool, user
         raise click.UsageError("HubSpot signs with your app's client secret: pass --value")
     secret = value or _new_secret(provider)
     with in_transaction() as session:
-        found = sites.find_site(session, site)
-        current = sites.site_settings(found)
+        found = find_site(session, site)
+        current = site_settings(found)
         if provider in ROTATING:
             key = ROTATING[provider]
-            kept = list(getattr(current, key))[: sites.MAX_ACTIVE_SECRETS - 1] if keep_old else []
+            kept = list(getattr(current, key))[: MAX_ACTIVE_SECRETS - 1] if keep_old else []
             changes: dict[str, object] = {key: [secret, *kept]}
         elif provider == "pipedrive":
             changes = {"pipedrive_username": username, "pipedrive_password": secret}
         else:
             changes = {"salesforce_token": secret}
-        typed = sites.update_site_settings(session, found, changes)
+        typed = update_site_settings(session, found, changes)
         site_id = found.id
     if not value:
         click.echo(f"secret:      {secret}   (shown once: store it in the sender now)")
-    click.echo(f"fingerprint: {sites.secret_fingerprint(secret)}")
+    click.echo(f"fingerprint: {secret_fingerprint(secret)}")
     if provider in ROTATING:
         active = getattr(typed, ROTATING[provider])
         click.echo(f"active:      {len(active)} secret(s), newest first")
@@ -97,13 +103,13 @@ def retire(site: str, provider: str) -> None:
     """End a rotation: keep only PROVIDER's newest secret on SITE."""
     key = ROTATING[provider]
     with in_transaction() as session:
-        found = sites.find_site(session, site)
-        active = list(getattr(sites.site_settings(found), key))
+        found = find_site(session, site)
+        active = list(getattr(site_settings(found), key))
         if not active:
             raise ValidationError(f"no {provider} secret is set", field=key)
-        sites.update_site_settings(session, found, {key: active[:1]})
+        update_site_settings(session, found, {key: active[:1]})
     click.echo(
-        f"retired {len(active) - 1} old secret(s); active: {sites.secret_fingerprint(active[0])}"
+        f"retired {len(active) - 1} old secret(s); active: {secret_fingerprint(active[0])}"
     )
 
 
@@ -113,8 +119,8 @@ def retire(site: str, provider: str) -> None:
 def show(site: str, base_url: str | None) -> None:
     """Print SITE's webhook URLs and what each provider checks (fingerprints, never secrets)."""
     with in_transaction() as session:
-        found = sites.find_site(session, site)
-        settings = sites.site_settings(found)
+        found = find_site(session, site)
+        settings = site_settings(found)
         site_id = found.id
     redacted = settings.redacted_json()
     base = base_url or _default_base_url()
@@ -149,7 +155,7 @@ def show(site: str, base_url: str | None) -> None:
 def replay(site: str | None, limit: int) -> None:
     """Apply again the deliveries that failed (or were stored and never applied)."""
     with in_transaction() as session:
-        site_id = sites.find_site(session, site).id if site else None
+        site_id = find_site(session, site).id if site else None
         targets = inbox.pending_events(session, site_id, limit)
     try:
         result = inbox.replay(get_engine(), targets)
@@ -206,17 +212,17 @@ def connect(
         if provider != "salesforce":
             raise click.UsageError("--api-version is for Salesforce only")
         changes["salesforce_api_version"] = api_version
-    if push_on is not None and provider not in sites.PUSH_PROVIDERS:
-        raise click.UsageError(f"pushing leads is for {', '.join(sites.PUSH_PROVIDERS)} only")
+    if push_on is not None and provider not in PUSH_PROVIDERS:
+        raise click.UsageError(f"pushing leads is for {', '.join(PUSH_PROVIDERS)} only")
     with in_transaction() as session:
-        found = sites.find_site(session, site)
-        current = sites.site_settings(found)
+        found = find_site(session, site)
+        current = site_settings(found)
         if push_on is not None:
             kept = [name for name in current.crm_push if name != provider]
             changes["crm_push"] = kept + ([provider] if push_on else [])
-        typed = sites.update_site_settings(session, found, changes)
+        typed = update_site_settings(session, found, changes)
     click.echo(f"{provider} API: {getattr(typed, url_key) or 'no URL set'}")
-    click.echo(f"token:       {sites.secret_fingerprint(getattr(typed, token_key))}")
+    click.echo(f"token:       {secret_fingerprint(getattr(typed, token_key))}")
     click.echo(f"push leads:  {'on' if provider in typed.crm_push else 'off'}")
 
 
@@ -241,7 +247,7 @@ def sync(provider: str, site_ref: str, since: str | None) -> None:
         echo_error(error)
         raise click.exceptions.Exit(2) from None
     with in_transaction() as session:
-        site_id = sites.find_site(session, site_ref).id
+        site_id = find_site(session, site_ref).id
     totals = {"deals": 0, "stored": 0, "applied": 0, "failed": 0}
     checkpoint: dt.datetime | None = None
     problem: str | None = None
@@ -284,7 +290,7 @@ def push_leads(site_ref: str | None, limit: int, retry_failed: bool) -> None:
     """
     now = utcnow()
     with in_transaction() as session:
-        site_id = sites.find_site(session, site_ref).id if site_ref else None
+        site_id = find_site(session, site_ref).id if site_ref else None
         requeued = push.requeue_failed(session, site_id, now) if retry_failed else 0
     result = push.drain_outbox(get_engine(), site_id=site_id, limit=limit, now=now)
     with in_transaction() as session:

@@ -7,12 +7,12 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.accounts.users import create_user
 from tracker.cli.common import in_transaction, server_url
 from tracker.cli.sites import ensure_demo_site
 from tracker.db import get_engine
-from tracker.demo_data import fill_demo_site
+from tracker.demo.data import fill_demo_site
 from tracker.models import User, VisitSession
-from tracker.users import create_user
 
 # A demo login with a published password: it is granted the demo site only.
 DEMO_LOGIN = "demo@leadtrail.local"
@@ -67,7 +67,7 @@ def _rebuild_derived(site_id: int) -> None:
     from tracker.models import Site
     from tracker.rollups.credits import rebuild_credits
     from tracker.rollups.traffic import rebuild_traffic
-    from tracker.sites import site_settings
+    from tracker.sites.settings import site_settings
 
     with in_transaction() as session:
         site = session.get(Site, site_id)

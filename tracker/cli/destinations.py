@@ -21,7 +21,7 @@ from tracker.destinations import check, sender, service
 from tracker.destinations.outbox import SENT
 from tracker.destinations.settings import MILESTONES, PLATFORMS
 from tracker.errors import LeadTrailError
-from tracker.sites import find_site
+from tracker.sites.service import find_site
 
 destinations_group = AppGroup("destinations", help="Conversions pushed out to ad platforms.")
 

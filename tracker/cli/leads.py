@@ -11,11 +11,12 @@ from sqlalchemy import select
 from tracker.cli.common import in_transaction
 from tracker.leads import service
 from tracker.leads.erasure import erase_person
+from tracker.leads.scoring import rescore_lead
+from tracker.leads.stages import check_stage
 from tracker.models import Lead
 from tracker.models.base import utcnow
-from tracker.scoring import rescore_lead
-from tracker.sites import find_site, site_settings
-from tracker.stages import check_stage
+from tracker.sites.service import find_site
+from tracker.sites.settings import site_settings
 
 leads_group = AppGroup("leads", help="Leads: list, journey, stage, rescore.")
 gdpr_group = AppGroup("gdpr", help="Privacy requests.")

@@ -11,7 +11,7 @@ from tracker.cli.common import in_transaction
 from tracker.models import CreditRollup, RollupState, Site, TrafficRollup
 from tracker.rollups.credits import rebuild_credits
 from tracker.rollups.traffic import rebuild_traffic
-from tracker.sites import find_site
+from tracker.sites.service import find_site
 from tracker.worker.locks import lock_site
 
 rollups_group = AppGroup(

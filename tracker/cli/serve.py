@@ -13,9 +13,9 @@ from flask import current_app
 from gunicorn.app.base import BaseApplication
 
 from tracker import create_app, migrate
-from tracker.adspend.pull import start_thread as start_spend_thread
 from tracker.cli.common import server_url
 from tracker.config import ConfigError, Settings
+from tracker.costs.adspend.pull import start_thread as start_spend_thread
 from tracker.db import get_engine
 from tracker.destinations import sender as destinations_sender
 from tracker.metrics import MULTIPROC_VARIABLE, process_exited, use_multiprocess_dir

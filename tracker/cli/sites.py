@@ -10,9 +10,11 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker import sites
 from tracker.cli.common import in_transaction
 from tracker.models import Site
+from tracker.sites.keys import create_api_key, list_api_keys, revoke_api_key
+from tracker.sites.service import create_site, find_site, script_tag, update_site_settings
+from tracker.sites.settings import site_settings
 
 sites_group = AppGroup("sites", help="Tracked websites (tenants).")
 keys_group = AppGroup("keys", help="Secret API keys of a site.")
@@ -49,14 +51,14 @@ def create(
     """Add a site; print its write key, its secret API key (shown once) and the script tag."""
     values = dict(_parse_setting(raw) for raw in settings)
     with in_transaction() as session:
-        created = sites.create_site(session, name=name, domains=list(domains), settings=values)
+        created = create_site(session, name=name, domains=list(domains), settings=values)
         site_id = created.site.id
-        typed = sites.site_settings(created.site)
+        typed = site_settings(created.site)
     click.echo(f"site:        {name} (id {site_id})")
     click.echo(f"write key:   {created.write_key}")
     click.echo(f"secret key:  {created.api_key}   (shown once: store it now)")
     click.echo("script tag:")
-    click.echo(f"  {sites.script_tag(collector_url, created.write_key, typed)}")
+    click.echo(f"  {script_tag(collector_url, created.write_key, typed)}")
 
 
 @sites_group.command("list")
@@ -80,7 +82,7 @@ def configure(site: str, settings: tuple[str, ...]) -> None:
     """Change settings of SITE (id or name) and print them all (secrets as fingerprints)."""
     changes = dict(_parse_setting(raw) for raw in settings)
     with in_transaction() as session:
-        typed = sites.update_site_settings(session, sites.find_site(session, site), changes)
+        typed = update_site_settings(session, find_site(session, site), changes)
     click.echo(json.dumps(typed.redacted_json(), indent=2))
 
 
@@ -90,7 +92,7 @@ def configure(site: str, settings: tuple[str, ...]) -> None:
 def create_key(site: str, name: str) -> None:
     """Create a secret API key for SITE and print it once."""
     with in_transaction() as session:
-        created = sites.create_api_key(session, sites.find_site(session, site), name=name)
+        created = create_api_key(session, find_site(session, site), name=name)
     click.echo(f"key id:     {created.key.id}")
     click.echo(f"secret key: {created.plain}   (shown once: store it now)")
 
@@ -101,7 +103,7 @@ def create_key(site: str, name: str) -> None:
 def revoke_key(site: str, key_id: str) -> None:
     """Revoke KEY_ID of SITE; requests with it are refused from now on."""
     with in_transaction() as session:
-        sites.revoke_api_key(session, sites.find_site(session, site), key_id)
+        revoke_api_key(session, find_site(session, site), key_id)
     click.echo(f"revoked {key_id}")
 
 
@@ -110,7 +112,7 @@ def revoke_key(site: str, key_id: str) -> None:
 def list_keys(site: str) -> None:
     """List the keys of SITE (ids and state; secrets are never shown again)."""
     with in_transaction() as session:
-        for key in sites.list_api_keys(session, sites.find_site(session, site)):
+        for key in list_api_keys(session, find_site(session, site)):
             state = "revoked" if key.revoked_at else "active"
             click.echo(f"{key.id}\t{key.name}\t{state}\t{key.created_at:%Y-%m-%d}")
 
@@ -124,7 +126,7 @@ def ensure_demo_site(session: Session) -> Site:
     if site is None:
         # The demo's deals arrive as generic signed webhooks would, so the site has a
         # generic webhook secret: its CRM page shows the provider configured beside them.
-        created = sites.create_site(
+        created = create_site(
             session, name=DEMO_SITE_NAME, domains=["localhost", "127.0.0.1"],
             settings={"generic_secrets": [f"whsec_demo_{secrets.token_urlsafe(24)}"]},
         )
@@ -145,7 +147,7 @@ def demo(collector_url: str | None) -> None:
     origin = collector_url or f"http://{settings.host}:{settings.port}"
     with in_transaction() as session:
         site = ensure_demo_site(session)
-        tag = sites.script_tag(origin, site.write_key, sites.site_settings(site))
+        tag = script_tag(origin, site.write_key, site_settings(site))
     click.echo(f"demo site:  {DEMO_SITE_NAME} (write key {site.write_key})")
     click.echo(f"script tag: {tag}")
     click.echo(

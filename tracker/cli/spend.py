@@ -13,20 +13,21 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from crm_sync.errors import ApiError
-from tracker.adspend import accounts, oauth, pull, status
-from tracker.adspend.mapping import PLATFORMS, account_mapping
 from tracker.cli.common import (
     echo_error,
     in_transaction,
     load_credentials_file,
     parse_pairs,
 )
+from tracker.costs.adspend import accounts, oauth, pull, status
+from tracker.costs.adspend.mapping import PLATFORMS, account_mapping
 from tracker.db import get_engine
 from tracker.errors import LeadTrailError
 from tracker.localtime import local_today
 from tracker.models import AdAccount
 from tracker.models.base import utcnow
-from tracker.sites import find_site, site_settings
+from tracker.sites.service import find_site
+from tracker.sites.settings import site_settings
 
 spend_group = AppGroup("spend", help="Ad spend pulled from Google Ads, Meta, Microsoft, LinkedIn.")
 

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from tracker import users
+from tracker.accounts import users
 from tracker.cli.common import in_transaction
 from tracker.models import User, UserSite
 

@@ -11,9 +11,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from tracker.adspend.pull import pull_due
-from tracker.adspend.pull import start_thread as start_spend_thread
 from tracker.config import Settings
+from tracker.costs.adspend.pull import pull_due
+from tracker.costs.adspend.pull import start_thread as start_spend_thread
 from tracker.db import get_engine
 from tracker.destinations import sender
 from tracker.runtime import freeze_startup_heap

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from tracker.collect.service import SiteInfo
 from tracker.errors import Unauthorized
 from tracker.models import Site
-from tracker.sites import site_by_write_key, site_settings
+from tracker.sites.service import site_by_write_key
+from tracker.sites.settings import site_settings
 
 TTL_S = 10.0
 # Every write key we issue fits this; anything else (a NUL, a lone surrogate, a megabyte) is

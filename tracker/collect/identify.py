@@ -18,9 +18,9 @@ from tracker.collect.service import PreparedBatch, store_batches
 from tracker.db import transaction
 from tracker.destinations.formats.ga4 import client_id_from_ga_cookie
 from tracker.errors import ValidationError
-from tracker.identity import Identity, parse_identity, stitch_visitor_to_lead
+from tracker.leads.identity import Identity, parse_identity, stitch_visitor_to_lead
+from tracker.leads.scoring import rescore_active_leads, rescore_lead
 from tracker.models import Lead
-from tracker.scoring import rescore_active_leads, rescore_lead
 
 _IDENTITY_KEYS = ("email", "name", "phone", "company")
 _FORM_KEYS = frozenset({"id", "name", "action"})

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.channels import CLICK_ID_PARAMS, UTM_PARAMS
 from tracker.errors import PayloadTooLarge, Unauthorized, ValidationError
+from tracker.rules.channels import CLICK_ID_PARAMS, UTM_PARAMS
 from tracker.validation import (
     EARLIEST_DATE,
     LATEST_DATE,

@@ -8,6 +8,7 @@ from functools import partial
 
 from sqlalchemy import Engine
 
+from tracker.collect.devices import describe_user_agent
 from tracker.collect.directory import SiteDirectory
 from tracker.collect.parsing import Batch
 from tracker.collect.service import (
@@ -19,9 +20,8 @@ from tracker.collect.service import (
 )
 from tracker.collect.writer import GroupCommitter
 from tracker.config import Settings
-from tracker.devices import describe_user_agent
+from tracker.leads.scoring import rescore_active_leads
 from tracker.metrics import RejectionReason, count_rejection_reason, count_stored
-from tracker.scoring import rescore_active_leads
 
 
 @dataclass

@@ -25,7 +25,14 @@ from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.engine import Connection
 
 from tracker.changes import LEAD, TRAFFIC, traffic_key, utc_day
-from tracker.channels import (
+from tracker.collect.devices import Device
+from tracker.collect.parsing import Batch, IncomingEvent
+from tracker.collect.rows import RowWriter
+from tracker.collect.sessions import OpenSession, TimedEvent, assign_sessions, source_key
+from tracker.db import transaction
+from tracker.errors import Forbidden, ValidationError
+from tracker.models import LeadVisitor, VisitSession
+from tracker.rules.channels import (
     CLICK_ID_PARAMS,
     ChannelRule,
     Classification,
@@ -33,15 +40,8 @@ from tracker.channels import (
     classify_channel,
     parse_touch,
 )
-from tracker.collect.parsing import Batch, IncomingEvent
-from tracker.collect.rows import RowWriter
-from tracker.db import transaction
-from tracker.devices import Device
-from tracker.errors import Forbidden, ValidationError
-from tracker.models import LeadVisitor, VisitSession
-from tracker.privacy import scrub_url, truncate_ip
-from tracker.sessions import OpenSession, TimedEvent, assign_sessions, source_key
-from tracker.sites import SiteSettings
+from tracker.rules.privacy import scrub_url, truncate_ip
+from tracker.sites.settings import SiteSettings
 from tracker.worker.queue import enqueue
 
 _sessions: Table = VisitSession.__table__  # type: ignore[assignment]

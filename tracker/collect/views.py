@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 
-from tracker import crossdomain
-from tracker.collect import http
+from tracker.collect import crossdomain, http
+from tracker.collect.devices import describe_user_agent
 from tracker.collect.identify import parse_identify, store_identify
 from tracker.collect.parsing import decode_body, parse_batch, parse_visitor_id, require_text
 from tracker.collect.pixel import pixel_batch
@@ -18,7 +18,6 @@ from tracker.collect.service import SiteInfo, check_origin
 from tracker.collect.snippet import load_snippet
 from tracker.config import Settings
 from tracker.db import get_engine
-from tracker.devices import describe_user_agent
 from tracker.errors import LeadTrailError
 from tracker.guards import limit_body
 from tracker.metrics import count_rejection, count_stored

@@ -30,9 +30,9 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from attribution import JourneyBatch
-from tracker.costs import load_exchange_rates, rate_on
+from tracker.costs.service import load_exchange_rates, rate_on
+from tracker.leads.stages import FUNNEL
 from tracker.models import Deal, Lead, LeadVisitor, OfflineTouch, StageChange, VisitSession
-from tracker.stages import FUNNEL
 
 CONVERSIONS = ("lead", "opportunity", "won")
 UNATTRIBUTED = "(unattributed)"
@@ -67,7 +67,7 @@ class LeadHistory:
 
     created_at: dt.datetime
     creation_session_id: str | None
-    stage_rank: int = 0  # the furthest funnel stage reached (tracker.stages.FUNNEL index)
+    stage_rank: int = 0  # the furthest funnel stage reached (tracker.leads.stages.FUNNEL index)
     touches: list[TouchRecord] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
 

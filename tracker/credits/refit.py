@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from tracker.credits.store import model_specs, rebuild_site
 from tracker.models import AttributionFit, Site
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ from tracker.credits.journeys import (
 from tracker.db import bulk_insert
 from tracker.models import AttributionCredit, AttributionFit, LeadCreditDigest, Site
 from tracker.models.base import utcnow
-from tracker.sites import SiteSettings, site_settings
+from tracker.sites.settings import SiteSettings, site_settings
 
 Progress = Callable[[int], None]
 

@@ -7,7 +7,7 @@ from crm_sync.http import ApiClient, Sleep
 from crm_sync.providers import hubspot, pipedrive, salesforce
 from crm_sync.pull import DealSource
 from tracker.errors import ValidationError
-from tracker.sites import SiteSettings
+from tracker.sites.settings import SiteSettings
 
 API_PROVIDERS = ("hubspot", "pipedrive", "salesforce")
 

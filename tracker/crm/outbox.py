@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tracker.models import CrmOutbox, Site
 from tracker.models.base import utcnow
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 REASONS = frozenset({"created", "stage"})

@@ -3,7 +3,7 @@
 Per page, in one transaction: every deal version goes into ``crm_events`` (``source = pull``,
 keyed by ``pull:<deal id>:<modification time>``, so a version already stored is not stored
 again) and the checkpoint moves to the newest modification on the page. Then the new rows are
-applied like webhook deliveries (``tracker.inbox``), which is what makes a deal seen by
+applied like webhook deliveries (``tracker.crm.inbox``), which is what makes a deal seen by
 webhook and by pull one deal with one amount. An interrupted run keeps every committed page;
 the next run first applies what was stored but not applied, then continues from the
 checkpoint.
@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 from crm_sync.events import delivery_key
 from crm_sync.http import Sleep
 from crm_sync.pull import Page, pull_pages
-from tracker import inbox
+from tracker.crm import inbox
 from tracker.crm.clients import deal_source
 from tracker.db import insert_ignore, transaction
 from tracker.errors import NotFound
 from tracker.models import CrmCheckpoint, CrmEvent, Site
 from tracker.models.base import utcnow
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 
 @dataclass(frozen=True, slots=True)

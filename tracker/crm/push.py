@@ -25,14 +25,14 @@ from crm_sync.http import Sleep
 from crm_sync.providers import hubspot, pipedrive
 from crm_sync.push import LeadContact
 from tracker.crm.clients import api_client
+from tracker.crm.deals import ContactUpdate, apply_contact_update
 from tracker.crm.outbox import FAILED, PENDING, SENT, retry_delay
 from tracker.db import transaction
-from tracker.deals import ContactUpdate, apply_contact_update
 from tracker.errors import ValidationError
-from tracker.identity import reachable_email
+from tracker.leads.identity import reachable_email
 from tracker.models import CrmOutbox, Lead, Site, VisitSession
 from tracker.models.base import utcnow
-from tracker.sites import SiteSettings, site_settings
+from tracker.sites.settings import SiteSettings, site_settings
 
 logger = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from attribution import model_names
+from tracker.accounts.users import site_for_user, visible_sites
 from tracker.dashboard.filters import Filters
 from tracker.errors import NotFound
 from tracker.models import Site, User
 from tracker.models.base import utcnow
-from tracker.sites import SiteSettings, site_settings
-from tracker.users import site_for_user, visible_sites
+from tracker.sites.settings import SiteSettings, site_settings
 from tracker.worker.queue import QueueStats, queue_stats
 
 # Figures behind the facts by more than this get a "data as of" note.

@@ -16,7 +16,7 @@ from tracker.leads.service import lead_journey
 from tracker.localtime import iso_utc, utc_moment
 from tracker.models import Deal, Lead, Site
 from tracker.reports import queries
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 CONVERSION_LABELS = {"lead": "Lead", "opportunity": "Opportunity", "won": "Won deal"}
 

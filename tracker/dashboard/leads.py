@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, aliased
 from tracker.csv_export import write_csv
 from tracker.dashboard.filters import Filters
 from tracker.errors import ValidationError
+from tracker.leads.stages import check_stage
 from tracker.localtime import iso_utc, local_midnight
 from tracker.models import AttributionCredit, Deal, Lead, VisitSession
-from tracker.score_rules import label_for
-from tracker.stages import check_stage
+from tracker.rules.score_rules import label_for
 from tracker.validation import parse_whole
 
 PAGE_SIZE = 50

@@ -21,7 +21,7 @@ from tracker.models import AttributionFit, Site
 from tracker.reports import queries
 from tracker.reports.query import NONE_LABEL, ReportQuery
 from tracker.reports.render import report_csv
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 # Days up to which the trend is drawn per day; longer ranges go per week.
 DAILY_TREND_DAYS = 92

@@ -2,8 +2,8 @@
 connections with their webhook URLs and inbox, cost uploads with errors by row and column,
 connected ad accounts with their last pull and unmatched spend.
 
-Plain functions over the existing services (``tracker.sites``, ``tracker.inbox``,
-``tracker.costs``); sessions come first, nothing commits here.
+Plain functions over the existing services (``tracker.sites``, ``tracker.crm.inbox``,
+``tracker.costs.service``); sessions come first, nothing commits here.
 """
 
 from __future__ import annotations
@@ -17,15 +17,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from crm_sync.events import PROVIDERS
-from tracker import costs, inbox
-from tracker.adspend import accounts
-from tracker.adspend.mapping import CAMPAIGN_FROM, KEYWORD_FROM, default_mapping
-from tracker.adspend.pull import request_pull
-from tracker.adspend.status import AccountStatus, account_statuses
+from tracker.costs import service as costs
+from tracker.costs.adspend import accounts
+from tracker.costs.adspend.mapping import CAMPAIGN_FROM, KEYWORD_FROM, default_mapping
+from tracker.costs.adspend.pull import request_pull
+from tracker.costs.adspend.status import AccountStatus, account_statuses
+from tracker.crm import inbox
 from tracker.errors import NotFound, ValidationError
 from tracker.localtime import iso_utc, local_today
 from tracker.models import AdAccount, CrmEvent, Event, Site
-from tracker.sites import SiteSettings, secret_fingerprint
+from tracker.sites.settings import SiteSettings, secret_fingerprint
 from tracker.validation import uuid_or_not_found
 
 RECENT_EVENTS = 20

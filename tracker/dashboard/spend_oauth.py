@@ -15,7 +15,7 @@ operator's OAuth app (``LEADTRAIL_<PLATFORM>_CLIENT_ID`` …, docs/spend.md).
    credentials and the refresh token. Any refusal (consent denied, a bad or stale state, the
    token endpoint's 4xx) stores nothing.
 
-Flask's session is used here as in ``tracker.dashboard.auth``; nothing here commits.
+Flask's session is used here as in ``tracker.accounts.signin``; nothing here commits.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from crm_sync.errors import ApiError
-from tracker.adspend import accounts, oauth
 from tracker.config import Settings
+from tracker.costs.adspend import accounts, oauth
 from tracker.dashboard.setup import form_mapping, form_start_day
 from tracker.errors import ValidationError
 from tracker.models import AdAccount, Site
-from tracker.sites import SiteSettings
+from tracker.sites.settings import SiteSettings
 
 PENDING_KEY = "spend_oauth"
 STATE_SALT = "leadtrail.spend-oauth"

@@ -25,20 +25,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from tracker import sites as site_service
-from tracker.adspend import accounts as ad_accounts
-from tracker.auth import signed_in_user_id
-from tracker.calls.inbox import pending_calls
-from tracker.calls.inbox import replay_calls as replay_call_inbox
-from tracker.config import Settings
-from tracker.costs import MAX_UPLOAD_BYTES, CostImportError
-from tracker.dashboard import calls as call_figures
-from tracker.dashboard import destinations as destination_page
-from tracker.dashboard import journeys, setup, spend_oauth
-from tracker.dashboard import leads as lead_list
-from tracker.dashboard import overview as overview_figures
-from tracker.dashboard import paths as conversion_paths
-from tracker.dashboard.auth import (
+from tracker.accounts.auth import signed_in_user_id
+from tracker.accounts.signin import (
     authenticate_throttled,
     check_csrf,
     csrf_token,
@@ -47,6 +35,18 @@ from tracker.dashboard.auth import (
     sign_in,
     sign_out,
 )
+from tracker.accounts.users import set_password
+from tracker.calls.inbox import pending_calls
+from tracker.calls.inbox import replay_calls as replay_call_inbox
+from tracker.config import Settings
+from tracker.costs.adspend import accounts as ad_accounts
+from tracker.costs.service import MAX_UPLOAD_BYTES, CostImportError
+from tracker.dashboard import calls as call_figures
+from tracker.dashboard import destinations as destination_page
+from tracker.dashboard import journeys, setup, spend_oauth
+from tracker.dashboard import leads as lead_list
+from tracker.dashboard import overview as overview_figures
+from tracker.dashboard import paths as conversion_paths
 from tracker.dashboard.context import PageContext, page_context
 from tracker.dashboard.filters import COMPARISONS, FILTER_KEYS, LEVELS, parse_filters, presets
 from tracker.dashboard.formatting import UNKNOWN, SiteFormatter
@@ -63,15 +63,16 @@ from tracker.errors import (
     ValidationError,
 )
 from tracker.guards import limit_body, read_upload
-from tracker.identity import reachable_email
+from tracker.leads.identity import reachable_email
 from tracker.leads.service import get_lead
+from tracker.leads.stages import STAGES
 from tracker.localtime import local_today
 from tracker.models import User
 from tracker.models.base import utcnow
 from tracker.reports.paths import PATH_CONVERSIONS, PATH_LEVELS, every_paths_view
 from tracker.reports.query import NONE_LABEL
-from tracker.stages import STAGES
-from tracker.users import set_password
+from tracker.sites.keys import create_api_key, list_api_keys, revoke_api_key
+from tracker.sites.service import script_tag
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 # The server's root: people type the bare host and expect the dashboard.
@@ -318,7 +319,7 @@ def lead(lead_id: str) -> str:
 @bp.get("/setup/snippet")
 def snippet() -> str:
     ctx = _context()
-    tag = site_service.script_tag(request.host_url, ctx.site.write_key, ctx.settings)
+    tag = script_tag(request.host_url, ctx.site.write_key, ctx.settings)
     return _render("dashboard/snippet.html", ctx, tag=tag,
                    last=setup.last_event(get_session(), ctx.site.id))
 
@@ -338,10 +339,10 @@ def api_keys() -> str:
     created = None
     if request.method == "POST":
         with write_session() as session:
-            created = site_service.create_api_key(
+            created = create_api_key(
                 session, ctx.site, name=request.form.get("name", "")
             ).plain
-    keys = site_service.list_api_keys(get_session(), ctx.site)
+    keys = list_api_keys(get_session(), ctx.site)
     return _render("dashboard/keys.html", ctx, keys=keys, created=created, now=utcnow())
 
 
@@ -349,7 +350,7 @@ def api_keys() -> str:
 def revoke_key(key_id: str) -> BaseResponse:
     ctx = _context()
     with write_session() as session:
-        site_service.revoke_api_key(session, ctx.site, key_id)
+        revoke_api_key(session, ctx.site, key_id)
     flash(f"Key {key_id} revoked.")
     return redirect(url_for("dashboard.api_keys", **ctx.filters.query()))
 

@@ -1,7 +1,7 @@
 """An HTTP client per destination, built on the ad platforms' shared client
-(``tracker.adspend.http.AdsClient``: OAuth 2.0 refresh on expiry or a 401, the platforms' error
+(``tracker.costs.adspend.http.AdsClient``: OAuth 2.0 refresh on expiry or a 401, the platforms' error
 texts, tokens never in errors). A destination may borrow a connected ad account's tokens, and
-refreshed tokens are saved back where they came from (``tracker.adspend.accounts.token_saver``).
+refreshed tokens are saved back where they came from (``tracker.costs.adspend.accounts.token_saver``).
 
 A small client on ``requests`` rather than google-ads / facebook-business: see pyproject.toml.
 The client retries nothing itself (one attempt): the outbox waits and retries, honouring
@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from crm_sync.http import RetryPolicy, Sleep
-from tracker.adspend.accounts import token_saver
-from tracker.adspend.http import AdsClient, OAuthToken
-from tracker.adspend.platforms import google_ads, linkedin, meta, microsoft_ads
+from tracker.costs.adspend.accounts import token_saver
+from tracker.costs.adspend.http import AdsClient, OAuthToken
+from tracker.costs.adspend.platforms import google_ads, linkedin, meta, microsoft_ads
 from tracker.destinations.formats import linkedin as linkedin_format
 from tracker.models import AdAccount, Destination
 

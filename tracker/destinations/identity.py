@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.destinations.formats.conversion import Click
-from tracker.identity import reachable_email
+from tracker.leads.identity import reachable_email
 from tracker.models import Lead, LeadVisitor, Site, VisitSession
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from tracker.db import insert_ignore
 from tracker.destinations.settings import ADJUSTMENTS, milestone_map
 from tracker.models import ConversionOutbox, Deal, Destination, Site
 from tracker.models.base import utcnow
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 STATUSES = (PENDING, SENT, FAILED, DEAD)

@@ -22,7 +22,7 @@ from tracker.destinations.settings import (
 from tracker.errors import Conflict, NotFound, ValidationError
 from tracker.models import AdAccount, ConversionOutbox, Destination
 from tracker.models.base import utcnow
-from tracker.sites import secret_fingerprint
+from tracker.sites.settings import secret_fingerprint
 from tracker.validation import RuleRefused
 
 MAX_NAME_LENGTH = 80

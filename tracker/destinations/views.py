@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from tracker.auth import site_from_api_key
+from tracker.accounts.auth import site_from_api_key
 from tracker.db import get_engine, get_session, write_session
 from tracker.destinations import check, daily, sender, service
 from tracker.destinations.outbox import SENT, STATUSES
@@ -17,7 +17,7 @@ from tracker.errors import ValidationError
 from tracker.guards import json_object_body
 from tracker.models import ConversionOutbox
 from tracker.models.base import utcnow
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 bp = Blueprint("destinations", __name__, url_prefix="/api/v1")
 MAX_LOG_ROWS = 500

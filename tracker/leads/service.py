@@ -13,10 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from tracker import changes
-from tracker.channels import TouchInput, classify_channel
 from tracker.db import insert_ignore
 from tracker.errors import NotFound, ValidationError
-from tracker.identity import (
+from tracker.leads.identity import (
     Identity,
     clean_text,
     current_lead_of_visitor,
@@ -27,6 +26,8 @@ from tracker.identity import (
     stitch_visitor_to_lead,
     upsert_lead,
 )
+from tracker.leads.scoring import rescore_lead
+from tracker.leads.stages import change_stage, check_stage
 from tracker.localtime import iso_utc
 from tracker.models import (
     Call,
@@ -39,10 +40,9 @@ from tracker.models import (
     StageChange,
     VisitSession,
 )
-from tracker.score_rules import label_for
-from tracker.scoring import rescore_lead
-from tracker.sites import SiteSettings
-from tracker.stages import change_stage, check_stage
+from tracker.rules.channels import TouchInput, classify_channel
+from tracker.rules.score_rules import label_for
+from tracker.sites.settings import SiteSettings
 from tracker.validation import (
     MAX_PAGE,
     RuleRefused,

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from tracker.auth import site_from_api_key
+from tracker.accounts.auth import site_from_api_key
 from tracker.db import get_session, write_session
 from tracker.errors import ValidationError
 from tracker.guards import json_object_body
 from tracker.leads import service
 from tracker.leads.erasure import erase_person
 from tracker.models.base import utcnow
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 bp = Blueprint("leads", __name__, url_prefix="/api/v1")
 MAX_BULK = 1000

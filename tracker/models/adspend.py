@@ -41,7 +41,7 @@ class AdAccount(Base):
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Tokens and ids (secret: never printed back, never logged); refreshed tokens are saved.
     credentials: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
-    # The site's overrides of the platform's mapping defaults (tracker/adspend/mapping.py).
+    # The site's overrides of the platform's mapping defaults (tracker/costs/adspend/mapping.py).
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON(), nullable=False, default=dict)
     start_day: Mapped[dt.date] = mapped_column(Date(), nullable=False)
     synced_through: Mapped[dt.date | None] = mapped_column(Date(), nullable=True)

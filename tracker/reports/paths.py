@@ -32,7 +32,7 @@ from tracker.errors import ValidationError
 from tracker.models import AttributionCredit, Site
 from tracker.reports.queries import Column, Report
 from tracker.reports.query import DIMENSIONS, NONE_LABEL, ReportQuery, parse_report_query
-from tracker.sites import SiteSettings
+from tracker.sites.settings import SiteSettings
 
 PATH_VIEWS = ("top", "length", "lag", "assists", "positions")
 PATH_LEVELS = ("channel", "source", "campaign")

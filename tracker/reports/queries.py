@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
 from attribution import metrics
-from tracker.adspend.coverage import COVERED_DIMENSIONS, pulled_coverage
+from tracker.costs.adspend.coverage import COVERED_DIMENSIONS, pulled_coverage
 from tracker.errors import NotFound
+from tracker.leads.stages import FUNNEL
 from tracker.localtime import local_day_sql
 from tracker.models import (
     AttributionCredit,
@@ -55,8 +56,7 @@ from tracker.reports.rollups import (
     sessions_by_day_from_rollups,
     traffic_from_rollups,
 )
-from tracker.sites import site_settings
-from tracker.stages import FUNNEL
+from tracker.sites.settings import site_settings
 from tracker.validation import uuid_or_not_found
 
 C = AttributionCredit

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from attribution.registry import model_names
 from tracker.errors import ValidationError
 from tracker.localtime import UTC_NAME, local_midnight, local_today
-from tracker.sites import SiteSettings
+from tracker.sites.settings import SiteSettings
 from tracker.validation import MAX_PAGE, RuleRefused, parse_date, parse_whole
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "keyword", "landing_page")

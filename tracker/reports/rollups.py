@@ -177,7 +177,7 @@ class CreditFigures:
 
 
 ATTRIBUTED = ("leads", "mqls", "sqls", "opportunities", "pipeline", "customers", "revenue")
-# The lead credit of leads that reached each funnel stage (tracker.stages.FUNNEL) by now.
+# The lead credit of leads that reached each funnel stage (tracker.leads.stages.FUNNEL) by now.
 REACHED = ("leads", "mqls", "sqls", "opportunity_leads", "customer_leads")
 CR = CreditRollup
 

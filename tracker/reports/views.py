@@ -7,7 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
-from tracker.auth import signed_in_user_id, site_from_api_key
+from tracker.accounts.auth import signed_in_user_id, site_from_api_key
+from tracker.accounts.users import site_for_user
 from tracker.db import get_session
 from tracker.models import Site, User
 from tracker.reports import queries
@@ -19,8 +20,7 @@ from tracker.reports.query import (
     parse_report_query,
 )
 from tracker.reports.render import respond
-from tracker.sites import site_settings
-from tracker.users import site_for_user
+from tracker.sites.settings import site_settings
 from tracker.validation import parse_id
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1/reports")

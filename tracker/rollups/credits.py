@@ -34,12 +34,12 @@ from sqlalchemy.orm import Session
 
 from tracker.credits.store import ROLLUP_COLUMNS, Recredited
 from tracker.db import bulk_insert
+from tracker.leads.stages import FUNNEL
 from tracker.localtime import local_midnight, zone
 from tracker.models import AttributionCredit, CreditRollup, RollupState, Site
 from tracker.rollups import traffic as traffic_rollups
 from tracker.rollups.levels import LEVEL_INDEXES, TIMES, encode_times, level_columns
-from tracker.sites import site_settings
-from tracker.stages import FUNNEL
+from tracker.sites.settings import site_settings
 
 C = AttributionCredit
 CR = CreditRollup

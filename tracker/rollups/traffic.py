@@ -23,7 +23,7 @@ from tracker.models import RollupState, Site, TrafficRollup, VisitSession
 from tracker.models.base import utcnow
 from tracker.rollups.levels import LEVEL_INDEXES, level_columns, unique_visitors, visitor_hash
 from tracker.rollups.sketches import encode_sketch
-from tracker.sites import site_settings
+from tracker.sites.settings import site_settings
 
 S = VisitSession
 COLUMNS = (

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.errors import Unauthorized, ValidationError
-from tracker.identity import Identity, clean_text, normalise_email, normalise_phone
+from tracker.leads.identity import Identity, clean_text, normalise_email, normalise_phone
 from tracker.validation import (
     RuleRefused,
     check_text,

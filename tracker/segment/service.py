@@ -4,7 +4,7 @@ Page, track and identify messages become the events ``/collect`` and ``/identify
 stored (the same sessionizing, channel rules, privacy scrubbing and deduplication by event id);
 ``context.campaign`` is the landing touch the snippet would have captured. A ``userId`` keeps
 the visitors it was seen with (``segment_users``): an identify naming an email stitches all of
-them to the lead with :func:`tracker.identity.stitch_visitor_to_lead`, as ``/identify`` does,
+them to the lead with :func:`tracker.leads.identity.stitch_visitor_to_lead`, as ``/identify`` does,
 and a visitor later seen with a known user joins that user's lead. Everything of one request
 is written in one transaction; the caller answers only after it is committed.
 """
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tracker.collect.devices import Device, describe_user_agent
 from tracker.collect.parsing import Batch, IncomingEvent, LandingTouch
 from tracker.collect.runtime import Collector
 from tracker.collect.service import (
@@ -30,11 +31,10 @@ from tracker.collect.service import (
     store_batches,
 )
 from tracker.db import insert_ignore, transaction
-from tracker.devices import Device, describe_user_agent
-from tracker.identity import Identity, stitch_visitor_to_lead
+from tracker.leads.identity import Identity, stitch_visitor_to_lead
+from tracker.leads.scoring import rescore_active_leads, rescore_lead
 from tracker.metrics import RejectionReason, count_rejection_reason, count_stored
 from tracker.models import Lead, LeadVisitor, SegmentUser, Visitor
-from tracker.scoring import rescore_active_leads, rescore_lead
 from tracker.segment.parsing import USER_ONLY_PREFIX, SegmentMessage, SegmentRequest
 
 # Group and screen calls describe accounts and app screens, not web visits: acknowledged (as

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from tracker import changes
 from tracker.config import Settings
 from tracker.credits import RefitPolicy
+from tracker.crm.inbox import resolve_persons
 from tracker.db import transaction, write_engine
-from tracker.inbox import resolve_persons
 from tracker.metrics import metrics
 from tracker.models import Site
 from tracker.models.base import utcnow

@@ -1,0 +1,1 @@
+"""The demo site served at /demo/ and the demo data that fills it."""

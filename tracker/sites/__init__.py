@@ -1,0 +1,2 @@
+"""Sites: typed settings (checked on write), secret and write keys, and creating and
+changing a site."""
