@@ -49,7 +49,7 @@ IDENTIFIER: Schema = {"type": "string", "pattern": "^[A-Za-z0-9._-]{8,64}$"}
 URL: Schema = {"type": ["string", "null"], "maxLength": parsing.MAX_URL_LENGTH,
                "pattern": "^(https?://[^\\u0000]{3,})?$",
                "description": "an absolute http(s) URL"}
-# tracker/leads/identity.py normalise_email, on the address as sent.
+# tracker/validation.py normalise_email, on the address as sent.
 # Python's \s also matches \x1c-\x1f and \x85, which the document's (ECMA) \s does not;
 # İ lower-cases to two characters.
 _EMAIL_CHARACTER = "[^@\\s\\u0000\\u001c-\\u001f\\u0085\\u0130]"

@@ -29,6 +29,7 @@ MAX_JSON_DEPTH = 32
 # A string token (skipped: brackets inside strings do not nest) or one bracket.
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
 _OPENERS = frozenset(b"[{")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,251}\.[a-z0-9-]{2,63}$")
 # BIGINT, the type of every integer id column.
 MAX_ID = 2**63 - 1
 # The most rows one page of a list or report answers (``limit``).
@@ -238,3 +239,13 @@ def parse_id(raw: str, field: str) -> int:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= MAX_ID:
         raise ValidationError(f"expected an id from 1 to {MAX_ID}", field=field)
     return int(raw)
+
+
+def normalise_email(raw: object, field: str = "email") -> str:
+    """Trim and lower-case; :class:`ValidationError` when it is not an address."""
+    if not isinstance(raw, str):
+        raise ValidationError("expected an email address", field=field)
+    email = raw.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise ValidationError("not an email address", field=field)
+    return email

@@ -16,9 +16,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.accounts.passwords import check_new_password
 from tracker.errors import Forbidden, NotFound, Unauthorized, ValidationError
-from tracker.leads.identity import normalise_email
 from tracker.models import Site, User, UserSite
 from tracker.models.base import utcnow
+from tracker.validation import normalise_email
 
 # Checked when the email is unknown, so a login takes as long whether or not the user exists.
 _DUMMY_HASH = generate_password_hash("never a real password")
@@ -34,7 +34,8 @@ def create_user(
     now: dt.datetime | None = None,
 ) -> User:
     """Add a user granted ``site_ids``. Raises :class:`ValidationError` for a bad email,
-    a password the rule of :mod:`tracker.accounts.passwords` refuses, an existing email or an unknown
+    a password the rule of :mod:`tracker.accounts.passwords` refuses, an existing email or an
+    unknown
     site."""
     address = normalise_email(email)
     if session.scalars(select(User.id).where(User.email == address)).first() is not None:

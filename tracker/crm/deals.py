@@ -14,7 +14,7 @@ like the fields: it follows the newest update that names a person, so a reordere
 never leaves the deal on an older lead. An update naming someone who is not a lead (yet)
 leaves the deal waiting for them; one naming only a CRM record we know nothing of yet leaves
 the link as it is until the record is known, and the deal then follows it. A deal that
-matches no lead is linked when its lead appears (``link_waiting_deals``) or when its CRM
+matches no lead is linked when its lead appears (``tracker.leads.deal_links``) or when its CRM
 person becomes known (``apply_contact_update``).
 """
 
@@ -23,17 +23,17 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from crm_sync.events import STATUSES
 from tracker import changes
 from tracker.db import insert_ignore
-from tracker.leads.stages import FUNNEL, change_stage
+from tracker.leads.deal_links import advance_lead_from_deal
 from tracker.models import CrmContact, Deal, Lead
 from tracker.models.base import utcnow
 
@@ -249,70 +249,9 @@ def apply_deal_update(session: Session, site_id: int, update: DealUpdate) -> App
     deal.last_event_at = max(deal.last_event_at, update.occurred_at)
     deal.updated_at = now
     session.flush()
-    _advance_lead(session, deal, times)
+    advance_lead_from_deal(session, deal, times)
     changes.lead_changed(session, site_id, previous_lead, deal.lead_id)
     return Applied(deal=deal, changed=tuple(changed))
-
-
-def _advance_lead(session: Session, deal: Deal, times: Mapping[str, Any]) -> None:
-    """Move the deal's lead forward along the funnel (never backwards) from the deal's state,
-    and note the deal for the ad-platform destinations (won, restated or retracted)."""
-    if deal.lead_id is not None:
-        changes.deal_state_changed(session, deal.site_id, deal.id)
-    if deal.lead_id is None or deal.deleted:
-        return
-    lead = session.get(Lead, (deal.site_id, deal.lead_id))
-    if lead is None:
-        return
-    target = {"won": "customer", "open": "opportunity"}.get(deal.status)
-    if target is None:
-        return
-    if lead.stage in FUNNEL and FUNNEL.index(lead.stage) < FUNNEL.index(target):
-        stamp = times.get("status") or times.get("stage")
-        at = dt.datetime.fromisoformat(stamp[0]) if stamp else deal.last_event_at
-        change_stage(
-            session,
-            lead,
-            target,
-            cause="crm",
-            at=at,
-            detail=f"{deal.provider} deal {deal.external_id}",
-        )
-
-
-def link_waiting_deals(session: Session, lead: Lead) -> int:
-    """Link deals that arrived before their lead existed (matched by email or phone, or by
-    a CRM person record with that email, phone or lead id)."""
-    conditions = [Deal.contact_email == lead.email]
-    record_conditions = [CrmContact.email == lead.email, CrmContact.lead_id == lead.id]
-    if lead.phone:
-        conditions.append(Deal.contact_phone == lead.phone)
-        record_conditions.append(CrmContact.phone == lead.phone)
-    records = session.execute(
-        select(CrmContact.provider, CrmContact.external_id).where(
-            CrmContact.site_id == lead.site_id, or_(*record_conditions)
-        )
-    ).all()
-    conditions += [
-        and_(
-            Deal.provider == provider,
-            or_(Deal.external_contact_id == record_id, Deal.converted_from_id == record_id),
-        )
-        for provider, record_id in records
-    ]
-    deals = session.scalars(
-        select(Deal).where(Deal.site_id == lead.site_id, Deal.lead_id.is_(None), or_(*conditions))
-    ).all()
-    return _link(session, lead.site_id, lead.id, deals)
-
-
-def _link(session: Session, site_id: int, lead_id: uuid.UUID, deals: Sequence[Deal]) -> int:
-    for deal in deals:
-        deal.lead_id = lead_id
-        changes.lead_changed(session, site_id, lead_id)
-        session.flush()
-        _advance_lead(session, deal, deal.field_times or {})
-    return len(deals)
 
 
 def apply_contact_update(session: Session, site_id: int, update: ContactUpdate) -> int:
@@ -384,5 +323,5 @@ def apply_contact_update(session: Session, site_id: int, update: ContactUpdate) 
             deal.lead_id = lead_id
             linked += lead_id is not None
         session.flush()
-        _advance_lead(session, deal, times)
+        advance_lead_from_deal(session, deal, times)
     return linked

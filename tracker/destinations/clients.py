@@ -1,7 +1,8 @@
 """An HTTP client per destination, built on the ad platforms' shared client
-(``tracker.costs.adspend.http.AdsClient``: OAuth 2.0 refresh on expiry or a 401, the platforms' error
-texts, tokens never in errors). A destination may borrow a connected ad account's tokens, and
-refreshed tokens are saved back where they came from (``tracker.costs.adspend.accounts.token_saver``).
+(``tracker.costs.adspend.http.AdsClient``: OAuth 2.0 refresh on expiry or a 401, the
+platforms' error texts, tokens never in errors). A destination may borrow a connected ad
+account's tokens, and refreshed tokens are saved back where they came from
+(``tracker.costs.adspend.accounts.token_saver``).
 
 A small client on ``requests`` rather than google-ads / facebook-business: see pyproject.toml.
 The client retries nothing itself (one attempt): the outbox waits and retries, honouring

@@ -26,15 +26,15 @@ from sqlalchemy.orm import Session
 from tracker import changes
 from tracker.db import insert_ignore
 from tracker.errors import ValidationError
+from tracker.leads.deal_links import link_waiting_deals
 from tracker.models import Lead, LeadVisitor, StageChange, Visitor, VisitSession
-from tracker.validation import RuleRefused
+from tracker.validation import RuleRefused, normalise_email
 
 # A caller known only by phone is the lead of an address under this reserved domain (RFC
 # 2606), built from the number, so the same caller is always the same lead. It is never
 # shown or sent as an address: see :func:`reachable_email`.
 PHONE_ONLY_DOMAIN = "phone.invalid"
 LEAD_NAMESPACE = uuid.UUID("0b7e4e3c-5a8f-4d55-bf1c-8c1d3e6f2a90")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,251}\.[a-z0-9-]{2,63}$")
 _PHONE_CHARS = re.compile(r"[^\d+]")
 MAX_NAME_LENGTH = 200
 
@@ -58,16 +58,6 @@ class Stitched:
     previous_lead_ids: tuple[uuid.UUID, ...] = ()
     # The lead's sessions after the stitch, in time order (its scoring reads them again).
     sessions: tuple[VisitSession, ...] = ()
-
-
-def normalise_email(raw: object, field: str = "email") -> str:
-    """Trim and lower-case; :class:`ValidationError` when it is not an address."""
-    if not isinstance(raw, str):
-        raise ValidationError("expected an email address", field=field)
-    email = raw.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise ValidationError("not an email address", field=field)
-    return email
 
 
 def normalise_phone(raw: object, field: str = "phone") -> str | None:
@@ -197,8 +187,6 @@ def upsert_lead(
     lead = session.get(Lead, (site_id, lead_id), populate_existing=True)
     assert lead is not None
     if created:
-        from tracker.crm.deals import link_waiting_deals
-
         changes.lead_changed(session, site_id, lead.id)
         changes.crm_push_due(session, site_id, lead.id, "created")
         changes.milestone_reached(session, site_id, lead.id, "lead", lead.created_at)

@@ -4,7 +4,8 @@ A rule matches events (page views by path pattern, form submits, identify calls,
 by name) or counts visits (``return_visit``: every session after the first; ``page_depth``:
 every page view). Each match gives ``points``, optionally halved every ``half_life_days`` of
 age; a rule's total is capped at ``cap``. The score is the sum of the rules' totals, rounded.
-No database here: ``tracker.sites`` validates settings with it, ``tracker.leads.scoring`` applies it.
+No database here: ``tracker.sites.settings`` validates settings with it, and
+``tracker.leads.scoring`` applies it.
 """
 
 from __future__ import annotations

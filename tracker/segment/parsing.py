@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.errors import Unauthorized, ValidationError
-from tracker.leads.identity import Identity, clean_text, normalise_email, normalise_phone
+from tracker.leads.identity import Identity, clean_text, normalise_phone
 from tracker.validation import (
     RuleRefused,
     check_text,
     load_json_object,
+    normalise_email,
     parse_datetime,
 )
 
