@@ -1,6 +1,6 @@
 """The password rule for dashboard users (NIST SP 800-63B §3.1.1.2): at least 12
 characters, at most 200, any characters, no composition rules, and not one of the 20,000 most
-common passwords (a list shipped in ``tracker/data``, see its LICENSE) nor the user's own
+common passwords (a list shipped in ``tracker/accounts/data``, see its LICENSE) nor the user's own
 email. Ground floor: imports only ``tracker.errors``.
 """
 

@@ -3,7 +3,7 @@
 Visits go through the collector's parser, classifier and group writer; form submits through
 ``/identify``'s parser and the identity stitcher; deals through the generic CRM webhook
 format, the durable inbox and the deal applier; ad spend as the ad platforms report it, down
-to keyword and ad, through the store a spend pull uses (tracker/adspend). Each
+to keyword and ad, through the store a spend pull uses (tracker/costs/adspend). Each
 channel has its own traffic share, lead propensity, win rate, deal size and sales cycle, so
 the reports and models have something to disagree about. The same seed gives the same data.
 """
