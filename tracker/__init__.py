@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from tracker.collect.runtime import Collector
     from tracker.collect.views import bp as collect_bp
     from tracker.costs.views import bp as costs_bp
-    from tracker.crm.webhooks import api_bp as crm_api_bp
+    from tracker.crm.views import api_bp as crm_api_bp
     from tracker.crm.webhooks import bp as webhooks_bp
     from tracker.dashboard.views import bp as dashboard_bp
     from tracker.dashboard.views import home_bp

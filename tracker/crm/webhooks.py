@@ -1,5 +1,5 @@
-"""CRM webhooks, ``POST /webhooks/<provider>/<site_id>``, and the inbox API that re-applies
-failed deliveries.
+"""CRM webhooks, ``POST /webhooks/<provider>/<site_id>`` (the inbox API that re-applies
+failed deliveries is in ``tracker.crm.views``).
 
 Order (warehouse ``integrations/secrets/views.py``): known provider and site → signature or
 credentials verified (a forged request stores nothing) → body parsed → raw body stored in
@@ -11,28 +11,24 @@ the apply: a failed apply stays in the inbox with its error, for ``leadtrail crm
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crm_sync.errors as crm_errors
 from crm_sync.events import PROVIDERS, DealEvent
 from crm_sync.providers import generic, hubspot, pipedrive, salesforce
 from crm_sync.values import MAX_BODY_BYTES
-from tracker.accounts.auth import site_from_api_key
 from tracker.crm import inbox
-from tracker.db import get_engine, get_session, write_session
+from tracker.db import get_engine, write_session
 from tracker.errors import NotFound, SignatureInvalid, ValidationError
 from tracker.guards import limit_body
-from tracker.models import CrmEvent, Site
+from tracker.models import Site
 from tracker.models.base import utcnow
 from tracker.sites.settings import SiteSettings, site_settings
-from tracker.validation import check_json_depth, check_parameters, check_record
+from tracker.validation import check_json_depth, check_record
 
 bp = Blueprint("webhooks", __name__)
-api_bp = Blueprint("crm", __name__, url_prefix="/api/v1/crm")
 
 # Kept with the body for operators; never Authorization (Pipedrive's password) nor the URL's
 # query (Salesforce's token).
@@ -48,7 +44,6 @@ _REASON_STATUS = {
     crm_errors.SignatureReason.WRONG_ORG: 403,
     crm_errors.SignatureReason.MALFORMED: 400,
 }
-MAX_LISTED = 500
 
 
 @bp.post("/webhooks/<provider>/<int:site_id>")
@@ -169,39 +164,3 @@ def _acknowledgement(provider: str, stored: inbox.Stored, events: int) -> Respon
     if provider == "salesforce":  # the sender re-sends until it reads exactly this
         return Response(salesforce.acknowledgement(), 200, content_type=salesforce.ACK_CONTENT_TYPE)
     return jsonify(received=True, id=str(stored.id), duplicate=stored.duplicate, events=events)
-
-
-@api_bp.get("/events")
-def list_events() -> Response:
-    """The site's inbox, newest first; ``?status=failed`` for what needs a replay."""
-    site = site_from_api_key()
-    check_parameters(request.args, ("status",))
-    status = request.args.get("status")
-    if status is not None and status not in (inbox.RECEIVED, inbox.APPLIED, inbox.FAILED):
-        raise ValidationError("expected received, applied or failed", field="status")
-    query = select(CrmEvent).where(CrmEvent.site_id == site.id)
-    if status is not None:
-        query = query.where(CrmEvent.status == status)
-    rows = get_session().scalars(query.order_by(CrmEvent.received_at.desc()).limit(MAX_LISTED))
-    return jsonify(events=[inbox.event_summary(row) for row in rows])
-
-
-@api_bp.post("/events/replay")
-def replay_events() -> Response:
-    """Apply again every delivery of the site that failed or was never applied."""
-    site = site_from_api_key()
-    with Session(get_engine()) as session:
-        targets = inbox.pending_events(session, site.id)
-    result = inbox.replay(get_engine(), targets)
-    return jsonify(applied=result.applied, failed=result.failed)
-
-
-@api_bp.post("/events/<uuid:event_id>/replay")
-def replay_event(event_id: uuid.UUID) -> Response:
-    """Apply one stored delivery again (idempotent, also for one already applied)."""
-    site = site_from_api_key()
-    inbox.apply_stored(get_engine(), site.id, event_id)
-    with Session(get_engine()) as session:
-        row = session.get(CrmEvent, (site.id, event_id))
-        assert row is not None  # apply_stored raised NotFound otherwise
-        return jsonify(event=inbox.event_summary(row))
