@@ -32,6 +32,7 @@ from tracker.errors import ValidationError
 from tracker.leads.identity import reachable_email
 from tracker.models import CrmOutbox, Lead, Site, VisitSession
 from tracker.models.base import utcnow
+from tracker.outboxes import drain_site_by_site
 from tracker.sites.settings import SiteSettings, site_settings
 
 logger = logging.getLogger(__name__)
@@ -110,19 +111,15 @@ def drain_outbox(
     """Deliver up to ``limit`` due outbox rows (every site, or ``site_id``'s), claimed one site
     at a time: a locking claim across sites is a multi-shard ``FOR UPDATE`` that Citus
     refuses (docs/scaling.md)."""
-    now = now or utcnow()
-    total = Drained()
-    claimed = 0
-    sites = [site_id] if site_id is not None else _sites_with_due_rows(engine, now)
-    for site in sites:
-        while claimed < limit:
-            deliveries = claim_due(engine, now, site, min(CLAIM_BATCH, limit - claimed))
-            if not deliveries:
-                break
-            for delivery in deliveries:
-                claimed += len(delivery.row_ids)
-                total += record_outcome(engine, delivery, deliver(delivery, sleep), now)
-    return total
+    moment = now or utcnow()
+    sites = [site_id] if site_id is not None else _sites_with_due_rows(engine, moment)
+    return drain_site_by_site(
+        sites, limit, CLAIM_BATCH,
+        claim=lambda site, size: claim_due(engine, moment, site, size),
+        rows_of=lambda delivery: len(delivery.row_ids),
+        settle=lambda delivery: record_outcome(engine, delivery, deliver(delivery, sleep), moment),
+        total=Drained(),
+    )
 
 
 def _sites_with_due_rows(engine: Engine, now: dt.datetime) -> list[int]:

@@ -38,6 +38,7 @@ from tracker.destinations.settings import milestone_map
 from tracker.metrics import metrics
 from tracker.models import ConversionOutbox, Destination, Site
 from tracker.models.base import utcnow
+from tracker.outboxes import drain_site_by_site
 from tracker.periodic import start_periodic
 
 logger = logging.getLogger(__name__)
@@ -92,20 +93,16 @@ def drain(
     now: dt.datetime | None = None, sleep: Sleep = time.sleep,
 ) -> Drained:
     """Send up to ``limit`` due rows (every site's, or ``site_id``'s)."""
-    now = now or utcnow()
-    total = Drained()
-    claimed = 0
-    sites = [site_id] if site_id is not None else _sites_with_due_rows(engine, now)
-    for site in sites:
-        while claimed < limit:
-            batches = claim_due(engine, site, now, min(CLAIM_BATCH, limit - claimed))
-            if not batches:
-                break
-            for batch in batches:
-                claimed += len(batch.row_ids) + len(batch.waiting) + len(batch.gone)
-                outcomes = send_batch(engine, batch, sleep)
-                total += record_outcomes(engine, batch, outcomes, now)
-    return total
+    moment = now or utcnow()
+    sites = [site_id] if site_id is not None else _sites_with_due_rows(engine, moment)
+    return drain_site_by_site(
+        sites, limit, CLAIM_BATCH,
+        claim=lambda site, size: claim_due(engine, site, moment, size),
+        rows_of=lambda batch: len(batch.row_ids) + len(batch.waiting) + len(batch.gone),
+        settle=lambda batch: record_outcomes(engine, batch, send_batch(engine, batch, sleep),
+                                             moment),
+        total=Drained(),
+    )
 
 
 def _due(now: dt.datetime) -> Any:
