@@ -214,10 +214,10 @@ def _loose_object(properties: dict[str, Schema]) -> Schema:
 
 
 _SEGMENT_TEXT_OR_NUMBER: Schema = {"anyOf": [
-    _text(segment.MAX_TOUCH_VALUE_LENGTH), {"type": "number", "not": {"type": "integer"}},
+    _text(parsing.MAX_TOUCH_VALUE_LENGTH), {"type": "number", "not": {"type": "integer"}},
     {"type": "integer", "minimum": -MAX_JSON_INTEGER, "maximum": MAX_JSON_INTEGER}]}
 _SEGMENT_PAGE: dict[str, Schema] = {
-    "url": _text(segment.MAX_URL_LENGTH), "referrer": _text(segment.MAX_URL_LENGTH),
+    "url": _text(parsing.MAX_URL_LENGTH), "referrer": _text(parsing.MAX_URL_LENGTH),
     "title": NULL_TEXT,
 }
 _SEGMENT_TRAITS = _loose_object({

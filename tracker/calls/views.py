@@ -47,10 +47,7 @@ def _collector() -> Collector:
 @bp.get("/calls.js")
 def script() -> Response:
     response = Response(SCRIPT.read_bytes(), mimetype="application/javascript")
-    response.cache_control.public = True
-    response.cache_control.max_age = SCRIPT_MAX_AGE_S
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return http.serve_to_every_site(response, SCRIPT_MAX_AGE_S)
 
 
 @bp.after_request

@@ -29,6 +29,15 @@ def allow_origin(response: Response, origin: str | None, site: SiteInfo | None) 
     return response
 
 
+def serve_to_every_site(response: Response, max_age_s: int) -> Response:
+    """A script every site embeds: cached publicly for ``max_age_s`` and readable from any
+    origin (it holds nothing of a site)."""
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age_s
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 def _is_ip_or_local(domain: str) -> bool:
     if domain == "localhost":
         return True

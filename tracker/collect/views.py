@@ -50,10 +50,7 @@ def snippet() -> Response:
         response = Response(served.body, mimetype="application/javascript")
     response.set_etag(served.etag)
     response.vary.add("Accept-Encoding")
-    response.cache_control.public = True
-    response.cache_control.max_age = SNIPPET_MAX_AGE_S
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return http.serve_to_every_site(response, SNIPPET_MAX_AGE_S)
 
 
 @bp.after_request

@@ -23,6 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# URL, touch and property-key lengths and the event time window are /collect's: a session
+# can still absorb events that old, and later ones are a wrong clock.
+from tracker.collect.parsing import (
+    MAX_CLOCK_AHEAD,
+    MAX_EVENT_AGE,
+    MAX_PROP_KEY_LENGTH,
+    MAX_TOUCH_VALUE_LENGTH,
+    MAX_URL_LENGTH,
+)
 from tracker.errors import Unauthorized, ValidationError
 from tracker.leads.identity import Identity, clean_text, normalise_phone
 from tracker.validation import (
@@ -39,14 +48,8 @@ MAX_REQUEST_BYTES = 500 * 1024
 MAX_ID_LENGTH = 256
 MAX_EVENT_NAME_LENGTH = 100
 MAX_TITLE_LENGTH = 200
-MAX_URL_LENGTH = 2048
-MAX_TOUCH_VALUE_LENGTH = 500
 MAX_PROPS = 20
-MAX_PROP_KEY_LENGTH = 64
 MAX_PROP_TEXT_LENGTH = 500
-# As for /collect: a session can still absorb events this old; later ones are a wrong clock.
-MAX_EVENT_AGE = dt.timedelta(days=30)
-MAX_CLOCK_AHEAD = dt.timedelta(minutes=10)
 # A skew under a few seconds is network delay, not a wrong clock (as for /collect).
 SKEW_IGNORED = dt.timedelta(seconds=5)
 
