@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -382,6 +382,20 @@ def _session_view(visit: VisitSession, pages: Sequence[Event]) -> dict[str, Any]
     }
 
 
+_Row = TypeVar("_Row", OfflineTouch, StageChange, ScoreChange, Deal)
+
+
+def _rows_of_lead(
+    session: Session, model: type[_Row], lead: Lead, *order: Any, where: Any = True
+) -> Sequence[_Row]:
+    """``model``'s rows of ``lead`` (the table's ``site_id`` and ``lead_id``), in ``order``."""
+    return session.scalars(
+        select(model)
+        .where(model.site_id == lead.site_id, model.lead_id == lead.id, where)
+        .order_by(*order)
+    ).all()
+
+
 def lead_journey(session: Session, lead: Lead, mql_threshold: int) -> dict[str, Any]:
     """Everything known of one lead, in time order: sessions with their events, offline
     touches, stage and score history, and the first and lead-creation touches."""
@@ -395,26 +409,11 @@ def lead_journey(session: Session, lead: Lead, mql_threshold: int) -> dict[str, 
             .order_by(Event.occurred_at)
         ):
             events_by_session[event.session_id].append(event)
-    touches = session.scalars(
-        select(OfflineTouch)
-        .where(OfflineTouch.site_id == lead.site_id, OfflineTouch.lead_id == lead.id)
-        .order_by(OfflineTouch.occurred_at)
-    ).all()
-    stages = session.scalars(
-        select(StageChange)
-        .where(StageChange.site_id == lead.site_id, StageChange.lead_id == lead.id)
-        .order_by(StageChange.changed_at)
-    ).all()
-    scores = session.scalars(
-        select(ScoreChange)
-        .where(ScoreChange.site_id == lead.site_id, ScoreChange.lead_id == lead.id)
-        .order_by(ScoreChange.scored_at)
-    ).all()
-    deals = session.scalars(
-        select(Deal)
-        .where(Deal.site_id == lead.site_id, Deal.lead_id == lead.id, Deal.deleted.is_(False))
-        .order_by(Deal.created_at, Deal.id)
-    ).all()
+    touches = _rows_of_lead(session, OfflineTouch, lead, OfflineTouch.occurred_at)
+    stages = _rows_of_lead(session, StageChange, lead, StageChange.changed_at)
+    scores = _rows_of_lead(session, ScoreChange, lead, ScoreChange.scored_at)
+    deals = _rows_of_lead(session, Deal, lead, Deal.created_at, Deal.id,
+                          where=Deal.deleted.is_(False))
     visitors = sorted(
         {v.visitor_id for v in visits}
         | set(
