@@ -79,5 +79,23 @@ class Prepared:
     refused: Mapping[str, str]
 
 
+NO_CONSENT = "the visitor did not grant ad consent"
+
+
+def new_conversion_refusal(
+    conversion: Conversion, now: dt.datetime, max_age: dt.timedelta, *, no_adjustment: str,
+    too_old: str,
+) -> str | None:
+    """Why a platform that takes only new, recent, consented conversions refuses this one
+    (checked in that order), or ``None``."""
+    if conversion.kind != "conversion":
+        return no_adjustment
+    if conversion.occurred_at < now - max_age:
+        return too_old
+    if conversion.consent is False:
+        return NO_CONSENT
+    return None
+
+
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[start:start + size] for start in range(0, len(items), size)]

@@ -11,7 +11,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tracker.destinations.formats.conversion import Conversion, Prepared, Request, chunks
+from tracker.destinations.formats.conversion import (
+    NO_CONSENT,
+    Conversion,
+    Prepared,
+    Request,
+    chunks,
+)
 
 MAX_EVENTS = 25
 MAX_AGE = dt.timedelta(hours=72)
@@ -51,7 +57,7 @@ def prepare(conversions: Sequence[Conversion], settings: Mapping[str, Any],
         elif not conversion.ga_client_id:
             refused[conversion.key] = "no GA4 client_id (no _ga cookie seen for this lead)"
         elif conversion.consent is False:
-            refused[conversion.key] = "the visitor did not grant ad consent"
+            refused[conversion.key] = NO_CONSENT
         else:
             by_client.setdefault(conversion.ga_client_id, []).append(conversion)
     params = {"measurement_id": str(settings["measurement_id"]),

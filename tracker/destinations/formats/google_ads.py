@@ -17,7 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tracker.destinations.formats import hashing
-from tracker.destinations.formats.conversion import Conversion, Prepared, Request, chunks
+from tracker.destinations.formats.conversion import (
+    NO_CONSENT,
+    Conversion,
+    Prepared,
+    Request,
+    chunks,
+)
 
 API_VERSION = "v25"
 MAX_ROWS = 2000
@@ -104,7 +110,7 @@ def prepare(conversions: Sequence[Conversion], settings: Mapping[str, Any],
     adjustments: list[tuple[str, dict[str, Any]]] = []
     for conversion in conversions:
         if conversion.consent is False:
-            refused[conversion.key] = "the visitor did not grant ad consent"
+            refused[conversion.key] = NO_CONSENT
         elif conversion.kind == "conversion":
             row, reason = _click_row(conversion, cid, window)
             if row is None:

@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tracker.destinations.formats import hashing
-from tracker.destinations.formats.conversion import Conversion, Prepared, Request, chunks
+from tracker.destinations.formats.conversion import (
+    Conversion,
+    Prepared,
+    Request,
+    chunks,
+    new_conversion_refusal,
+)
 
 API_VERSION = "202607"
 MAX_ROWS = 5000
@@ -53,12 +59,11 @@ def prepare(conversions: Sequence[Conversion], settings: Mapping[str, Any],
     rows: list[tuple[str, dict[str, Any]]] = []
     for conversion in conversions:
         element = _element(conversion)
-        if conversion.kind != "conversion":
-            refused[conversion.key] = "LinkedIn has no adjustment of a sent conversion"
-        elif conversion.occurred_at < now - MAX_AGE:
-            refused[conversion.key] = "older than LinkedIn's 90-day limit"
-        elif conversion.consent is False:
-            refused[conversion.key] = "the visitor did not grant ad consent"
+        refusal = new_conversion_refusal(
+            conversion, now, MAX_AGE, too_old="older than LinkedIn's 90-day limit",
+            no_adjustment="LinkedIn has no adjustment of a sent conversion")
+        if refusal is not None:
+            refused[conversion.key] = refusal
         elif element is None:
             refused[conversion.key] = "no li_fat_id click or email to match"
         else:

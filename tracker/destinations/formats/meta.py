@@ -12,7 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tracker.destinations.formats import hashing
-from tracker.destinations.formats.conversion import Conversion, Prepared, Request, chunks
+from tracker.destinations.formats.conversion import (
+    Conversion,
+    Prepared,
+    Request,
+    chunks,
+    new_conversion_refusal,
+)
 
 API_VERSION = "v24.0"
 MAX_EVENTS = 1000
@@ -62,12 +68,11 @@ def prepare(conversions: Sequence[Conversion], settings: Mapping[str, Any],
     refused: dict[str, str] = {}
     fresh = []
     for conversion in conversions:
-        if conversion.kind != "conversion":
-            refused[conversion.key] = "Meta has no adjustment of a sent event"
-        elif conversion.occurred_at < now - MAX_AGE:
-            refused[conversion.key] = "older than Meta's 7-day event age"
-        elif conversion.consent is False:
-            refused[conversion.key] = "the visitor did not grant ad consent"
+        refusal = new_conversion_refusal(
+            conversion, now, MAX_AGE, too_old="older than Meta's 7-day event age",
+            no_adjustment="Meta has no adjustment of a sent event")
+        if refusal is not None:
+            refused[conversion.key] = refusal
         else:
             fresh.append(conversion)
     version = settings.get("api_version") or API_VERSION

@@ -13,7 +13,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tracker.destinations.formats.conversion import Conversion, Prepared, Request, chunks
+from tracker.destinations.formats.conversion import (
+    NO_CONSENT,
+    Conversion,
+    Prepared,
+    Request,
+    chunks,
+)
 
 MAX_ROWS = 1000
 WINDOW = dt.timedelta(days=90)
@@ -34,7 +40,7 @@ def prepare(conversions: Sequence[Conversion], settings: Mapping[str, Any],
             refused[conversion.key] = "no msclkid click for this lead"
             continue
         if conversion.consent is False:
-            refused[conversion.key] = "the visitor did not grant ad consent"
+            refused[conversion.key] = NO_CONSENT
             continue
         if conversion.kind == "conversion":
             if conversion.occurred_at < click.seen_at:
