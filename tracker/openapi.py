@@ -349,6 +349,13 @@ EVENT_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
+# The preflight of every collector endpoint the snippet calls cross-origin.
+COLLECTOR_PREFLIGHT: dict[str, Any] = {
+    "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
+    "tags": ["collector"],
+    "parameters": [WRITE_KEY_QUERY],
+    "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
+}
 
 
 def _webhook() -> dict[str, Any]:
@@ -436,12 +443,7 @@ PATHS: dict[str, dict[str, Any]] = {
             params=[WRITE_KEY_QUERY],
             answer=STORED,
         ),
-        "options": {
-            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
-            "tags": ["collector"],
-            "parameters": [WRITE_KEY_QUERY],
-            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
-        },
+        "options": COLLECTOR_PREFLIGHT,
     },
     "/collect.gif": {
         "get": {
@@ -468,12 +470,7 @@ PATHS: dict[str, dict[str, Any]] = {
             params=[WRITE_KEY_QUERY],
             answer={**STORED, "properties": {"stored": {"enum": [0, 1]}}},
         ),
-        "options": {
-            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
-            "tags": ["collector"],
-            "parameters": [WRITE_KEY_QUERY],
-            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
-        },
+        "options": COLLECTOR_PREFLIGHT,
     },
     "/xd/sign": {
         "post": _op(
@@ -482,12 +479,7 @@ PATHS: dict[str, dict[str, Any]] = {
             answer=_closed({"token": {"type": "string", "minLength": 1},
                             "parameter": {"type": "string", "minLength": 1}}),
         ),
-        "options": {
-            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
-            "tags": ["collector"],
-            "parameters": [WRITE_KEY_QUERY],
-            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
-        },
+        "options": COLLECTOR_PREFLIGHT,
     },
     "/xd/adopt": {
         "post": _op(
@@ -495,12 +487,7 @@ PATHS: dict[str, dict[str, Any]] = {
             body="CrossDomainAdopt", text_too=True, collector=True,
             answer=_closed({"vid": {"type": "string", "minLength": 1}}),
         ),
-        "options": {
-            "summary": "CORS preflight; echoes the Origin when ?k= names a site allowing it",
-            "tags": ["collector"],
-            "parameters": [WRITE_KEY_QUERY],
-            "responses": {"204": {"description": "ok"}, "400": PREFLIGHT_REFUSED},
-        },
+        "options": COLLECTOR_PREFLIGHT,
     },
     "/v1/{kind}": {
         "post": _op(
