@@ -29,7 +29,7 @@ from tracker.collect.devices import Device
 from tracker.collect.parsing import Batch, IncomingEvent
 from tracker.collect.rows import RowWriter
 from tracker.collect.sessions import OpenSession, TimedEvent, assign_sessions, source_key
-from tracker.db import transaction
+from tracker.db import core_transaction
 from tracker.errors import Forbidden, ValidationError
 from tracker.models import LeadVisitor, VisitSession
 from tracker.rules.channels import (
@@ -568,12 +568,11 @@ def store_group(
     again. PostgreSQL locks rows, so it plans and writes in one transaction.
     """
     if engine.dialect.name != "sqlite":
-        with transaction(engine) as session:
-            return store_batches(session.connection(), batches, keep_bots)
-    with transaction(engine, immediate=False) as session:
-        rows = plan_rows(session.connection(), batches, keep_bots)
-    with transaction(engine) as session:
-        conn = session.connection()
+        with core_transaction(engine) as conn:
+            return store_batches(conn, batches, keep_bots)
+    with core_transaction(engine, immediate=False) as conn:
+        rows = plan_rows(conn, batches, keep_bots)
+    with core_transaction(engine) as conn:
         if not plan_still_valid(conn, rows):
             rows = plan_rows(conn, batches, keep_bots)
         return write_rows(conn, rows)
