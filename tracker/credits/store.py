@@ -21,7 +21,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from attribution import AttributionError, Credits, JourneyBatch, create_model
 from attribution.credits import credits_from_channel_weights, reindex_channel_weights
 from attribution.registry import model_names
+from tracker.credits.digests import U64, LeadDigests, conversion_hashes, model_terms
 from tracker.credits.journeys import (
     CONVERSIONS,
     UNATTRIBUTED,
@@ -141,12 +141,16 @@ def attribute(spec: ModelSpec, batch: JourneyBatch, fit: Fit | None) -> Credits:
 
 
 def _credit_rows(
-    site_id: int, model: str, journeys: ConversionJourneys, credits: Credits
+    site_id: int, model: str, journeys: ConversionJourneys, credits: Credits,
+    leads: Collection[uuid.UUID] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    """Rows in :data:`COLUMNS` order; an empty journey gets one ``(unattributed)`` row."""
+    """Rows in :data:`COLUMNS` order (of the conversions of ``leads`` only, if given); an
+    empty journey gets one ``(unattributed)`` row."""
     credit, value = credits.credit.tolist(), credits.value.tolist()
     offsets, touches = journeys.offsets, journeys.touches
     for j, conversion in enumerate(journeys.conversions):
+        if leads is not None and conversion.lead_id not in leads:
+            continue
         start, stop = offsets[j], offsets[j + 1]
         head = (site_id, model, conversion.kind, conversion.id)
         if conversion.kind == "lead":
@@ -165,6 +169,28 @@ def _credit_rows(
             yield (*head, i - start, conversion.lead_id, conversion.at, t.at, t.kind, t.id,
                    t.channel, t.source, t.medium, t.campaign, t.keyword, t.landing_page,
                    credit[i], value[i], *tail)
+
+
+def _conversion_hashes(site_id: int, journeys: ConversionJourneys) -> U64:
+    """Each conversion's rows hashed without their model, credit and value (the part of a
+    lead's digest every model shares): the rows themselves, built once with blank credits."""
+    touches = len(journeys.touches)
+    blank = Credits(journeys.batch, np.zeros(touches), np.zeros(touches))
+    offsets = journeys.offsets
+    counts = [max(1, offsets[j + 1] - offsets[j]) for j in range(len(journeys.conversions))]
+    return conversion_hashes(_credit_rows(site_id, "", journeys, blank), counts)
+
+
+def _add_digests(digests: LeadDigests, site_id: int, model: str,
+                 journeys: ConversionJourneys, credits: Credits,
+                 statics: U64 | None) -> U64:
+    """Add ``model``'s rows of ``journeys`` to their leads' digests; the conversions' shared
+    hashes (computed on the first call for a conversion type, then passed back in)."""
+    if statics is None:
+        statics = _conversion_hashes(site_id, journeys)
+    digests.add([conversion.lead_id for conversion in journeys.conversions],
+                model_terms(model, statics, journeys.offsets, credits))
+    return statics
 
 
 COLUMNS = (
@@ -257,12 +283,17 @@ def rebuild_site(
         )
     )
     forget_digests(session, site.id)
+    # Rebuilding every configured model rewrites every credit row of every lead: the rows'
+    # digests come with them, so the next refresh of an unchanged lead reads nothing back.
+    # A rebuild of some models leaves the others' rows as they are, which it does not read.
+    digests = LeadDigests() if len(specs) == len(settings.attribution_models) else None
     journeys, histories = load_journeys(
         session, site.id, currency=settings.currency, lookback_days=settings.lookback_days
     )
     written = 0
     for kind in CONVERSIONS:
         nulls: tuple[list[int], list[str]] | None = None
+        statics: U64 | None = None
         for spec in specs:
             fit = None
             if spec.data_driven:
@@ -276,8 +307,13 @@ def rebuild_site(
                 credits = attribute(spec, journeys[kind].batch, fit)
                 rows = _credit_rows(site.id, spec.name, journeys[kind], credits)
                 written += _write_rows(session, rows, bulk=True)
+                if digests is not None:
+                    statics = _add_digests(digests, site.id, spec.name, journeys[kind],
+                                           credits, statics)
             if progress is not None:
                 progress(1)
+    if digests is not None:
+        _write_digests(session, site.id, digests.digests(), replace=False)
     session.flush()
     return written
 
@@ -308,10 +344,12 @@ def refresh_leads(
         lookback_days=settings.lookback_days,
         lead_ids=wanted,
     )
-    fresh: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
+    computed: list[tuple[str, ConversionJourneys, Credits]] = []
+    accumulated = LeadDigests()
     for kind, found in journeys.items():
         if not found.conversions:
             continue
+        statics: U64 | None = None
         for spec in specs:
             fitted = fits.get((spec.name, kind))
             fit = (
@@ -320,15 +358,24 @@ def refresh_leads(
                 if fitted is not None
                 else None
             )
-            for row in _credit_rows(site_id, spec.name, found, attribute(spec, found.batch, fit)):
-                fresh.setdefault(row[_LEAD], []).append(row)
+            credits = attribute(spec, found.batch, fit)
+            statics = _add_digests(accumulated, site_id, spec.name, found, credits, statics)
+            computed.append((spec.name, found, credits))
     # Most leads of a batch were queued by a change that moves no credit. Their recomputed
-    # rows match the digest stored at their last refresh, so their rows are not even read
-    # back; only the others are read and compared row by row.
-    digests = {lead_id: credit_digest(fresh.get(lead_id, ())) for lead_id in wanted}
+    # rows match the digest stored at their last refresh (or rebuild), so their rows are
+    # neither built nor read back; only the others are built, read and compared row by row.
+    digests = accumulated.digests()
     known = _stored_digests(session, site_id, wanted)
-    unsure = sorted(lead_id for lead_id in wanted if known.get(lead_id) != digests[lead_id])
-    stored = _stored_rows(session, site_id, unsure) if unsure else {}
+    unsure = sorted(lead_id for lead_id in wanted
+                    if lead_id not in known or known[lead_id] != digests.get(lead_id))
+    if not unsure:
+        return Recredited([], [])
+    unsure_set = set(unsure)
+    fresh: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
+    for model, found, credits in computed:
+        for row in _credit_rows(site_id, model, found, credits, leads=unsure_set):
+            fresh.setdefault(row[_LEAD], []).append(row)
+    stored = _stored_rows(session, site_id, unsure)
     # A lead whose recomputed rows equal its stored ones is left as it is: no delete, no
     # insert, nothing for the rollups to follow.
     changed = [lead_id for lead_id in unsure
@@ -339,30 +386,17 @@ def refresh_leads(
         # One COPY for the whole batch: row-by-row INSERTs were most of a refresh's time.
         _write_rows(session, (row for lead_id in changed for row in fresh.get(lead_id, ())),
                     bulk=True)
-    if unsure:
-        _write_digests(session, site_id, {lead_id: digests[lead_id] for lead_id in unsure
-                                          if lead_id in fresh})
-    unsure_set = set(unsure)
-    before = {lead_id: stored.get(lead_id, []) if lead_id in unsure_set else fresh.get(lead_id, [])
-              for lead_id in wanted}
-    _count_changes(specs, fits, _conversions_by_kind(specs, before), journeys)
+    _write_digests(session, site_id, {lead_id: digests[lead_id] for lead_id in unsure
+                                      if lead_id in digests})
+    after = {kind: sum(conversion.lead_id in unsure_set for conversion in found.conversions)
+             for kind, found in journeys.items()}
+    _count_changes(specs, fits, _conversions_by_kind(specs, stored), after)
 
     def projected(rows: dict[uuid.UUID, list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
         return [tuple(row[i] for i in _ROLLUP_INDEXES)
                 for lead_id in changed for row in rows.get(lead_id, ())]
 
     return Recredited(projected(stored), projected(fresh))
-
-
-_ROW_KEY = itemgetter(*(COLUMNS.index(name)
-                        for name in ("model", "conversion", "conversion_id", "position")))
-
-
-def credit_digest(rows: Collection[tuple[Any, ...]]) -> bytes:
-    """One lead's credit rows (:data:`COLUMNS` order, any order of rows) as 16 bytes: equal
-    rows give equal digests in every process (``repr`` of plain values, no salted hash)."""
-    ordered = sorted(rows, key=_ROW_KEY)
-    return hashlib.blake2b(repr(ordered).encode(), digest_size=16).digest()
 
 
 def _stored_digests(session: Session, site_id: int, lead_ids: Collection[uuid.UUID]
@@ -373,9 +407,13 @@ def _stored_digests(session: Session, site_id: int, lead_ids: Collection[uuid.UU
     )}
 
 
-def _write_digests(session: Session, site_id: int, digests: dict[uuid.UUID, bytes]) -> None:
+def _write_digests(session: Session, site_id: int, digests: dict[uuid.UUID, bytes],
+                   replace: bool = True) -> None:
+    """Store ``digests``, replacing the leads' earlier ones unless there are none to replace
+    (a rebuild has just forgotten the site's)."""
     D = LeadCreditDigest
-    session.execute(delete(D).where(D.site_id == site_id, D.lead_id.in_(sorted(digests))))
+    if replace:
+        session.execute(delete(D).where(D.site_id == site_id, D.lead_id.in_(sorted(digests))))
     table = D.__table__
     assert isinstance(table, Table)
     bulk_insert(session, table, ("site_id", "lead_id", "digest"),
@@ -431,13 +469,13 @@ def _count_changes(
     specs: Sequence[ModelSpec],
     fits: dict[tuple[str, str], AttributionFit],
     before: dict[str, int],
-    journeys: dict[str, ConversionJourneys],
+    after: dict[str, int],
 ) -> None:
-    """Add the conversions a refresh gained or lost to each data-driven fit's running count,
-    which the refit policy reads (tracker/credits/refit.py)."""
+    """Add the conversions a refresh gained or lost (of each type, ``before`` and ``after``
+    it) to each data-driven fit's running count, which the refit policy reads
+    (tracker/credits/refit.py)."""
     for kind in CONVERSIONS:
-        found = journeys.get(kind)
-        delta = abs((len(found.conversions) if found else 0) - before.get(kind, 0))
+        delta = abs(after.get(kind, 0) - before.get(kind, 0))
         if not delta:
             continue
         for spec in specs:

@@ -123,9 +123,10 @@ class LeadCreditDigest(Base):
 
     A refresh compares a lead's recomputed rows with this digest instead of reading the rows
     back, so the leads whose credit did not move (most of what the queue holds) cost no read
-    of ``attribution_credits``. Whatever writes credit rows by another path (a rebuild, a
-    dropped model) deletes the site's digests; a missing or different digest only means the
-    rows are read and compared."""
+    of ``attribution_credits``. A rebuild of every model writes every lead's digest with its
+    rows (tracker/credits/digests.py); whatever else writes credit rows (a rebuild of some
+    models, a dropped model) deletes the site's digests; a missing or different digest only
+    means the rows are read and compared."""
 
     __tablename__ = "lead_credit_digests"
     __table_args__ = (
