@@ -177,6 +177,21 @@ def empty_all_tables(engine: Engine) -> None:
 
 
 @pytest.fixture
+def postgres_only() -> Iterator[tuple[Flask, str]]:
+    """An app on a PostgreSQL database of its own (the test runs once, on PostgreSQL,
+    with real commits)."""
+    url = create_postgres_database(f"leadtrail_own_{worker_name()}")
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        app = create_app(Settings(database_url=url, log_level="WARNING"), engine=engine)
+        yield app, url
+    finally:
+        engine.dispose()
+        drop_postgres_database(url)
+
+
+@pytest.fixture
 def settings(db_url: str) -> Settings:
     return Settings(database_url=db_url, log_level="WARNING")
 

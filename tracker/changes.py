@@ -132,9 +132,9 @@ def settings_changed(holder: Any, site_id: int) -> None:
 
 
 def traffic_key(day: dt.date, writer: str | None = None) -> str:
-    """A traffic item's key. The collector adds its process (``writer``): each of its
-    processes then notes rows of its own, and concurrent write transactions of different
-    processes never wait for each other on one hot queue row."""
+    """A traffic item's key. The collector adds its writing thread (``writer``: host,
+    process, thread): each writer then notes rows of its own, and concurrent write
+    transactions never wait for each other on one hot queue row."""
     return f"{day.isoformat()}@{writer}" if writer else day.isoformat()
 
 

@@ -12,22 +12,27 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from crm_sync.providers import generic
+from tests.api.test_leads import identify, visit
 from tests.conftest import create_postgres_database, drop_postgres_database, worker_name
-from tests.factories import drain_queue
+from tests.factories import SiteMaker, drain_queue
 from tests.servers import LiveServer, serve
+from tracker.collect import identify as identify_module
 from tracker.credits import rebuild_site
-from tracker.models import AttributionCredit, Deal, Lead, Site
+from tracker.models import AttributionCredit, Deal, Lead, RefreshItem, Site
 from tracker.sites.service import CreatedSite
 
 pytestmark = pytest.mark.postgres
@@ -172,3 +177,52 @@ def test_the_same_with_crm_webhooks_and_cost_imports_interleaved(server: LiveSer
     assert _count(server.engine, Lead, site.site.id) == CLIENTS * SUBMITS_PER_CLIENT
     assert _count(server.engine, Deal, site.site.id) == 10 * 4
     _drained_equals_rebuilt(server, site.site.id)
+
+
+@pytest.mark.postgres
+def test_an_identify_never_waits_for_another_identifys_open_transaction(
+    postgres_only: tuple[Flask, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ``/identify`` of a process noted the same row of the refresh queue (today's
+    traffic of that process), and the row stayed locked for the rest of the request's
+    transaction (stitching, scoring), so a process's identifies ran one at a time: 56-62/s
+    from 2 processes x 16 threads in bench/worker.py, with 80 of 86 sampled busy backends
+    waiting for it. Each writing thread now notes a row of its own."""
+    app, _url = postgres_only
+    engine: Engine = app.extensions["leadtrail.engine"]
+    with Session(engine, expire_on_commit=False) as db_session:
+        site = SiteMaker(db_session).make()
+    for visitor in ("visitor-slow", "visitor-quick"):
+        # Yesterday's visit: the form opens a new session, as most submits of a returning
+        # visitor do, and new sessions are what note the traffic row.
+        visit(app.test_client(), site, visitor, "https://example.com/?utm_source=google",
+              minutes_ago=24 * 60)
+    held, release = threading.Event(), threading.Event()
+    real_rescore = identify_module.rescore_lead
+
+    def rescore_slowly(session: Session, lead: Lead, *args: Any, **kwargs: Any) -> Any:
+        if lead.email == "slow@example.com":  # hold this identify's transaction open
+            held.set()
+            release.wait(30)
+        return real_rescore(session, lead, *args, **kwargs)
+
+    monkeypatch.setattr(identify_module, "rescore_lead", rescore_slowly)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        slow = pool.submit(identify, app.test_client(), site, "visitor-slow",
+                           "slow@example.com")
+        assert held.wait(30)
+        quick = pool.submit(identify, app.test_client(), site, "visitor-quick",
+                            "quick@example.com")
+        try:
+            quick_status = quick.result(timeout=10).status_code
+        finally:
+            release.set()
+        assert quick_status == 200
+        assert slow.result(timeout=30).status_code == 200
+    with Session(engine) as db_session:
+        kinds = Counter(db_session.scalars(
+            select(RefreshItem.kind).where(RefreshItem.site_id == site.site.id)))
+        leads = db_session.scalar(select(func.count()).select_from(Lead)
+                                  .where(Lead.site_id == site.site.id))
+    assert leads == 2
+    assert kinds["lead"] == 2 and kinds["traffic"] >= 1

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -20,14 +19,11 @@ from sqlalchemy.orm import Session
 
 from tests.api.test_collect import post
 from tests.api.test_leads import api, identify, visit
-from tests.conftest import create_postgres_database, drop_postgres_database, worker_name
 from tests.factories import BatchBuilder, SiteMaker, drain_queue
 from tests.servers import BIN
-from tracker import changes, create_app, migrate
-from tracker.config import Settings
+from tracker import changes
 from tracker.credits import rebuild_site
 from tracker.crm.deals import DealUpdate, apply_deal_update
-from tracker.db import make_engine
 from tracker.models import AttributionCredit, Lead, RefreshItem, Site
 from tracker.sites.service import update_site_settings
 from tracker.worker.queue import complete, due_items, enqueue
@@ -237,20 +233,6 @@ def test_metrics_and_the_dashboard_show_the_lag(
     assert "leadtrail_refresh_queue_oldest_age_seconds 0.000" in current
     assert 'leadtrail_refresh_items_total{kind="traffic"}' in current
     assert "Data as of" not in fresh
-
-
-@pytest.fixture
-def postgres_only() -> Iterator[tuple[Flask, str]]:
-    """An app on a PostgreSQL database of its own (this test runs once, on PostgreSQL)."""
-    url = create_postgres_database(f"leadtrail_kill_{worker_name()}")
-    engine = make_engine(url)
-    try:
-        migrate.upgrade(engine)
-        app = create_app(Settings(database_url=url, log_level="WARNING"), engine=engine)
-        yield app, url
-    finally:
-        engine.dispose()
-        drop_postgres_database(url)
 
 
 @pytest.mark.postgres

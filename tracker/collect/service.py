@@ -10,9 +10,11 @@ update sessions, insert-or-ignore events and count bot hits.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 import socket
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -505,7 +507,21 @@ def plan_still_valid(conn: Connection, rows: _Rows) -> bool:
 # What the collector notes waits this long for the worker: while visitors browse, today's
 # traffic and their leads are recomputed once per interval, not once per write group.
 NOTE_DELAY = dt.timedelta(seconds=5)
-_HOST = socket.gethostname()[:40]
+_HOST = socket.gethostname()[:30]
+_THREADS = itertools.count()
+_writers = threading.local()
+
+
+def _writer() -> str:
+    """This thread's part of a traffic key: host, process (after a fork too) and a number of
+    the thread's own. Every write of one writer notes the same traffic row of a day, and a
+    noted row stays locked until its transaction ends: ``/identify`` and Segment requests
+    write on their request threads and go on working in the same transaction (stitching,
+    scoring), so one row per process serialised a process's identifies."""
+    if getattr(_writers, "pid", None) != os.getpid():
+        _writers.pid = os.getpid()
+        _writers.name = f"{_HOST}:{os.getpid()}.{next(_THREADS)}"
+    return str(_writers.name)
 
 
 def _queue_stale(conn: Connection, rows: _Rows, stale_leads: list[tuple[int, str, str]]
@@ -513,7 +529,7 @@ def _queue_stale(conn: Connection, rows: _Rows, stale_leads: list[tuple[int, str
     """Queue, in the write's transaction, what its sessions made stale: traffic days, and
     the leads (present or past owners) of visitors whose sessions were added or re-tagged —
     a late-arriving session reaches their stored credits through the worker."""
-    writer = f"{_HOST}:{os.getpid()}"  # this process's part of the key (after a fork too)
+    writer = _writer()
     traffic = [(site_id, TRAFFIC, traffic_key(day, writer))
                for site_id, moments in rows.traffic_moments.items()
                for day in {utc_day(m) for m in moments}]
