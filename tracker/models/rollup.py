@@ -3,8 +3,10 @@
 One row per site, local day (the site's time zone), level and dimension values at that level:
 the sessions started that day and the set of visitors who started them, as sorted 64-bit
 hashes of their ids, so unique visitors over any range of days are counted exactly (a union
-of sets, up to hash collisions: about 3 in a million at ten million visitors). Levels are the
-dashboard's drill-down (channel → source → campaign → keyword) plus medium and landing page.
+of sets, up to hash collisions: about 3 in a million at ten million visitors), and how long
+since each of them last came, so that a path's unique visitors over a range are a sum over its
+rows instead. Levels are the dashboard's drill-down (channel → source → campaign → keyword)
+plus medium and landing page.
 """
 
 from __future__ import annotations
@@ -57,6 +59,18 @@ class TrafficRollup(_LevelValues, Base):
     # The same visitors as a HyperLogLog sketch (tracker/rollups/sketches.py), read instead of
     # ``visitors`` by sites counting approximately; None on rows built before revision 0018.
     visitors_sketch: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
+    # For each visitor of the row, the days since their previous visit on the same path
+    # (tracker/rollups/levels.py, "gaps"): unique visitors of a path over [a, b] are the
+    # row visitors whose previous visit was before a, a sum over the range's rows.
+    visitor_gaps: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
+    # Level 0 (channel) rows only: the same over the whole site, each visitor of a day
+    # counted on one of its channel rows, so a site's unique visitors are a sum too.
+    site_gaps: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
+    # Rows of levels of several dimensions only: the same by the value of the level's last
+    # dimension alone (a campaign under any channel and source), each visitor of a day
+    # counted on one row of that value, for reports grouped by it. All three are None on
+    # rows built before revision 0020.
+    tail_gaps: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
 
 
 class RollupState(Base):

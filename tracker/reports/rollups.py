@@ -16,13 +16,20 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, String, and_, cast, func, literal, select, union_all
+from sqlalchemy import Select, String, and_, cast, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
 from tracker.models import CreditRollup, RollupState, TrafficRollup
 from tracker.reports.query import ReportQuery
-from tracker.rollups.levels import count_unique, level_for, merge_times_by_group
+from tracker.rollups.levels import (
+    LEVELS,
+    TAIL_LEVELS,
+    count_unique,
+    level_for,
+    merge_times_by_group,
+    visitors_since,
+)
 
 R = TrafficRollup
 Key = str | None
@@ -66,7 +73,16 @@ def traffic_from_rollups(
     session: Session, site_id: int, query: ReportQuery, group_by: str | None
 ) -> tuple[dict[Key, tuple[int, int]], tuple[int, int]] | None:
     """``({group: (sessions, visitors)}, (sessions, visitors))`` like
-    :func:`tracker.reports.queries.traffic`, or None when the rollups cannot answer."""
+    :func:`tracker.reports.queries.traffic`, or None when the rollups cannot answer.
+
+    Unique visitors of a group that is one path of its level (a channel, a campaign under
+    one source, ...) are a sum over its rows' gaps (tracker/rollups/levels.py); so are the
+    site's, from the channel rows' site gaps, and those of a filter that names every
+    dimension of its level, and, without filters, those of groups by a level's last
+    dimension (a campaign, whatever source it came under) from the rows' tail gaps. Any
+    other group that gathers several paths (a campaign under two sources of one channel
+    filtered on) merges its rows' visitor sets instead, as do rows built before gaps were
+    stored."""
     level = _level(query, group_by)
     if level is None:
         return None
@@ -76,23 +92,65 @@ def traffic_from_rollups(
                                            group_by)
         if approximate is not False:
             return approximate
-    statement = _rows_in_range(query, site_id, level, group_column, R.sessions, R.visitors)
+    # Grouped by a tail level's last dimension alone (say campaigns, under whatever source),
+    # a group's rows hold each of its visitor-days once in their tail gaps.
+    by_tail = (not query.filters and level in TAIL_LEVELS
+               and group_by == LEVELS[level][-1])
+    statement = _rows_in_range(query, site_id, level, group_column, R.sessions, R.day, R.path,
+                               R.tail_gaps if by_tail else R.visitor_gaps)
     rows = session.connection().execute(statement).all()  # Core: plain tuples, no ORM rows
     if not rows:
         return None
     sessions: dict[Key, int] = defaultdict(int)
-    blobs: dict[Key, list[bytes]] = defaultdict(list)
-    every: list[bytes] = []
-    for _site, key, count, visitors in rows:
-        if visitors is None:
+    by_group: dict[Key, list[_GapRow]] = defaultdict(list)
+    for _site, key, count, day, path, gaps in rows:
+        if count is None:  # the row of NULLs: nothing in range
             continue
         group: Key = (key or None) if group_by is not None else None
         sessions[group] += int(count)
-        blobs[group].append(visitors)
-        every.append(visitors)
-    groups = {key: (sessions[key], count_unique(found)) for key, found in blobs.items()}
-    total = (sum(sessions.values()), count_unique(every))
+        by_group[group].append((day, path, gaps))
+    total_level = level_for({name for name, _value in query.filters})
+    assert total_level is not None  # the group's level covers the filters
+    site_wide = not query.filters
+    total_rows = [
+        (day, path, site_gaps if site_wide else gaps)
+        for _site, day, path, gaps, site_gaps in session.connection().execute(_rows_in_range(
+            query, site_id, total_level, R.day, R.path, R.visitor_gaps, R.site_gaps)).all()
+        if day is not None
+    ]
+    total = (sum(sessions.values()),
+             _unique(session, site_id, query, total_level, total_rows, site_wide))
+    if group_by is None:
+        return ({None: total} if sessions else {}), total
+    groups = {key: (sessions[key], _unique(session, site_id, query, level, found, by_tail))
+              for key, found in by_group.items()}
     return groups, total
+
+
+_GapRow = tuple[dt.date, int, bytes | None]  # (day, path, gaps) of a traffic rollup row
+
+
+def _unique(session: Session, site_id: int, query: ReportQuery, level: int,
+            rows: list[_GapRow], whole: bool = False) -> int:
+    """Unique visitors over ``rows`` of ``level`` in the query's range: a sum of gaps when
+    they are one path's rows, or ``whole`` (the gaps are the site's, or a tail value's,
+    measured over all the rows), else a union of their visitor sets."""
+    if not rows:
+        return 0
+    summable = [(day, gaps) for day, _path, gaps in rows if gaps is not None]
+    if len(summable) == len(rows) and (
+            whole or len({path for _day, path, _gaps in rows}) == 1):
+        return visitors_since(summable, query.start)
+    keys = sorted({(day, path) for day, path, _gaps in rows})
+    blobs = [blob for i in range(0, len(keys), _KEYS_PER_READ)
+             for (blob,) in session.connection().execute(
+                 select(R.visitors).where(R.site_id == site_id, R.level == level,
+                                          tuple_(R.day, R.path).in_(keys[i:i + _KEYS_PER_READ])))]
+    return count_unique(blobs)
+
+
+# Rows whose visitor sets one statement reads when a group merges them.
+_KEYS_PER_READ = 1_000
 
 
 class _Hll(UserDefinedType[bytes]):

@@ -9,6 +9,7 @@ filters no level covers is answered from the sessions (tracker/reports/queries.p
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import struct
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -26,6 +27,10 @@ LEVELS: tuple[tuple[str, ...], ...] = (
     ("medium",),
     ("landing_page",),
 )
+# Levels of several dimensions: a report grouped by the last one alone (a source, a
+# campaign, a keyword, under whatever it sits) gathers several of their rows per group, and
+# their rows hold tail gaps for that (tracker/models/rollup.py).
+TAIL_LEVELS = frozenset(i for i, level in enumerate(LEVELS) if len(level) > 1)
 # Where each level's dimensions sit in DIMENSIONS (a source row's values are in that order).
 LEVEL_INDEXES = [tuple(DIMENSIONS.index(name) for name in level) for level in LEVELS]
 # Cheapest first: fewer distinct values per day means fewer rows to read.
@@ -82,6 +87,36 @@ def count_unique(blobs: Sequence[bytes]) -> int:
     merged = np.frombuffer(b"".join(blobs), dtype="<i8").copy()
     merged.sort(kind="stable")
     return 1 + int(np.count_nonzero(merged[1:] != merged[:-1]))
+
+
+# A row's visitors by the days since their previous visit on the same path (site_gaps: on
+# the whole site), as (gap, visitors) pairs sorted by gap; NEVER for a first visit. A visitor
+# of day d is new to a range starting on day a exactly when its gap exceeds d - a, so unique
+# visitors of one path over a range are a sum over its rows, whatever their number of
+# visitors: the cost follows days x groups, not visitors.
+GAPS = np.dtype([("gap", "<i4"), ("visitors", "<i4")])
+NEVER = 2**31 - 1
+
+
+def encode_gaps(gaps: Iterable[int]) -> bytes:
+    """Gaps in days (one per visitor; NEVER for none) as a row's histogram."""
+    found = np.fromiter(gaps, dtype=np.int64)
+    values, counts = np.unique(found, return_counts=True)
+    pairs = np.empty(len(values), dtype=GAPS)
+    pairs["gap"], pairs["visitors"] = values, counts
+    return pairs.tobytes()
+
+
+def visitors_since(rows: Sequence[tuple[dt.date, bytes]], start: dt.date) -> int:
+    """Unique visitors over a range starting on ``start`` of the ``(day, gaps)`` rows of one
+    path in that range (or the ``site_gaps`` of the channel rows, for the whole site)."""
+    if not rows:
+        return 0
+    lengths = [len(blob) // GAPS.itemsize for _day, blob in rows]
+    pairs = np.frombuffer(b"".join(blob for _day, blob in rows), dtype=GAPS)
+    since = np.repeat(np.fromiter(((day - start).days for day, _blob in rows), np.int64,
+                                  len(rows)), lengths)
+    return int(pairs["visitors"][pairs["gap"] > since].sum())
 
 
 # Conversions behind a row's time-to-convert figures: (conversion hash, seconds) pairs sorted by
