@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from crm_sync.providers import generic
@@ -32,7 +32,15 @@ from tests.factories import SiteMaker, drain_queue
 from tests.servers import LiveServer, serve
 from tracker.collect import identify as identify_module
 from tracker.credits import rebuild_site
-from tracker.models import AttributionCredit, Deal, Lead, RefreshItem, Site
+from tracker.models import (
+    AttributionCredit,
+    Deal,
+    Lead,
+    LeadVisitor,
+    RefreshItem,
+    Site,
+    StageChange,
+)
 from tracker.sites.service import CreatedSite
 
 pytestmark = pytest.mark.postgres
@@ -226,3 +234,57 @@ def test_an_identify_never_waits_for_another_identifys_open_transaction(
                                   .where(Lead.site_id == site.site.id))
     assert leads == 2
     assert kinds["lead"] == 2 and kinds["traffic"] >= 1
+
+
+@pytest.mark.postgres
+def test_two_devices_identifying_one_new_email_at_once_make_one_lead(
+    postgres_only: tuple[Flask, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of two concurrent first identifications of one email waits for the
+    first's INSERT of the lead and finds it taken. It took the lead for its own creation
+    (it had read no lead before the INSERT), recorded the lead's creation a second time and
+    failed with a 500 on that row's primary key: the form's submit was lost. Whether a lead
+    is new now comes from the INSERT itself (RETURNING)."""
+    app, _url = postgres_only
+    engine: Engine = app.extensions["leadtrail.engine"]
+    with Session(engine, expire_on_commit=False) as db_session:
+        site = SiteMaker(db_session).make()
+    for visitor in ("visitor-laptop", "visitor-phone"):
+        visit(app.test_client(), site, visitor, "https://example.com/?utm_source=google", 5)
+    held, release = threading.Event(), threading.Event()
+    real_rescore = identify_module.rescore_lead
+
+    def rescore_slowly(session: Session, lead: Lead, *args: Any, **kwargs: Any) -> Any:
+        if not held.is_set():  # the first identify holds its new lead uncommitted
+            held.set()
+            release.wait(30)
+        return real_rescore(session, lead, *args, **kwargs)
+
+    def second_waits_on_the_lead() -> bool:
+        with engine.connect() as conn:
+            return bool(conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'INSERT INTO leads%'")))
+
+    monkeypatch.setattr(identify_module, "rescore_lead", rescore_slowly)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(identify, app.test_client(), site, "visitor-laptop",
+                            "both@example.com")
+        assert held.wait(30)
+        second = pool.submit(identify, app.test_client(), site, "visitor-phone",
+                             "both@example.com")
+        deadline = time.monotonic() + 20
+        while not second_waits_on_the_lead() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        release.set()
+        assert (first.result(timeout=30).status_code,
+                second.result(timeout=30).status_code) == (200, 200)
+    with Session(engine) as db_session:
+        leads = db_session.scalars(select(Lead).where(Lead.site_id == site.site.id)).all()
+        created = db_session.scalar(select(func.count()).select_from(StageChange).where(
+            StageChange.site_id == site.site.id, StageChange.from_stage.is_(None)))
+        owners = db_session.scalars(select(LeadVisitor.visitor_id).where(
+            LeadVisitor.site_id == site.site.id, LeadVisitor.valid_to.is_(None))).all()
+    assert [lead.email for lead in leads] == ["both@example.com"]
+    assert created == 1
+    assert sorted(owners) == ["visitor-laptop", "visitor-phone"]

@@ -108,3 +108,46 @@ def test_an_identify_creating_a_lead_writes_its_row_once_and_updates_it_once(
             VisitSession.site_id == site.site.id)).one()
     assert (lead.name, lead.company) == ("Ada Once", "Once Ltd")
     assert lead.creation_session_id == first and lead.first_session_id == first
+
+
+def _sent(seen: list[str]) -> list[str]:
+    """Statements sent, without the tests' savepoints, one line each."""
+    return [" ".join(sql.split()) for sql in seen
+            if not re.match(r"^\s*(SAVEPOINT|RELEASE SAVEPOINT)", sql)]
+
+
+def _reads_of(sent: list[str], table: str) -> list[str]:
+    return [sql for sql in sent if re.match(rf"^SELECT .* FROM {table}\b", sql)]
+
+
+def test_an_identify_reads_nothing_it_already_knows(
+    client: FlaskClient, sites: SiteMaker, engine: Engine
+) -> None:
+    """A new visitor's first identify sent 24 statements, of which 5 read what the request
+    already knew: the visitor (it had just been stored), the lead after its INSERT, the
+    visitor's current link (the collector had just read it), the new lead's links (the one
+    just added) and the new lead's score history (none). It now sends 19. A repeat identify
+    of the same lead rescored it a second time, in a second transaction, after the first had
+    rescored it: 21 statements, now 12."""
+    site = sites.make()
+    builder = BatchBuilder(site.write_key, visitor_id="visitor-known")
+    assert post(client, builder.pageview(
+        "https://example.com/?utm_source=google&utm_medium=cpc").body()).status_code == 200
+
+    with statements(engine) as seen:
+        assert identify(client, site, "visitor-known", "known@example.com").status_code == 200
+    first = _sent(seen)
+    with statements(engine) as seen:
+        assert identify(client, site, "visitor-known", "known@example.com").status_code == 200
+    again = _sent(seen)
+
+    assert _reads_of(first, "visitors") == []
+    assert len(_reads_of(first, "leads")) == 1  # is it new? (the INSERT returns the row)
+    assert len(_reads_of(first, "lead_visitors")) == 1  # the collector's, for both uses
+    assert _reads_of(first, "lead_score_changes") == []
+    assert len(first) == 19, "\n".join(first)
+    assert len(_reads_of(again, "leads")) == 1  # rescored once, in the identify's transaction
+    assert len(again) == 12, "\n".join(again)
+    with Session(engine) as session:
+        lead = session.scalars(select(Lead).where(Lead.site_id == site.site.id)).one()
+    assert lead.score > 0 and lead.first_session_id is not None

@@ -136,16 +136,20 @@ def store_identify(
             request.identity,
             event.occurred_at,
             cause="form" if event.type == "form_submit" else "identify",
+            # The collector just read the visitor's links in this transaction.
+            unlinked=not active.get(site.id),
         )
         if request.ad_ids:
             stitched.lead.ad_ids = {**(stitched.lead.ad_ids or {}), **request.ad_ids}
         rules = site.settings.scoring_rules
         rescore_lead(session, stitched.lead, rules, site.settings.mql_threshold, now,
-                     stitched.sessions)
+                     stitched.sessions, new_lead=stitched.created)
         # Leads whose sessions this identify took (a late one, or a shared computer).
         for previous_id in stitched.previous_lead_ids:
             previous = session.get(Lead, (site.id, previous_id))
             if previous is not None:
                 rescore_lead(session, previous, rules, site.settings.mql_threshold, now)
-    # The visitor's earlier lead (a shared computer) lost or kept touches: rescore it too.
-    rescore_active_leads(engine, [prepared], active)
+    # Any other lead of the visitor's (none, unless the collector saw one this stitch did
+    # not touch) is rescored as after any collector write.
+    rescore_active_leads(engine, [prepared], active,
+                         rescored={stitched.lead.id, *stitched.previous_lead_ids})

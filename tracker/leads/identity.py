@@ -18,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import changes
-from tracker.db import insert_ignore
+from tracker.db import dialect_insert
 from tracker.errors import ValidationError
 from tracker.leads.deal_links import link_waiting_deals
 from tracker.models import Lead, LeadVisitor, StageChange, Visitor, VisitSession
@@ -144,34 +145,27 @@ def upsert_lead(
     """The lead of ``identity.email``, created at ``at`` (in ``creation_session_id``) when
     new; contact fields filled in."""
     lead_id = lead_id_for(site_id, identity.email)
-    existing = session.get(Lead, (site_id, lead_id))
-    created = existing is None
-    if created:
+    lead = session.get(Lead, (site_id, lead_id))
+    created = False
+    if lead is None:
         # A new lead's contact fields and creation session go into its INSERT rather than
-        # into UPDATEs of the row just written.
-        insert_ignore(
-            session,
-            Lead.__table__,  # type: ignore[arg-type]
-            [
-                {
-                    "site_id": site_id,
-                    "id": lead_id,
-                    "email": identity.email,
-                    "name": identity.name or None,
-                    "phone": identity.phone or None,
-                    "company": identity.company or None,
-                    "creation_session_id": creation_session_id,
-                    "created_at": at,
-                    "updated_at": at,
-                    "stage": "lead",
-                    "stage_changed_at": at,
-                    "score": 0,
-                    "source_of_creation": cause,
-                    "crm_ids": {},
-                }
-            ],
-            ["site_id", "id"],
-        )
+        # into UPDATEs of the row just written, and the row comes back from the INSERT
+        # (RETURNING) instead of from a second read. No row back: a concurrent writer
+        # created the lead first, and it is read like any existing lead.
+        inserted = session.scalars(
+            dialect_insert(session, Lead)  # type: ignore[arg-type]
+            .values(site_id=site_id, id=lead_id, email=identity.email,
+                    name=identity.name or None, phone=identity.phone or None,
+                    company=identity.company or None, creation_session_id=creation_session_id,
+                    created_at=at, updated_at=at, stage="lead", stage_changed_at=at, score=0,
+                    source_of_creation=cause, crm_ids={})
+            .on_conflict_do_nothing(index_elements=["site_id", "id"])
+            .returning(Lead)
+        ).first()
+        created = inserted is not None
+        lead = inserted or session.get(Lead, (site_id, lead_id), populate_existing=True)
+    assert lead is not None
+    if created:
         session.add(
             StageChange(
                 site_id=site_id,
@@ -184,9 +178,6 @@ def upsert_lead(
             )
         )
         session.flush()
-    lead = session.get(Lead, (site_id, lead_id), populate_existing=True)
-    assert lead is not None
-    if created:
         changes.lead_changed(session, site_id, lead.id)
         changes.crm_push_due(session, site_id, lead.id, "created")
         changes.milestone_reached(session, site_id, lead.id, "lead", lead.created_at)
@@ -213,11 +204,12 @@ def _add_link(
     visitor_id: str,
     window: tuple[dt.datetime | None, dt.datetime | None],
     at: dt.datetime,
-) -> None:
+) -> LeadVisitor:
     """The visitor's sessions started in ``window`` (open ends unbounded) belong to the lead."""
-    session.add(LeadVisitor(site_id=site_id, id=uuid.uuid4(), lead_id=lead_id,
-                            visitor_id=visitor_id, valid_from=window[0], valid_to=window[1],
-                            linked_at=at))
+    link = LeadVisitor(site_id=site_id, id=uuid.uuid4(), lead_id=lead_id, visitor_id=visitor_id,
+                       valid_from=window[0], valid_to=window[1], linked_at=at)
+    session.add(link)
+    return link
 
 
 def stitch_visitor_to_lead(
@@ -227,6 +219,7 @@ def stitch_visitor_to_lead(
     identity: Identity,
     at: dt.datetime,
     cause: str = "form",
+    unlinked: bool | None = None,
 ) -> Stitched:
     """Make ``visitor_id`` part of the lead of ``identity``, as of ``at``.
 
@@ -234,37 +227,48 @@ def stitch_visitor_to_lead(
     current link (one the snippet set aside, delivered after a later one) takes the sessions
     it would have taken had it arrived in order, and leaves the current link alone; a retry of
     one already in effect changes nothing.
+
+    ``unlinked``: True when the caller read, in this transaction, that the visitor has no
+    current lead (the collector does, storing the identify's event); its link is not read
+    again.
     """
-    if session.get(Visitor, (site_id, visitor_id)) is None:
-        raise RuleRefused("unknown visitor: send a page view first", field="vid")
     identifying = session_at(session, site_id, visitor_id, at)
+    # A visitor with a session exists; only one without is looked up.
+    if identifying is None and session.get(Visitor, (site_id, visitor_id)) is None:
+        raise RuleRefused("unknown visitor: send a page view first", field="vid")
     lead, created = upsert_lead(session, site_id, identity, at, cause,
                                 identifying.id if identifying is not None else None)
-    current = session.scalars(
-        select(LeadVisitor).where(
-            LeadVisitor.site_id == site_id,
-            LeadVisitor.visitor_id == visitor_id,
-            LeadVisitor.valid_to.is_(None),
-        )
-    ).first()
+    current = None
+    if unlinked is not True:
+        current = session.scalars(
+            select(LeadVisitor).where(
+                LeadVisitor.site_id == site_id,
+                LeadVisitor.visitor_id == visitor_id,
+                LeadVisitor.valid_to.is_(None),
+            )
+        ).first()
     linked = False
     previous: tuple[uuid.UUID, ...] = ()
+    added: LeadVisitor | None = None
     if current is not None and current.lead_id != lead.id and current.linked_at > at:
-        previous = _link_late(session, site_id, visitor_id, lead, at, identifying)
-        linked = bool(previous)
+        previous, added = _link_late(session, site_id, visitor_id, lead, at, identifying)
+        linked = added is not None
     elif current is None or current.lead_id != lead.id:
         valid_from = None
         if current is not None:
             switch_at = identifying.started_at if identifying is not None else at
             current.valid_to = switch_at
             valid_from = switch_at
-        _add_link(session, site_id, lead.id, visitor_id, (valid_from, None), at)
+        added = _add_link(session, site_id, lead.id, visitor_id, (valid_from, None), at)
         linked = True
         previous = (current.lead_id,) if current is not None else ()
         session.flush()
     if identifying is not None and (created or lead.creation_session_id is None):
         lead.creation_session_id = identifying.id
-    visits = refresh_first_touch(session, lead)
+    # A lead this transaction created has no links but the one it just added (a concurrent
+    # writer of the same lead waits for this commit): its links need no reading back.
+    visits = refresh_first_touch(
+        session, lead, ([added] if added is not None else []) if created else None)
     if linked:
         changes.lead_changed(session, site_id, lead.id, *previous)
     return Stitched(lead=lead, created=created, linked=linked, previous_lead_ids=previous,
@@ -278,10 +282,11 @@ def _link_late(
     lead: Lead,
     at: dt.datetime,
     identifying: VisitSession | None,
-) -> tuple[uuid.UUID, ...]:
+) -> tuple[tuple[uuid.UUID, ...], LeadVisitor | None]:
     """Insert ``lead``'s link among the visitor's links as if its identification (at ``at``,
-    older than the current link) had arrived in order; the leads whose windows shrank (none:
-    nothing changed, as for a retry of an identification already in effect)."""
+    older than the current link) had arrived in order; the leads whose windows shrank, and
+    the link added (none: nothing changed, as for a retry of an identification already in
+    effect)."""
     links = session.scalars(
         select(LeadVisitor)
         .where(LeadVisitor.site_id == site_id, LeadVisitor.visitor_id == visitor_id)
@@ -290,7 +295,7 @@ def _link_late(
     prior = next((link for link in reversed(links) if link.linked_at <= at), None)
     following = next(link for link in links if link.linked_at > at)
     if prior is not None and prior.lead_id == lead.id:
-        return ()
+        return (), None
     start = None if prior is None else identifying.started_at if identifying else at
     end = following.valid_from
     shrunk = [prior.lead_id] if prior is not None else []
@@ -298,19 +303,19 @@ def _link_late(
         took_over = session_at(session, site_id, visitor_id, following.linked_at)
         end = took_over.started_at if took_over is not None else following.linked_at
     if start is not None and start >= end:
-        return ()  # in order, the following identification took this very session too
+        return (), None  # in order, the following identification took this very session too
     if following.valid_from is None:
         following.valid_from = end
         shrunk.append(following.lead_id)
     if prior is not None:
         prior.valid_to = start
-    _add_link(session, site_id, lead.id, visitor_id, (start, end), at)
+    added = _add_link(session, site_id, lead.id, visitor_id, (start, end), at)
     session.flush()
     for shrunk_id in shrunk:
         shrunk_lead = session.get(Lead, (site_id, shrunk_id))
         if shrunk_lead is not None:
             refresh_first_touch(session, shrunk_lead)
-    return tuple(dict.fromkeys(shrunk))
+    return tuple(dict.fromkeys(shrunk)), added
 
 
 def _owns(link: LeadVisitor, started_at: dt.datetime) -> bool:
@@ -319,18 +324,21 @@ def _owns(link: LeadVisitor, started_at: dt.datetime) -> bool:
     )
 
 
-def lead_sessions(session: Session, lead: Lead) -> list[VisitSession]:
+def lead_sessions(session: Session, lead: Lead,
+                  known_links: Sequence[LeadVisitor] | None = None) -> list[VisitSession]:
     """Every session of every visitor the lead owns (inside each link's validity window),
-    in time order.
+    in time order. ``known_links``: all the lead's links, when the caller knows them.
 
     Two indexed lookups — the lead's links, then those visitors' sessions — rather than one
     join: without fresh statistics SQLite would start the join from every session of the site.
     """
+    if known_links is None:
+        known_links = session.scalars(
+            select(LeadVisitor).where(LeadVisitor.site_id == lead.site_id,
+                                      LeadVisitor.lead_id == lead.id)
+        ).all()
     links: dict[str, list[LeadVisitor]] = {}
-    for link in session.scalars(
-        select(LeadVisitor).where(LeadVisitor.site_id == lead.site_id,
-                                  LeadVisitor.lead_id == lead.id)
-    ):
+    for link in known_links:
         links.setdefault(link.visitor_id, []).append(link)
     if not links:
         return []
@@ -345,9 +353,10 @@ def lead_sessions(session: Session, lead: Lead) -> list[VisitSession]:
     ]
 
 
-def refresh_first_touch(session: Session, lead: Lead) -> list[VisitSession]:
+def refresh_first_touch(session: Session, lead: Lead,
+                        known_links: Sequence[LeadVisitor] | None = None) -> list[VisitSession]:
     """Point the lead at its first session; the lead's sessions, in time order. (Not flushed:
     rescoring usually follows, and the lead's row is then updated once.)"""
-    visits = lead_sessions(session, lead)
+    visits = lead_sessions(session, lead, known_links)
     lead.first_session_id = visits[0].id if visits else None
     return visits

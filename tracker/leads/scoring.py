@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select
@@ -77,9 +77,13 @@ def rescore_active_leads(
     engine: Engine,
     batches: Sequence[PreparedBatchLike],
     leads_by_site: Mapping[int, Sequence[uuid.UUID]],
+    rescored: Collection[uuid.UUID] = (),
 ) -> None:
     """Rescore the leads whose visitors just sent events (found by the collector inside its
-    write transaction); nothing happens, and no transaction opens, when there are none."""
+    write transaction), except those the write's own transaction ``rescored`` already;
+    nothing happens, and no transaction opens, when none are left."""
+    leads_by_site = {site_id: left for site_id, lead_ids in leads_by_site.items()
+                     if (left := [lead_id for lead_id in lead_ids if lead_id not in rescored])}
     if not leads_by_site:
         return
     sites = {batch.site.id: batch.site for batch in batches}
@@ -100,9 +104,11 @@ def rescore_lead(
     mql_threshold: int,
     now: dt.datetime,
     visits: Sequence[VisitSession] | None = None,
+    new_lead: bool = False,
 ) -> int:
     """Recompute ``lead.score``; record what changed; promote to MQL at the threshold.
-    ``visits``: the lead's sessions, when the caller has just read them."""
+    ``visits``: the lead's sessions, when the caller has just read them; ``new_lead``: the
+    lead was created in this transaction, so it has no score history to read."""
     if visits is None:
         visits = lead_sessions(session, lead)  # flushed first: pending links count
     # The other reads need nothing pending (events are written by the collector, a lead's
@@ -110,7 +116,7 @@ def rescore_lead(
     # lead's pending changes (its first session) and its new score go out as one UPDATE.
     with session.no_autoflush:
         totals = score_activity(rules, lead_activity(session, lead, visits), now)
-        before = dict(
+        before = {} if new_lead else dict(
             session.execute(
                 select(ScoreChange.rule, func.sum(ScoreChange.points))
                 .where(ScoreChange.site_id == lead.site_id, ScoreChange.lead_id == lead.id)

@@ -179,11 +179,12 @@ def store_request(engine: Engine, collector: Collector, site: SiteInfo,
                   if prepared else {})
         stitching = _link_users(session, site.id, request.messages, skipped_visitors | bots)
         rules = site.settings.scoring_rules
-        for lead_id in [*stitching.leads, *sorted(stitching.previous)]:
+        rescored = [*stitching.leads, *sorted(stitching.previous)]
+        for lead_id in rescored:
             lead = stitching.leads.get(lead_id) or session.get(Lead, (site.id, lead_id))
             if lead is not None:
                 rescore_lead(session, lead, rules, site.settings.mql_threshold, now)
-    rescore_active_leads(engine, prepared, active)
+    rescore_active_leads(engine, prepared, active, rescored=set(rescored))
 
 
 def attach_to_known_visitors(engine: Engine, site_id: int, request: SegmentRequest
