@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests.api.test_collect import post
 from tests.api.test_leads import api, identify, visit
+from tests.api.test_reports import statements
 from tests.factories import BatchBuilder, SiteMaker, drain_queue
 from tests.servers import BIN
 from tracker import changes
@@ -140,6 +141,36 @@ def test_an_item_noted_again_during_the_work_stays_queued(
     assert (len(items), deleted, version) == (1, 0, 2)
     assert drain_queue(app).items == 1
     assert queued(db_session, site.site.id) == set()
+
+
+def test_completing_a_batch_deletes_by_joining_it_not_by_comparing_every_queued_row(
+    sites: SiteMaker, db_session: Session, engine: Engine
+) -> None:
+    """A batch's completing DELETE named its items as a list of row values, one triple per
+    item, which PostgreSQL compared with every queued row of the site: with 20,000 leads
+    queued (a CRM backfill), each DELETE of 500 took 100 ms, a third of the batch. It now
+    joins three arrays, a statement whose text does not grow with the batch; only the items
+    read at their current version are deleted."""
+    site = sites.make()
+    keys = [uuid.UUID(int=number).hex for number in range(300)]
+    with db_session.begin():
+        enqueue(db_session, [(site.site.id, changes.LEAD, key) for key in keys])
+    now = dt.datetime.now(dt.UTC)
+    with db_session.begin():
+        items = due_items(db_session, site.site.id, now, 300)
+    with db_session.begin():  # noted again meanwhile: stays
+        enqueue(db_session, [(site.site.id, changes.LEAD, keys[0])])
+    texts = []
+    with db_session.begin():
+        with statements(engine) as seen:
+            assert complete(db_session, items[:3], now) == 2
+        texts.append(next(sql for sql in seen if sql.lstrip().startswith("DELETE")))
+        with statements(engine) as seen:
+            assert complete(db_session, items[3:], now) == 297
+        texts.append(next(sql for sql in seen if sql.lstrip().startswith("DELETE")))
+    if engine.dialect.name == "postgresql":
+        assert texts[0] == texts[1] and "unnest" in texts[0]
+    assert queued(db_session, site.site.id) == {(changes.LEAD, keys[0])}
 
 
 def test_a_traffic_day_noted_again_waits_in_proportion_to_its_rebuild(

@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, delete, event, func, select, tuple_, update
+from sqlalchemy import Connection, Table, delete, event, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from tracker import changes
@@ -149,18 +149,7 @@ def complete(
     for site_id, site_items in by_site.items():
         for start in range(0, len(site_items), COMPLETE_CHUNK):
             chunk = site_items[start:start + COMPLETE_CHUNK]
-            deleted = {
-                (kind, key) for kind, key in bind.execute(
-                    delete(QUEUE)
-                    .where(
-                        QUEUE.c.site_id == site_id,
-                        tuple_(QUEUE.c.kind, QUEUE.c.key, QUEUE.c.version).in_(
-                            [(item.kind, item.key, item.version) for item in chunk]
-                        ),
-                    )
-                    .returning(QUEUE.c.kind, QUEUE.c.key)
-                )
-            }
+            deleted = _delete_unchanged(bind, site_id, chunk)
             done += len(deleted)
             noted_again: dict[dt.datetime, list[tuple[str, str]]] = {}
             for item in chunk:
@@ -178,6 +167,39 @@ def complete(
                             last_error=None)
                 )
     return done
+
+
+# PostgreSQL: the chunk as three arrays joined to the queue. A list of row values
+# (``(kind, key, version) IN (...)``) was compared with every queued row of the site: with
+# 20,000 leads queued, each batch's DELETE took 100 ms, a third of the batch.
+_DELETE_UNCHANGED = text(
+    "DELETE FROM refresh_queue AS q USING unnest(CAST(:kinds AS varchar[]), "
+    "CAST(:keys AS varchar[]), CAST(:versions AS integer[])) AS d(kind, key, version) "
+    "WHERE q.site_id = :site_id AND q.kind = d.kind AND q.key = d.key "
+    "AND q.version = d.version RETURNING q.kind, q.key"
+)
+
+
+def _delete_unchanged(bind: Session | Connection, site_id: int, items: Sequence[Item]
+                      ) -> set[tuple[str, str]]:
+    """Delete the queue rows of ``items`` still at the version read; their (kind, key)."""
+    if _dialect(bind) == "postgresql":
+        rows = bind.execute(_DELETE_UNCHANGED, {
+            "site_id": site_id, "kinds": [item.kind for item in items],
+            "keys": [item.key for item in items],
+            "versions": [item.version for item in items]})
+    else:
+        rows = bind.execute(
+            delete(QUEUE)
+            .where(QUEUE.c.site_id == site_id,
+                   tuple_(QUEUE.c.kind, QUEUE.c.key, QUEUE.c.version).in_(
+                       [(item.kind, item.key, item.version) for item in items]))
+            .returning(QUEUE.c.kind, QUEUE.c.key))
+    return {(kind, key) for kind, key in rows}
+
+
+def _dialect(bind: Session | Connection) -> str:
+    return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
 
 
 def record_failure(bind: Session | Connection, item: Item, error: str, now: dt.datetime) -> None:
