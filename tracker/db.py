@@ -164,11 +164,14 @@ def has_extension(bind: Session | Connection, name: str) -> bool:
     return found.first() is not None
 
 
+def dialect_name(bind: Session | Connection) -> str:
+    """``postgresql`` or ``sqlite``: the dialect of a session's bind or of a connection."""
+    return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+
+
 def dialect_insert(bind: Session | Connection, table: Table) -> Any:
     """``INSERT`` with ``on_conflict_do_nothing/do_update`` for the bind's dialect."""
-    engine_or_conn = bind.get_bind() if isinstance(bind, Session) else bind
-    builder = pg_insert if engine_or_conn.dialect.name == "postgresql" else sqlite_insert
-    return builder(table)
+    return (pg_insert if dialect_name(bind) == "postgresql" else sqlite_insert)(table)
 
 
 def insert_ignore(

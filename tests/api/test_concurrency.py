@@ -187,6 +187,23 @@ def test_the_same_with_crm_webhooks_and_cost_imports_interleaved(server: LiveSer
     _drained_equals_rebuilt(server, site.site.id)
 
 
+def hold_first_rescore(monkeypatch: pytest.MonkeyPatch, holds: Callable[[Lead], bool]
+                       ) -> tuple[threading.Event, threading.Event]:
+    """Make the first ``/identify`` whose lead ``holds`` wait, its transaction open, just
+    before rescoring: set ``held`` when it waits, and go on once ``release`` is set."""
+    held, release = threading.Event(), threading.Event()
+    real_rescore = identify_module.rescore_lead
+
+    def rescore_slowly(session: Session, lead: Lead, *args: Any, **kwargs: Any) -> Any:
+        if not held.is_set() and holds(lead):
+            held.set()
+            release.wait(30)
+        return real_rescore(session, lead, *args, **kwargs)
+
+    monkeypatch.setattr(identify_module, "rescore_lead", rescore_slowly)
+    return held, release
+
+
 @pytest.mark.postgres
 def test_an_identify_never_waits_for_another_identifys_open_transaction(
     postgres_only: tuple[Flask, str], monkeypatch: pytest.MonkeyPatch
@@ -205,16 +222,7 @@ def test_an_identify_never_waits_for_another_identifys_open_transaction(
         # visitor do, and new sessions are what note the traffic row.
         visit(app.test_client(), site, visitor, "https://example.com/?utm_source=google",
               minutes_ago=24 * 60)
-    held, release = threading.Event(), threading.Event()
-    real_rescore = identify_module.rescore_lead
-
-    def rescore_slowly(session: Session, lead: Lead, *args: Any, **kwargs: Any) -> Any:
-        if lead.email == "slow@example.com":  # hold this identify's transaction open
-            held.set()
-            release.wait(30)
-        return real_rescore(session, lead, *args, **kwargs)
-
-    monkeypatch.setattr(identify_module, "rescore_lead", rescore_slowly)
+    held, release = hold_first_rescore(monkeypatch, lambda lead: lead.email == "slow@example.com")
     with ThreadPoolExecutor(max_workers=2) as pool:
         slow = pool.submit(identify, app.test_client(), site, "visitor-slow",
                            "slow@example.com")
@@ -251,14 +259,8 @@ def test_two_devices_identifying_one_new_email_at_once_make_one_lead(
         site = SiteMaker(db_session).make()
     for visitor in ("visitor-laptop", "visitor-phone"):
         visit(app.test_client(), site, visitor, "https://example.com/?utm_source=google", 5)
-    held, release = threading.Event(), threading.Event()
-    real_rescore = identify_module.rescore_lead
-
-    def rescore_slowly(session: Session, lead: Lead, *args: Any, **kwargs: Any) -> Any:
-        if not held.is_set():  # the first identify holds its new lead uncommitted
-            held.set()
-            release.wait(30)
-        return real_rescore(session, lead, *args, **kwargs)
+    # The first identify holds its new lead uncommitted.
+    held, release = hold_first_rescore(monkeypatch, lambda _lead: True)
 
     def second_waits_on_the_lead() -> bool:
         with engine.connect() as conn:
@@ -266,7 +268,6 @@ def test_two_devices_identifying_one_new_email_at_once_make_one_lead(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND query LIKE 'INSERT INTO leads%'")))
 
-    monkeypatch.setattr(identify_module, "rescore_lead", rescore_slowly)
     with ThreadPoolExecutor(max_workers=2) as pool:
         first = pool.submit(identify, app.test_client(), site, "visitor-laptop",
                             "both@example.com")

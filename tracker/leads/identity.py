@@ -219,7 +219,7 @@ def stitch_visitor_to_lead(
     identity: Identity,
     at: dt.datetime,
     cause: str = "form",
-    unlinked: bool | None = None,
+    unlinked: bool = False,
 ) -> Stitched:
     """Make ``visitor_id`` part of the lead of ``identity``, as of ``at``.
 
@@ -239,7 +239,7 @@ def stitch_visitor_to_lead(
     lead, created = upsert_lead(session, site_id, identity, at, cause,
                                 identifying.id if identifying is not None else None)
     current = None
-    if unlinked is not True:
+    if not unlinked:
         current = session.scalars(
             select(LeadVisitor).where(
                 LeadVisitor.site_id == site_id,
@@ -267,8 +267,10 @@ def stitch_visitor_to_lead(
         lead.creation_session_id = identifying.id
     # A lead this transaction created has no links but the one it just added (a concurrent
     # writer of the same lead waits for this commit): its links need no reading back.
-    visits = refresh_first_touch(
-        session, lead, ([added] if added is not None else []) if created else None)
+    known_links = None
+    if created:
+        known_links = [added] if added is not None else []
+    visits = refresh_first_touch(session, lead, known_links)
     if linked:
         changes.lead_changed(session, site_id, lead.id, *previous)
     return Stitched(lead=lead, created=created, linked=linked, previous_lead_ids=previous,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from tracker import changes
 from tracker.crm.outbox import enqueue_lead_push
-from tracker.db import dialect_insert
+from tracker.db import dialect_insert, dialect_name
 from tracker.destinations.outbox import enqueue_deals, enqueue_milestones
 from tracker.models import RefreshItem
 from tracker.models.base import utcnow
@@ -183,7 +183,7 @@ _DELETE_UNCHANGED = text(
 def _delete_unchanged(bind: Session | Connection, site_id: int, items: Sequence[Item]
                       ) -> set[tuple[str, str]]:
     """Delete the queue rows of ``items`` still at the version read; their (kind, key)."""
-    if _dialect(bind) == "postgresql":
+    if dialect_name(bind) == "postgresql":
         rows = bind.execute(_DELETE_UNCHANGED, {
             "site_id": site_id, "kinds": [item.kind for item in items],
             "keys": [item.key for item in items],
@@ -196,10 +196,6 @@ def _delete_unchanged(bind: Session | Connection, site_id: int, items: Sequence[
                        [(item.kind, item.key, item.version) for item in items]))
             .returning(QUEUE.c.kind, QUEUE.c.key))
     return {(kind, key) for kind, key in rows}
-
-
-def _dialect(bind: Session | Connection) -> str:
-    return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
 
 
 def record_failure(bind: Session | Connection, item: Item, error: str, now: dt.datetime) -> None:
