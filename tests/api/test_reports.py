@@ -412,6 +412,35 @@ def test_reports_run_a_fixed_number_of_statements(
         assert len(seen) == counts_small[name] <= 10, (name, seen)
 
 
+def test_the_rollups_blobs_travel_as_bytes_on_postgresql(
+    client: FlaskClient, sites: SiteMaker, db_session: Session, engine: Engine
+) -> None:
+    """The revenue report reads its groups' visitor gaps and (conversion, seconds) pairs
+    from the rollups; on PostgreSQL those rows come in the binary format (bytea as its
+    bytes, not as twice as many hex digits to encode and decode)."""
+    site = build_scenario(client, sites, db_session)
+    drain_queue(client.application)
+    formats: dict[str, list[set[int] | None]] = {"gaps": [], "times": []}
+
+    def record(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        for kind, column in (("gaps", "visitor_gaps"), ("times", "lead_times")):
+            if column in statement.split(" FROM ")[0]:
+                result = getattr(cursor, "pgresult", None)  # psycopg's; sqlite3 has none
+                formats[kind].append(None if result is None else
+                                     {result.fformat(i) for i in range(result.nfields)})
+
+    event.listen(engine, "after_cursor_execute", record)
+    try:
+        body = report(client, site, "revenue", fresh=False, model="linear", group_by="channel")
+    finally:
+        event.remove(engine, "after_cursor_execute", record)
+
+    assert body["totals"]["median_days_to_lead"] is not None
+    assert body["totals"]["visitors"] == 3
+    binary = {1} if engine.dialect.name == "postgresql" else None
+    assert formats == {"gaps": [binary, binary], "times": [binary]}
+
+
 def test_credits_follow_a_deal_change_and_the_rebuild_changes_nothing(
     client: FlaskClient, scenario: CreatedSite, db_session: Session, runner: FlaskCliRunner
 ) -> None:

@@ -16,7 +16,6 @@ Definitions (docs/reports.md has them in full):
 from __future__ import annotations
 
 import datetime as dt
-import math
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -45,6 +44,7 @@ from tracker.models import (
     StageChange,
     VisitSession,
 )
+from tracker.reports.durations import median_mean_days
 from tracker.reports.query import ReportQuery
 from tracker.reports.rollups import (
     ATTRIBUTED,
@@ -465,16 +465,6 @@ def _leads_matching(site_id: int, query: ReportQuery) -> Select[Any]:
 
 
 # --- figures ---------------------------------------------------------------------------------
-
-
-def median_mean_days(seconds: npt.NDArray[np.float64]) -> tuple[float | None, float | None]:
-    """:func:`attribution.metrics.median_days` and ``mean_days`` of an array, to the same
-    bits (a median of a quarter-million conversions took 100 ms through Python lists): the
-    median of the same days, and the correctly rounded sum (``fsum``) over their count."""
-    if len(seconds) == 0:
-        return None, None
-    days = np.asarray(seconds, dtype=np.float64) / metrics.SECONDS_PER_DAY
-    return float(np.median(days)), math.fsum(days.tolist()) / len(days)
 
 
 def spend_figures(

@@ -20,6 +20,7 @@ from sqlalchemy import Select, String, and_, cast, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
+from tracker.db import BINARY_RESULTS
 from tracker.models import CreditRollup, RollupState, TrafficRollup
 from tracker.reports.query import ReportQuery
 from tracker.rollups.levels import (
@@ -98,7 +99,8 @@ def traffic_from_rollups(
                and group_by == LEVELS[level][-1])
     statement = _rows_in_range(query, site_id, level, group_column, R.sessions, R.day, R.path,
                                R.tail_gaps if by_tail else R.visitor_gaps)
-    rows = session.connection().execute(statement).all()  # Core: plain tuples, no ORM rows
+    # Core: plain tuples, no ORM rows.
+    rows = session.connection().execute(statement, execution_options=BINARY_RESULTS).all()
     if not rows:
         return None
     sessions: dict[Key, int] = defaultdict(int)
@@ -115,7 +117,8 @@ def traffic_from_rollups(
     total_rows = [
         (day, path, site_gaps if site_wide else gaps)
         for _site, day, path, gaps, site_gaps in session.connection().execute(_rows_in_range(
-            query, site_id, total_level, R.day, R.path, R.visitor_gaps, R.site_gaps)).all()
+            query, site_id, total_level, R.day, R.path, R.visitor_gaps, R.site_gaps),
+            execution_options=BINARY_RESULTS).all()
         if day is not None
     ]
     total = (sum(sessions.values()),
@@ -247,7 +250,7 @@ def _credit_rows(session: Session, site_id: int, query: ReportQuery, level: int,
     the site's credit rollups were not built in the query's time zone."""
     statement = _rows_in_range(query, site_id, level, CR.model, key, *columns, table=CR,
                                every_model=every_model)
-    rows = session.connection().execute(statement).all()
+    rows = session.connection().execute(statement, execution_options=BINARY_RESULTS).all()
     if not rows:
         return None
     return [row for row in rows if row[1] is not None]

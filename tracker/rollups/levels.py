@@ -158,7 +158,7 @@ def merge_times_by_group(blobs: Sequence[bytes], groups: npt.NDArray[np.int64], 
     if len(pairs) == 0:
         return [np.empty(0) for _ in range(count)], np.empty(0)
     owner = np.repeat(groups, lengths)
-    order = np.argsort(pairs["conversion"])
+    order = np.argsort(pairs["conversion"], kind="stable")
     by_hash = pairs["conversion"][order]
     overall = _largest_per_run(by_hash[1:] != by_hash[:-1], pairs["seconds"][order])[1]
     # Then (stable) by group: groups as 16-bit integers sort by radix in linear time.
