@@ -423,7 +423,7 @@ def test_the_rollups_blobs_travel_as_bytes_on_postgresql(
     formats: dict[str, list[set[int] | None]] = {"gaps": [], "times": []}
 
     def record(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        for kind, column in (("gaps", "visitor_gaps"), ("times", "lead_times")):
+        for kind, column in (("gaps", "_gaps"), ("times", "lead_times")):
             if column in statement.split(" FROM ")[0]:
                 result = getattr(cursor, "pgresult", None)  # psycopg's; sqlite3 has none
                 formats[kind].append(None if result is None else

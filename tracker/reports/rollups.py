@@ -114,10 +114,12 @@ def traffic_from_rollups(
     total_level = level_for({name for name, _value in query.filters})
     assert total_level is not None  # the group's level covers the filters
     site_wide = not query.filters
+    # Without filters the site's visitors come from the channel rows' site gaps alone.
+    total_gaps = R.site_gaps if site_wide else R.visitor_gaps
     total_rows = [
-        (day, path, site_gaps if site_wide else gaps)
-        for _site, day, path, gaps, site_gaps in session.connection().execute(_rows_in_range(
-            query, site_id, total_level, R.day, R.path, R.visitor_gaps, R.site_gaps),
+        (day, path, gaps)
+        for _site, day, path, gaps in session.connection().execute(_rows_in_range(
+            query, site_id, total_level, R.day, R.path, total_gaps),
             execution_options=BINARY_RESULTS).all()
         if day is not None
     ]

@@ -151,22 +151,40 @@ def merge_times_by_group(blobs: Sequence[bytes], groups: npt.NDArray[np.int64], 
                          ) -> tuple[list[npt.NDArray[np.float64]], npt.NDArray[np.float64]]:
     """The merged seconds (each distinct conversion once, with its largest seconds) of each
     group's blobs (``groups[i]``, in ``range(count)``, is the group of ``blobs[i]``) and of
-    all of them, from one sort by conversion hash and a maximum per run."""
-    lengths = np.fromiter((len(blob) // TIMES.itemsize for blob in blobs), np.int64,
-                          len(blobs))
-    pairs = np.frombuffer(b"".join(blobs), dtype=TIMES)
+    all of them, in no particular order, from one sort by conversion hash and a maximum per
+    run.
+
+    The rows are laid out group after group, so the stable sort leaves a conversion's pairs
+    in group order. Most conversions appear once per group (a group is mostly one path, and
+    a path holds a conversion on its day's row alone): then each group's seconds are its
+    slice of the rows as they are, with no second sort."""
+    laid_out = np.argsort(groups, kind="stable")
+    lengths = np.fromiter((len(blobs[i]) // TIMES.itemsize for i in laid_out.tolist()),
+                          np.int64, len(blobs))
+    pairs = np.frombuffer(b"".join([blobs[i] for i in laid_out.tolist()]), dtype=TIMES)
     if len(pairs) == 0:
         return [np.empty(0) for _ in range(count)], np.empty(0)
-    owner = np.repeat(groups, lengths)
+    seconds = pairs["seconds"]
+    owner = np.repeat(groups[laid_out], lengths)
     order = np.argsort(pairs["conversion"], kind="stable")
     by_hash = pairs["conversion"][order]
-    overall = _largest_per_run(by_hash[1:] != by_hash[:-1], pairs["seconds"][order])[1]
-    # Then (stable) by group: groups as 16-bit integers sort by radix in linear time.
-    by_group = owner[order].astype(np.int16) if count <= 2**15 else owner[order]
-    order = order[np.argsort(by_group, kind="stable")]
-    owner, conversion = owner[order], pairs["conversion"][order]
-    starts, largest = _largest_per_run(
-        (owner[1:] != owner[:-1]) | (conversion[1:] != conversion[:-1]),
-        pairs["seconds"][order])
-    bounds = np.searchsorted(owner[starts], np.arange(count + 1))
-    return [largest[bounds[i]:bounds[i + 1]] for i in range(count)], overall
+    repeated = by_hash[1:] == by_hash[:-1]
+    if not repeated.any():
+        overall = seconds.copy()
+    else:
+        overall = _largest_per_run(~repeated, seconds[order])[1]
+        by_owner = owner[order]
+        if (repeated & (by_owner[1:] == by_owner[:-1])).any():
+            # A conversion twice in one group (a campaign under two of its sources): each
+            # group's runs, from the same order sorted (stably) by group.
+            by_group = by_owner.astype(np.int16) if count <= 2**15 else by_owner
+            order = order[np.argsort(by_group, kind="stable")]
+            owner, conversion = owner[order], pairs["conversion"][order]
+            starts, largest = _largest_per_run(
+                (owner[1:] != owner[:-1]) | (conversion[1:] != conversion[:-1]),
+                seconds[order])
+            bounds = np.searchsorted(owner[starts], np.arange(count + 1))
+            return [largest[bounds[i]:bounds[i + 1]] for i in range(count)], overall
+    bounds = np.searchsorted(owner, np.arange(count + 1))
+    merged = np.ascontiguousarray(seconds)
+    return [merged[bounds[i]:bounds[i + 1]] for i in range(count)], overall
