@@ -4,8 +4,8 @@
 A report's medians and means run over every conversion in its range (a quarter of a million
 at 10M sessions), so what costs per conversion here is what the report pays as a site grows:
 the median is a partition, and the mean's correctly rounded sum (what ``math.fsum`` gives,
-which ``statistics.fmean`` uses) is made from integer sums per binary exponent instead of a
-Python float per value.
+which ``statistics.fmean`` uses) is made from int64 sums of the values' mantissas instead of
+a Python float per value.
 """
 
 from __future__ import annotations

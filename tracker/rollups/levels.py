@@ -159,18 +159,18 @@ def merge_times_by_group(blobs: Sequence[bytes], groups: npt.NDArray[np.int64], 
     a path holds a conversion on its day's row alone): then each group's seconds are its
     slice of the rows as they are, with no second sort."""
     laid_out = np.argsort(groups, kind="stable")
-    lengths = np.fromiter((len(blobs[i]) // TIMES.itemsize for i in laid_out.tolist()),
-                          np.int64, len(blobs))
-    pairs = np.frombuffer(b"".join([blobs[i] for i in laid_out.tolist()]), dtype=TIMES)
+    rows = [blobs[i] for i in laid_out.tolist()]
+    lengths = np.fromiter((len(blob) // TIMES.itemsize for blob in rows), np.int64, len(rows))
+    pairs = np.frombuffer(b"".join(rows), dtype=TIMES)
     if len(pairs) == 0:
         return [np.empty(0) for _ in range(count)], np.empty(0)
-    seconds = pairs["seconds"]
+    seconds = np.ascontiguousarray(pairs["seconds"])  # each group's share is a slice of it
     owner = np.repeat(groups[laid_out], lengths)
     order = np.argsort(pairs["conversion"], kind="stable")
     by_hash = pairs["conversion"][order]
     repeated = by_hash[1:] == by_hash[:-1]
     if not repeated.any():
-        overall = seconds.copy()
+        overall = seconds
     else:
         overall = _largest_per_run(~repeated, seconds[order])[1]
         by_owner = owner[order]
@@ -186,5 +186,4 @@ def merge_times_by_group(blobs: Sequence[bytes], groups: npt.NDArray[np.int64], 
             bounds = np.searchsorted(owner[starts], np.arange(count + 1))
             return [largest[bounds[i]:bounds[i + 1]] for i in range(count)], overall
     bounds = np.searchsorted(owner, np.arange(count + 1))
-    merged = np.ascontiguousarray(seconds)
-    return [merged[bounds[i]:bounds[i + 1]] for i in range(count)], overall
+    return [seconds[bounds[i]:bounds[i + 1]] for i in range(count)], overall
