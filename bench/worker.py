@@ -14,8 +14,8 @@ On a fresh PostgreSQL database (``leadtrail_bench_worker``) loaded like ``bench/
    and compared, and leave a digest), then again (the recomputed rows match the digest: no
    read). Last, the year's leads each moved on a funnel stage (every model's lead credit
    changes: credit rows rewritten, credit rollups updated). Target: >= 2,000 leads/s.
-2. **Identify -> report lag.** A real ``leadtrail serve`` (2 processes, each with its built-in
-   worker thread) gets ``/identify`` calls for anonymous visitors of the data set, paced at
+2. **Identify -> report lag.** A real ``leadtrail serve`` (2 serving processes and its built-in
+   worker process) gets ``/identify`` calls for anonymous visitors of the data set, paced at
    ``--rate`` per second for ``--seconds``; a poller reads today's revenue report every 100 ms.
    A lead's lag is from its ``/identify`` answer to the first report whose lead count includes
    it. Target: p95 < 5 s at 200 identifies/s.

@@ -76,8 +76,8 @@ class BatchBuilder:
 
 
 def drain_queue(app_or_engine: Flask | Engine, **worker_options: Any) -> Progress:
-    """Run the worker until nothing is due (what `leadtrail serve`'s worker thread does in
-    the background); fail when an item failed. ``worker_options`` go to :class:`Worker`."""
+    """Run the worker until nothing is due (what `leadtrail serve`'s built-in worker process
+    does in the background); fail when an item failed. ``worker_options`` go to :class:`Worker`."""
     engine = get_engine(app_or_engine) if isinstance(app_or_engine, Flask) else app_or_engine
     worker_options.setdefault("lookahead", dt.timedelta(minutes=1))
     progress = Worker(engine, **worker_options).run_once()

@@ -1,5 +1,6 @@
-"""A real ``leadtrail serve`` (gunicorn, its workers and their worker threads) for tests that
-need real HTTP and real concurrency: the browser tests and the concurrency tests."""
+"""A real ``leadtrail serve`` (gunicorn, its serving processes and its built-in worker
+process) for tests that need real HTTP and real concurrency: the browser tests and the
+concurrency tests."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class LiveServer:
     url: str
     database_url: str
     engine: Engine
+    pid: int  # the server's main process (gunicorn's master)
 
     def make_site(self, **settings: Any) -> CreatedSite:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
@@ -105,7 +107,7 @@ def serve(database_url: str, environment: Mapping[str, str] | None = None
                         f"leadtrail serve did not start: {log.read().decode()[-2000:]}"
                     ) from error
                 time.sleep(0.2)
-        yield LiveServer(url=url, database_url=database_url, engine=engine)
+        yield LiveServer(url=url, database_url=database_url, engine=engine, pid=process.pid)
     finally:
         engine.dispose()
         process.terminate()

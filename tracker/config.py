@@ -127,7 +127,7 @@ class Settings:
     keep_bot_sessions: bool = _env("LEADTRAIL_KEEP_BOT_SESSIONS", _as_bool, False)
     # Serve the demo pages at /demo/ (``make run``); off in production.
     demo: bool = _env("LEADTRAIL_DEMO", _as_bool, False)
-    # Run the refresh worker as a thread inside `leadtrail serve` (one command on one box);
+    # Run one refresh worker as a process beside `leadtrail serve`'s (one command on one box);
     # fleets set it off and run `leadtrail worker` processes instead (docs/reports.md).
     builtin_worker: bool = _env("LEADTRAIL_BUILTIN_WORKER", _as_bool, True)
     # Queue items one worker transaction takes at most (of one site).

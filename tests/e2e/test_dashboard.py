@@ -85,7 +85,7 @@ class Seeded:
 def seeded(live_server: LiveServer) -> Iterator[Seeded]:
     site = live_server.make_site(generic_secrets=[SECRET])
     email = f"marketer{site.site.id}@example.com"
-    # A write beside the server's worker thread: BEGIN IMMEDIATE on SQLite, as the app's own
+    # A write beside the server's worker process: BEGIN IMMEDIATE on SQLite, as the app's own
     # writers do (a deferred read turned write fails at once if the worker committed between).
     with Session(write_engine(live_server.engine)) as session, session.begin():
         create_user(session, email, PASSWORD, site_ids=[site.site.id])

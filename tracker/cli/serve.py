@@ -15,13 +15,11 @@ from gunicorn.app.base import BaseApplication
 from tracker import create_app, migrate
 from tracker.cli.common import server_url
 from tracker.config import ConfigError, Settings
-from tracker.costs.adspend.pull import start_thread as start_spend_thread
 from tracker.db import get_engine
-from tracker.destinations import sender as destinations_sender
 from tracker.metrics import MULTIPROC_VARIABLE, process_exited, use_multiprocess_dir
 from tracker.runtime import freeze_startup_heap
 from tracker.secret_key import serving_secret_key
-from tracker.worker.runner import start_thread
+from tracker.worker.process import WorkerProcess
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -36,26 +34,19 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         # Called in each worker after the fork: every worker owns its engine and writer thread.
+        # Derived data, the spend pull and the conversions to ad platforms are the built-in
+        # worker's (its own process: tracker/worker/process.py), not these processes'.
         # The writer thread gives up the GIL on every database call; with the default 5 ms
         # switch interval it then queues behind busy request threads (a GIL convoy). A short
         # interval lets it back in quickly; measured in bench/collector.py.
         sys.setswitchinterval(self._settings.switch_interval_ms / 1000)
         app = create_app(self._settings)
-        if self._settings.builtin_worker:
-            # Every serving process drains the refresh queue too; per-site locks keep them
-            # from doing the same work (tracker/worker/runner.py).
-            start_thread(get_engine(app), self._settings)
-            # And pulls the ad spend that is due (leases keep two from pulling one account).
-            start_spend_thread(get_engine(app))
-            # And sends the conversions owed to ad platforms (claims are leased: safe in
-            # every process).
-            destinations_sender.start_thread(get_engine(app))
         freeze_startup_heap()
         return app
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
-    return {
+    options = {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers,
         "threads": settings.threads,
@@ -68,6 +59,13 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "backlog": 2048,
         "child_exit": lambda _server, worker: process_exited(worker.pid),
     }
+    if settings.builtin_worker:
+        # One `leadtrail worker` beside the serving processes, started once the server
+        # listens (the schema is current by then) and stopped when it exits.
+        builtin = WorkerProcess()
+        options["when_ready"] = lambda _server: builtin.start()
+        options["on_exit"] = lambda _server: builtin.stop()
+    return options
 
 
 @click.command("serve")

@@ -17,6 +17,7 @@ from tracker.costs.adspend.pull import start_thread as start_spend_thread
 from tracker.db import get_engine
 from tracker.destinations import sender
 from tracker.runtime import freeze_startup_heap
+from tracker.worker.process import exit_with_parent
 from tracker.worker.runner import Worker
 
 
@@ -58,6 +59,7 @@ def worker_command(once: bool, batch_size: int | None, max_seconds: float | None
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
     click.echo("worker started; SIGTERM or Ctrl-C stops it after the current batch")
+    exit_with_parent(stop)  # a `leadtrail serve`'s built-in worker goes with its server
     start_spend_thread(get_engine(), stop)
     sender.start_thread(get_engine(), stop)
     worker.run_forever(stop, settings.worker_poll_seconds)

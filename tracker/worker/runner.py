@@ -4,8 +4,8 @@ Crash safety comes from doing each batch — the derived writes and the deletion
 rows it handled — in one transaction: killed in the middle, nothing of the batch is kept and
 its rows are still queued, so the next run does the same work again from the same facts.
 
-Several workers may run at once (``leadtrail worker`` processes, the thread inside each
-``leadtrail serve`` process): on PostgreSQL a worker takes a transaction-scoped advisory lock
+Several workers may run at once (``leadtrail worker`` processes, among them the one each
+``leadtrail serve`` starts): on PostgreSQL a worker takes a transaction-scoped advisory lock
 per site and skips a site another worker holds, so one site's derived data has one writer
 at a time while different sites proceed in parallel; on SQLite the database's single write
 lock serialises them. Claims are per site (every statement filters on one ``site_id``), as
@@ -209,16 +209,3 @@ class Worker:
             else:
                 stop.wait(poll_seconds)
 
-
-def start_thread(engine: Engine, settings: Settings) -> threading.Event:
-    """Run a :class:`Worker` in a daemon thread of this process; set the event to stop it."""
-    stop = threading.Event()
-    worker = Worker.from_settings(engine, settings)
-    thread = threading.Thread(
-        target=worker.run_forever,
-        args=(stop, settings.worker_poll_seconds),
-        name="leadtrail-worker",
-        daemon=True,
-    )
-    thread.start()
-    return stop
