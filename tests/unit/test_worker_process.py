@@ -98,3 +98,43 @@ def test_a_worker_started_by_hand_watches_nothing(monkeypatch: pytest.MonkeyPatc
     before = threading.active_count()
     exit_with_parent(threading.Event(), poll_seconds=0.05)
     assert threading.active_count() == before
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc")
+def test_a_fork_of_the_server_while_the_worker_starts_does_not_hang_the_start(
+    tmp_path: Path,
+) -> None:
+    """gunicorn forks its serving processes while the supervisor starts the worker. A fork
+    that inherited the start's pipe held it open, and the start never returned: the
+    supervisor then never saw its worker die, and never started it again."""
+    log = tmp_path / "started"
+    forked: list[int] = []
+    done = threading.Event()
+
+    def fork_like_gunicorn() -> None:
+        while not done.is_set():
+            pid = os.fork()
+            if pid == 0:  # a serving process, alive until the test ends
+                time.sleep(3600)
+                os._exit(0)
+            forked.append(pid)
+            time.sleep(0.001)
+
+    forker = threading.Thread(target=fork_like_gunicorn)
+    builtin = WorkerProcess([sys.executable, "-c", CHILD, str(log), PARENT_VARIABLE],
+                            restart_delay=0.01, stop_timeout=10)
+    forker.start()
+    try:
+        builtin.start()
+        for starts in range(1, 6):
+            _wait_for(lambda starts=starts: len(_started(log)) == starts  # type: ignore[misc]
+                      and builtin.pid == _started(log)[-1][0], seconds=10)
+            os.kill(_started(log)[-1][0], signal.SIGKILL)
+    finally:
+        done.set()
+        forker.join()
+        for pid in forked:  # first: a start they held can then return, and stop
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        builtin.stop()
+    assert len(forked) > 20

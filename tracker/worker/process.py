@@ -30,6 +30,21 @@ logger = logging.getLogger(__name__)
 PARENT_VARIABLE = "LEADTRAIL_WORKER_PARENT_PID"
 WORKER_COMMAND = (sys.executable, "-m", "tracker.cli", "worker")
 
+# Held while a child is being started, and by every os.fork() of this process (gunicorn's
+# of its serving processes). Starting a child opens a pipe that closes when the child has
+# exec'd; a serving process forked in between inherits its write end and keeps it open for
+# good, and the start never returns (seen: the worker then never came back after a crash).
+_SPAWNING = threading.RLock()
+_forks_guarded = False
+
+
+def _guard_forks() -> None:
+    global _forks_guarded
+    if not _forks_guarded:
+        os.register_at_fork(before=_SPAWNING.acquire, after_in_parent=_SPAWNING.release,
+                            after_in_child=_SPAWNING.release)
+        _forks_guarded = True
+
 
 class WorkerProcess:
     """Runs ``command`` as a child process and keeps it running until :meth:`stop`.
@@ -59,11 +74,11 @@ class WorkerProcess:
 
     @property
     def pid(self) -> int | None:
-        with self._lock:
-            process = self._process
+        process = self._process  # no lock: a start in progress must not block a look
         return None if process is None or process.poll() is not None else process.pid
 
     def start(self) -> None:
+        _guard_forks()
         self._thread = threading.Thread(
             target=self._supervise, name="leadtrail-worker-supervisor", daemon=True
         )
@@ -75,9 +90,10 @@ class WorkerProcess:
             with self._lock:
                 if self._stopping.is_set():
                     return
-                process = self._process = subprocess.Popen(
-                    self.command, env={**os.environ, PARENT_VARIABLE: str(os.getpid())}
-                )
+                with _SPAWNING:
+                    process = self._process = subprocess.Popen(
+                        self.command, env={**os.environ, PARENT_VARIABLE: str(os.getpid())}
+                    )
                 self.starts += 1
             started = time.monotonic()
             code = process.wait()
