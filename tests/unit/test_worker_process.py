@@ -127,7 +127,7 @@ def test_a_fork_of_the_server_while_the_worker_starts_does_not_hang_the_start(
     try:
         builtin.start()
         for starts in range(1, 6):
-            _wait_for(lambda starts=starts: len(_started(log)) == starts  # type: ignore[misc]
+            _wait_for(lambda starts=starts: len(_started(log)) == starts
                       and builtin.pid == _started(log)[-1][0], seconds=10)
             os.kill(_started(log)[-1][0], signal.SIGKILL)
     finally:
