@@ -173,6 +173,36 @@ def test_completing_a_batch_deletes_by_joining_it_not_by_comparing_every_queued_
     assert queued(db_session, site.site.id) == {(changes.LEAD, keys[0])}
 
 
+def test_a_ready_traffic_item_brings_its_days_other_writers_along(
+    sites: SiteMaker, db_session: Session, engine: Engine
+) -> None:
+    """Each collecting thread notes today's traffic under its own key, each ready 5 s after
+    its note: with 32 threads some key was nearly always ready, and the worker rebuilt today
+    in almost every batch. One rebuild covers every note queued for its day, so the day's
+    other keys go with the ready one; another day's do not, nor do other kinds."""
+    site = sites.make()
+    now = dt.datetime.now(dt.UTC)
+    later = dt.timedelta(seconds=5)
+    lead = uuid.uuid4().hex
+    with db_session.begin():
+        enqueue(db_session, [(site.site.id, changes.TRAFFIC, "2026-12-01@host:1.0")], now)
+        enqueue(db_session, [(site.site.id, changes.TRAFFIC, "2026-12-01@host:1.1"),
+                             (site.site.id, changes.TRAFFIC, "2026-12-01"),
+                             (site.site.id, changes.TRAFFIC, "2026-12-02@host:1.1"),
+                             (site.site.id, changes.TRAFFIC, "2026-12-10@host:1.1"),
+                             (site.site.id, changes.LEAD, lead)], now, delay=later)
+    with db_session.begin():
+        items = due_items(db_session, site.site.id, now, 10)
+        assert sorted(item.key for item in items) == [
+            "2026-12-01", "2026-12-01@host:1.0", "2026-12-01@host:1.1"]
+        assert complete(db_session, items, now) == 3
+    assert queued(db_session, site.site.id) == {
+        (changes.TRAFFIC, "2026-12-02"), (changes.TRAFFIC, "2026-12-10"),
+        (changes.LEAD, lead)}
+    with db_session.begin():  # nothing of those is ready yet
+        assert due_items(db_session, site.site.id, now, 10) == []
+
+
 def test_a_traffic_day_noted_again_waits_in_proportion_to_its_rebuild(
     app: Flask, sites: SiteMaker, db_session: Session, engine: Engine
 ) -> None:

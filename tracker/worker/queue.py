@@ -18,7 +18,18 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, delete, event, func, select, text, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tracker import changes
@@ -119,16 +130,50 @@ def due_items(
 ) -> list[Item]:
     """Up to ``limit`` ready items of ``kinds`` of one site, settings first, then the
     oldest. Without ``kinds``: every kind but the CRM lookups, which go alone (an unknown kind
-    is taken, so that it fails loudly instead of waiting forever)."""
+    is taken, so that it fails loudly instead of waiting forever).
+
+    A ready traffic item brings its day's other traffic items along, ready or not (see
+    :func:`_same_days_traffic`)."""
     wanted = QUEUE.c.kind.in_(kinds) if kinds else QUEUE.c.kind != changes.CRM_PERSONS
     first = func.coalesce(func.nullif(QUEUE.c.kind, changes.SETTINGS), "")  # "" sorts first
     rows = bind.execute(
-        select(QUEUE.c.site_id, QUEUE.c.kind, QUEUE.c.key, QUEUE.c.version, QUEUE.c.attempts)
+        _ITEM_COLUMNS
         .where(QUEUE.c.site_id == site_id, QUEUE.c.available_at <= now, wanted)
         .order_by(first, QUEUE.c.enqueued_at, QUEUE.c.kind, QUEUE.c.key)
         .limit(limit)
     )
-    return [Item(*row) for row in rows]
+    items = [Item(*row) for row in rows]
+    return items + _same_days_traffic(bind, site_id, items)
+
+
+_ITEM_COLUMNS = select(
+    QUEUE.c.site_id, QUEUE.c.kind, QUEUE.c.key, QUEUE.c.version, QUEUE.c.attempts)
+
+
+def _same_days_traffic(bind: Session | Connection, site_id: int, items: Sequence[Item]
+                       ) -> list[Item]:
+    """The traffic items of the days of ``items``' traffic items that ``items`` lack.
+
+    Each collecting thread notes a day's traffic under a key of its own (``day@writer``), and
+    each key waits its own delay, so with many threads some key of today was nearly always
+    ready: the worker rebuilt today's traffic in almost every batch (in ``bench/worker.py``
+    at 120 identifies a second, 28% of the worker's time) instead of once per delay. A
+    rebuild of a day reads every session committed before it, which covers every note
+    already queued for that day; one still made while it runs keeps its row (the version
+    check in :func:`complete`)."""
+    days = sorted({item.key.partition("@")[0] for item in items
+                   if item.kind == changes.TRAFFIC})
+    if not days:
+        return []
+    taken = {(item.kind, item.key) for item in items}
+    rows = bind.execute(
+        _ITEM_COLUMNS.where(
+            QUEUE.c.site_id == site_id, QUEUE.c.kind == changes.TRAFFIC,
+            or_(QUEUE.c.key.in_(days), *(QUEUE.c.key.startswith(f"{day}@") for day in days)))
+        .order_by(QUEUE.c.key)
+    )
+    return [item for item in (Item(*row) for row in rows)
+            if (item.kind, item.key) not in taken]
 
 
 def complete(
