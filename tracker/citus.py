@@ -27,7 +27,7 @@ DISTRIBUTED = (
     "lead_stage_changes", "lead_visitors", "offline_touches", "traffic_rollups", "rollup_state",
     "credit_rollups", "crm_contacts", "ad_accounts", "segment_users", "call_settings",
     "call_pools", "call_numbers", "call_assignments", "calls", "lead_credit_digests",
-    "destinations", "conversion_outbox",
+    "destinations", "conversion_outbox", "credit_rollup_times",
 )
 DISTRIBUTION_COLUMN = "site_id"
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.api.test_traffic_rollups import (
@@ -30,7 +30,7 @@ from tracker.crm.deals import DealUpdate, apply_deal_update
 from tracker.leads.erasure import erase_person
 from tracker.leads.identity import Identity, stitch_visitor_to_lead
 from tracker.leads.stages import change_stage
-from tracker.models import CreditRollup, Lead, RollupState, Site
+from tracker.models import CreditRollup, CreditRollupTimes, Lead, RollupState, Site
 from tracker.reports.queries import (
     funnel_report,
     model_comparison,
@@ -39,6 +39,7 @@ from tracker.reports.queries import (
 )
 from tracker.reports.query import ReportQuery
 from tracker.reports.rollups import credits_from_rollups
+from tracker.rollups import credits as credit_rollups
 from tracker.rollups.credits import rebuild_credits
 from tracker.rollups.levels import DIMENSIONS, level_for, merge_times
 from tracker.sites.settings import site_settings
@@ -120,14 +121,25 @@ def update_deal(db_session: Session, site: Site, external_id: str, lead: Lead, r
 
 
 def rollup_rows(db_session: Session, site_id: int) -> set[tuple[Any, ...]]:
+    """The site's credit rollup rows, each with its pairs and its appended chunks' merged."""
     with db_session.begin():
+        chunks: dict[tuple[Any, ...], list[CreditRollupTimes]] = {}
+        for chunk in db_session.scalars(
+            select(CreditRollupTimes).where(CreditRollupTimes.site_id == site_id)
+        ):
+            chunks.setdefault((chunk.day, chunk.model, chunk.level, chunk.path), []).append(chunk)
+
+        def times(r: CreditRollup, column: str) -> tuple[Any, ...]:
+            appended = chunks.get((r.day, r.model, r.level, r.path), [])
+            blobs = [getattr(r, column), *(getattr(chunk, column) for chunk in appended)]
+            return tuple(sorted(merge_times(blobs).tolist()))
+
         return {
             (r.day, r.model, r.level, r.path, *(getattr(r, d) for d in DIMENSIONS),
              *(round(getattr(r, m), 6) for m in ("leads", "mqls", "sqls", "opportunities",
                                                    "pipeline", "customers", "revenue", "won",
                                                    "lost")),
-             tuple(sorted(merge_times([r.lead_times]).tolist())),
-             tuple(sorted(merge_times([r.won_times]).tolist())))
+             times(r, "lead_times"), times(r, "won_times"))
             for r in db_session.scalars(select(CreditRollup).where(CreditRollup.site_id == site_id))
         }
 
@@ -340,3 +352,78 @@ def test_a_reopened_deal_whose_lead_is_erased_leaves_its_old_closing_day(
         erase_person(db_session, lead)
     drain_queue(engine)
     assert rollup_rows(db_session, site.id) == rebuilt_rows(db_session, site) == set()
+
+
+def test_a_new_lead_appends_its_time_pairs_without_rewriting_the_rows_pairs(
+    make_site: Any, db_session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every worker batch rewrote the pairs of each row it added a conversion to: a busy
+    day's rows hold thousands (96 kB per model and level 6,000 leads into a day), so the cost
+    of a new lead grew with the leads already in its day. A batch's new pairs now go in as
+    a chunk of their own; a row's chunks are folded into it every CHUNKS_PER_ROW batches."""
+    monkeypatch.setattr(credit_rollups, "CHUNKS_PER_ROW", 3)
+    site = make_site("UTC")
+    email = {"channel": "Email", "source": "newsletter", "medium": "email", "campaign": None,
+             "keyword": None, "landing_url": None}
+    seen = []
+    for number in range(7):
+        add_sessions(db_session, site.id, "UTC",
+                     [{"visitor": number, "minute": 10 + number, **email}])
+        with db_session.begin():
+            stitch_visitor_to_lead(db_session, site.id, f"visitor-{number}",
+                                   Identity(email=f"appended{number}@example.com"),
+                                   WINDOWS["UTC"] + dt.timedelta(minutes=20 + 7 * number))
+        drain_queue(engine)
+        db_session.expire_all()  # the worker rewrote the row
+        with db_session.begin():
+            row = db_session.scalars(select(CreditRollup).where(
+                CreditRollup.site_id == site.id, CreditRollup.model == "linear",
+                CreditRollup.level == 0)).one()
+            chunks = db_session.scalars(select(CreditRollupTimes).where(
+                CreditRollupTimes.site_id == site.id, CreditRollupTimes.model == "linear",
+                CreditRollupTimes.level == 0)).all()
+            seen.append((len(merge_times([row.lead_times])), len(chunks)))
+        day = WINDOWS["UTC"].date()
+        for group_by in ("channel", "source"):  # reports read the chunks' pairs too
+            assert_same_report(db_session, site, ReportQuery(
+                model="linear", start=day, end=day, timezone="UTC", group_by=group_by),
+                built=True)
+    # The first lead built the site's rollups; then each batch adds a chunk, the third
+    # chunk folds them all into the row.
+    assert seen == [(1, 0), (1, 1), (1, 2), (4, 0), (4, 1), (4, 2), (7, 0)]
+    assert rollup_rows(db_session, site.id) == rebuilt_rows(db_session, site)
+
+
+def test_the_pairs_of_a_row_and_of_its_chunks_are_one_set_for_the_worker(
+    make_site: Any, db_session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lead that leaves a row whose pairs are partly in chunks (its creation moved to an
+    earlier day) takes its pair out of wherever it is: the row is rewritten with its chunks
+    folded in."""
+    monkeypatch.setattr(credit_rollups, "CHUNKS_PER_ROW", 100)
+    site = make_site("UTC")
+    email = {"channel": "Email", "source": "newsletter", "medium": "email", "campaign": None,
+             "keyword": None, "landing_url": None}
+    for number in range(3):
+        add_sessions(db_session, site.id, "UTC",
+                     [{"visitor": number, "minute": 3 * 24 * 60 + number, **email}])
+        with db_session.begin():
+            stitch_visitor_to_lead(db_session, site.id, f"visitor-{number}",
+                                   Identity(email=f"moved{number}@example.com"),
+                                   WINDOWS["UTC"] + dt.timedelta(minutes=3 * 24 * 60 + 5))
+        drain_queue(engine)
+    with db_session.begin():
+        assert db_session.scalar(select(func.count()).select_from(CreditRollupTimes).where(
+            CreditRollupTimes.site_id == site.id)) > 0
+    # The last lead was also identified earlier, on another visitor: its creation moves back.
+    add_sessions(db_session, site.id, "UTC", [{"visitor": 7, "minute": 10, **email}])
+    with db_session.begin():
+        stitch_visitor_to_lead(db_session, site.id, "visitor-7",
+                               Identity(email="moved2@example.com"),
+                               WINDOWS["UTC"] + dt.timedelta(minutes=20))
+    drain_queue(engine)
+    assert rollup_rows(db_session, site.id) == rebuilt_rows(db_session, site)
+    later_day = WINDOWS["UTC"].date() + dt.timedelta(days=3)
+    assert_same_report(db_session, site, ReportQuery(
+        model="linear", start=later_day, end=later_day, timezone="UTC", group_by="channel"),
+        built=True)

@@ -12,7 +12,7 @@ from tracker.models.destination import ConversionOutbox, Destination
 from tracker.models.event import Event
 from tracker.models.lead import Lead, LeadVisitor, OfflineTouch, ScoreChange, StageChange
 from tracker.models.queue import RefreshItem
-from tracker.models.rollup import CreditRollup, RollupState, TrafficRollup
+from tracker.models.rollup import CreditRollup, CreditRollupTimes, RollupState, TrafficRollup
 from tracker.models.segment import SegmentUser
 from tracker.models.session import VisitSession
 from tracker.models.site import ApiKey, Site
@@ -34,6 +34,7 @@ __all__ = [
     "ConversionOutbox",
     "Cost",
     "CreditRollup",
+    "CreditRollupTimes",
     "CrmCheckpoint",
     "CrmContact",
     "CrmEvent",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -127,5 +128,36 @@ class CreditRollup(_LevelValues, Base):
     lead_touches: Mapped[int] = mapped_column(Integer(), nullable=False)
     # Closed-deal credit rows behind ``won`` and ``lost``: a row is kept while any count is set.
     closed_touches: Mapped[int] = mapped_column(Integer(), nullable=False, server_default="0")
+    lead_times: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)
+    won_times: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)
+
+
+class CreditRollupTimes(Base):
+    """Time pairs appended to a credit rollup row after it was built: each worker batch that
+    adds conversions to a row writes them here as a chunk of their own instead of rewriting
+    the row's ``lead_times`` and ``won_times`` with them. A busy day's rows hold thousands of
+    pairs (today's "direct" row, 6,000 leads into the day, 96 kB per model and level), which
+    every batch rewrote whole: the cost of a new lead grew with the leads already in its day.
+    A row's pairs are its own plus its chunks'; the worker folds a row's chunks into it once
+    it has :data:`tracker.rollups.credits.CHUNKS_PER_ROW` of them, and whatever rewrites or
+    deletes the row takes them along (ON DELETE CASCADE)."""
+
+    __tablename__ = "credit_rollup_times"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["site_id", "day", "model", "level", "path"],
+            ["credit_rollups.site_id", "credit_rollups.day", "credit_rollups.model",
+             "credit_rollups.level", "credit_rollups.path"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    site_id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date(), primary_key=True)
+    model: Mapped[str] = mapped_column(String(40), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger(), primary_key=True)
+    path: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    # Which batch appended it (unique per row; the order means nothing).
+    chunk: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
     lead_times: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)
     won_times: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)

@@ -16,12 +16,24 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, String, and_, cast, func, literal, select, tuple_, union_all
+from sqlalchemy import (
+    Float,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
 from tracker.db import BINARY_RESULTS
-from tracker.models import CreditRollup, RollupState, TrafficRollup
+from tracker.models import CreditRollup, CreditRollupTimes, RollupState, TrafficRollup
 from tracker.reports.query import ReportQuery
 from tracker.rollups.levels import (
     LEVELS,
@@ -245,13 +257,39 @@ REACHED = ("leads", "mqls", "sqls", "opportunity_leads", "customer_leads")
 CR = CreditRollup
 
 
+def _appended_times(query: ReportQuery, site_id: int, level: int, key: Any, measures: int
+                    ) -> Select[Any]:
+    """The time pairs appended to the rows :func:`_rows_in_range` reads (their
+    ``credit_rollup_times`` chunks), as rows of the same shape whose ``measures`` are 0."""
+    CT = CreditRollupTimes
+    zero = cast(literal_column("0"), Float)
+    return (
+        select(RollupState.site_id, CR.model, key, *([zero] * measures), CT.lead_times,
+               CT.won_times)
+        .select_from(CT)
+        .join(CR, and_(CR.site_id == CT.site_id, CR.day == CT.day, CR.model == CT.model,
+                       CR.level == CT.level, CR.path == CT.path))
+        .join(RollupState, RollupState.site_id == CT.site_id)
+        .where(CT.site_id == site_id, CT.level == level, CT.model == query.model,
+               CT.day >= query.start, CT.day <= query.end,
+               RollupState.credits_timezone == query.timezone,
+               *(getattr(CR, name) == (value or "") for name, value in query.filters))
+    )
+
+
 def _credit_rows(session: Session, site_id: int, query: ReportQuery, level: int,
-                 key: Any, *columns: Any, every_model: bool = False) -> list[Any] | None:
+                 key: Any, *columns: Any, every_model: bool = False, times: int = 0
+                 ) -> list[Any] | None:
     """``(site_id, model, key, *columns)`` of the credit rollup rows of ``level`` in the
     query's range and filters (under the query's model unless ``every_model``), or None when
-    the site's credit rollups were not built in the query's time zone."""
-    statement = _rows_in_range(query, site_id, level, CR.model, key, *columns, table=CR,
-                               every_model=every_model)
+    the site's credit rollups were not built in the query's time zone. With ``times``, the
+    last two columns are the rows' time pairs and the ``times`` before them their measures:
+    the pairs appended to a row since it was written come as rows of their own, with 0 for
+    every measure."""
+    statement: Any = _rows_in_range(query, site_id, level, CR.model, key, *columns, table=CR,
+                                    every_model=every_model)
+    if times:
+        statement = union_all(statement, _appended_times(query, site_id, level, key, times))
     rows = session.connection().execute(statement, execution_options=BINARY_RESULTS).all()
     if not rows:
         return None
@@ -269,7 +307,7 @@ def credits_from_rollups(
     group_column = getattr(CR, group_by) if group_by is not None else CR.level
     measures = [getattr(CR, name) for name in (*ATTRIBUTED, "won", "lost")]
     rows = _credit_rows(session, site_id, query, level, group_column, *measures, CR.lead_times,
-                        CR.won_times)
+                        CR.won_times, times=len(measures))
     if rows is None:
         return None
     found: dict[Key, int] = {}

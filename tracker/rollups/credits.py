@@ -23,6 +23,7 @@ conversions behind the time-to-convert figures.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -36,13 +37,20 @@ from tracker.credits.store import ROLLUP_COLUMNS, Recredited
 from tracker.db import bulk_insert
 from tracker.leads.stages import FUNNEL
 from tracker.localtime import local_midnight, zone
-from tracker.models import AttributionCredit, CreditRollup, RollupState, Site
+from tracker.models import (
+    AttributionCredit,
+    CreditRollup,
+    CreditRollupTimes,
+    RollupState,
+    Site,
+)
 from tracker.rollups import traffic as traffic_rollups
 from tracker.rollups.levels import LEVEL_INDEXES, TIMES, encode_times, level_columns
 from tracker.sites.settings import site_settings
 
 C = AttributionCredit
 CR = CreditRollup
+CT = CreditRollupTimes
 MEASURES = ("leads", "mqls", "sqls", "opportunity_leads", "customer_leads", "opportunities",
             "pipeline", "customers", "revenue", "won", "lost")
 COUNTS = ("touches", "lead_touches", "closed_touches")
@@ -62,10 +70,16 @@ CHUNK_DAYS = 14
 APPLY_CHUNK = 2_000
 # Sums below this after a subtraction are float residue of credits that cancelled out.
 RESIDUE = 1e-9
+# A row's appended chunks of time pairs (credit_rollup_times) are folded into the row once it
+# has this many: a batch appends at most one per row, so a busy day's rows are rewritten once
+# per this many batches instead of every batch, and a report reads at most this many more
+# rows for them.
+CHUNKS_PER_ROW = 16
+_TIMES_KEY = ("site_id", "day", "model", "level", "path", "chunk", "lead_times", "won_times")
 
 
-def _table() -> Table:
-    table = CreditRollup.__table__
+def _table(model: type[CreditRollup] | type[CreditRollupTimes] = CreditRollup) -> Table:
+    table = model.__table__
     assert isinstance(table, Table)
     return table
 
@@ -314,29 +328,73 @@ def _settled(value: float) -> float:
     return 0.0 if abs(value) < RESIDUE else value
 
 
-def _take_rows(session: Session, site_id: int, keys: list[tuple[Any, ...]]
-               ) -> dict[tuple[Any, ...], Any]:
-    """Delete the rows of ``keys`` ((day, model, level, path) tuples), returning them by key."""
-    measures = [getattr(CR, name) for name in (*MEASURES, *COUNTS, "lead_times", "won_times")]
+def _of_keys(session: Session, site_id: int, keys: list[tuple[Any, ...]], table: Table,
+             verb: str, returning: Sequence[str]) -> Sequence[Any]:
+    """``verb`` ("DELETE" or "SELECT") the rows of ``table`` with the (day, model, level,
+    path) ``keys``, returning ``returning``."""
+    if not keys:
+        return []
     if session.get_bind().dialect.name == "postgresql":
         # A join against the keys as arrays: one index probe each, whatever their number.
+        found = ", ".join(f"r.{name}" for name in returning)
+        keys_sql = (
+            "unnest(CAST(:days AS date[]), CAST(:models AS text[]), "
+            "CAST(:levels AS smallint[]), CAST(:paths AS bigint[])) AS k(day, model, level, path)")
+        match = ("r.site_id = :site AND r.day = k.day AND r.model = k.model "
+                 "AND r.level = k.level AND r.path = k.path")
         statement = text(
-            "DELETE FROM credit_rollups r USING unnest(CAST(:days AS date[]), "
-            "CAST(:models AS text[]), CAST(:levels AS smallint[]), CAST(:paths AS bigint[])) "
-            "AS k(day, model, level, path) WHERE r.site_id = :site AND r.day = k.day "
-            "AND r.model = k.model AND r.level = k.level AND r.path = k.path RETURNING "
-            + ", ".join(f"r.{name}" for name in ("day", "model", "level", "path", *MEASURES,
-                                                   *COUNTS, "lead_times", "won_times")))
+            f"DELETE FROM {table.name} r USING {keys_sql} WHERE {match} RETURNING {found}"
+            if verb == "DELETE" else
+            f"SELECT {found} FROM {table.name} r JOIN {keys_sql} ON {match}")
         days, models, levels, paths = (list(column) for column in zip(*keys, strict=True))
-        found = session.connection().execute(statement, {
-            "site": site_id, "days": days, "models": models, "levels": levels, "paths": paths})
-    else:
-        found = session.connection().execute(
-            delete(CR)
-            .where(CR.site_id == site_id,
-                   tuple_(CR.day, CR.model, CR.level, CR.path).in_(keys))
-            .returning(CR.day, CR.model, CR.level, CR.path, *measures))
-    return {tuple(row[:4]): row[4:] for row in found}
+        return session.connection().execute(statement, {
+            "site": site_id, "days": days, "models": models, "levels": levels,
+            "paths": paths}).all()
+    c = table.c
+    where = [c.site_id == site_id, tuple_(c.day, c.model, c.level, c.path).in_(keys)]
+    columns = [c[name] for name in returning]
+    if verb == "DELETE":
+        return session.connection().execute(
+            delete(table).where(*where).returning(*columns)).all()
+    return session.connection().execute(select(*columns).where(*where)).all()
+
+
+def _take_rows(session: Session, site_id: int, keys: list[tuple[Any, ...]]
+               ) -> dict[tuple[Any, ...], Any]:
+    """Delete the rows of ``keys`` ((day, model, level, path) tuples) and their appended time
+    chunks, returning the rows by key, each with its chunks' pairs joined to its own."""
+    key = ("day", "model", "level", "path")
+    appended: dict[tuple[Any, ...], tuple[list[bytes], list[bytes]]] = {}
+    for row in _of_keys(session, site_id, keys, _table(CT), "DELETE",
+                        (*key, "lead_times", "won_times")):
+        lead, won = appended.setdefault(tuple(row[:4]), ([], []))
+        lead.append(row[4])
+        won.append(row[5])
+    taken = {}
+    for row in _of_keys(session, site_id, keys, _table(), "DELETE",
+                        (*key, *MEASURES, *COUNTS, "lead_times", "won_times")):
+        found = list(row[4:])
+        chunks = appended.get(tuple(row[:4]))
+        if chunks is not None:
+            found[-2] = b"".join([found[-2], *chunks[0]])
+            found[-1] = b"".join([found[-1], *chunks[1]])
+        taken[tuple(row[:4])] = found
+    return taken
+
+
+def _append_times(session: Session, site_id: int,
+                  appended: list[tuple[tuple[Any, ...], bytes, bytes]]) -> list[tuple[Any, ...]]:
+    """Write each row's appended pairs as a chunk of its own; the keys of the rows that now
+    have :data:`CHUNKS_PER_ROW` chunks (to fold)."""
+    if not appended:
+        return []
+    chunk = secrets.randbits(62)  # one batch, one chunk per row
+    bulk_insert(session, _table(CT), _TIMES_KEY, (
+        (site_id, *key, chunk, lead, won) for key, lead, won in appended))
+    counts = Counter(tuple(row) for row in _of_keys(
+        session, site_id, [key for key, _lead, _won in appended], _table(CT), "SELECT",
+        ("day", "model", "level", "path")))
+    return [key for key, count in counts.items() if count >= CHUNKS_PER_ROW]
 
 
 def _merged_rows(site_id: int, changes: dict[tuple[Any, ...], _Row],
@@ -390,18 +448,16 @@ _PG_TYPES = {
 
 def _upsert_sql(dialect: str) -> str:
     """Add rows to the stored rows of the same keys, inserting new keys: sums and counts
-    added, time pairs appended (an appended pair is of a conversion the row does not hold,
-    so no pair is there twice). On PostgreSQL the rows come as one binary array per column
-    (one statement, whatever their number); on SQLite as an executemany."""
+    added; the time pairs of a stored row stay as they are (a batch's new pairs go to
+    ``credit_rollup_times``, :func:`_append_times`). On PostgreSQL the rows come as one
+    binary array per column (one statement, whatever their number); on SQLite as an
+    executemany."""
     def settled(total: str) -> str:
         return f"CASE WHEN abs({total}) < {RESIDUE} THEN 0 ELSE {total} END"
 
     updates = ", ".join([
         *(f"{name} = {settled(f'credit_rollups.{name} + excluded.{name}')}" for name in MEASURES),
         *(f"{name} = credit_rollups.{name} + excluded.{name}" for name in COUNTS),
-        *(f"{name} = CAST(credit_rollups.{name} || excluded.{name} AS "
-          f"{'bytea' if dialect == 'postgresql' else 'BLOB'})"
-          for name in ("lead_times", "won_times")),
     ])
     if dialect == "postgresql":
         rows = "SELECT * FROM unnest({})".format(", ".join(
@@ -441,8 +497,9 @@ def apply_recredited(session: Session, site: Site, recredited: Recredited) -> in
     or were built in another time zone, is rebuilt whole instead.
 
     Most rows change by addition alone (sums, counts, and new conversions' time pairs): one
-    upsert adds them in the database. A row that loses a conversion's pair is read, merged
-    and rewritten."""
+    upsert adds the sums and counts in the database and the new pairs go in as one chunk per
+    row. A row that loses a conversion's pair is read, merged and rewritten with its chunks,
+    and so is a row that has gathered :data:`CHUNKS_PER_ROW` chunks."""
     if not recredited.removed and not recredited.added:
         return 0
     timezone = site_settings(site).timezone
@@ -456,6 +513,7 @@ def apply_recredited(session: Session, site: Site, recredited: Recredited) -> in
             change.add_closed(row, sign)
     keys = {key: level_columns(key[2], key[3]) for key in change.rows}
     additions: list[tuple[Any, ...]] = []
+    appended_times = []
     rewritten = []
     shrunk = []  # keys that lost credit rows: some may be left with none
     for key, changed in change.rows.items():
@@ -466,18 +524,27 @@ def apply_recredited(session: Session, site: Site, recredited: Recredited) -> in
         day, model, level, _values = key
         additions.append((site.id, day, model, level, *keys[key],
                           *(float(_settled(x)) for x in changed.sums), *changed.counts,
-                          encode_times(appended[0]), encode_times(appended[1])))
+                          b"", b""))
+        if appended[0] or appended[1]:
+            appended_times.append(((day, model, level, keys[key][0]),
+                                   encode_times(appended[0]), encode_times(appended[1])))
         if changed.counts[0] < 0 or changed.counts[2] < 0:
             shrunk.append((day, model, level, keys[key][0]))
     for i in range(0, len(additions), APPLY_CHUNK):
         _upsert(session, additions[i:i + APPLY_CHUNK])
     _delete_emptied(session, site.id, shrunk)
-    rewritten.sort(key=lambda key: (key[0], key[1], key[2], keys[key][0]))
+    pending = {key: change.rows[key] for key in rewritten}
+    by_path = {(key[0], key[1], key[2], keys[key][0]): key for key in change.rows}
+    for i in range(0, len(appended_times), APPLY_CHUNK):
+        for full in _append_times(session, site.id, appended_times[i:i + APPLY_CHUNK]):
+            # Folded by a rewrite that changes nothing else: the upsert added its change.
+            pending[by_path[full]] = _Row()
+    rewritten = sorted(pending, key=lambda key: (key[0], key[1], key[2], keys[key][0]))
     for i in range(0, len(rewritten), APPLY_CHUNK):
         chunk = rewritten[i:i + APPLY_CHUNK]
         taken = _take_rows(session, site.id,
                            [(day, model, level, keys[day, model, level, values][0])
                             for day, model, level, values in chunk])
         bulk_insert(session, _table(), COLUMNS, _merged_rows(
-            site.id, {key: change.rows[key] for key in chunk}, keys, taken))
+            site.id, {key: pending[key] for key in chunk}, keys, taken))
     return len(change.rows)
