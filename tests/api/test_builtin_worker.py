@@ -43,7 +43,7 @@ def _children(pid: int) -> dict[int, str]:
 
 def _workers(server: LiveServer) -> list[int]:
     return [pid for pid, command in _children(server.pid).items()
-            if command.endswith("-m tracker.cli worker")]
+            if command.endswith("-P -m tracker.cli worker")]
 
 
 def _wait_for(check: Callable[[], bool], seconds: float = 60.0) -> None:
@@ -75,9 +75,13 @@ def _leads_in_report(server: LiveServer, site: CreatedSite) -> float:
 
 
 def test_serve_runs_its_worker_as_one_process_started_again_after_a_crash(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = f"sqlite:///{tmp_path / 'builtin.db'}"
+    # Started from a directory holding another "tracker": the worker runs the server's code.
+    (tmp_path / "tracker").mkdir()
+    (tmp_path / "tracker" / "__init__.py").write_text("raise SystemExit('not this one')\n")
+    monkeypatch.chdir(tmp_path)
     with serve(database, {"LEADTRAIL_WORKERS": "2",
                           "LEADTRAIL_WORKER_POLL_SECONDS": "0.1"}) as server:
         site = server.make_site()

@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 
 # The serving process a built-in worker belongs to; the worker exits when that one is gone.
 PARENT_VARIABLE = "LEADTRAIL_WORKER_PARENT_PID"
-WORKER_COMMAND = (sys.executable, "-m", "tracker.cli", "worker")
+# -P: the worker imports the same code as the server, not a "tracker" that happens to lie in
+# the directory the server was started from.
+WORKER_COMMAND = (sys.executable, "-P", "-m", "tracker.cli", "worker")
 
 # Held while a child is being started, and by every os.fork() of this process (gunicorn's
 # of its serving processes). Starting a child opens a pipe that closes when the child has
